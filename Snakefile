@@ -1,0 +1,26 @@
+# tvdeploy: torchvision classification models → TorchScript → C++ LibTorch, benchmarked.
+# Wiring only: configuration, rule modules, final targets. Helpers live in workflow/rules/common.smk.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/weights.smk"
+include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/cpp.smk"
+include: "workflow/rules/python.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    input:
+        TABLES,
+    default_target: True

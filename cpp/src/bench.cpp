@@ -1,0 +1,193 @@
+// bench: measure per-forward latency of a TorchScript model on one preprocessed
+// image repeated to a batch; writes raw latencies (statistics are computed in Python).
+#include "tvdeploy/common.hpp"
+
+namespace {
+
+using namespace tvdeploy;
+
+constexpr std::string_view kProgram = "bench";
+constexpr std::string_view kCpuInfoPath = "/proc/cpuinfo";
+constexpr std::string_view kCpuModelKey = "model name";
+constexpr std::string_view kFallbackDeviceName = "cpu";
+
+ArgParser make_parser() {
+  ArgParser parser(std::string(kProgram),
+                   "Benchmark a TorchScript model on one preprocessed input (X.dat with "
+                   "sidecar X.json, N=1) repeated to --batch-size; writes raw per-iteration "
+                   "latencies to a JSON file.",
+                   "", 0, 0);
+  parser.add({"model", "M.pt", "TorchScript model", true, ""})
+      .add({"input", "X.dat", "preprocessed input with batch dimension 1", true, ""})
+      .add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
+      .add({"batch-size", "B", "input repeated to this batch size", false, "1"})
+      .add({"warmup-iters", "N", "untimed forwards per round", false, "3"})
+      .add({"min-iters", "N", "timed iterations at least (unless max-time-s is hit)", false, "10"})
+      .add({"max-iters", "N", "timed iterations at most", false, "1000"})
+      .add({"min-time-s", "S", "timed seconds at least (unless max-iters is hit)", false, "1.0"})
+      .add({"max-time-s", "S", "stop once this many timed seconds are spent", false, "30.0"})
+      .add({"rounds", "R", "independent measurement rounds", false, "1"})
+      .add({"threads", "N", "intra-op CPU threads (0 = LibTorch default)", false, ""})
+      .add({"interop-threads", "N", "inter-op CPU threads (0 = LibTorch default)", false, ""})
+      .add({"output", "OUT.json", "result file (written atomically)", true, ""});
+  return parser;
+}
+
+struct Protocol {
+  std::int64_t batch_size = 0;
+  std::int64_t warmup_iters = 0;
+  std::int64_t rounds = 0;
+  StopRule rule;
+};
+
+Protocol read_protocol(const ParsedArgs& args) {
+  Protocol p;
+  p.batch_size = args.get_int("batch-size");
+  p.warmup_iters = args.get_int("warmup-iters");
+  p.rounds = args.get_int("rounds");
+  p.rule.min_iters = args.get_int("min-iters");
+  p.rule.max_iters = args.get_int("max-iters");
+  p.rule.min_time_s = args.get_double("min-time-s");
+  p.rule.max_time_s = args.get_double("max-time-s");
+  if (p.batch_size < 1) {
+    throw UsageError("--batch-size must be >= 1, got " + std::to_string(p.batch_size));
+  }
+  if (p.warmup_iters < 0) {
+    throw UsageError("--warmup-iters must be >= 0, got " + std::to_string(p.warmup_iters));
+  }
+  if (p.rule.min_iters < 1) {
+    throw UsageError("--min-iters must be >= 1, got " + std::to_string(p.rule.min_iters));
+  }
+  if (p.rule.max_iters < p.rule.min_iters) {
+    throw UsageError("--max-iters (" + std::to_string(p.rule.max_iters) +
+                     ") must be >= --min-iters (" + std::to_string(p.rule.min_iters) + ")");
+  }
+  if (!(p.rule.min_time_s > 0.0) || p.rule.min_time_s > p.rule.max_time_s) {
+    throw UsageError("need 0 < --min-time-s <= --max-time-s, got min-time-s=" +
+                     args.get("min-time-s") + ", max-time-s=" + args.get("max-time-s"));
+  }
+  if (p.rounds < 1) {
+    throw UsageError("--rounds must be >= 1, got " + std::to_string(p.rounds));
+  }
+  return p;
+}
+
+std::string cpu_name() {
+  std::ifstream in{std::string(kCpuInfoPath)};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(kCpuModelKey, 0) != 0) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const auto start = line.find_first_not_of(" \t", colon + 1);
+    if (start != std::string::npos) return line.substr(start);
+  }
+  return std::string(kFallbackDeviceName);
+}
+
+// The GPU's marketing name is recorded by the Python wrapper and environment.json;
+// here a CUDA device is named by its index, which needs no CUDA runtime headers.
+std::string device_name(const torch::Device& device) {
+  return device.is_cuda() ? device_string(device) : cpu_name();
+}
+
+// Keeps asynchronous GPU work inside the measured interval.
+void sync_if_cuda(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+// One round: warm-up, then timed forwards until the stopping rule says stop.
+// check(output) runs after each timed forward, outside the measured interval.
+template <typename Check>
+json measure_round(torch::jit::Module& module, const std::vector<c10::IValue>& inputs,
+                   const Protocol& protocol, const torch::Device& device, Check&& check) {
+  for (std::int64_t i = 0; i < protocol.warmup_iters; ++i) {
+    module.forward(inputs);
+  }
+  sync_if_cuda(device);
+
+  std::vector<double> latencies_ms;
+  double elapsed_s = 0.0;
+  StopReason reason = StopReason::kContinue;
+  const Clock::time_point round_start = Clock::now();
+  while (reason == StopReason::kContinue) {
+    sync_if_cuda(device);
+    const Clock::time_point start = Clock::now();
+    const c10::IValue output = module.forward(inputs);
+    sync_if_cuda(device);
+    const Clock::time_point end = Clock::now();
+    check(output);
+    const double seconds = seconds_between(start, end);
+    elapsed_s += seconds;
+    latencies_ms.push_back(seconds * kMillisPerSecond);
+    reason = stop_reason(protocol.rule, static_cast<std::int64_t>(latencies_ms.size()), elapsed_s);
+  }
+  const double wall_s = seconds_between(round_start, Clock::now());
+  return {{"latencies_ms", latencies_ms}, {"stop_reason", to_string(reason)}, {"wall_s", wall_s}};
+}
+
+void run(const ParsedArgs& args) {
+  const std::int64_t interop_threads = thread_option(args, "interop-threads");
+  const std::int64_t threads = thread_option(args, "threads");
+  const Protocol protocol = read_protocol(args);
+  // Inter-op threads can only be set before any inter-op work starts: first torch call.
+  if (interop_threads > 0) {
+    at::set_num_interop_threads(static_cast<int>(interop_threads));
+  }
+  if (threads > 0) {
+    at::set_num_threads(static_cast<int>(threads));
+  }
+  const fs::path model_path = args.get("model");
+  const fs::path input_path = args.get("input");
+  const fs::path output_path = args.get("output");
+  const torch::Device device = choose_device(args.get("device"));
+
+  c10::InferenceMode inference_guard;
+  const torch::Tensor image = load_dat(input_path);
+  if (image.size(0) != 1) {
+    throw InputError("input " + quoted(input_path) + " has batch dimension " +
+                     std::to_string(image.size(0)) + ", bench needs 1 (use --batch-size)");
+  }
+  const torch::Tensor batch =
+      image.repeat({protocol.batch_size, 1, 1, 1}).contiguous().to(device);
+  torch::jit::Module module = load_model(model_path, device);
+  const std::vector<c10::IValue> inputs{batch};
+
+  json rounds = json::array();
+  bool output_checked = false;
+  for (std::int64_t round = 0; round < protocol.rounds; ++round) {
+    rounds.push_back(with_model_context(model_path, input_path, [&] {
+      return measure_round(module, inputs, protocol, device, [&](const c10::IValue& output) {
+        if (!output_checked) {
+          require_logits(output, protocol.batch_size, model_path);
+          output_checked = true;
+        }
+      });
+    }));
+  }
+
+  const json report = {
+      {"program", kProgram},
+      {"model", model_path.string()},
+      {"input", input_path.string()},
+      {"device", device_string(device)},
+      {"device_name", device_name(device)},
+      {"batch_size", protocol.batch_size},
+      {"threads", at::get_num_threads()},
+      {"interop_threads", at::get_num_interop_threads()},
+      {"warmup_iters", protocol.warmup_iters},
+      {"min_iters", protocol.rule.min_iters},
+      {"max_iters", protocol.rule.max_iters},
+      {"min_time_s", protocol.rule.min_time_s},
+      {"max_time_s", protocol.rule.max_time_s},
+      {"torch_version", kTorchVersion},
+      {"rounds", std::move(rounds)},
+  };
+  write_json_atomic(output_path, report);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_main(make_parser(), argc, argv, run);
+}

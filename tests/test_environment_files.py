@@ -1,0 +1,40 @@
+"""Configuration files that must agree with each other or with the machine."""
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from conftest import REPO_ROOT
+from tvdeploy.devices import resolve_devices
+
+
+def requirement_lines(path):
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_conda_env_pip_list_mirrors_requirements():
+    env = yaml.safe_load((REPO_ROOT / "workflow" / "envs" / "tvdeploy.yaml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pip_section == requirement_lines(REPO_ROOT / "requirements.txt")
+
+
+def test_default_config_is_valid_and_schema_rejects_typos():
+    schema = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    validator = Draft202012Validator(schema)
+    assert list(validator.iter_errors(config)) == []
+    assert config["models"] == "all" and config["devices"] == ["auto"]
+    for bad in ({"devices": ["gpu"]}, {"runtimes": ["onnx"]}, {"bench": {**config["bench"], "rounds": 0}},
+                {"modles": ["resnet18"]}):
+        assert list(validator.iter_errors({**config, **bad})), bad
+
+
+def test_auto_device_follows_the_machine():
+    assert resolve_devices(["auto"], has_gpu=lambda: False) == ["cpu"]
+    assert resolve_devices(["auto"], has_gpu=lambda: True) == ["cuda"]
+    assert resolve_devices(["cpu", "auto", "cuda"], has_gpu=lambda: True) == ["cpu", "cuda"]
+    assert resolve_devices(["cuda"], has_gpu=lambda: False) == ["cuda"]  # explicit choice kept (cluster)
+
+
+def test_default_profile_limits_benchmarks_to_one_at_a_time():
+    profile = yaml.safe_load((REPO_ROOT / "profiles" / "default" / "config.yaml").read_text())
+    assert "bench_slot=1" in profile["resources"]

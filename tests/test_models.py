@@ -1,0 +1,71 @@
+"""Export mechanics: model construction, the generic logits wrapper, parity arithmetic."""
+
+import pytest
+import torch
+
+from tvdeploy.models import (
+    ParityError, build_model, check_parity, compare_logits, describe_output, logits_of, random_state_dict,
+    script_logits_module,
+)
+
+
+def test_random_weights_are_seeded_and_shaped_like_the_published_file():
+    a = random_state_dict("googlenet", seed=0)
+    b = random_state_dict("googlenet", seed=0)
+    c = random_state_dict("googlenet", seed=1)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["fc.weight"], c["fc.weight"])
+    # The published googlenet file carries its auxiliary classifiers; so must ours.
+    assert any(k.startswith("aux1.") for k in a)
+
+
+@pytest.mark.parametrize("name, size, kind", [
+    ("googlenet", 224, "GoogLeNetOutputs[logits]"),
+    ("inception_v3", 299, "InceptionOutputs[logits]"),
+    ("squeezenet1_1", 224, "tensor"),
+])
+def test_every_export_returns_a_logits_tensor(tmp_path, name, size, kind):
+    path = tmp_path / f"{name}.pth"
+    torch.save(random_state_dict(name, seed=0), path)
+    net = build_model(name, path)
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    scripted, output_kind = script_logits_module(net, x)
+    assert output_kind == kind
+    with torch.inference_mode():
+        out = scripted(x)
+        ref = logits_of(net(x))
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 1000)
+    assert compare_logits(ref, out, rtol=1e-4, atol=1e-5)["within_tolerance"]
+
+
+def test_pretrained_construction_semantics_are_kept(tmp_path):
+    path = tmp_path / "g.pth"
+    torch.save(random_state_dict("googlenet", seed=0), path)
+    net = build_model("googlenet", path)
+    # torchvision re-normalises inputs inside googlenet when built for its pretrained weights.
+    assert net.transform_input is True and net.aux1 is None and not net.training
+
+
+def test_output_helpers():
+    t = torch.zeros(1, 3)
+    assert logits_of(t) is t and describe_output(t) == "tensor"
+    pair = (torch.ones(1, 3), None)
+    assert logits_of(pair) is pair[0] and describe_output(pair) == "tuple[0]"
+    with pytest.raises(TypeError):
+        logits_of({"logits": t})
+
+
+def test_compare_logits_is_scale_relative():
+    ref = torch.tensor([[100.0, 50.0, 10.0, 5.0, 1.0, 0.0]])
+    near = ref + 5e-3            # 5e-3 <= 1e-5 + 1e-4 * 100
+    far = ref + torch.tensor([[0.0, 0.0, 0.0, 0.0, 0.0, 0.02]])
+    ok = compare_logits(ref, near, rtol=1e-4, atol=1e-5)
+    assert ok["within_tolerance"] and ok["top5_match"]
+    bad = compare_logits(ref, far, rtol=1e-4, atol=1e-5)
+    assert not bad["within_tolerance"] and bad["max_abs_diff"] == pytest.approx(0.02)
+    with pytest.raises(ParityError, match=r"max abs diff 2\.000e-02 exceeds tolerance 1\.001e-02"):
+        check_parity("m", bad)
+    swapped = ref[:, [1, 0, 2, 3, 4, 5]]
+    assert not compare_logits(ref, swapped, 1e-4, 1e-5)["top5_match"]
+    with pytest.raises(ParityError, match="shapes differ"):
+        compare_logits(ref, ref[:, :3], 1e-4, 1e-5)

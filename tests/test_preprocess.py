@@ -1,0 +1,81 @@
+"""Preprocessing: the weights' own transform, the .dat format, bad images and bad files."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import REPO_ROOT
+from tvdeploy.catalog import read_sheet
+from tvdeploy.preprocess import DatFormatError, ImageReadError, preprocess_image, read_dat, sidecar_path, \
+    write_dat
+from tvdeploy.models import default_weights
+
+IMAGES = sorted((REPO_ROOT / "data" / "images").glob("*.*g"))
+CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")
+
+
+@pytest.mark.parametrize("model", ["resnet50", "inception_v3", "efficientnet_b0", "efficientnet_v2_l", "vit_h_14"])
+def test_spec_transform_equals_the_weights_transform(model):
+    image = Image.open(IMAGES[0]).convert("RGB")
+    expected = default_weights(model).transforms()(image).unsqueeze(0)
+    ours = preprocess_image(IMAGES[0], CATALOG[model].preprocess_spec())
+    assert ours.shape == CATALOG[model].input_shape
+    assert torch.equal(ours, expected)
+
+
+def test_dat_roundtrip_and_sidecar(tmp_path):
+    tensor = torch.randn(1, 3, 8, 6)
+    dat = tmp_path / "x.dat"
+    write_dat(tensor, dat, {"crop_size": 8})
+    assert dat.stat().st_size == tensor.numel() * 4
+    meta = json.loads(sidecar_path(dat).read_text())
+    assert meta["shape"] == [1, 3, 8, 6] and meta["dtype"] == "float32" and meta["crop_size"] == 8
+    assert torch.equal(read_dat(dat), tensor)
+    # Raw little-endian float32, C order: readable without torch.
+    assert np.array_equal(np.fromfile(dat, dtype="<f4").reshape(1, 3, 8, 6), tensor.numpy())
+
+
+@pytest.mark.parametrize("delta", [-4, 4, -1])
+def test_dat_of_wrong_size_is_refused(tmp_path, delta):
+    dat = tmp_path / "x.dat"
+    write_dat(torch.zeros(1, 3, 4, 4), dat, {})
+    data = dat.read_bytes()
+    dat.write_bytes(data[:delta] if delta < 0 else data + b"\0" * delta)
+    with pytest.raises(DatFormatError, match=r"bytes, but shape \[1, 3, 4, 4\]"):
+        read_dat(dat)
+
+
+def test_dat_with_bad_sidecar_is_refused(tmp_path):
+    dat = tmp_path / "x.dat"
+    write_dat(torch.zeros(1, 3, 2, 2), dat, {})
+    sidecar_path(dat).write_text('{"shape": [1, 3, 2], "dtype": "float32"}')
+    with pytest.raises(DatFormatError, match="four positive integers"):
+        read_dat(dat)
+    sidecar_path(dat).write_text('{"shape": [1, 3, 2, 2], "dtype": "float64"}')
+    with pytest.raises(DatFormatError, match="dtype"):
+        read_dat(dat)
+    sidecar_path(dat).unlink()
+    with pytest.raises(DatFormatError, match="cannot read sidecar"):
+        read_dat(dat)
+
+
+def test_grayscale_and_rgba_images_become_rgb(tmp_path):
+    spec = CATALOG["resnet18"].preprocess_spec()
+    for mode in ("L", "RGBA", "P"):
+        path = tmp_path / f"img_{mode}.png"
+        Image.new(mode, (300, 260)).save(path)
+        assert preprocess_image(path, spec).shape == (1, 3, 224, 224)
+
+
+def test_corrupt_images_give_a_clear_error(tmp_path):
+    spec = CATALOG["resnet18"].preprocess_spec()
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes((REPO_ROOT / "data" / "images" / "falcon9_rocket.jpg").read_bytes()[:2000])
+    noise = tmp_path / "noise.png"
+    noise.write_bytes(b"not an image at all" * 10)
+    for bad in (truncated, noise):
+        with pytest.raises(ImageReadError, match=f"cannot read image {bad}"):
+            preprocess_image(bad, spec)

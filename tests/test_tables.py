@@ -1,0 +1,67 @@
+"""Aggregation logic: speedups, parity rows, prediction rows."""
+
+import pytest
+
+from tvdeploy.tables import compare_predictions, latency_markdown, latency_table, parity_table, predictions_table
+
+
+def bench_record(model, runtime, variant, median):
+    latencies = [median * 0.99, median, median * 1.01]
+    from tvdeploy.bench import summarize_rounds
+
+    return {"model": model, "runtime": runtime, "variant": variant, "device": "cpu", "batch_size": 1,
+            "threads": 2, "weights_source": "random",
+            "summary": summarize_rounds([{"latencies_ms": latencies}], 1)}
+
+
+def test_latency_table_speedups_and_order():
+    table = latency_table([
+        bench_record("m", "ts-cpp", "plain", 5.0),
+        bench_record("m", "eager", "none", 10.0),
+        bench_record("m", "ts-python", "plain", 8.0),
+    ])
+    assert list(table["runtime"]) == ["eager", "ts-python", "ts-cpp"]
+    assert list(table["speedup_vs_eager"]) == pytest.approx([1.0, 1.25, 2.0])
+    markdown = latency_markdown(table)
+    assert "ts-cpp (plain)" in markdown and "| m " in markdown and "2" in markdown
+
+
+def prediction(logits, image="a"):
+    return {"results": [{"input": f"results/inputs/spec/{image}.dat", "row": 0, "logits": logits,
+                         "topk": [{"rank": 1, "class_index": 0, "label": "x", "probability": 0.5}]}]}
+
+
+def test_compare_predictions_per_image():
+    ref = prediction([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    cand = prediction([1.0, 2.0, 3.0, 4.0, 5.0, 6.5])
+    rows = compare_predictions(ref, cand, rtol=1e-4, atol=1e-5, identity={"model": "m"})
+    assert rows[0]["image"] == "a" and rows[0]["max_abs_diff"] == pytest.approx(0.5)
+    assert not rows[0]["within_tolerance"] and rows[0]["top5_match"]
+    with pytest.raises(KeyError, match="lack image b"):
+        compare_predictions(ref, prediction([0.0] * 6, image="b"), 1e-4, 1e-5, {})
+
+
+def test_parity_table_takes_the_worst_image():
+    comparisons = [
+        {"model": "m", "device": "cpu", "runtime": "ts-cpp", "variant": "plain", "reference": "ts-python/plain",
+         "image": img, "max_abs_diff": diff, "tolerance": 1e-3, "logits_max_abs": 5.0, "top5_match": match,
+         "within_tolerance": diff <= 1e-3}
+        for img, diff, match in [("a", 1e-6, True), ("b", 2e-4, False)]
+    ]
+    table = parity_table([{"comparisons": comparisons}], {"m": "random"})
+    row = table.iloc[0]
+    assert row["images"] == 2 and row["max_abs_diff"] == 2e-4 and not row["top5_match"]
+    assert row["weights_source"] == "random" and row["within_tolerance"]
+
+
+def test_predictions_table_rows():
+    record = {**prediction([0.0]), "model": "m", "runtime": "ts-cpp", "variant": "plain", "device": "cpu"}
+    table = predictions_table([record], {"m": "pretrained"})
+    assert table.to_dict("records") == [{
+        "model": "m", "image": "a", "runtime": "ts-cpp", "variant": "plain", "device": "cpu",
+        "weights_source": "pretrained", "rank": 1, "class_index": 0, "label": "x", "probability": 0.5}]
+
+
+def test_parity_table_without_pairs_is_empty_but_shaped():
+    table = parity_table([{"comparisons": []}], {})
+    assert table.empty and {"model", "runtime", "reference", "max_abs_diff", "top5_match"} <= set(table.columns)

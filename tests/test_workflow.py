@@ -1,0 +1,145 @@
+"""End to end: the real Snakefile through Snakemake on a tiny config, in a copy of the repo."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+MODELS = ["squeezenet1_1", "mobilenet_v3_small"]
+RUNTIMES = ["eager", "ts-python", "ts-cpp"]
+TINY_CONFIG = {
+    "models": MODELS,
+    "weights": "random",
+    "devices": ["cpu"],
+    "bench": {"batch_sizes": [1], "threads": 0, "interop_threads": 1, "warmup_iters": 5, "min_iters": 5,
+              "max_iters": 50, "min_time_s": 0.2, "max_time_s": 2.0, "rounds": 1},
+}
+WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "cpp", "profiles", "data/images"]
+
+
+def copy_workflow(dest):
+    for part in WORKFLOW_PARTS:
+        src = REPO_ROOT / part
+        target = dest / part
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, target)
+    (dest / "config" / "tiny.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    return dest
+
+
+def snakemake(workdir, *args, check=True):
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/tiny.yaml", *args]
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}")
+    return done
+
+
+def planned_jobs(output):
+    """Rule → job count from a dry run's 'Job stats' table."""
+    stats = output.split("Job stats:", 1)[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("e2e"))
+    start = time.monotonic()
+    snakemake(workdir)
+    print(f"tiny end-to-end run took {time.monotonic() - start:.0f} s")
+    return workdir
+
+
+def table(run_dir, name):
+    return pd.read_csv(run_dir / "results" / "tables" / name)
+
+
+def test_latency_table_has_every_model_and_runtime(run_dir):
+    latency = table(run_dir, "latency.csv")
+    assert sorted(zip(latency["model"], latency["runtime"])) == sorted((m, r) for m in MODELS for r in RUNTIMES)
+    assert set(latency["weights_source"]) == {"random"}
+    assert (latency["median_ms"] > 0).all() and (latency["iterations"] >= 5).all()
+    eager = latency[latency["runtime"] == "eager"]
+    assert (eager["speedup_vs_eager"] == 1.0).all()
+    for column in ["batch_size", "p90_ms", "mean_ms", "std_ms", "threads", "device"]:
+        assert latency[column].notna().all()
+    markdown = (run_dir / "results" / "tables" / "latency.md").read_text()
+    assert all(m in markdown for m in MODELS) and "ts-cpp (plain)" in markdown
+
+
+def test_cpp_top5_equals_python_torchscript_top5(run_dir):
+    preds = table(run_dir, "predictions.csv")
+    assert set(preds["image"]) == {"chelsea_cat", "coffee_cup", "falcon9_rocket"}
+    key = ["model", "image", "rank"]
+    cpp = preds[preds["runtime"] == "ts-cpp"].set_index(key).sort_index()
+    py = preds[preds["runtime"] == "ts-python"].set_index(key).sort_index()
+    assert len(cpp) == len(MODELS) * 3 * 5
+    assert (cpp["class_index"] == py["class_index"]).all()
+    assert (cpp["label"] == py["label"]).all()
+    assert ((cpp["probability"] - py["probability"]).abs() < 1e-5).all()
+
+
+def test_parity_within_tolerance(run_dir):
+    parity = table(run_dir, "parity.csv")
+    pairs = set(zip(parity["model"], parity["runtime"], parity["reference"]))
+    assert pairs == {(m, "ts-python", "eager") for m in MODELS} | {(m, "ts-cpp", "ts-python/plain") for m in MODELS}
+    assert parity["within_tolerance"].all() and parity["top5_match"].all()
+    assert (parity["max_abs_diff"] <= parity["tolerance"]).all()
+
+
+def test_editing_cpp_bench_reruns_only_the_cpp_chain(run_dir):
+    assert "Nothing to be done" in snakemake(run_dir, "-n").stdout
+    bench_source = run_dir / "cpp" / "src" / "bench.cpp"
+    os.utime(bench_source, (time.time() + 5, time.time() + 5))
+    jobs = planned_jobs(snakemake(run_dir, "-n").stdout)
+    assert set(jobs) == {"build_cpp", "infer_cpp", "bench_ts_cpp", "check_parity", "aggregate", "all"}
+    assert jobs["bench_ts_cpp"] == len(MODELS)
+
+
+def test_one_models_result_runs_only_its_chain(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    target = "results/bench/cpu/ts-cpp/plain/b1/squeezenet1_1.json"
+    jobs = planned_jobs(snakemake(workdir, "-n", target).stdout)
+    assert jobs == {"download_weights": 1, "export_torchscript": 1, "preprocess_image": 1, "build_cpp": 1,
+                    "bench_ts_cpp": 1}
+
+
+def test_unknown_model_stops_before_any_job(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    done = snakemake(workdir, "--config", "models=[resnet05]", check=False)
+    assert done.returncode != 0
+    assert "resnet05" in done.stderr and "resnet50" in done.stderr
+    assert not (workdir / "results").exists()
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
+@pytest.mark.parametrize("target, log", [
+    ("results/predictions/cuda/ts-python/plain/squeezenet1_1.json",
+     "results/logs/infer_python/cuda/ts-python/plain/squeezenet1_1.log"),
+    ("results/predictions/cuda/ts-cpp/plain/squeezenet1_1.json",
+     "results/logs/infer_cpp/cuda/plain/squeezenet1_1.log"),
+])
+def test_cuda_without_gpu_is_a_clear_error(run_dir, target, log):
+    done = snakemake(run_dir, target, check=False)
+    assert done.returncode != 0
+    assert "device 'cuda' requested but no CUDA device is available" in (run_dir / log).read_text()
+    assert not (run_dir / target).exists()
+
+
+def test_lint_is_clean():
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Lints for" not in done.stdout + done.stderr

@@ -1,0 +1,202 @@
+# Helpers for the rules: model catalog, images, devices, targets, resources.
+# Parsing must stay fast: nothing here imports torch.
+
+import re
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+REPO_DIR = Path(workflow.basedir)
+sys.path.insert(0, str(REPO_DIR / "workflow" / "scripts"))
+
+from tvdeploy.bench import Protocol, ProtocolError
+from tvdeploy.catalog import UnknownModelError, read_sheet, resolve_models
+from tvdeploy.devices import resolve_devices
+
+CATALOG = read_sheet(REPO_DIR / config["model_sheet"])
+try:
+    MODELS = resolve_models(config["models"], CATALOG)
+except UnknownModelError as err:
+    raise WorkflowError(str(err))
+try:
+    Protocol.from_config(config["bench"])
+except ProtocolError as err:
+    raise WorkflowError(str(err))
+
+RUNTIMES = config["runtimes"]
+VARIANTS = config["variants"]
+BATCH_SIZES = config["bench"]["batch_sizes"]
+# Files Pillow can open; the list is fixed here so parsing does not import Pillow plugins.
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+def _list_images(folder):
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WorkflowError(f"images: '{folder}' is not a directory")
+    images = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            if path.stem in images:
+                raise WorkflowError(f"images: {images[path.stem].name} and {path.name} share the name '{path.stem}'")
+            images[path.stem] = path
+    if not images:
+        raise WorkflowError(f"images: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in '{folder}'")
+    return images
+
+
+IMAGES = _list_images(config["images"])
+BENCH_IMAGE = config["bench"].get("image") or next(iter(IMAGES))
+if BENCH_IMAGE not in IMAGES:
+    raise WorkflowError(f"bench.image: '{BENCH_IMAGE}' is not one of the images {sorted(IMAGES)}")
+
+
+DEVICES = resolve_devices(config["devices"])
+SPECS = {CATALOG[m].spec_id: CATALOG[m].preprocess_spec() for m in MODELS}
+
+
+wildcard_constraints:
+    model="|".join(re.escape(m) for m in CATALOG),
+    image="|".join(re.escape(i) for i in IMAGES),
+    spec=r"r\d+_c\d+_[a-z]+_[a-z0-9]+(_noaa)?",
+    device="cpu|cuda",
+    variant="none|plain",
+    batch=r"\d+",
+
+
+# ---- per-model facts ---------------------------------------------------------------------
+
+MB = 1e6
+BYTES_PER_PARAM = 4
+
+
+def weights_mb(model):
+    return CATALOG[model].num_params * BYTES_PER_PARAM / MB
+
+
+def model_info(wildcards):
+    return asdict(CATALOG[wildcards.model])
+
+
+def weights_url(wildcards):
+    return config.get("weights_urls", {}).get(wildcards.model)
+
+
+def preprocess_params(wildcards):
+    if wildcards.spec not in SPECS:
+        raise WorkflowError(f"no selected model uses preprocessing spec '{wildcards.spec}'")
+    return SPECS[wildcards.spec]
+
+
+def image_file(wildcards):
+    return str(IMAGES[wildcards.image])
+
+
+def model_dats(wildcards):
+    spec = CATALOG[wildcards.model].spec_id
+    return [f"results/inputs/{spec}/{image}.dat" for image in IMAGES]
+
+
+def model_dat_sidecars(wildcards):
+    return [Path(p).with_suffix(".json").as_posix() for p in model_dats(wildcards)]
+
+
+def bench_dat(wildcards):
+    return f"results/inputs/{CATALOG[wildcards.model].spec_id}/{BENCH_IMAGE}.dat"
+
+
+def bench_dat_sidecar(wildcards):
+    return Path(bench_dat(wildcards)).with_suffix(".json").as_posix()
+
+
+def python_model_file(wildcards):
+    """Eager runs rebuild the model from its weights; TorchScript runs load the exported file."""
+    if wildcards.runtime == "eager":
+        if wildcards.variant != "none":
+            raise WorkflowError(f"eager has no variant '{wildcards.variant}' (use 'none')")
+        return f"data/weights/{wildcards.model}.pth"
+    return f"results/torchscript/{wildcards.variant}/{wildcards.model}.pt"
+
+
+# ---- resources ------------------------------------------------------------------------------
+# Memory is planned from the parameter count: weights, a state_dict copy, the scripted module
+# and activations, plus the interpreter and libtorch themselves.
+
+BASE_MEM_MB = 1500
+ACTIVATION_MB_PER_GFLOP = 20
+
+
+def export_mem_mb(wildcards):
+    info = CATALOG[wildcards.model]
+    return int(BASE_MEM_MB + 4 * weights_mb(wildcards.model) + ACTIVATION_MB_PER_GFLOP * info.gflops)
+
+
+def run_mem_mb(wildcards):
+    info = CATALOG[wildcards.model]
+    batch = int(getattr(wildcards, "batch", 1))
+    return int(BASE_MEM_MB + 2 * weights_mb(wildcards.model) + ACTIVATION_MB_PER_GFLOP * info.gflops * batch)
+
+
+def bench_threads(wildcards):
+    # A benchmark claims every core so that nothing else runs beside it.
+    return workflow.cores
+
+
+# ---- targets --------------------------------------------------------------------------------
+
+
+def runtime_variants(runtime):
+    return ["none"] if runtime == "eager" else VARIANTS
+
+
+def prediction_file(device, runtime, variant, model):
+    return f"results/predictions/{device}/{runtime}/{variant}/{model}.json"
+
+
+def prediction_items():
+    return [
+        {"file": prediction_file(d, r, v, m), "model": m, "runtime": r, "variant": v, "device": d}
+        for d in DEVICES for r in RUNTIMES for v in runtime_variants(r) for m in MODELS
+    ]
+
+
+def bench_files():
+    return [
+        f"results/bench/{d}/{r}/{v}/b{b}/{m}.json"
+        for d in DEVICES for r in RUNTIMES for v in runtime_variants(r) for b in BATCH_SIZES for m in MODELS
+    ]
+
+
+def parity_pairs(wildcards):
+    """Each runtime against the one it should reproduce: ts-python vs eager, ts-cpp vs ts-python."""
+    d, m = wildcards.device, wildcards.model
+    pairs = []
+    for variant in VARIANTS:
+        chain = [("eager", "none"), ("ts-python", variant), ("ts-cpp", variant)]
+        present = [(r, v) for r, v in chain if r in RUNTIMES]
+        for (ref_rt, ref_v), (cand_rt, cand_v) in zip(present, present[1:]):
+            pairs.append({
+                "runtime": cand_rt, "variant": cand_v,
+                "reference": ref_rt if ref_v == "none" else f"{ref_rt}/{ref_v}",
+                "reference_file": prediction_file(d, ref_rt, ref_v, m),
+                "candidate_file": prediction_file(d, cand_rt, cand_v, m),
+            })
+    return pairs
+
+
+def parity_inputs(wildcards):
+    return sorted({p[k] for p in parity_pairs(wildcards) for k in ("reference_file", "candidate_file")})
+
+
+def provenance_files():
+    return {m: f"data/weights/{m}.json" for m in MODELS}
+
+
+TABLES = [
+    "results/tables/latency.csv",
+    "results/tables/latency.md",
+    "results/tables/predictions.csv",
+    "results/tables/parity.csv",
+]

@@ -1,0 +1,62 @@
+rule build_cpp:
+    input:
+        cmakelists=str(REPO_DIR / "cpp" / "CMakeLists.txt"),
+        sources=sorted(str(p) for p in (REPO_DIR / "cpp").rglob("*.[ch]pp")),
+    output:
+        infer="build/cpp/infer",
+        bench="build/cpp/bench",
+    threads: 2
+    resources:
+        mem_mb=4000,
+    conda:
+        "../envs/tvdeploy.yaml"
+    log:
+        "results/logs/build_cpp.log",
+    script:
+        "../scripts/build_cpp.py"
+
+
+rule infer_cpp:
+    input:
+        infer="build/cpp/infer",
+        model="results/torchscript/{variant}/{model}.pt",
+        labels="results/labels/{model}.txt",
+        dats=model_dats,
+        sidecars=model_dat_sidecars,
+    output:
+        "results/predictions/{device}/ts-cpp/{variant}/{model}.json",
+    params:
+        topk=config["topk"],
+    threads: 1
+    resources:
+        mem_mb=run_mem_mb,
+    conda:
+        "../envs/tvdeploy.yaml"
+    log:
+        "results/logs/infer_cpp/{device}/{variant}/{model}.log",
+    shell:
+        "{input.infer} --model {input.model} --labels {input.labels} --device {wildcards.device}"
+        " --topk {params.topk} --threads {threads} --output {output} {input.dats} > {log} 2>&1"
+
+
+rule bench_ts_cpp:
+    input:
+        bench="build/cpp/bench",
+        model="results/torchscript/{variant}/{model}.pt",
+        dat=bench_dat,
+        sidecar=bench_dat_sidecar,
+        provenance="data/weights/{model}.json",
+    output:
+        "results/bench/{device}/ts-cpp/{variant}/b{batch}/{model}.json",
+    params:
+        bench=config["bench"],
+    threads: bench_threads
+    resources:
+        mem_mb=run_mem_mb,
+        bench_slot=1,
+    conda:
+        "../envs/tvdeploy.yaml"
+    log:
+        "results/logs/bench_ts_cpp/{device}/{variant}/b{batch}/{model}.log",
+    script:
+        "../scripts/bench_cpp.py"

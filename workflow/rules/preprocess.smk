@@ -1,0 +1,14 @@
+rule preprocess_image:
+    input:
+        image=image_file,
+    output:
+        dat="results/inputs/{spec}/{image}.dat",
+        meta="results/inputs/{spec}/{image}.json",
+    params:
+        spec=preprocess_params,
+    conda:
+        "../envs/tvdeploy.yaml"
+    log:
+        "results/logs/preprocess_image/{spec}/{image}.log",
+    script:
+        "../scripts/preprocess_image.py"

@@ -1,0 +1,51 @@
+"""Snakemake script for rule export_torchscript: script the model, check it, save it."""
+
+import time
+
+import torch
+
+from tvdeploy.catalog import ModelInfo
+from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
+from tvdeploy.models import build_model, categories, check_parity, compare_logits, logits_of, \
+    quiet_torchscript_deprecation, script_logits_module
+from tvdeploy.runtime import versions
+
+log = setup_script_logging(snakemake)
+info = ModelInfo(**snakemake.params.info)
+parity = snakemake.params.parity
+torch.set_num_threads(snakemake.threads)
+
+net = build_model(info.model, snakemake.input.weights)
+generator = torch.Generator().manual_seed(snakemake.params.seed)
+example = torch.randn(info.input_shape, generator=generator)
+
+start = time.perf_counter()
+scripted, output_kind = script_logits_module(net, example)
+export_s = time.perf_counter() - start
+log.info("scripted %s in %.2f s; forward returns %s", info.model, export_s, output_kind)
+
+with torch.inference_mode():
+    reference = logits_of(net(example))
+with atomic_path(snakemake.output.model, suffix=".pt") as tmp, quiet_torchscript_deprecation():
+    scripted.save(str(tmp))
+    # Check the file that will be deployed, not the in-memory module.
+    loaded = torch.jit.load(str(tmp)).eval()
+    with torch.inference_mode():
+        candidate = loaded(example)
+    comparison = compare_logits(reference, candidate, parity["rtol"], parity["atol"])
+    check_parity(f"{info.model}: eager vs exported TorchScript on a random input", comparison)
+log.info("parity eager vs TorchScript: %s", comparison)
+
+write_text_atomic(snakemake.output.labels, "\n".join(categories(info.model)) + "\n")
+write_json_atomic(snakemake.output.meta, {
+    "model": info.model,
+    "variant": "plain",
+    "method": "torch.jit.script",
+    "output_kind": output_kind,
+    "input_shape": list(info.input_shape),
+    "preprocess": {**info.preprocess_spec(), "spec_id": info.spec_id},
+    "weights": read_json(snakemake.input.provenance),
+    "export_s": export_s,
+    "parity_random_input": comparison,
+    "versions": versions(),
+})

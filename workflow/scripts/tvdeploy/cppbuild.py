@@ -1,0 +1,206 @@
+"""Configure and build the C++ programs (``infer``, ``bench``) with CMake.
+
+LibTorch from a pip wheel needs a few hints that CMake cannot find on its own,
+especially for CUDA wheels on machines without a GPU: the CUDA toolkit root and
+the ``libnvrtc`` shipped in the ``nvidia`` wheels.  This module detects them.
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO, Iterable
+
+PROGRAMS = ("infer", "bench")
+DEFAULT_BUILD_TYPE = "Release"
+# Lines of build output quoted in a BuildError.
+ERROR_TAIL_LINES = 60
+# A CUDA toolkit root must contain this header (checked to reject e.g. /usr/local,
+# the grandparent of a /usr/local/bin/nvcc wrapper script).
+CUDA_ROOT_MARKER = Path("include") / "cuda.h"
+FALLBACK_CUDA_ROOT = Path("/usr/local/cuda")
+NVRTC_ENV = "TVDEPLOY_NVRTC_LIBRARY"
+CUDA_ROOT_ENVS = ("CUDA_HOME", "CUDA_PATH")
+
+
+class BuildError(RuntimeError):
+    """The C++ build cannot be configured or failed."""
+
+
+def _is_cuda_root(path: Path) -> bool:
+    return (path / CUDA_ROOT_MARKER).is_file()
+
+
+def find_cuda_root() -> Path:
+    """CUDA toolkit root: $CUDA_HOME / $CUDA_PATH, else via nvcc on PATH, else /usr/local/cuda."""
+    for env in CUDA_ROOT_ENVS:
+        value = os.environ.get(env)
+        if value:
+            root = Path(value)
+            if not _is_cuda_root(root):
+                raise BuildError(
+                    f"${env}={value} is not a CUDA toolkit root (no {CUDA_ROOT_MARKER} there); "
+                    f"point {env} at the toolkit directory, e.g. /usr/local/cuda"
+                )
+            return root
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        # <root>/bin/nvcc -> <root>; a wrapper script outside the toolkit fails the marker check.
+        root = Path(nvcc).resolve().parent.parent
+        if _is_cuda_root(root):
+            return root
+    if _is_cuda_root(FALLBACK_CUDA_ROOT):
+        return FALLBACK_CUDA_ROOT
+    raise BuildError(
+        "torch is a CUDA build but no CUDA toolkit was found (checked $CUDA_HOME, $CUDA_PATH, "
+        f"nvcc on PATH, {FALLBACK_CUDA_ROOT}); set CUDA_HOME to the toolkit root"
+    )
+
+
+def _nvrtc_rank(path: Path) -> tuple[int, int, str]:
+    # Prefer real files over symlinks, then the most specific version suffix.
+    version = path.name[len("libnvrtc.so"):]
+    return (0 if path.is_symlink() else 1, len(re.findall(r"\d+", version)), path.name)
+
+
+def _nvidia_package_dirs() -> list[Path]:
+    try:
+        spec = importlib.util.find_spec("nvidia")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or spec.submodule_search_locations is None:
+        return []
+    return [Path(p) for p in spec.submodule_search_locations]
+
+
+def find_nvrtc_library(search_dirs: Iterable[Path] | None = None) -> Path:
+    """The libnvrtc shared library from the installed ``nvidia`` wheels (or $TVDEPLOY_NVRTC_LIBRARY)."""
+    override = os.environ.get(NVRTC_ENV)
+    if override:
+        path = Path(override)
+        if not path.is_file():
+            raise BuildError(f"${NVRTC_ENV}={override} does not name an existing file")
+        return path
+    dirs = list(search_dirs) if search_dirs is not None else _nvidia_package_dirs()
+    candidates = [
+        p
+        for d in dirs
+        for p in d.glob("*/lib/libnvrtc.so*")
+        if p.is_file() and not p.name.startswith("libnvrtc-builtins")
+    ]
+    if not candidates:
+        where = ", ".join(str(d) for d in dirs) or "no 'nvidia' package installed"
+        raise BuildError(
+            f"torch is a CUDA build but libnvrtc.so* was not found under the nvidia wheels ({where}); "
+            f"install the matching nvidia CUDA runtime wheels or set {NVRTC_ENV} to the library path"
+        )
+    return max(candidates, key=_nvrtc_rank)
+
+
+def find_nlohmann_include_dir() -> Path:
+    """Include directory of the ``nlohmann-json`` pip package (holds nlohmann/json.hpp)."""
+    try:
+        spec = importlib.util.find_spec("nlohmann_json")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise BuildError(
+            "the Python package 'nlohmann-json' is not installed (pip install nlohmann-json); "
+            "it provides the nlohmann/json.hpp header"
+        )
+    for location in spec.submodule_search_locations:
+        include = Path(location) / "include"
+        if (include / "nlohmann" / "json.hpp").is_file():
+            return include
+    raise BuildError(
+        f"package nlohmann_json at {list(spec.submodule_search_locations)} has no include/nlohmann/json.hpp"
+    )
+
+
+def cmake_configure_args(build_type: str = DEFAULT_BUILD_TYPE) -> list[str]:
+    """The -D arguments CMake needs to find LibTorch (and CUDA pieces for CUDA wheels)."""
+    import torch  # slow import: only when actually configuring
+    import torch.utils
+
+    args = [
+        f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
+        f"-DCMAKE_BUILD_TYPE={build_type}",
+        f"-DNLOHMANN_JSON_INCLUDE_DIR={find_nlohmann_include_dir()}",
+    ]
+    if torch.version.cuda is not None:
+        cuda_root = find_cuda_root()
+        args += [
+            f"-DCUDA_TOOLKIT_ROOT_DIR={cuda_root}",
+            f"-DCUDA_nvrtc_LIBRARY={find_nvrtc_library()}",
+        ]
+        nvcc = cuda_root / "bin" / "nvcc"
+        if nvcc.is_file():
+            # Keep enable_language(CUDA) on the same toolkit; a different nvcc on PATH
+            # makes Torch's config fail with "Found two conflicting CUDA versions".
+            args.append(f"-DCMAKE_CUDA_COMPILER={nvcc}")
+    return args
+
+
+def _run(cmd: list[str], log: IO[str]) -> None:
+    """Run cmd, streaming its combined output to log; BuildError with the tail on failure."""
+    log.write("$ " + " ".join(cmd) + "\n")
+    log.flush()
+    tail: collections.deque[str] = collections.deque(maxlen=ERROR_TAIL_LINES)
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+    except OSError as exc:
+        raise BuildError(f"cannot run {cmd[0]!r}: {exc}; is CMake installed and on PATH?") from exc
+    with proc:
+        for line in proc.stdout or ():
+            log.write(line)
+            tail.append(line)
+        log.flush()
+    if proc.returncode != 0:
+        raise BuildError(
+            f"command failed with exit code {proc.returncode}: {' '.join(cmd)}\n"
+            f"--- last {len(tail)} lines of output ---\n{''.join(tail)}"
+        )
+
+
+def build(
+    source_dir: str | os.PathLike,
+    build_dir: str | os.PathLike,
+    jobs: int | None = None,
+    log: IO[str] | None = None,
+) -> dict[str, Path]:
+    """Configure and build; return {"infer": path, "bench": path}."""
+    source = Path(source_dir).resolve()
+    binary = Path(build_dir).resolve()
+    out = log if log is not None else sys.stderr
+    if not (source / "CMakeLists.txt").is_file():
+        raise BuildError(f"{source} has no CMakeLists.txt")
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        raise BuildError("cmake was not found on PATH; install CMake >= 3.18")
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if jobs < 1:
+        raise BuildError(f"jobs must be >= 1, got {jobs}")
+    binary.mkdir(parents=True, exist_ok=True)
+    _run([cmake, "-S", str(source), "-B", str(binary), *cmake_configure_args()], out)
+    _run([cmake, "--build", str(binary), "--parallel", str(jobs)], out)
+    programs = {name: binary / name for name in PROGRAMS}
+    missing = [str(p) for p in programs.values() if not p.is_file()]
+    if missing:
+        raise BuildError(f"build finished but expected programs are missing: {', '.join(missing)}")
+    for path in programs.values():
+        # Fresh mtimes for both outputs even if only one was relinked (Snakemake checks all).
+        path.touch()
+    return programs

@@ -1,0 +1,36 @@
+"""Which devices a run targets, decided without importing torch (parsing must stay fast)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+NVIDIA_PROC_DIR = Path("/proc/driver/nvidia/gpus")
+
+
+def machine_has_gpu() -> bool:
+    """Whether the machine running this has an NVIDIA GPU (driver entries or nvidia-smi)."""
+    if NVIDIA_PROC_DIR.is_dir() and any(NVIDIA_PROC_DIR.iterdir()):
+        return True
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return listing.returncode == 0 and "GPU" in listing.stdout
+
+
+def resolve_devices(requested: list[str], has_gpu=machine_has_gpu) -> list[str]:
+    """Expand ``auto`` to ``cuda`` or ``cpu`` for this machine; keep explicit choices, drop repeats.
+
+    A cluster whose submit host has no GPU should list ``cuda`` explicitly.
+    """
+    devices: list[str] = []
+    for device in requested:
+        if device == "auto":
+            device = "cuda" if has_gpu() else "cpu"
+        if device not in devices:
+            devices.append(device)
+    return devices

@@ -1,0 +1,75 @@
+"""What a result depends on besides the code: versions, hardware, workflow commit, config."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+
+def _run(command: list[str], cwd: str | Path | None = None) -> str | None:
+    try:
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=20, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def cpu_info() -> dict:
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from tvdeploy.runtime import available_cores
+
+    return {"model": model or platform.processor() or platform.machine(), "cores": available_cores(),
+            "machine": platform.machine()}
+
+
+def gpu_info() -> dict:
+    import torch
+
+    info = {"name": None, "driver": None, "count": 0}
+    if torch.cuda.is_available():
+        info["count"] = torch.cuda.device_count()
+        info["name"] = torch.cuda.get_device_name(0)
+    if shutil.which("nvidia-smi"):
+        out = _run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"])
+        if out:
+            name, _, driver = out.splitlines()[0].partition(",")
+            info["name"] = info["name"] or name.strip()
+            info["driver"] = driver.strip()
+    return info
+
+
+def git_info(repo: str | Path) -> dict:
+    commit = _run(["git", "rev-parse", "HEAD"], cwd=repo)
+    status = _run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo)
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def config_sha256(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def capture(config: dict, repo: str | Path) -> dict:
+    from tvdeploy.runtime import versions
+
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "versions": versions(),
+        "cpu": cpu_info(),
+        "gpu": gpu_info(),
+        "git": git_info(repo),
+        "config_sha256": config_sha256(config),
+        "config": config,
+    }

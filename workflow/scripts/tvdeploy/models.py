@@ -1,0 +1,190 @@
+"""Building torchvision models from a state_dict, random weights, and TorchScript export.
+
+Every model is built the way torchvision builds it for its DEFAULT pretrained weights
+(same constructor arguments, e.g. googlenet's ``transform_input``), with the state_dict
+handed in rather than fetched, so that random, downloaded and user-supplied weights all
+give the same architecture and the same preprocessing semantics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import torch
+from torch import nn
+from torchvision.models import get_model, get_model_weights
+
+from tvdeploy.catalog import UnknownModelError
+
+
+class ParityError(RuntimeError):
+    """Two runtimes disagree beyond tolerance."""
+
+
+class WeightsFileError(RuntimeError):
+    """A weights file is unreadable or does not fit the model."""
+
+
+@contextlib.contextmanager
+def quiet_torchscript_deprecation():
+    """Silence the one FutureWarning torch emits for every torch.jit call (TorchScript is
+    deprecated upstream); every other warning still reaches the log."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, message=r"`torch\.jit\.\w+` is deprecated")
+        yield
+
+
+def default_weights(model: str):
+    try:
+        return get_model_weights(model).DEFAULT
+    except (ValueError, KeyError) as err:
+        raise UnknownModelError(f"unknown torchvision model '{model}'") from err
+
+
+def _build_with_state_dict(model: str, state_dict: dict[str, torch.Tensor]) -> nn.Module:
+    weights = default_weights(model)
+    # torchvision's builder calls weights.get_state_dict() and then load_state_dict(strict);
+    # handing it our dict keeps its per-model construction logic intact.
+    with mock.patch.object(type(weights), "get_state_dict", lambda self, *a, **k: state_dict):
+        try:
+            net = get_model(model, weights=weights)
+        except RuntimeError as err:
+            raise WeightsFileError(f"state_dict does not fit {model}: {err}") from err
+    return net.eval()
+
+
+def random_state_dict(model: str, seed: int) -> dict[str, torch.Tensor]:
+    """Seeded random weights with exactly the keys of the model's pretrained file."""
+    weights = default_weights(model)
+    captured: dict[str, torch.Tensor] = {}
+
+    def capture(module, state_dict, *args, **kwargs):
+        # The module's structure at load time is the structure of the published file
+        # (e.g. googlenet still has its auxiliary heads here).
+        captured.update({k: v.detach().clone() for k, v in module.state_dict().items()})
+        return nn.modules.module._IncompatibleKeys([], [])
+
+    torch.manual_seed(seed)
+    with mock.patch.object(type(weights), "get_state_dict", lambda self, *a, **k: {}), \
+            mock.patch.object(nn.Module, "load_state_dict", capture):
+        get_model(model, weights=weights)
+    if not captured:
+        raise RuntimeError(f"could not capture the parameter layout of {model}")
+    return captured
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a state_dict safely (``weights_only=True``: tensors only, no pickled code)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt/unsafe files
+        raise WeightsFileError(f"cannot load weights file {path}: {err}") from err
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsFileError(f"{path} is not a state_dict of tensors")
+    return state
+
+
+def build_model(model: str, weights_path: str | Path) -> nn.Module:
+    return _build_with_state_dict(model, load_state_dict_file(weights_path))
+
+
+def categories(model: str) -> list[str]:
+    return list(default_weights(model).meta["categories"])
+
+
+# ---------------------------------------------------------------------------------------
+# Output normalisation: every deployed module returns a [N, num_classes] logits tensor.
+
+
+def _logits_index(output: Any) -> int | None:
+    """None for a plain tensor; the index of the logits inside a tuple/namedtuple."""
+    if isinstance(output, torch.Tensor):
+        return None
+    if isinstance(output, tuple):
+        fields = getattr(output, "_fields", None)
+        if fields and "logits" in fields:
+            return fields.index("logits")
+        for index, item in enumerate(output):
+            if isinstance(item, torch.Tensor):
+                return index
+    raise TypeError(f"model output of type {type(output).__name__} holds no logits tensor")
+
+
+def logits_of(output: Any) -> torch.Tensor:
+    index = _logits_index(output)
+    return output if index is None else output[index]
+
+
+def describe_output(output: Any) -> str:
+    index = _logits_index(output)
+    if index is None:
+        return "tensor"
+    fields = getattr(output, "_fields", None)
+    name = type(output).__name__
+    return f"{name}[{fields[index] if fields else index}]"
+
+
+class LogitsOnly(nn.Module):
+    """Scriptable wrapper that returns one element of a tuple-returning model."""
+
+    __constants__ = ["index"]
+
+    def __init__(self, model: nn.Module, index: int):
+        super().__init__()
+        self.model = model
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)[self.index]
+
+
+def script_logits_module(net: nn.Module, example: torch.Tensor) -> tuple[torch.jit.ScriptModule, str]:
+    """Script ``net``; wrap it when the scripted forward returns a tuple (googlenet,
+    inception_v3 return namedtuples under scripting even in eval mode)."""
+    with quiet_torchscript_deprecation(), torch.inference_mode():
+        scripted = torch.jit.script(net)
+        output = scripted(example)
+        kind = describe_output(output)
+        index = _logits_index(output)
+        if index is not None:
+            scripted = torch.jit.script(LogitsOnly(net, index))
+    return scripted.eval(), kind
+
+
+def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).abs().max())
+
+
+def parity_tolerance(reference: torch.Tensor, rtol: float, atol: float) -> float:
+    """Tolerance scaled to the logits' magnitude (random weights give arbitrary scales)."""
+    return atol + rtol * float(reference.double().abs().max())
+
+
+def compare_logits(reference: torch.Tensor, candidate: torch.Tensor, rtol: float, atol: float, topk: int = 5) -> dict:
+    if reference.shape != candidate.shape:
+        raise ParityError(f"output shapes differ: {tuple(reference.shape)} vs {tuple(candidate.shape)}")
+    diff = max_abs_diff(reference, candidate)
+    tol = parity_tolerance(reference, rtol, atol)
+    k = min(topk, reference.shape[-1])
+    top_ref = reference.topk(k, dim=-1).indices
+    top_cand = candidate.topk(k, dim=-1).indices
+    return {
+        "max_abs_diff": diff,
+        "tolerance": tol,
+        "logits_max_abs": float(reference.double().abs().max()),
+        "top5_match": bool(torch.equal(top_ref, top_cand)),
+        "within_tolerance": diff <= tol,
+    }
+
+
+def check_parity(label: str, comparison: dict) -> None:
+    if not comparison["within_tolerance"]:
+        raise ParityError(
+            f"{label}: max abs diff {comparison['max_abs_diff']:.3e} exceeds tolerance "
+            f"{comparison['tolerance']:.3e} (logits max |x| = {comparison['logits_max_abs']:.3e}, "
+            f"top-5 match: {comparison['top5_match']})"
+        )

@@ -1,0 +1,103 @@
+"""Image → normalised float32 NCHW tensor, stored as a raw ``.dat`` plus a JSON sidecar.
+
+The transform is the one a model's weights declare (torchvision's ImageClassification
+preset: resize, centre crop, scale to [0, 1], normalise), rebuilt from the catalog's spec
+so that models with identical specs share one file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms._presets import ImageClassification
+
+from tvdeploy.io import atomic_path, write_json_atomic
+
+DAT_DTYPE = "float32"
+BYTES_PER_FLOAT32 = 4
+
+
+class ImageReadError(ValueError):
+    """The input file is not a readable image."""
+
+
+class DatFormatError(ValueError):
+    """A ``.dat`` file does not match its sidecar."""
+
+
+def sidecar_path(dat_path: str | Path) -> Path:
+    return Path(dat_path).with_suffix(".json")
+
+
+def make_transform(spec: dict) -> ImageClassification:
+    return ImageClassification(
+        crop_size=spec["crop_size"],
+        resize_size=spec["resize_size"],
+        mean=tuple(spec["mean"]),
+        std=tuple(spec["std"]),
+        interpolation=InterpolationMode(spec["interpolation"]),
+        antialias=spec.get("antialias", True),
+    )
+
+
+def load_rgb_image(path: str | Path) -> Image.Image:
+    """Open any Pillow-readable image fully (so truncation is caught here) as RGB."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ImageReadError(f"cannot read image {path}: {err}") from err
+
+
+def preprocess_image(path: str | Path, spec: dict) -> torch.Tensor:
+    tensor = make_transform(spec)(load_rgb_image(path))
+    return tensor.unsqueeze(0).contiguous()
+
+
+def write_dat(tensor: torch.Tensor, dat_path: str | Path, metadata: dict) -> None:
+    """Write ``tensor`` as raw little-endian float32 and its sidecar, each atomically.
+
+    The sidecar is written last, so a reader that finds it also finds a complete ``.dat``.
+    """
+    array = tensor.detach().cpu().contiguous().numpy().astype("<f4", copy=False)
+    sidecar = {
+        "shape": list(array.shape),
+        "dtype": DAT_DTYPE,
+        "layout": "NCHW",
+        "byte_order": "little",
+        **metadata,
+    }
+    with atomic_path(dat_path) as tmp:
+        array.tofile(tmp)
+    write_json_atomic(sidecar_path(dat_path), sidecar)
+
+
+def read_dat(dat_path: str | Path) -> torch.Tensor:
+    """Read a ``.dat`` after checking its size against the sidecar's shape."""
+    dat_path = Path(dat_path)
+    meta_path = sidecar_path(dat_path)
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise DatFormatError(f"cannot read sidecar {meta_path} of {dat_path}: {err}") from err
+    shape = meta.get("shape")
+    if meta.get("dtype") != DAT_DTYPE:
+        raise DatFormatError(f"{meta_path}: dtype {meta.get('dtype')!r}, expected {DAT_DTYPE!r}")
+    if not (isinstance(shape, list) and len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape)):
+        raise DatFormatError(f"{meta_path}: shape {shape!r} is not four positive integers")
+    expected = math.prod(shape) * BYTES_PER_FLOAT32
+    actual = dat_path.stat().st_size
+    if actual != expected:
+        raise DatFormatError(
+            f"{dat_path}: {actual} bytes, but shape {shape} in {meta_path.name} needs {expected} bytes"
+        )
+    array = np.fromfile(dat_path, dtype="<f4").reshape(shape)
+    return torch.from_numpy(array.astype(np.float32, copy=False))
+

@@ -1,0 +1,113 @@
+"""Device choice, thread settings, module loading and top-k inference for the Python harnesses."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+import torchvision
+
+from tvdeploy.models import build_model, logits_of, quiet_torchscript_deprecation
+from tvdeploy.preprocess import read_dat
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot be used on this machine."""
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(
+            "device 'cuda' requested but no CUDA device is available "
+            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); "
+            "use `devices: [cpu]` or `devices: [auto]`"
+        )
+    if requested not in ("cpu", "cuda"):
+        raise DeviceError(f"unknown device '{requested}' (expected cpu, cuda or auto)")
+    return torch.device(requested)
+
+
+def synchronizer(device: torch.device):
+    """A callable that waits until all queued work on ``device`` is done."""
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def apply_threads(threads: int, interop_threads: int) -> dict:
+    """Set intra-/inter-op threads the same way the C++ harness does; 0 keeps torch's default.
+
+    Inter-op threads can only be set before any parallel work, so call this first.
+    """
+    if interop_threads > 0:
+        torch.set_num_interop_threads(interop_threads)
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return {"threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads()}
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict:
+    return {
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "python": platform.python_version(),
+    }
+
+
+def load_module(runtime: str, model: str, path: str | Path, device: torch.device):
+    """The callable a Python harness runs: the eager nn.Module or the loaded TorchScript."""
+    if runtime == "eager":
+        return build_model(model, path).to(device)
+    if runtime == "ts-python":
+        with quiet_torchscript_deprecation():
+            return torch.jit.load(str(path), map_location=device).eval()
+    raise ValueError(f"unknown Python runtime '{runtime}' (expected eager or ts-python)")
+
+
+def read_labels(path: str | Path) -> list[str]:
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def predict(module, dat_paths, labels: list[str], device: torch.device, topk: int) -> list[dict]:
+    """Top-k predictions and full logits per input, in the same layout the C++ infer writes."""
+    results = []
+    with torch.inference_mode():
+        for dat in dat_paths:
+            batch = read_dat(dat).to(device)
+            logits = logits_of(module(batch)).float().cpu()
+            if logits.ndim != 2 or logits.shape[1] != len(labels):
+                raise ValueError(
+                    f"{dat}: model output shape {tuple(logits.shape)} does not match {len(labels)} labels"
+                )
+            probs = torch.softmax(logits, dim=1)
+            top = probs.topk(min(topk, probs.shape[1]), dim=1)
+            for row in range(logits.shape[0]):
+                results.append({
+                    "input": str(dat),
+                    "row": row,
+                    "logits": logits[row].tolist(),
+                    "topk": [
+                        {"rank": rank + 1, "class_index": int(idx), "label": labels[int(idx)], "probability": float(p)}
+                        for rank, (idx, p) in enumerate(zip(top.indices[row], top.values[row]))
+                    ],
+                })
+    return results

@@ -1,0 +1,118 @@
+"""Result tables built with pandas from the per-job JSON files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from tvdeploy.models import compare_logits
+
+LATENCY_COLUMNS = [
+    "model", "runtime", "variant", "device", "batch_size", "threads", "weights_source",
+    "median_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms", "iqr_ms",
+    "iqr_over_median", "noisy", "throughput_ips", "iterations", "rounds", "round_median_spread",
+    "speedup_vs_eager",
+]
+RUNTIME_ORDER = ["eager", "ts-python", "ts-cpp"]
+
+
+def image_name(input_path: str) -> str:
+    return Path(input_path).stem
+
+
+def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: float, identity: dict) -> list[dict]:
+    """One parity row per image: max |Δlogit| and top-5 agreement of candidate vs reference."""
+    ref_by_key = {(image_name(r["input"]), r.get("row", 0)): r for r in reference["results"]}
+    rows = []
+    for result in candidate["results"]:
+        key = (image_name(result["input"]), result.get("row", 0))
+        if key not in ref_by_key:
+            raise KeyError(f"reference predictions lack image {key[0]} (row {key[1]})")
+        comparison = compare_logits(
+            torch.tensor(ref_by_key[key]["logits"]).unsqueeze(0),
+            torch.tensor(result["logits"]).unsqueeze(0),
+            rtol, atol,
+        )
+        rows.append({**identity, "image": key[0], **comparison})
+    if len(rows) != len(ref_by_key):
+        raise ValueError(f"candidate has {len(rows)} results, reference {len(ref_by_key)}")
+    return rows
+
+
+def latency_table(records: list[dict]) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        summary = rec["summary"]
+        rows.append({
+            "model": rec["model"], "runtime": rec["runtime"], "variant": rec["variant"],
+            "device": rec["device"], "batch_size": rec["batch_size"], "threads": rec["threads"],
+            "weights_source": rec["weights_source"],
+            **{k: summary[k] for k in LATENCY_COLUMNS if k in summary},
+        })
+    table = pd.DataFrame(rows, columns=[c for c in LATENCY_COLUMNS if c != "speedup_vs_eager"])
+    eager = (table[table["runtime"] == "eager"]
+             .set_index(["model", "device", "batch_size"])["median_ms"].rename("eager_median_ms"))
+    table = table.join(eager, on=["model", "device", "batch_size"])
+    table["speedup_vs_eager"] = table["eager_median_ms"] / table["median_ms"]
+    table = table.drop(columns="eager_median_ms")
+    table["runtime"] = pd.Categorical(table["runtime"], RUNTIME_ORDER, ordered=True)
+    table = table.sort_values(["model", "device", "batch_size", "runtime", "variant"]).reset_index(drop=True)
+    table["runtime"] = table["runtime"].astype(str)
+    return table
+
+
+def latency_markdown(table: pd.DataFrame) -> str:
+    """Per device and batch size: model rows, one median-latency column per runtime/variant,
+    and the fastest deployment with its speedup over eager."""
+    parts = []
+    for (device, batch), group in table.groupby(["device", "batch_size"], sort=True):
+        label = group["runtime"].where(group["variant"] == "none", group["runtime"] + " (" + group["variant"] + ")")
+        wide = group.assign(column=label).pivot_table(index="model", columns="column", values="median_ms")
+        ordered = sorted(wide.columns, key=lambda c: (RUNTIME_ORDER.index(c.split(" ")[0]), c))
+        wide = wide[ordered].round(3)
+        deployed = group[group["runtime"] != "eager"]
+        if not deployed.empty:
+            best = deployed.loc[deployed.groupby("model")["median_ms"].idxmin()].set_index("model")
+            wide["fastest"] = best["runtime"] + " (" + best["variant"] + ")"
+            wide["speedup vs eager"] = best["speedup_vs_eager"].round(2)
+        weights = group.groupby("model")["weights_source"].first()
+        wide.insert(0, "weights", weights)
+        parts.append(f"### {device}, batch {batch}: median latency (ms)\n\n{wide.to_markdown()}\n")
+    return "\n".join(parts)
+
+
+def predictions_table(predictions: list[dict], weights_source: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for pred in predictions:
+        for result in pred["results"]:
+            for item in result["topk"]:
+                rows.append({
+                    "model": pred["model"], "image": image_name(result["input"]),
+                    "runtime": pred["runtime"], "variant": pred["variant"], "device": pred["device"],
+                    "weights_source": weights_source.get(pred["model"]),
+                    "rank": item["rank"], "class_index": item["class_index"],
+                    "label": item["label"], "probability": item["probability"],
+                })
+    table = pd.DataFrame(rows)
+    return table.sort_values(["model", "image", "device", "runtime", "variant", "rank"]).reset_index(drop=True)
+
+
+def parity_table(parity_records: list[dict], weights_source: dict[str, str]) -> pd.DataFrame:
+    """One row per model × device × runtime × variant: worst image's diff, all top-5 equal."""
+    keys = ["model", "device", "runtime", "variant", "reference"]
+    rows = pd.DataFrame([c for rec in parity_records for c in rec["comparisons"]])
+    if rows.empty:  # a single runtime has nothing to be compared with
+        return pd.DataFrame(columns=[keys[0], "weights_source", *keys[1:], "images", "max_abs_diff", "tolerance",
+                                     "logits_max_abs", "top5_match", "within_tolerance"])
+    table = rows.groupby(keys, sort=True).agg(
+        images=("image", "count"),
+        max_abs_diff=("max_abs_diff", "max"),
+        tolerance=("tolerance", "min"),
+        logits_max_abs=("logits_max_abs", "max"),
+        top5_match=("top5_match", "all"),
+        within_tolerance=("within_tolerance", "all"),
+    ).reset_index()
+    table.insert(1, "weights_source", table["model"].map(weights_source))
+    return table
