@@ -13,7 +13,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/weights.smk"
+include: "workflow/rules/export.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/cpp.smk"
 include: "workflow/rules/python.smk"

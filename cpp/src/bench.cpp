@@ -20,6 +20,8 @@ ArgParser make_parser() {
   parser.add({"model", "M.pt", "TorchScript model", true, ""})
       .add({"input", "X.dat", "preprocessed input with batch dimension 1", true, ""})
       .add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
+      .add({"transform", std::string(kTransformChoices),
+            "applied after loading (the 'optimized' variant)", false, std::string(kTransformNone)})
       .add({"batch-size", "B", "input repeated to this batch size", false, "1"})
       .add({"warmup-iters", "N", "untimed forwards per round", false, "3"})
       .add({"min-iters", "N", "timed iterations at least (unless max-time-s is hit)", false, "10"})
@@ -150,7 +152,7 @@ void run(const ParsedArgs& args) {
   }
   const torch::Tensor batch =
       image.repeat({protocol.batch_size, 1, 1, 1}).contiguous().to(device);
-  torch::jit::Module module = load_model(model_path, device);
+  torch::jit::Module module = load_model(model_path, device, args.get("transform"));
   const std::vector<c10::IValue> inputs{batch};
 
   json rounds = json::array();
@@ -171,6 +173,7 @@ void run(const ParsedArgs& args) {
       {"model", model_path.string()},
       {"input", input_path.string()},
       {"device", device_string(device)},
+      {"transform", args.get("transform")},
       {"device_name", device_name(device)},
       {"batch_size", protocol.batch_size},
       {"threads", at::get_num_threads()},

@@ -18,6 +18,8 @@ ArgParser make_parser() {
   parser.add({"model", "M.pt", "TorchScript model returning [N, C] logits", true, ""})
       .add({"labels", "L.txt", "class labels, one per line (C lines)", true, ""})
       .add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
+      .add({"transform", std::string(kTransformChoices),
+            "applied after loading (the 'optimized' variant)", false, std::string(kTransformNone)})
       .add({"topk", "K", "number of top classes to report, 1..C", false,
             std::to_string(kDefaultTopk)})
       .add({"threads", "N", "intra-op CPU threads (0 = LibTorch default)", false, ""})
@@ -58,7 +60,7 @@ void run(const ParsedArgs& args) {
   }
 
   c10::InferenceMode inference_guard;
-  torch::jit::Module module = load_model(model_path, device);
+  torch::jit::Module module = load_model(model_path, device, args.get("transform"));
 
   json results = json::array();
   for (const std::string& input : args.positionals) {
@@ -100,6 +102,7 @@ void run(const ParsedArgs& args) {
       {"program", kProgram},
       {"model", model_path.string()},
       {"device", device_string(device)},
+      {"transform", args.get("transform")},
       {"threads", at::get_num_threads()},
       {"torch_version", kTorchVersion},
       {"results", std::move(results)},

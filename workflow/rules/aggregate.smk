@@ -10,21 +10,10 @@ rule check_parity:
         "../envs/tvdeploy.yaml"
     log:
         "results/logs/check_parity/{device}/{model}.log",
+    benchmark:
+        "results/jobs/check_parity/{device}/{model}.tsv"
     script:
         "../scripts/check_parity.py"
-
-
-rule environment:
-    output:
-        "results/environment.json",
-    params:
-        repo=str(REPO_DIR),
-    conda:
-        "../envs/tvdeploy.yaml"
-    log:
-        "results/logs/environment.log",
-    script:
-        "../scripts/environment.py"
 
 
 rule aggregate:
@@ -33,8 +22,10 @@ rule aggregate:
         predictions=[item["file"] for item in prediction_items()],
         parity=expand("results/parity/{device}/{model}.json", device=DEVICES, model=MODELS),
         provenance=list(provenance_files().values()),
-        environment="results/environment.json",
+        overhead=expand("results/overhead/{device}.json", device=DEVICES),
     output:
+        environment="results/tables/environment.json",
+        overhead="results/tables/overhead.csv",
         latency_csv="results/tables/latency.csv",
         latency_md="results/tables/latency.md",
         predictions="results/tables/predictions.csv",
@@ -42,9 +33,14 @@ rule aggregate:
     params:
         predictions=prediction_items(),
         provenance=provenance_files(),
+        repo=str(REPO_DIR),
+        # A config change re-renders environment.json even when no result changed.
+        config_sha256=CONFIG_SHA256,
     conda:
         "../envs/tvdeploy.yaml"
     log:
         "results/logs/aggregate.log",
+    benchmark:
+        "results/jobs/aggregate.tsv"
     script:
         "../scripts/aggregate.py"

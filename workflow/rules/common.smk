@@ -14,6 +14,8 @@ sys.path.insert(0, str(REPO_DIR / "workflow" / "scripts"))
 from tvdeploy.bench import Protocol, ProtocolError
 from tvdeploy.catalog import UnknownModelError, read_sheet, resolve_models
 from tvdeploy.devices import resolve_devices
+from tvdeploy.environment import config_sha256
+from tvdeploy.variants import VARIANTS as ALL_VARIANTS, load_transform, variants_for_device
 
 CATALOG = read_sheet(REPO_DIR / config["model_sheet"])
 try:
@@ -25,6 +27,7 @@ try:
 except ProtocolError as err:
     raise WorkflowError(str(err))
 
+CONFIG_SHA256 = config_sha256(config)
 RUNTIMES = config["runtimes"]
 VARIANTS = config["variants"]
 BATCH_SIZES = config["bench"]["batch_sizes"]
@@ -62,7 +65,7 @@ wildcard_constraints:
     image="|".join(re.escape(i) for i in IMAGES),
     spec=r"r\d+_c\d+_[a-z]+_[a-z0-9]+(_noaa)?",
     device="cpu|cuda",
-    variant="none|plain",
+    variant="|".join(("none",) + ALL_VARIANTS),
     batch=r"\d+",
 
 
@@ -111,32 +114,55 @@ def bench_dat_sidecar(wildcards):
     return Path(bench_dat(wildcards)).with_suffix(".json").as_posix()
 
 
+def torchscript_path(device, variant, model):
+    """The plain export is device-independent; derived variants are made on their device."""
+    if variant == "plain":
+        return f"results/torchscript/plain/{model}.pt"
+    return f"results/torchscript/{device}/{variant}/{model}.pt"
+
+
+def torchscript_file(wildcards):
+    return torchscript_path(wildcards.device, wildcards.variant, wildcards.model)
+
+
 def python_model_file(wildcards):
     """Eager runs rebuild the model from its weights; TorchScript runs load the exported file."""
     if wildcards.runtime == "eager":
         if wildcards.variant != "none":
             raise WorkflowError(f"eager has no variant '{wildcards.variant}' (use 'none')")
         return f"data/weights/{wildcards.model}.pth"
-    return f"results/torchscript/{wildcards.variant}/{wildcards.model}.pt"
+    return torchscript_file(wildcards)
+
+
+def variant_transform(wildcards):
+    return load_transform(wildcards.variant)
+
+
+def variant_rtol(wildcards):
+    """Half precision is compared with eager float32 at a looser, half-precision tolerance."""
+    return config["parity"]["fp16_rtol"] if wildcards.variant == "fp16" else config["parity"]["rtol"]
 
 
 # ---- resources ------------------------------------------------------------------------------
-# Memory is planned from the parameter count: weights, a state_dict copy, the scripted module
-# and activations, plus the interpreter and libtorch themselves.
+# Memory is planned from each model's size: the weights are held about four times while
+# exporting (state_dict, model, scripted module, serialisation buffer) and twice when running;
+# activations grow with the input's pixels and the batch. The interpreter and libtorch come on top.
 
 BASE_MEM_MB = 1500
-ACTIVATION_MB_PER_GFLOP = 20
+ACTIVATION_MB_PER_KILOPIXEL = 1.0
+
+
+def activation_mb(model, batch=1):
+    return ACTIVATION_MB_PER_KILOPIXEL * CATALOG[model].crop_size ** 2 / 1000 * batch
 
 
 def export_mem_mb(wildcards):
-    info = CATALOG[wildcards.model]
-    return int(BASE_MEM_MB + 4 * weights_mb(wildcards.model) + ACTIVATION_MB_PER_GFLOP * info.gflops)
+    return int(BASE_MEM_MB + 4 * weights_mb(wildcards.model) + activation_mb(wildcards.model))
 
 
 def run_mem_mb(wildcards):
-    info = CATALOG[wildcards.model]
     batch = int(getattr(wildcards, "batch", 1))
-    return int(BASE_MEM_MB + 2 * weights_mb(wildcards.model) + ACTIVATION_MB_PER_GFLOP * info.gflops * batch)
+    return int(BASE_MEM_MB + 2 * weights_mb(wildcards.model) + activation_mb(wildcards.model, batch))
 
 
 def bench_threads(wildcards):
@@ -147,8 +173,8 @@ def bench_threads(wildcards):
 # ---- targets --------------------------------------------------------------------------------
 
 
-def runtime_variants(runtime):
-    return ["none"] if runtime == "eager" else VARIANTS
+def runtime_variants(runtime, device):
+    return ["none"] if runtime == "eager" else variants_for_device(VARIANTS, device)
 
 
 def prediction_file(device, runtime, variant, model):
@@ -158,14 +184,14 @@ def prediction_file(device, runtime, variant, model):
 def prediction_items():
     return [
         {"file": prediction_file(d, r, v, m), "model": m, "runtime": r, "variant": v, "device": d}
-        for d in DEVICES for r in RUNTIMES for v in runtime_variants(r) for m in MODELS
+        for d in DEVICES for r in RUNTIMES for v in runtime_variants(r, d) for m in MODELS
     ]
 
 
 def bench_files():
     return [
         f"results/bench/{d}/{r}/{v}/b{b}/{m}.json"
-        for d in DEVICES for r in RUNTIMES for v in runtime_variants(r) for b in BATCH_SIZES for m in MODELS
+        for d in DEVICES for r in RUNTIMES for v in runtime_variants(r, d) for b in BATCH_SIZES for m in MODELS
     ]
 
 
@@ -173,13 +199,15 @@ def parity_pairs(wildcards):
     """Each runtime against the one it should reproduce: ts-python vs eager, ts-cpp vs ts-python."""
     d, m = wildcards.device, wildcards.model
     pairs = []
-    for variant in VARIANTS:
+    for variant in variants_for_device(VARIANTS, d):
         chain = [("eager", "none"), ("ts-python", variant), ("ts-cpp", variant)]
         present = [(r, v) for r, v in chain if r in RUNTIMES]
         for (ref_rt, ref_v), (cand_rt, cand_v) in zip(present, present[1:]):
+            loose = variant == "fp16" and ref_rt == "eager"
             pairs.append({
                 "runtime": cand_rt, "variant": cand_v,
                 "reference": ref_rt if ref_v == "none" else f"{ref_rt}/{ref_v}",
+                "rtol": config["parity"]["fp16_rtol"] if loose else config["parity"]["rtol"],
                 "reference_file": prediction_file(d, ref_rt, ref_v, m),
                 "candidate_file": prediction_file(d, cand_rt, cand_v, m),
             })
@@ -194,7 +222,13 @@ def provenance_files():
     return {m: f"data/weights/{m}.json" for m in MODELS}
 
 
+def overhead_dat(wildcards):
+    """The overhead probe is fed the first model's benchmark input."""
+    return f"results/inputs/{CATALOG[MODELS[0]].spec_id}/{BENCH_IMAGE}.dat"
+
+
 TABLES = [
+    "results/tables/overhead.csv",
     "results/tables/latency.csv",
     "results/tables/latency.md",
     "results/tables/predictions.csv",

@@ -12,6 +12,8 @@ rule build_cpp:
         "../envs/tvdeploy.yaml"
     log:
         "results/logs/build_cpp.log",
+    benchmark:
+        "results/jobs/build_cpp.tsv"
     script:
         "../scripts/build_cpp.py"
 
@@ -19,7 +21,7 @@ rule build_cpp:
 rule infer_cpp:
     input:
         infer="build/cpp/infer",
-        model="results/torchscript/{variant}/{model}.pt",
+        model=torchscript_file,
         labels="results/labels/{model}.txt",
         dats=model_dats,
         sidecars=model_dat_sidecars,
@@ -27,6 +29,7 @@ rule infer_cpp:
         "results/predictions/{device}/ts-cpp/{variant}/{model}.json",
     params:
         topk=config["topk"],
+        transform=variant_transform,
     threads: 1
     resources:
         mem_mb=run_mem_mb,
@@ -34,15 +37,18 @@ rule infer_cpp:
         "../envs/tvdeploy.yaml"
     log:
         "results/logs/infer_cpp/{device}/{variant}/{model}.log",
+    benchmark:
+        "results/jobs/infer_cpp/{device}/{variant}/{model}.tsv"
     shell:
         "{input.infer} --model {input.model} --labels {input.labels} --device {wildcards.device}"
-        " --topk {params.topk} --threads {threads} --output {output} {input.dats} > {log} 2>&1"
+        " --transform {params.transform} --topk {params.topk} --threads {threads}"
+        " --output {output} {input.dats} > {log} 2>&1"
 
 
 rule bench_ts_cpp:
     input:
         bench="build/cpp/bench",
-        model="results/torchscript/{variant}/{model}.pt",
+        model=torchscript_file,
         dat=bench_dat,
         sidecar=bench_dat_sidecar,
         provenance="data/weights/{model}.json",
@@ -50,6 +56,7 @@ rule bench_ts_cpp:
         "results/bench/{device}/ts-cpp/{variant}/b{batch}/{model}.json",
     params:
         bench=config["bench"],
+        transform=variant_transform,
     threads: bench_threads
     resources:
         mem_mb=run_mem_mb,
@@ -60,3 +67,23 @@ rule bench_ts_cpp:
         "results/logs/bench_ts_cpp/{device}/{variant}/b{batch}/{model}.log",
     script:
         "../scripts/bench_cpp.py"
+
+
+rule harness_overhead:
+    input:
+        bench="build/cpp/bench",
+        dat=overhead_dat,
+    output:
+        "results/overhead/{device}.json",
+    params:
+        bench=config["bench"],
+    threads: bench_threads
+    resources:
+        mem_mb=BASE_MEM_MB,
+        bench_slot=1,
+    conda:
+        "../envs/tvdeploy.yaml"
+    log:
+        "results/logs/harness_overhead/{device}.log",
+    script:
+        "../scripts/harness_overhead.py"

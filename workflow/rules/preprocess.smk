@@ -10,5 +10,7 @@ rule preprocess_image:
         "../envs/tvdeploy.yaml"
     log:
         "results/logs/preprocess_image/{spec}/{image}.log",
+    benchmark:
+        "results/jobs/preprocess_image/{spec}/{image}.tsv"
     script:
         "../scripts/preprocess_image.py"

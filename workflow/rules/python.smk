@@ -11,6 +11,7 @@ rule infer_python:
         runtime="eager|ts-python",
     params:
         topk=config["topk"],
+        transform=variant_transform,
     threads: 1
     resources:
         mem_mb=run_mem_mb,
@@ -18,6 +19,8 @@ rule infer_python:
         "../envs/tvdeploy.yaml"
     log:
         "results/logs/infer_python/{device}/{runtime}/{variant}/{model}.log",
+    benchmark:
+        "results/jobs/infer_python/{device}/{runtime}/{variant}/{model}.tsv"
     script:
         "../scripts/infer_python.py"
 
@@ -35,6 +38,7 @@ rule bench_eager:
     params:
         runtime="eager",
         bench=config["bench"],
+        transform="none",
     threads: bench_threads
     resources:
         mem_mb=run_mem_mb,
@@ -49,7 +53,7 @@ rule bench_eager:
 
 rule bench_ts_python:
     input:
-        model="results/torchscript/{variant}/{model}.pt",
+        model=torchscript_file,
         dat=bench_dat,
         sidecar=bench_dat_sidecar,
         provenance="data/weights/{model}.json",
@@ -58,6 +62,7 @@ rule bench_ts_python:
     params:
         runtime="ts-python",
         bench=config["bench"],
+        transform=variant_transform,
     threads: bench_threads
     resources:
         mem_mb=run_mem_mb,

@@ -1,7 +1,9 @@
 """Snakemake script for rule aggregate: the result tables."""
 
-from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_text_atomic
-from tvdeploy.tables import latency_markdown, latency_table, parity_table, predictions_table
+from tvdeploy.environment import capture
+from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
+from tvdeploy.tables import latency_markdown, latency_table, overhead_table, parity_table, predictions_table, \
+    throughput_markdown
 
 log = setup_script_logging(snakemake)
 params = snakemake.params
@@ -13,17 +15,31 @@ def write_csv(table, dest):
         table.to_csv(tmp, index=False, float_format="%.6g")
 
 
-latency = latency_table([read_json(path) for path in snakemake.input.bench])
+bench_records = [read_json(path) for path in snakemake.input.bench]
+overhead_records = [read_json(path) for path in snakemake.input.overhead]
+latency = latency_table(bench_records)
 write_csv(latency, snakemake.output.latency_csv)
-environment = read_json(snakemake.input.environment)
-write_text_atomic(snakemake.output.latency_md, (
-    "# Inference latency\n\n"
+overhead = overhead_table(overhead_records)
+write_csv(overhead, snakemake.output.overhead)
+
+environment = capture(snakemake.config, params.repo, [r["environment"] for r in bench_records + overhead_records])
+write_json_atomic(snakemake.output.environment, environment)
+mixed = len(environment["result_environments"]) > 1
+write_text_atomic(snakemake.output.latency_md, "\n".join([
+    "# Inference latency\n",
     f"torch {environment['versions']['torch']}, torchvision {environment['versions']['torchvision']}, "
     f"{environment['cpu']['model']} ({environment['cpu']['cores']} cores), "
     f"GPU: {environment['gpu']['name'] or 'none'}; config {environment['config_sha256'][:12]}, "
-    f"workflow commit {environment['git']['commit'] or 'unknown'}.\n\n"
-    + latency_markdown(latency)
-))
+    f"workflow commit {environment['git']['commit'] or 'unknown'}"
+    f"{' (uncommitted changes)' if environment['git']['dirty'] else ''}.\n",
+    "**Warning: these results were measured on different machines or software versions "
+    f"({environment['result_environments']}); see environment.json.**\n" if mixed else "",
+    latency_markdown(latency),
+    throughput_markdown(latency),
+    "### Harness overhead per call (µs, module returning a view)\n",
+    overhead.pivot_table(index="device", columns="runtime", values="median_us").round(1).to_markdown(),
+    "",
+]))
 
 predictions = []
 for item in params.predictions:

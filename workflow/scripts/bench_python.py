@@ -3,6 +3,7 @@
 import torch
 
 from tvdeploy.bench import Protocol, bench_threads, make_record, run_rounds
+from tvdeploy.environment import machine_fingerprint
 from tvdeploy.io import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.preprocess import read_dat
 from tvdeploy.runtime import apply_threads, available_cores, device_name, load_module, resolve_device, \
@@ -17,7 +18,7 @@ threads = apply_threads(
     bench_threads(settings["threads"], snakemake.threads, available_cores()), settings["interop_threads"]
 )
 device = resolve_device(wc.device)
-module = load_module(snakemake.params.runtime, wc.model, snakemake.input.model, device)
+module = load_module(snakemake.params.runtime, wc.model, snakemake.input.model, device, snakemake.params.transform)
 # The real preprocessed image, repeated to fill the batch: identical bytes in every harness.
 batch = read_dat(snakemake.input.dat).repeat(batch_size, 1, 1, 1).contiguous().to(device)
 
@@ -33,8 +34,10 @@ record = make_record({
     "device": device.type,
     "device_name": device_name(device),
     **threads,
+    "transform": snakemake.params.transform,
     "input": str(snakemake.input.dat),
     "weights_source": read_json(snakemake.input.provenance)["source"],
+    "environment": machine_fingerprint(),
     "versions": versions(),
 }, protocol, rounds, batch_size)
 write_json_atomic(snakemake.output[0], record)

@@ -10,7 +10,7 @@ rows = []
 for pair in snakemake.params.pairs:
     rows.extend(compare_predictions(
         read_json(pair["reference_file"]), read_json(pair["candidate_file"]),
-        parity["rtol"], parity["atol"],
+        pair["rtol"], parity["atol"],
         identity={"model": snakemake.wildcards.model, "device": snakemake.wildcards.device,
                   "runtime": pair["runtime"], "variant": pair["variant"], "reference": pair["reference"]},
     ))

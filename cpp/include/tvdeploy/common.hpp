@@ -461,13 +461,32 @@ inline std::vector<std::string> load_labels(const fs::path& path) {
   return labels;
 }
 
-inline torch::jit::Module load_model(const fs::path& path, const torch::Device& device) {
+// What to do to a module after loading it. optimize_for_inference output (MKLDNN
+// prepacked weights on CPU) cannot be saved and reloaded, so the "optimized" variant
+// is a frozen file that every harness optimises the same way at load time.
+inline constexpr std::string_view kTransformNone = "none";
+inline constexpr std::string_view kTransformOptimize = "optimize_for_inference";
+inline constexpr std::string_view kTransformChoices = "none|optimize_for_inference";
+
+inline void check_transform(const std::string& transform) {
+  if (transform != kTransformNone && transform != kTransformOptimize) {
+    throw UsageError("option --transform must be one of " + std::string(kTransformChoices) +
+                     ", got '" + transform + "'");
+  }
+}
+
+inline torch::jit::Module load_model(const fs::path& path, const torch::Device& device,
+                                     const std::string& transform = std::string(kTransformNone)) {
+  check_transform(transform);
   if (!fs::is_regular_file(path)) {
     throw InputError("model " + quoted(path) + " does not exist or is not a regular file");
   }
   try {
     torch::jit::Module module = torch::jit::load(path.string(), device);
     module.eval();
+    if (transform == kTransformOptimize) {
+      module = torch::jit::optimize_for_inference(module);
+    }
     return module;
   } catch (const c10::Error& e) {
     throw InputError("cannot load TorchScript model " + quoted(path) + ": " +

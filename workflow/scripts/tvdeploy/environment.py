@@ -60,16 +60,32 @@ def config_sha256(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def capture(config: dict, repo: str | Path) -> dict:
+def machine_fingerprint() -> dict:
+    """What a measurement depends on besides the code; every benchmark result records it."""
     from tvdeploy.runtime import versions
 
-    return {
+    fingerprint = {
         "hostname": socket.gethostname(),
         "platform": platform.platform(),
         "versions": versions(),
         "cpu": cpu_info(),
         "gpu": gpu_info(),
+    }
+    fingerprint["id"] = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
+    return fingerprint
+
+
+def capture(config: dict, repo: str | Path, result_fingerprints: list[dict]) -> dict:
+    """The run's environment.json: this machine, the workflow commit and config, and which
+    machine fingerprints the aggregated results were measured on (more than one is a warning)."""
+    ids: dict[str, int] = {}
+    for fingerprint in result_fingerprints:
+        ids[fingerprint["id"]] = ids.get(fingerprint["id"], 0) + 1
+    return {
+        **machine_fingerprint(),
         "git": git_info(repo),
         "config_sha256": config_sha256(config),
         "config": config,
+        "result_environments": ids,
     }
+

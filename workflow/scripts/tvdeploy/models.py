@@ -19,6 +19,7 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 from tvdeploy.catalog import UnknownModelError
+from tvdeploy.variants import VARIANTS
 
 
 class ParityError(RuntimeError):
@@ -188,3 +189,59 @@ def check_parity(label: str, comparison: dict) -> None:
             f"{comparison['tolerance']:.3e} (logits max |x| = {comparison['logits_max_abs']:.3e}, "
             f"top-5 match: {comparison['top5_match']})"
         )
+
+
+# ---------------------------------------------------------------------------------------
+# TorchScript deployment variants. Each saved variant takes float32 NCHW and returns float32
+# logits, so every harness feeds it identical bytes; input casts are part of the measured work.
+
+
+class HalfPrecision(nn.Module):
+    """Runs the model in float16; casts in and out so callers keep float32 tensors."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.half()).float()
+
+
+class ChannelsLast(nn.Module):
+    """Runs the model on NHWC-strided tensors (faster convolutions on many backends)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.contiguous(memory_format=torch.channels_last))
+
+
+def make_variant(plain: torch.jit.ScriptModule, variant: str) -> torch.jit.ScriptModule:
+    """The module to save for ``variant``, built from the loaded plain export."""
+    with quiet_torchscript_deprecation():
+        if variant in ("frozen", "optimized"):
+            return torch.jit.freeze(plain.eval())
+        if variant == "fp16":
+            return torch.jit.freeze(torch.jit.script(HalfPrecision(plain.half())).eval())
+        if variant == "channels_last":
+            wrapped = ChannelsLast(plain.to(memory_format=torch.channels_last))
+            return torch.jit.freeze(torch.jit.script(wrapped).eval())
+    raise ValueError(f"unknown TorchScript variant '{variant}' (expected one of {', '.join(VARIANTS[1:])})")
+
+
+def apply_load_transform(module: torch.jit.ScriptModule, transform: str) -> torch.jit.ScriptModule:
+    if transform == "none":
+        return module
+    if transform == "optimize_for_inference":
+        with quiet_torchscript_deprecation():
+            return torch.jit.optimize_for_inference(module)
+    raise ValueError(f"unknown load transform '{transform}'")
+
+
+class OverheadProbe(nn.Module):
+    """Does almost nothing (a view), so its latency is the harness's fixed cost per call."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)

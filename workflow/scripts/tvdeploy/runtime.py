@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-from tvdeploy.models import build_model, logits_of, quiet_torchscript_deprecation
+from tvdeploy.models import apply_load_transform, build_model, logits_of, quiet_torchscript_deprecation
 from tvdeploy.preprocess import read_dat
 
 
@@ -73,13 +73,18 @@ def versions() -> dict:
     }
 
 
-def load_module(runtime: str, model: str, path: str | Path, device: torch.device):
+def load_torchscript(path: str | Path, device: torch.device, transform: str = "none"):
+    with quiet_torchscript_deprecation():
+        module = torch.jit.load(str(path), map_location=device).eval()
+    return apply_load_transform(module, transform)
+
+
+def load_module(runtime: str, model: str, path: str | Path, device: torch.device, transform: str = "none"):
     """The callable a Python harness runs: the eager nn.Module or the loaded TorchScript."""
     if runtime == "eager":
         return build_model(model, path).to(device)
     if runtime == "ts-python":
-        with quiet_torchscript_deprecation():
-            return torch.jit.load(str(path), map_location=device).eval()
+        return load_torchscript(path, device, transform)
     raise ValueError(f"unknown Python runtime '{runtime}' (expected eager or ts-python)")
 
 

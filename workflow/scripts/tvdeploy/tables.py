@@ -79,7 +79,9 @@ def latency_markdown(table: pd.DataFrame) -> str:
             wide["speedup vs eager"] = best["speedup_vs_eager"].round(2)
         weights = group.groupby("model")["weights_source"].first()
         wide.insert(0, "weights", weights)
-        parts.append(f"### {device}, batch {batch}: median latency (ms)\n\n{wide.to_markdown()}\n")
+        noisy = group.loc[group["noisy"].astype(bool), "model"].unique()
+        note = f"\nNoisy (IQR/median >= 10 %): {', '.join(sorted(noisy))}.\n" if len(noisy) else ""
+        parts.append(f"### {device}, batch {batch}: median latency (ms)\n\n{wide.to_markdown()}\n{note}")
     return "\n".join(parts)
 
 
@@ -116,3 +118,32 @@ def parity_table(parity_records: list[dict], weights_source: dict[str, str]) -> 
     ).reset_index()
     table.insert(1, "weights_source", table["model"].map(weights_source))
     return table
+
+
+def overhead_table(records: list[dict]) -> pd.DataFrame:
+    """Fixed per-call cost of each harness (a module that only returns a view)."""
+    rows = []
+    for rec in records:
+        for item in rec["results"]:
+            s = item["summary"]
+            rows.append({
+                "device": rec["device"], "runtime": item["runtime"], "threads": rec["threads"],
+                "median_us": s["median_ms"] * 1000, "p90_us": s["p90_ms"] * 1000,
+                "iqr_over_median": s["iqr_over_median"], "noisy": s["noisy"], "iterations": s["iterations"],
+            })
+    return pd.DataFrame(rows, columns=["device", "runtime", "threads", "median_us", "p90_us", "iqr_over_median",
+                                       "noisy", "iterations"])
+
+
+def throughput_markdown(table: pd.DataFrame) -> str:
+    """Offline scenario: images per second at each batch size above 1."""
+    batched = table[table["batch_size"] > 1]
+    if batched.empty:
+        return ""
+    label = batched["runtime"].where(batched["variant"] == "none", batched["runtime"] + " (" + batched["variant"] + ")")
+    parts = []
+    for (device, batch), group in batched.assign(column=label).groupby(["device", "batch_size"], sort=True):
+        wide = group.pivot_table(index="model", columns="column", values="throughput_ips").round(1)
+        ordered = sorted(wide.columns, key=lambda c: (RUNTIME_ORDER.index(c.split(" ")[0]), c))
+        parts.append(f"### {device}, batch {batch}: throughput (images/s)\n\n{wide[ordered].to_markdown()}\n")
+    return "\n".join(parts)

@@ -7,13 +7,15 @@ rule download_weights:
         mode=config["weights"],
         seed=config["weights_seed"],
         url=weights_url,
-        timeout_s=config.get("download_timeout_s", 30),
+        timeout_s=config["download_timeout_s"],
     resources:
         mem_mb=export_mem_mb,
     conda:
         "../envs/tvdeploy.yaml"
     log:
         "results/logs/download_weights/{model}.log",
+    benchmark:
+        "results/jobs/download_weights/{model}.tsv"
     script:
         "../scripts/download_weights.py"
 
@@ -37,5 +39,35 @@ rule export_torchscript:
         "../envs/tvdeploy.yaml"
     log:
         "results/logs/export_torchscript/{model}.log",
+    benchmark:
+        "results/jobs/export_torchscript/{model}.tsv"
     script:
         "../scripts/export_torchscript.py"
+
+
+rule derive_torchscript_variant:
+    input:
+        plain="results/torchscript/plain/{model}.pt",
+        weights="data/weights/{model}.pth",
+        provenance="data/weights/{model}.json",
+    output:
+        model="results/torchscript/{device}/{variant}/{model}.pt",
+        meta="results/torchscript/{device}/{variant}/{model}.json",
+    wildcard_constraints:
+        variant="frozen|optimized|fp16|channels_last",
+    params:
+        info=model_info,
+        parity=config["parity"],
+        rtol=variant_rtol,
+        seed=config["weights_seed"],
+    threads: 1
+    resources:
+        mem_mb=export_mem_mb,
+    conda:
+        "../envs/tvdeploy.yaml"
+    log:
+        "results/logs/derive_torchscript_variant/{device}/{variant}/{model}.log",
+    benchmark:
+        "results/jobs/derive_torchscript_variant/{device}/{variant}/{model}.tsv"
+    script:
+        "../scripts/derive_variant.py"
