@@ -19,6 +19,9 @@ import pytest
 import torch
 
 from tvdeploy import cppbuild
+from tvdeploy.bench import Protocol, stop_reason
+from tvdeploy.cppbench import run_cpp_bench
+from tvdeploy.models import apply_load_transform, make_variant
 from tvdeploy.cppbuild import BuildError, build, cmake_configure_args
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
@@ -38,13 +41,6 @@ EXIT_USAGE = 2
 
 
 # --------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def cpp_binaries(tmp_path_factory) -> dict[str, Path]:
-    build_dir = tmp_path_factory.mktemp("cpp-build")
-    with open(build_dir / "build.log", "w") as log:
-        return build(CPP_SOURCE_DIR, build_dir, jobs=BUILD_JOBS, log=log)
 
 
 class TupleModel(torch.nn.Module):
@@ -446,26 +442,17 @@ def test_infer_missing_model(cpp_binaries, labels, tmp_path):
 # ------------------------------------------------------------------------ bench
 
 
-def stop_reason(n, elapsed_s, min_iters, max_iters, min_time_s, max_time_s):
-    """Reference copy of the stopping rule (same as the Python harness)."""
-    if n >= max_iters:
-        return "max_iters"
-    if elapsed_s >= max_time_s:
-        return "max_time"
-    if n >= min_iters and elapsed_s >= min_time_s:
-        return "min_reached"
-    return None
-
-
 def assert_obeys_stopping_rule(report):
-    protocol = {k: report[k] for k in ("min_iters", "max_iters", "min_time_s", "max_time_s")}
+    # The C++ loop must follow the Python harness's rule exactly: replay it on the recorded latencies.
+    protocol = Protocol(warmup_iters=report["warmup_iters"],
+                        **{k: report[k] for k in ("min_iters", "max_iters", "min_time_s", "max_time_s")})
     for rnd in report["rounds"]:
         latencies_s = [ms / 1000.0 for ms in rnd["latencies_ms"]]
         assert latencies_s and all(x > 0 for x in latencies_s)
         elapsed = 0.0
         for n, lat in enumerate(latencies_s, start=1):
             elapsed += lat
-            reason = stop_reason(n, elapsed, **protocol)
+            reason = stop_reason(n, elapsed, protocol)
             if n < len(latencies_s):
                 assert reason is None, f"should have stopped after {n} iterations ({reason})"
         assert reason == rnd["stop_reason"]
@@ -619,3 +606,53 @@ def test_bench_cuda_without_gpu(cpp_binaries, model, bench_input, tmp_path):
     assert proc.returncode == EXIT_RUNTIME
     assert "device 'cuda' requested but no CUDA device is available" in proc.stderr
     assert not out.exists()
+
+
+# --------------------------------------------------------- variants and helpers
+
+
+@pytest.fixture(scope="session")
+def frozen_convbn(tmp_path_factory) -> tuple[Path, torch.jit.ScriptModule]:
+    """A conv + batch-norm model frozen like the 'optimized' variant's file."""
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, NUM_CLASSES),
+    ).eval()
+    path = tmp_path_factory.mktemp("variant") / "frozen.pt"
+    frozen = make_variant(torch.jit.script(net), "frozen")
+    frozen.save(str(path))
+    return path, frozen
+
+
+def test_infer_optimize_transform_matches_python(cpp_binaries, frozen_convbn, labels, tmp_path):
+    path, frozen = frozen_convbn
+    image = random_image(11)
+    dat = write_input(tmp_path / "x.dat", image)
+    out = tmp_path / "out.json"
+    proc = run(cpp_binaries["infer"], *infer_args(path, labels, out, dat,
+                                                  extra=("--transform", "optimize_for_inference")))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["transform"] == "optimize_for_inference"
+    optimized = apply_load_transform(torch.jit.load(str(path)), "optimize_for_inference")
+    with torch.inference_mode():
+        expected = optimized(torch.from_numpy(image)).squeeze(0)
+    assert np.allclose(report["results"][0]["logits"], expected.numpy(), atol=ATOL)
+
+
+def test_unknown_transform_is_a_usage_error(cpp_binaries, model, labels, tmp_path):
+    dat = write_input(tmp_path / "x.dat", random_image(0))
+    out = tmp_path / "out.json"
+    proc = run(cpp_binaries["infer"], *infer_args(model[0], labels, out, dat, extra=("--transform", "fuse")))
+    assert proc.returncode == EXIT_USAGE and "--transform" in proc.stderr
+    assert not out.exists()
+
+
+def test_run_cpp_bench_helper(cpp_binaries, frozen_convbn, bench_input):
+    protocol = Protocol(warmup_iters=1, min_iters=3, max_iters=3, min_time_s=0.001, max_time_s=5.0, rounds=2)
+    raw = run_cpp_bench(cpp_binaries["bench"], frozen_convbn[0], bench_input, "cpu", batch_size=2,
+                        protocol=protocol, threads=1, interop_threads=1, transform="optimize_for_inference")
+    assert raw["transform"] == "optimize_for_inference" and raw["batch_size"] == 2 and raw["threads"] == 1
+    assert [len(r["latencies_ms"]) for r in raw["rounds"]] == [3, 3]
+    assert_obeys_stopping_rule(raw)

@@ -38,6 +38,13 @@ def test_every_export_returns_a_logits_tensor(tmp_path, name, size, kind):
     assert compare_logits(ref, out, rtol=1e-4, atol=1e-5)["within_tolerance"]
 
 
+def test_random_weights_keep_module_versions(tmp_path):
+    # MNASNet's loader refuses a state_dict without the per-module version metadata.
+    path = tmp_path / "mnasnet.pth"
+    torch.save(random_state_dict("mnasnet0_5", seed=0), path)
+    assert build_model("mnasnet0_5", path).layers is not None
+
+
 def test_pretrained_construction_semantics_are_kept(tmp_path):
     path = tmp_path / "g.pth"
     torch.save(random_state_dict("googlenet", seed=0), path)
@@ -69,3 +76,56 @@ def test_compare_logits_is_scale_relative():
     assert not compare_logits(ref, swapped, 1e-4, 1e-5)["top5_match"]
     with pytest.raises(ParityError, match="shapes differ"):
         compare_logits(ref, ref[:, :3], 1e-4, 1e-5)
+
+
+# ---- deployment variants ------------------------------------------------------------------
+
+from tvdeploy.models import apply_load_transform, make_variant  # noqa: E402
+from tvdeploy.variants import load_transform, variants_for_device  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def resnet18_plain(tmp_path_factory):
+    path = tmp_path_factory.mktemp("r18") / "r18.pth"
+    torch.save(random_state_dict("resnet18", seed=0), path)
+    net = build_model("resnet18", path)
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    scripted, _ = script_logits_module(net, x)
+    pt = path.with_suffix(".pt")
+    scripted.save(str(pt))
+    with torch.inference_mode():
+        return pt, net(x), x
+
+
+@pytest.mark.parametrize("variant", ["frozen", "optimized", "channels_last"])
+def test_variants_agree_with_eager_after_save_and_reload(resnet18_plain, tmp_path, variant):
+    pt, reference, x = resnet18_plain
+    module = make_variant(torch.jit.load(str(pt)), variant)
+    saved = tmp_path / f"{variant}.pt"
+    module.save(str(saved))
+    deployed = apply_load_transform(torch.jit.load(str(saved)), load_transform(variant))
+    with torch.inference_mode():
+        out = deployed(x)
+    assert out.dtype == torch.float32 and out.shape == (1, 1000)
+    comparison = compare_logits(reference, out, rtol=1e-4, atol=1e-9)
+    assert comparison["within_tolerance"] and comparison["top5_match"], comparison
+    if variant != "channels_last":
+        assert "prim::GetAttr" not in str(deployed.graph)  # frozen: weights inlined as constants
+
+
+def test_fp16_variant_keeps_float32_interface(tmp_path):
+    net = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5)).eval())
+    half = make_variant(net, "fp16")
+    x = torch.randn(2, 3, 2, 2)
+    with torch.inference_mode():
+        out = half(x)
+    assert out.dtype == torch.float32
+    assert "aten::half" in str(half.graph) or "Half" in str(half.graph)
+
+
+def test_variant_names():
+    assert variants_for_device(["plain", "fp16", "frozen"], "cpu") == ["plain", "frozen"]
+    assert variants_for_device(["plain", "fp16"], "cuda") == ["plain", "fp16"]
+    assert load_transform("optimized") == "optimize_for_inference" and load_transform("frozen") == "none"
+    with pytest.raises(ValueError, match="unknown TorchScript variant"):
+        make_variant(torch.jit.script(torch.nn.Identity()), "int8")

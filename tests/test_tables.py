@@ -65,3 +65,52 @@ def test_predictions_table_rows():
 def test_parity_table_without_pairs_is_empty_but_shaped():
     table = parity_table([{"comparisons": []}], {})
     assert table.empty and {"model", "runtime", "reference", "max_abs_diff", "top5_match"} <= set(table.columns)
+
+
+def test_overhead_and_throughput_tables():
+    from tvdeploy.bench import summarize_rounds
+    from tvdeploy.tables import overhead_table, throughput_markdown
+
+    record = {"device": "cpu", "threads": 2, "results": [
+        {"runtime": rt, "summary": summarize_rounds([{"latencies_ms": [ms, ms, ms]}], 1)}
+        for rt, ms in [("eager", 0.003), ("ts-python", 0.006), ("ts-cpp", 0.001)]]}
+    table = overhead_table([record])
+    assert list(table["runtime"]) == ["eager", "ts-python", "ts-cpp"]
+    assert table["median_us"].tolist() == pytest.approx([3.0, 6.0, 1.0])
+
+    rows = [bench_record("m", "eager", "none", 10.0), bench_record("m", "ts-cpp", "plain", 5.0)]
+    batched = [dict(r, batch_size=8, summary=dict(r["summary"], throughput_ips=8000 / r["summary"]["median_ms"]))
+               for r in rows]
+    markdown = throughput_markdown(latency_table(rows + batched))
+    assert "batch 8: throughput" in markdown and "batch 1" not in markdown
+    assert "1600" in markdown and "800" in markdown  # 8 images / 5 ms, 8 images / 10 ms
+
+
+def test_environment_capture_counts_result_machines():
+    from tvdeploy.environment import capture, config_sha256, machine_fingerprint
+
+    here = machine_fingerprint()
+    assert len(here["id"]) == 12 and here["cpu"]["cores"] >= 1 and here["versions"]["torch"]
+    other = dict(here, id="0123456789ab")
+    env = capture({"models": ["m"]}, ".", [here, here, other])
+    assert env["result_environments"] == {here["id"]: 2, "0123456789ab": 1}
+    assert env["config_sha256"] == config_sha256({"models": ["m"]}) != config_sha256({"models": ["n"]})
+
+
+def test_deployment_summary_ratio_and_geomean():
+    from tvdeploy.tables import deployment_markdown, deployment_summary, geometric_mean
+
+    table = latency_table([
+        bench_record("a", "eager", "none", 10.0),
+        bench_record("a", "ts-python", "plain", 8.0),
+        bench_record("a", "ts-cpp", "plain", 4.0),
+        bench_record("b", "eager", "none", 9.0),
+        bench_record("b", "ts-python", "plain", 9.0),
+        bench_record("b", "ts-cpp", "plain", 18.0),
+    ])
+    summary = deployment_summary(table).set_index("model")
+    assert summary.loc["a", "fastest"] == "ts-cpp (plain)" and summary.loc["a", "speedup_vs_eager"] == 2.5
+    assert summary.loc["b", "fastest"] == "ts-python (plain)" and summary.loc["b", "speedup_vs_eager"] == 1.0
+    assert summary.loc["a", "cpp/python plain"] == 0.5 and summary.loc["b", "cpp/python plain"] == 2.0
+    assert geometric_mean([2.5, 1.0]) == pytest.approx(2.5 ** 0.5)
+    assert "1.58x over 2 models" in deployment_markdown(deployment_summary(table))

@@ -126,6 +126,12 @@ def test_unknown_model_stops_before_any_job(tmp_path):
     assert not (workdir / "results").exists()
 
 
+def test_unknown_model_in_a_target_names_the_closest(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    done = snakemake(workdir, "-n", "results/bench/cpu/eager/none/b1/resnet05.json", check=False)
+    assert done.returncode != 0 and "resnet05" in done.stderr and "resnet50" in done.stderr
+
+
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
 @pytest.mark.parametrize("target, log", [
     ("results/predictions/cuda/ts-python/plain/squeezenet1_1.json",

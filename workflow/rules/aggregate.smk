@@ -44,3 +44,25 @@ rule aggregate:
         "results/jobs/aggregate.tsv"
     script:
         "../scripts/aggregate.py"
+
+
+rule catalog_doc:
+    input:
+        latency="results/tables/latency.csv",
+        parity="results/tables/parity.csv",
+        environment="results/tables/environment.json",
+        exports=expand("results/torchscript/plain/{model}.json", model=MODELS),
+        export_jobs=expand("results/jobs/export_torchscript/{model}.tsv", model=MODELS),
+        first_jobs=expand("results/jobs/download_weights/{model}.tsv", model=MODELS),
+        last_job="results/jobs/aggregate.tsv",
+    output:
+        "docs/catalog.md",
+    params:
+        catalog=catalog_rows,
+        mem_mb=export_mem_by_model,
+    conda:
+        "../envs/tvdeploy.yaml"
+    log:
+        "results/logs/catalog_doc.log",
+    script:
+        "../scripts/render_catalog.py"

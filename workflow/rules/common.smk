@@ -61,7 +61,8 @@ SPECS = {CATALOG[m].spec_id: CATALOG[m].preprocess_spec() for m in MODELS}
 
 
 wildcard_constraints:
-    model="|".join(re.escape(m) for m in CATALOG),
+    # Names are checked against the catalog by model_entry(); a plain pattern keeps DAG building fast.
+    model=r"[a-z0-9_]+",
     image="|".join(re.escape(i) for i in IMAGES),
     spec=r"r\d+_c\d+_[a-z]+_[a-z0-9]+(_noaa)?",
     device="cpu|cuda",
@@ -75,12 +76,21 @@ MB = 1e6
 BYTES_PER_PARAM = 4
 
 
+def model_entry(model):
+    """The catalog row of a model named in a target; unknown names fail with suggestions."""
+    try:
+        resolve_models([model], CATALOG)
+    except UnknownModelError as err:
+        raise WorkflowError(str(err))
+    return CATALOG[model]
+
+
 def weights_mb(model):
-    return CATALOG[model].num_params * BYTES_PER_PARAM / MB
+    return model_entry(model).num_params * BYTES_PER_PARAM / MB
 
 
 def model_info(wildcards):
-    return asdict(CATALOG[wildcards.model])
+    return asdict(model_entry(wildcards.model))
 
 
 def weights_url(wildcards):
@@ -98,7 +108,7 @@ def image_file(wildcards):
 
 
 def model_dats(wildcards):
-    spec = CATALOG[wildcards.model].spec_id
+    spec = model_entry(wildcards.model).spec_id
     return [f"results/inputs/{spec}/{image}.dat" for image in IMAGES]
 
 
@@ -107,7 +117,7 @@ def model_dat_sidecars(wildcards):
 
 
 def bench_dat(wildcards):
-    return f"results/inputs/{CATALOG[wildcards.model].spec_id}/{BENCH_IMAGE}.dat"
+    return f"results/inputs/{model_entry(wildcards.model).spec_id}/{BENCH_IMAGE}.dat"
 
 
 def bench_dat_sidecar(wildcards):
@@ -153,11 +163,15 @@ ACTIVATION_MB_PER_KILOPIXEL = 1.0
 
 
 def activation_mb(model, batch=1):
-    return ACTIVATION_MB_PER_KILOPIXEL * CATALOG[model].crop_size ** 2 / 1000 * batch
+    return ACTIVATION_MB_PER_KILOPIXEL * model_entry(model).crop_size ** 2 / 1000 * batch
+
+
+def export_mem_for(model):
+    return int(BASE_MEM_MB + 4 * weights_mb(model) + activation_mb(model))
 
 
 def export_mem_mb(wildcards):
-    return int(BASE_MEM_MB + 4 * weights_mb(wildcards.model) + activation_mb(wildcards.model))
+    return export_mem_for(wildcards.model)
 
 
 def run_mem_mb(wildcards):
@@ -234,3 +248,11 @@ TABLES = [
     "results/tables/predictions.csv",
     "results/tables/parity.csv",
 ]
+
+
+def catalog_rows(wildcards):
+    return {m: asdict(CATALOG[m]) for m in MODELS}
+
+
+def export_mem_by_model(wildcards):
+    return {m: export_mem_for(m) for m in MODELS}

@@ -2,8 +2,8 @@
 
 from tvdeploy.environment import capture
 from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
-from tvdeploy.tables import latency_markdown, latency_table, overhead_table, parity_table, predictions_table, \
-    throughput_markdown
+from tvdeploy.tables import deployment_markdown, deployment_summary, latency_markdown, latency_table, \
+    overhead_table, parity_table, predictions_table, throughput_markdown
 
 log = setup_script_logging(snakemake)
 params = snakemake.params
@@ -36,6 +36,7 @@ write_text_atomic(snakemake.output.latency_md, "\n".join([
     f"({environment['result_environments']}); see environment.json.**\n" if mixed else "",
     latency_markdown(latency),
     throughput_markdown(latency),
+    deployment_markdown(deployment_summary(latency)),
     "### Harness overhead per call (µs, module returning a view)\n",
     overhead.pivot_table(index="device", columns="runtime", values="median_us").round(1).to_markdown(),
     "",

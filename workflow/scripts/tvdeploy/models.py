@@ -46,7 +46,7 @@ def default_weights(model: str):
         raise UnknownModelError(f"unknown torchvision model '{model}'") from err
 
 
-def _build_with_state_dict(model: str, state_dict: dict[str, torch.Tensor]) -> nn.Module:
+def build_model_from_state_dict(model: str, state_dict: dict[str, torch.Tensor]) -> nn.Module:
     weights = default_weights(model)
     # torchvision's builder calls weights.get_state_dict() and then load_state_dict(strict);
     # handing it our dict keeps its per-model construction logic intact.
@@ -61,21 +61,25 @@ def _build_with_state_dict(model: str, state_dict: dict[str, torch.Tensor]) -> n
 def random_state_dict(model: str, seed: int) -> dict[str, torch.Tensor]:
     """Seeded random weights with exactly the keys of the model's pretrained file."""
     weights = default_weights(model)
-    captured: dict[str, torch.Tensor] = {}
+    captured: dict[str, dict[str, torch.Tensor]] = {}
 
     def capture(module, state_dict, *args, **kwargs):
         # The module's structure at load time is the structure of the published file
-        # (e.g. googlenet still has its auxiliary heads here).
-        captured.update({k: v.detach().clone() for k, v in module.state_dict().items()})
+        # (e.g. googlenet still has its auxiliary heads here). Keep the state_dict object
+        # itself: its _metadata carries module versions that some loaders check (MNASNet).
+        snapshot = module.state_dict()
+        for key, value in snapshot.items():
+            snapshot[key] = value.detach().clone()
+        captured["state_dict"] = snapshot
         return nn.modules.module._IncompatibleKeys([], [])
 
     torch.manual_seed(seed)
     with mock.patch.object(type(weights), "get_state_dict", lambda self, *a, **k: {}), \
             mock.patch.object(nn.Module, "load_state_dict", capture):
         get_model(model, weights=weights)
-    if not captured:
+    if "state_dict" not in captured:
         raise RuntimeError(f"could not capture the parameter layout of {model}")
-    return captured
+    return captured["state_dict"]
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
@@ -90,7 +94,7 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def build_model(model: str, weights_path: str | Path) -> nn.Module:
-    return _build_with_state_dict(model, load_state_dict_file(weights_path))
+    return build_model_from_state_dict(model, load_state_dict_file(weights_path))
 
 
 def categories(model: str) -> list[str]:

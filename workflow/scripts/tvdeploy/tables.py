@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -146,4 +147,100 @@ def throughput_markdown(table: pd.DataFrame) -> str:
         wide = group.pivot_table(index="model", columns="column", values="throughput_ips").round(1)
         ordered = sorted(wide.columns, key=lambda c: (RUNTIME_ORDER.index(c.split(" ")[0]), c))
         parts.append(f"### {device}, batch {batch}: throughput (images/s)\n\n{wide[ordered].to_markdown()}\n")
+    return "\n".join(parts)
+
+
+def job_seconds(tsv_path: str | Path) -> float:
+    """Wall seconds of one job from its Snakemake ``benchmark:`` file."""
+    return float(pd.read_csv(tsv_path, sep="\t")["s"].iloc[0])
+
+
+def job_max_rss_mb(tsv_path: str | Path) -> float:
+    value = pd.read_csv(tsv_path, sep="\t")["max_rss"].iloc[0]
+    return float(value) if value != "-" else float("nan")
+
+
+def run_span_s(first_job_tsvs: list[str], last_job_tsv: str) -> float:
+    """Seconds from the earliest job's start to the last job's end (file mtime = job end)."""
+    starts = [Path(p).stat().st_mtime - job_seconds(p) for p in first_job_tsvs]
+    return Path(last_job_tsv).stat().st_mtime - min(starts)
+
+
+def catalog_markdown(catalog: dict, exports: dict[str, dict], export_jobs: dict[str, str], mem_mb: dict[str, int],
+                     latency: pd.DataFrame, parity: pd.DataFrame, header: str) -> str:
+    """One row per model: size, input, export cost, C++ latency and parity."""
+    batch1 = latency[(latency["batch_size"] == 1)]
+    rows = []
+    for model, info in catalog.items():
+        export = exports[model]
+        row = {
+            "model": model,
+            "params (M)": round(info.num_params / 1e6, 1),
+            "GFLOPs": info.gflops,
+            "input": f"{info.crop_size} ({info.interpolation})",
+            "weights": export["weights"]["source"],
+            "export (s)": round(export["export_s"], 2),
+            "export job (s)": round(job_seconds(export_jobs[model]), 1),
+            "export peak RSS (MB)": round(job_max_rss_mb(export_jobs[model])),
+            "planned mem_mb": mem_mb[model],
+        }
+        for device, group in batch1[batch1["model"] == model].groupby("device"):
+            for runtime in RUNTIME_ORDER:
+                hit = group[(group["runtime"] == runtime) & group["variant"].isin(["none", "plain"])]
+                if not hit.empty:
+                    row[f"{runtime} {device} (ms)"] = round(float(hit["median_ms"].iloc[0]), 2)
+        checks = parity[parity["model"] == model]
+        row["parity max |Δ| / tol"] = (
+            f"{(checks['max_abs_diff'] / checks['tolerance']).max():.2g}" if not checks.empty else "-"
+        )
+        row["top-5 equal"] = bool(checks["top5_match"].all()) if not checks.empty else None
+        rows.append(row)
+    return header + "\n\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n"
+
+
+def deployment_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per device, batch size and model: the fastest deployment and, per TorchScript variant,
+    C++ latency relative to Python with the measured spread (the larger of the two runs'
+    relative IQR and round-to-round spread)."""
+    rows = []
+    for (device, batch, model), group in table.groupby(["device", "batch_size", "model"], sort=True):
+        eager = group[group["runtime"] == "eager"]
+        deployed = group[group["runtime"] != "eager"]
+        if eager.empty or deployed.empty:
+            continue
+        best = deployed.loc[deployed["median_ms"].idxmin()]
+        row = {"device": device, "batch_size": batch, "model": model,
+               "eager_ms": float(eager["median_ms"].iloc[0]),
+               "fastest": f"{best['runtime']} ({best['variant']})", "fastest_ms": float(best["median_ms"]),
+               "speedup_vs_eager": float(best["speedup_vs_eager"])}
+        for variant, pair in deployed.groupby("variant"):
+            by_runtime = pair.set_index("runtime")
+            if {"ts-cpp", "ts-python"} <= set(by_runtime.index):
+                cpp, py = by_runtime.loc["ts-cpp"], by_runtime.loc["ts-python"]
+                spread = max(cpp["iqr_over_median"], py["iqr_over_median"],
+                             cpp["round_median_spread"], py["round_median_spread"])
+                row[f"cpp/python {variant}"] = float(cpp["median_ms"] / py["median_ms"])
+                row[f"spread {variant}"] = float(spread)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def geometric_mean(values) -> float:
+    values = np.asarray(list(values), dtype=np.float64)
+    return float(np.exp(np.log(values).mean())) if values.size else float("nan")
+
+
+def deployment_markdown(summary: pd.DataFrame) -> str:
+    if summary.empty:
+        return ""
+    parts = []
+    for (device, batch), group in summary.groupby(["device", "batch_size"], sort=True):
+        shown = group.drop(columns=["device", "batch_size"]).set_index("model").round(3)
+        parts.append(
+            f"### {device}, batch {batch}: fastest deployment and C++ / Python latency ratio\n\n"
+            f"Geometric-mean speedup of the fastest deployment over eager: "
+            f"{geometric_mean(group['speedup_vs_eager']):.2f}x over {len(group)} models. A ratio below 1 means "
+            f"the C++ harness was faster; `spread` is the larger relative IQR or round-to-round spread of the pair.\n\n"
+            f"{shown.to_markdown()}\n"
+        )
     return "\n".join(parts)
