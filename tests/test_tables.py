@@ -71,10 +71,10 @@ def test_overhead_and_throughput_tables():
     from tvdeploy.bench import summarize_rounds
     from tvdeploy.tables import overhead_table, throughput_markdown
 
-    record = {"device": "cpu", "threads": 2, "results": [
-        {"runtime": rt, "summary": summarize_rounds([{"latencies_ms": [ms, ms, ms]}], 1)}
-        for rt, ms in [("eager", 0.003), ("ts-python", 0.006), ("ts-cpp", 0.001)]]}
-    table = overhead_table([record])
+    records = [{"device": "cpu", "threads": 2, "runtime": rt,
+                "summary": summarize_rounds([{"latencies_ms": [ms, ms, ms]}], 1)}
+               for rt, ms in [("eager", 0.003), ("ts-python", 0.006), ("ts-cpp", 0.001)]]
+    table = overhead_table(records)
     assert list(table["runtime"]) == ["eager", "ts-python", "ts-cpp"]
     assert table["median_us"].tolist() == pytest.approx([3.0, 6.0, 1.0])
 

@@ -1,3 +1,22 @@
+rule harness_overhead:
+    input:
+        unpack(overhead_inputs),
+    output:
+        "results/overhead/{device}/{runtime}.json",
+    params:
+        bench=config["bench"],
+    threads: bench_threads
+    resources:
+        mem_mb=BASE_MEM_MB,
+        bench_slot=1,
+    conda:
+        "../envs/tvdeploy.yaml"
+    log:
+        "results/logs/harness_overhead/{device}/{runtime}.log",
+    script:
+        "../scripts/harness_overhead.py"
+
+
 rule check_parity:
     input:
         parity_inputs,
@@ -22,7 +41,7 @@ rule aggregate:
         predictions=[item["file"] for item in prediction_items()],
         parity=expand("results/parity/{device}/{model}.json", device=DEVICES, model=MODELS),
         provenance=list(provenance_files().values()),
-        overhead=expand("results/overhead/{device}.json", device=DEVICES),
+        overhead=expand("results/overhead/{device}/{runtime}.json", device=DEVICES, runtime=RUNTIMES),
     output:
         environment="results/tables/environment.json",
         overhead="results/tables/overhead.csv",

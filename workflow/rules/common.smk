@@ -66,6 +66,7 @@ wildcard_constraints:
     image="|".join(re.escape(i) for i in IMAGES),
     spec=r"r\d+_c\d+_[a-z]+_[a-z0-9]+(_noaa)?",
     device="cpu|cuda",
+    runtime="eager|ts-python|ts-cpp",
     variant="|".join(("none",) + ALL_VARIANTS),
     batch=r"\d+",
 
@@ -236,9 +237,12 @@ def provenance_files():
     return {m: f"data/weights/{m}.json" for m in MODELS}
 
 
-def overhead_dat(wildcards):
-    """The overhead probe is fed the first model's benchmark input."""
-    return f"results/inputs/{CATALOG[MODELS[0]].spec_id}/{BENCH_IMAGE}.dat"
+def overhead_inputs(wildcards):
+    """The overhead probe is fed the first model's benchmark input; ts-cpp also needs the program."""
+    inputs = {"dat": f"results/inputs/{CATALOG[MODELS[0]].spec_id}/{BENCH_IMAGE}.dat"}
+    if wildcards.runtime == "ts-cpp":
+        inputs["bench"] = "build/cpp/bench"
+    return inputs
 
 
 TABLES = [

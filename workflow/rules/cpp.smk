@@ -67,23 +67,3 @@ rule bench_ts_cpp:
         "results/logs/bench_ts_cpp/{device}/{variant}/b{batch}/{model}.log",
     script:
         "../scripts/bench_cpp.py"
-
-
-rule harness_overhead:
-    input:
-        bench="build/cpp/bench",
-        dat=overhead_dat,
-    output:
-        "results/overhead/{device}.json",
-    params:
-        bench=config["bench"],
-    threads: bench_threads
-    resources:
-        mem_mb=BASE_MEM_MB,
-        bench_slot=1,
-    conda:
-        "../envs/tvdeploy.yaml"
-    log:
-        "results/logs/harness_overhead/{device}.log",
-    script:
-        "../scripts/harness_overhead.py"

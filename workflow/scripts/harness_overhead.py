@@ -1,4 +1,4 @@
-"""Snakemake script for rule harness_overhead: the fixed per-call cost of each harness,
+"""Snakemake script for rule harness_overhead: the fixed per-call cost of one harness,
 measured with a module that does (almost) no work, under the benchmark protocol."""
 
 import tempfile
@@ -16,6 +16,7 @@ from tvdeploy.runtime import apply_threads, available_cores, load_torchscript, r
     versions
 
 log = setup_script_logging(snakemake)
+runtime = snakemake.wildcards.runtime
 settings = snakemake.params.bench
 protocol = Protocol.from_config(settings)
 threads = bench_threads(settings["threads"], snakemake.threads, available_cores())
@@ -23,23 +24,24 @@ thread_settings = apply_threads(threads, settings["interop_threads"])
 device = resolve_device(snakemake.wildcards.device)
 batch = read_dat(snakemake.input.dat).to(device)
 
-results = []
 with tempfile.TemporaryDirectory() as scratch:
     probe_path = Path(scratch) / "overhead_probe.pt"
     with quiet_torchscript_deprecation():
         torch.jit.script(OverheadProbe()).save(str(probe_path))
-    for runtime, module in [("eager", OverheadProbe()), ("ts-python", load_torchscript(probe_path, device))]:
+    if runtime == "ts-cpp":
+        raw = run_cpp_bench(snakemake.input.bench, probe_path, snakemake.input.dat, snakemake.wildcards.device, 1,
+                            protocol, threads, settings["interop_threads"])
+        rounds, thread_settings = raw["rounds"], {k: raw[k] for k in ("threads", "interop_threads")}
+    else:
+        module = OverheadProbe() if runtime == "eager" else load_torchscript(probe_path, device)
         with torch.inference_mode():
             rounds = run_rounds(lambda: module(batch), synchronizer(device), protocol)
-        results.append({"runtime": runtime, "summary": summarize_rounds(rounds, 1), "rounds": rounds})
-    raw = run_cpp_bench(snakemake.input.bench, probe_path, snakemake.input.dat, snakemake.wildcards.device, 1,
-                        protocol, threads, settings["interop_threads"])
-    results.append({"runtime": "ts-cpp", "summary": summarize_rounds(raw["rounds"], 1), "rounds": raw["rounds"]})
 
-for item in results:
-    log.info("%s: median %.1f us per call", item["runtime"], item["summary"]["median_ms"] * 1000)
+summary = summarize_rounds(rounds, 1)
+log.info("%s: median %.1f us per call", runtime, summary["median_ms"] * 1000)
 write_json_atomic(snakemake.output[0], {
     "device": device.type,
+    "runtime": runtime,
     "module": "x.flatten(1)",
     "input": str(snakemake.input.dat),
     "input_shape": list(batch.shape),
@@ -47,5 +49,6 @@ write_json_atomic(snakemake.output[0], {
     "protocol": protocol.as_dict(),
     "environment": machine_fingerprint(),
     "versions": versions(),
-    "results": results,
+    "summary": summary,
+    "rounds": rounds,
 })

@@ -125,13 +125,12 @@ def overhead_table(records: list[dict]) -> pd.DataFrame:
     """Fixed per-call cost of each harness (a module that only returns a view)."""
     rows = []
     for rec in records:
-        for item in rec["results"]:
-            s = item["summary"]
-            rows.append({
-                "device": rec["device"], "runtime": item["runtime"], "threads": rec["threads"],
-                "median_us": s["median_ms"] * 1000, "p90_us": s["p90_ms"] * 1000,
-                "iqr_over_median": s["iqr_over_median"], "noisy": s["noisy"], "iterations": s["iterations"],
-            })
+        s = rec["summary"]
+        rows.append({
+            "device": rec["device"], "runtime": rec["runtime"], "threads": rec["threads"],
+            "median_us": s["median_ms"] * 1000, "p90_us": s["p90_ms"] * 1000,
+            "iqr_over_median": s["iqr_over_median"], "noisy": s["noisy"], "iterations": s["iterations"],
+        })
     return pd.DataFrame(rows, columns=["device", "runtime", "threads", "median_us", "p90_us", "iqr_over_median",
                                        "noisy", "iterations"])
 
