@@ -1,4 +1,5 @@
 import math
+import time
 
 import numpy as np
 import pytest
@@ -101,6 +102,9 @@ def test_round_spread_and_record():
     assert s["iterations"] == 6
     rec = make_record({"model": "m"}, protocol(), rounds, 1)
     assert rec["protocol"]["min_iters"] == 5 and rec["summary"]["median_ms"] == float(np.median([1, 1, 1, 2, 2, 2]))
+    # The job span starts when this process started (before the test), ends now.
+    assert rec["job"]["started_at"] <= rec["job"]["finished_at"] <= time.time()
+    assert rec["job"]["finished_at"] - rec["job"]["started_at"] > 0
 
 
 def test_bench_threads_never_oversubscribe():

@@ -72,8 +72,9 @@ rule catalog_doc:
         environment="results/tables/environment.json",
         exports=expand("results/torchscript/plain/{model}.json", model=MODELS),
         export_jobs=expand("results/jobs/export_torchscript/{model}.tsv", model=MODELS),
-        first_jobs=expand("results/jobs/download_weights/{model}.tsv", model=MODELS),
-        last_job="results/jobs/aggregate.tsv",
+        job_files=job_benchmark_files(),
+        bench=bench_files(),
+        aggregate_job="results/jobs/aggregate.tsv",
     output:
         "docs/catalog.md",
     params:

@@ -4,7 +4,7 @@ import pandas as pd
 
 from tvdeploy.catalog import ModelInfo
 from tvdeploy.io import read_json, setup_script_logging, write_text_atomic
-from tvdeploy.tables import catalog_markdown, run_span_s
+from tvdeploy.tables import catalog_markdown, run_wall_time, tsv_job_interval
 
 log = setup_script_logging(snakemake)
 params = snakemake.params
@@ -14,7 +14,14 @@ export_jobs = dict(zip(catalog, snakemake.input.export_jobs))
 latency = pd.read_csv(snakemake.input.latency)
 parity = pd.read_csv(snakemake.input.parity)
 environment = read_json(snakemake.input.environment)
-span_s = run_span_s(snakemake.input.first_jobs, snakemake.input.last_job)
+intervals = [tsv_job_interval(p) for p in [*snakemake.input.job_files, snakemake.input.aggregate_job]]
+for path in snakemake.input.bench:
+    job = read_json(path).get("job")
+    if job is None:
+        raise ValueError(f"{path} has no job span (written by an older harness): rerun that benchmark")
+    intervals.append((job["started_at"], job["finished_at"]))
+wall = run_wall_time(intervals)
+log.info("run wall time %s", wall)
 ratio = parity["max_abs_diff"] / parity["tolerance"]
 
 header = "\n".join([
@@ -25,7 +32,10 @@ header = "\n".join([
     f"- Models: {len(catalog)}; latency rows: {len(latency)}; parity rows within tolerance: "
     f"{int(parity['within_tolerance'].sum())} of {len(parity)} (worst max |Δ| / tolerance: {ratio.max():.3g}); "
     f"top-5 equal in {int(parity['top5_match'].sum())} of {len(parity)}.",
-    f"- Wall time, first job start to tables written: {span_s / 60:.1f} min.",
+    f"- Wall time of the run: {wall['wall_s'] / 60:.1f} min from the first job's start to the tables, "
+    f"less {wall['interruptions']} idle gap(s) over 5 min where the run was stopped and resumed "
+    f"(first job to tables: {wall['span_s'] / 3600:.1f} h; at least one job running for "
+    f"{wall['busy_s'] / 60:.1f} min).",
     f"- Machine: {environment['cpu']['model']}, {environment['cpu']['cores']} cores, "
     f"GPU: {environment['gpu']['name'] or 'none'}; torch {environment['versions']['torch']}, "
     f"torchvision {environment['versions']['torchvision']}; workflow commit {environment['git']['commit']}.",

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
+import psutil
 
 NOISY_IQR_RATIO = 0.10  # torch.utils.benchmark warns at IQR/median >= 10 %
 MS_PER_S = 1000.0
@@ -138,6 +139,13 @@ def bench_threads(configured: int, job_threads: int, cores: int) -> int:
     return configured if configured > 0 else max(1, min(job_threads, cores))
 
 
+def job_span() -> dict:
+    """When this job's process started and now (epoch seconds). Benchmark rules carry no Snakemake
+    ``benchmark:`` file (its 0.5 s sampling would run beside the measurement), so the run's wall-time
+    accounting reads the span from here."""
+    return {"started_at": psutil.Process().create_time(), "finished_at": time.time()}
+
+
 def make_record(identity: dict, protocol: Protocol, rounds: list[dict], batch_size: int) -> dict:
     """The result file every harness writes: who/what/where, protocol, raw rounds, summary."""
     return {
@@ -146,4 +154,5 @@ def make_record(identity: dict, protocol: Protocol, rounds: list[dict], batch_si
         "protocol": protocol.as_dict(),
         "summary": summarize_rounds(rounds, batch_size),
         "rounds": rounds,
+        "job": job_span(),
     }

@@ -1,0 +1,48 @@
+"""The Snakemake scheduler workaround: one pending re-evaluation timer, as a daemon thread."""
+
+import threading
+import time
+
+from tvdeploy.scheduling import keep_one_reevaluation_timer
+
+
+class FakeScheduler:
+    def __init__(self):
+        self._open_jobs = threading.Semaphore(0)
+
+    def _schedule_reevalutation(self, delay):
+        threading.Timer(delay, self._open_jobs.release).start()
+
+
+def pending_timers():
+    return [t for t in threading.enumerate() if isinstance(t, threading.Timer) and t.is_alive()]
+
+
+def test_one_pending_timer_however_often_asked():
+    assert keep_one_reevaluation_timer(FakeScheduler)
+    scheduler = FakeScheduler()
+    before = len(pending_timers())
+    for _ in range(20):  # 20 finished jobs each asking for a re-evaluation
+        scheduler._schedule_reevalutation(0.2)
+    assert len(pending_timers()) == before + 1
+    assert scheduler._tvdeploy_pending_timer.daemon  # never holds Snakemake's exit
+    assert scheduler._open_jobs.acquire(timeout=5)  # the re-evaluation still happens
+    assert not scheduler._open_jobs.acquire(timeout=0.5)  # once, not 20 times
+    time.sleep(0.05)
+    scheduler._schedule_reevalutation(0.01)  # the next pass arms the next timer
+    assert scheduler._open_jobs.acquire(timeout=5)
+
+
+def test_patch_applies_to_installed_snakemake():
+    from snakemake.scheduling.job_scheduler import JobScheduler
+
+    assert keep_one_reevaluation_timer(), "Snakemake changed: revisit tvdeploy/scheduling.py"
+    assert getattr(JobScheduler, "_tvdeploy_single_timer")
+
+
+def test_no_patch_when_snakemake_lacks_the_method():
+    class Other:
+        pass
+
+    assert not keep_one_reevaluation_timer(Other)
+    assert not hasattr(Other, "_schedule_reevalutation")
