@@ -38,3 +38,15 @@ def test_auto_device_follows_the_machine():
 def test_default_profile_limits_benchmarks_to_one_at_a_time():
     profile = yaml.safe_load((REPO_ROOT / "profiles" / "default" / "config.yaml").read_text())
     assert "bench_slot=1" in profile["resources"]
+
+
+def test_experiment_configs_are_valid_over_the_default():
+    """config/perf_goals.yaml and config/gpu.yaml are passed with --configfile on top of config.yaml."""
+    schema = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    default = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    validator = Draft202012Validator(schema)
+    experiments = sorted(p for p in (REPO_ROOT / "config").glob("*.yaml") if p.name != "config.yaml")
+    assert {p.name for p in experiments} >= {"perf_goals.yaml", "gpu.yaml"}
+    for path in experiments:
+        merged = {**default, **yaml.safe_load(path.read_text())}
+        assert list(validator.iter_errors(merged)) == [], path.name

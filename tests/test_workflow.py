@@ -80,6 +80,17 @@ def test_latency_table_has_every_model_and_runtime(run_dir):
     assert all(m in markdown for m in MODELS) and "ts-cpp (plain)" in markdown
 
 
+def test_catalog_doc_renders_the_run(run_dir):
+    snakemake(run_dir, "docs/catalog.md")
+    doc = (run_dir / "docs" / "catalog.md").read_text()
+    assert f"Models: {len(MODELS)}; latency rows: {len(MODELS) * len(RUNTIMES)}; parity rows within tolerance: 4 of 4" in doc
+    wall = re.search(r"Wall time of the run: ([\d.]+) min .* less 0 idle gap", doc)
+    assert wall and 0 < float(wall.group(1)) < 30, doc[:1500]
+    rows = [line for line in doc.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+    assert sorted(row.split("|")[1].strip() for row in rows) == sorted(MODELS)
+    assert all("| True " in row for row in rows)  # top-5 equal
+
+
 def test_cpp_top5_equals_python_torchscript_top5(run_dir):
     preds = table(run_dir, "predictions.csv")
     assert set(preds["image"]) == {"chelsea_cat", "coffee_cup", "falcon9_rocket"}
