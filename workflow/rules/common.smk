@@ -229,19 +229,23 @@ def bench_files():
 
 def job_benchmark_files():
     """The Snakemake ``benchmark:`` file of every job of a whole run but the benchmarks and the
-    aggregation (benchmark results carry their own job span), for the run's wall-time accounting."""
-    files = ["results/jobs/build_cpp.tsv"]
-    files += [f"results/jobs/{rule}/{m}.tsv" for rule in ("download_weights", "export_torchscript") for m in MODELS]
-    files += [f"results/jobs/preprocess_image/{spec}/{image}.tsv" for spec in SPECS for image in IMAGES]
-    files += [
-        f"results/jobs/derive_torchscript_variant/{d}/{v}/{m}.tsv"
-        for d in DEVICES for v in variants_for_device(VARIANTS, d) if v != "plain" for m in MODELS
-    ]
+    aggregation (benchmark results carry their own job span), for the run's wall-time accounting.
+    Paths come from the rules' own ``benchmark:`` patterns; call this after they are defined."""
+    files = [rules.build_cpp.benchmark]
+    files += expand(rules.download_weights.benchmark, model=MODELS)
+    files += expand(rules.export_torchscript.benchmark, model=MODELS)
+    files += expand(rules.preprocess_image.benchmark, spec=list(SPECS), image=IMAGES)
+    for d in DEVICES:
+        derived = [v for v in variants_for_device(VARIANTS, d) if v != "plain"]
+        files += expand(rules.derive_torchscript_variant.benchmark, device=d, variant=derived, model=MODELS)
     for item in prediction_items():
-        d, r, v, m = item["device"], item["runtime"], item["variant"], item["model"]
-        files.append(f"results/jobs/infer_cpp/{d}/{v}/{m}.tsv" if r == "ts-cpp"
-                     else f"results/jobs/infer_python/{d}/{r}/{v}/{m}.tsv")
-    files += [f"results/jobs/check_parity/{d}/{m}.tsv" for d in DEVICES for m in MODELS]
+        if item["runtime"] == "ts-cpp":
+            files += expand(rules.infer_cpp.benchmark, device=item["device"], variant=item["variant"],
+                            model=item["model"])
+        else:
+            files += expand(rules.infer_python.benchmark, device=item["device"], runtime=item["runtime"],
+                            variant=item["variant"], model=item["model"])
+    files += expand(rules.check_parity.benchmark, device=DEVICES, model=MODELS)
     return files
 
 
