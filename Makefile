@@ -4,11 +4,14 @@ VENV ?= .venv
 CORES ?= 4
 BIN := $(VENV)/bin
 
-.PHONY: setup run test dry-run lint model-sheet clean
+.PHONY: setup run test dry-run lint format model-sheet clean
 
-$(BIN)/.requirements-installed: requirements.txt
+# The workflow's software, the linters, and the tvdeploy package itself (editable, so the rules
+# and tests import the source tree without path tricks).
+$(BIN)/.requirements-installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install --no-deps --no-build-isolation -e .
 	touch $@
 
 setup: $(BIN)/.requirements-installed
@@ -22,12 +25,26 @@ dry-run: setup
 test: setup
 	$(BIN)/python -m pytest
 
+CPP_FILES = $(shell git ls-files 'cpp/*.cpp' 'cpp/*.hpp')
+SMK_FILES = Snakefile $(shell git ls-files 'workflow/rules/*.smk')
+
+# Every check fails on a finding and changes nothing; `make format` applies the formatters.
 lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check $(SMK_FILES)
+	$(BIN)/clang-format --dry-run -Werror $(CPP_FILES)
 	$(BIN)/snakemake --lint
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt $(SMK_FILES)
+	$(BIN)/clang-format -i $(CPP_FILES)
 
 # Regenerate the model catalog from the installed torchvision (after upgrading it).
 model-sheet: setup
-	$(BIN)/python workflow/scripts/tvdeploy/catalog.py config/models.tsv
+	$(BIN)/python -m tvdeploy.catalog config/models.tsv
 
 clean:
 	rm -rf results build .snakemake

@@ -1,14 +1,10 @@
-"""Shared pytest set-up: make the workflow's helper package importable."""
+"""Shared pytest fixtures. The tvdeploy package is installed (``make setup``), not path-inserted."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS_DIR = REPO_ROOT / "workflow" / "scripts"
-if str(SCRIPTS_DIR) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS_DIR))
 
 
 @pytest.fixture(scope="session")

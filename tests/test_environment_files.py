@@ -14,7 +14,7 @@ def requirement_lines(path):
 def test_conda_env_pip_list_mirrors_requirements():
     env = yaml.safe_load((REPO_ROOT / "workflow" / "envs" / "tvdeploy.yaml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert pip_section == requirement_lines(REPO_ROOT / "requirements.txt")
+    assert pip_section == [*requirement_lines(REPO_ROOT / "requirements.txt"), "-e ../.."]
 
 
 def test_default_config_is_valid_and_schema_rejects_typos():

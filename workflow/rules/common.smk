@@ -10,7 +10,6 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 REPO_DIR = Path(workflow.basedir)
-sys.path.insert(0, str(REPO_DIR / "workflow" / "scripts"))
 
 from tvdeploy.bench import Protocol, ProtocolError
 from tvdeploy.catalog import UnknownModelError, read_sheet, resolve_models

@@ -6,7 +6,7 @@ sheet uses only the standard library; generating it imports torchvision.
 
 Regenerate after upgrading torchvision:
 
-    python workflow/scripts/tvdeploy/catalog.py config/models.tsv
+    python -m tvdeploy.catalog config/models.tsv
 """
 
 from __future__ import annotations
@@ -194,7 +194,6 @@ def resolve_models(requested, catalog: dict[str, ModelInfo]) -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     out = sys.argv[1] if len(sys.argv) > 1 else "config/models.tsv"
     catalog = catalog_from_torchvision()
     write_sheet(catalog, out)
