@@ -4,8 +4,16 @@ import time
 import numpy as np
 import pytest
 
-from tvdeploy.bench import Protocol, ProtocolError, bench_threads, make_record, run_rounds, stop_reason, \
-    summarize, summarize_rounds
+from tvdeploy.bench import (
+    Protocol,
+    ProtocolError,
+    bench_threads,
+    make_record,
+    run_rounds,
+    stop_reason,
+    summarize,
+    summarize_rounds,
+)
 
 
 def protocol(**overrides):
@@ -16,11 +24,11 @@ def protocol(**overrides):
 
 def test_stop_needs_both_minimums():
     p = protocol()
-    assert stop_reason(4, 2.5, p) is None               # time met, count not
-    assert stop_reason(5, 0.5, p) is None               # count met, time not
+    assert stop_reason(4, 2.5, p) is None  # time met, count not
+    assert stop_reason(5, 0.5, p) is None  # count met, time not
     assert stop_reason(5, 1.0, p) == "min_reached"
-    assert stop_reason(50, 0.1, p) == "max_iters"       # count cap wins
-    assert stop_reason(2, 3.0, p) == "max_time"         # time cap beats min_iters
+    assert stop_reason(50, 0.1, p) == "max_iters"  # count cap wins
+    assert stop_reason(2, 3.0, p) == "max_time"  # time cap beats min_iters
 
 
 class FakeClock:
@@ -49,7 +57,7 @@ def test_run_rounds_stops_on_time_and_count():
     assert len(rounds[0]["latencies_ms"]) in (10, 11)
     assert rounds[0]["stop_reason"] == "min_reached"
     assert clock.calls == 3 + len(rounds[0]["latencies_ms"])  # warm-up runs are not recorded
-    assert len(syncs) == 1 + len(rounds[0]["latencies_ms"])   # sync after warm-up and every iteration
+    assert len(syncs) == 1 + len(rounds[0]["latencies_ms"])  # sync after warm-up and every iteration
     assert all(math.isclose(x, 100.0) for x in rounds[0]["latencies_ms"])
 
 
@@ -79,7 +87,7 @@ def test_summary_against_hand_computed_values():
     assert s["iqr_ms"] == 2.0
     assert math.isclose(s["p90_ms"], 7.6)
     assert math.isclose(s["p99_ms"], 4 + 0.96 * 6)
-    assert math.isclose(s["std_ms"], math.sqrt(((9 + 4 + 1 + 0 + 36) / 4)))  # sample std, n-1
+    assert math.isclose(s["std_ms"], math.sqrt((9 + 4 + 1 + 0 + 36) / 4))  # sample std, n-1
     assert math.isclose(s["iqr_over_median"], 2 / 3)
     assert s["noisy"] is True
     assert math.isclose(s["throughput_ips"], 2 * 1000 / 3)

@@ -1,9 +1,14 @@
 import pytest
-
 from conftest import REPO_ROOT
+
 from tvdeploy.catalog import (
-    UnknownModelError, catalog_from_torchvision, preprocess_spec_id, read_sheet, resolve_models,
-    sha256_prefix_from_url, write_sheet,
+    UnknownModelError,
+    catalog_from_torchvision,
+    preprocess_spec_id,
+    read_sheet,
+    resolve_models,
+    sha256_prefix_from_url,
+    write_sheet,
 )
 
 SHEET = REPO_ROOT / "config" / "models.tsv"
@@ -41,8 +46,10 @@ def test_declared_transforms_are_per_model(sheet):
 
 def test_identical_specs_share_one_id(sheet):
     assert sheet["resnet18"].spec_id == sheet["alexnet"].spec_id == "r256_c224_bilinear_in1k"
-    assert preprocess_spec_id(256, 224, "bilinear", True, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)) \
+    assert (
+        preprocess_spec_id(256, 224, "bilinear", True, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
         == sheet["resnet18"].spec_id
+    )
 
 
 def test_sheet_roundtrip(tmp_path, sheet):

@@ -8,12 +8,17 @@ import subprocess
 
 import pytest
 import torch
-
 from conftest import REPO_ROOT
+
 from tvdeploy.catalog import read_sheet
 from tvdeploy.models import (
-    build_model, categories, compare_logits, logits_of, quiet_torchscript_deprecation,
-    random_state_dict, script_logits_module,
+    build_model,
+    categories,
+    compare_logits,
+    logits_of,
+    quiet_torchscript_deprecation,
+    random_state_dict,
+    script_logits_module,
 )
 from tvdeploy.preprocess import write_dat
 
@@ -65,8 +70,23 @@ def check_model(model, infer_binary, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("\n".join(categories(model)) + "\n")
     out = tmp_path / "out.json"
-    proc = subprocess.run([str(infer_binary), "--model", str(pt), "--labels", str(labels), "--device", "cpu",
-                           "--output", str(out), str(dat)], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            str(infer_binary),
+            "--model",
+            str(pt),
+            "--labels",
+            str(labels),
+            "--device",
+            "cpu",
+            "--output",
+            str(out),
+            str(dat),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr
     cpp = torch.tensor(json.loads(out.read_text())["results"][0]["logits"]).unsqueeze(0)
     cpp_check = compare_logits(ts, cpp, RTOL, ATOL)

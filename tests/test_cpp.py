@@ -21,8 +21,8 @@ import torch
 from tvdeploy import cppbuild
 from tvdeploy.bench import Protocol, stop_reason
 from tvdeploy.cppbench import run_cpp_bench
-from tvdeploy.models import apply_load_transform, make_variant
 from tvdeploy.cppbuild import BuildError, build, cmake_configure_args
+from tvdeploy.models import apply_load_transform, make_variant
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
@@ -176,9 +176,10 @@ def test_cmake_reports_missing_json_headers(tmp_path):
     empty = tmp_path / "no-json-here"
     empty.mkdir()
     proc = subprocess.run(
-        ["cmake", "-S", str(CPP_SOURCE_DIR), "-B", str(tmp_path / "build"),
-         f"-DNLOHMANN_JSON_INCLUDE_DIR={empty}"],
-        capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        ["cmake", "-S", str(CPP_SOURCE_DIR), "-B", str(tmp_path / "build"), f"-DNLOHMANN_JSON_INCLUDE_DIR={empty}"],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
     )
     assert proc.returncode != 0
     assert "nlohmann/json" in proc.stderr and str(empty) in proc.stderr
@@ -222,8 +223,20 @@ def expected_for(scripted, image: np.ndarray, k: int):
 
 
 def infer_args(model_path, labels, out, *inputs, extra=()):
-    return ["--model", model_path, "--labels", labels, "--device", "cpu", "--threads", 1,
-            *extra, "--output", out, *inputs]
+    return [
+        "--model",
+        model_path,
+        "--labels",
+        labels,
+        "--device",
+        "cpu",
+        "--threads",
+        1,
+        *extra,
+        "--output",
+        out,
+        *inputs,
+    ]
 
 
 def test_infer_matches_python(cpp_binaries, model, labels, tmp_path):
@@ -248,8 +261,7 @@ def test_infer_matches_python(cpp_binaries, model, labels, tmp_path):
         assert [t["rank"] for t in result["topk"]] == [1, 2, 3, 4, 5]
         assert [t["class_index"] for t in result["topk"]] == top_i[0].tolist()
         assert [t["label"] for t in result["topk"]] == [label_lines[j] for j in top_i[0].tolist()]
-        np.testing.assert_allclose([t["probability"] for t in result["topk"]], top_p[0].numpy(),
-                                   atol=ATOL, rtol=0)
+        np.testing.assert_allclose([t["probability"] for t in result["topk"]], top_p[0].numpy(), atol=ATOL, rtol=0)
     assert list(tmp_path.glob("out.json.tmp*")) == []
 
 
@@ -258,8 +270,7 @@ def test_infer_batch_emits_one_entry_per_row(cpp_binaries, model, labels, tmp_pa
     image = random_image(7, shape=(2, 3, 16, 16))
     dat = write_input(tmp_path / "batch.dat", image)
     out = tmp_path / "out.json"
-    proc = run(cpp_binaries["infer"],
-               *infer_args(model_path, labels, out, dat, extra=["--topk", NUM_CLASSES]))
+    proc = run(cpp_binaries["infer"], *infer_args(model_path, labels, out, dat, extra=["--topk", NUM_CLASSES]))
     assert proc.returncode == 0, proc.stderr
     results = json.loads(out.read_text())["results"]
     logits, top_p, top_i = expected_for(scripted, image, NUM_CLASSES)
@@ -312,8 +323,12 @@ def test_infer_malformed_sidecar(cpp_binaries, model, labels, tmp_path):
 
 @pytest.mark.parametrize(
     "override, needle",
-    [({"dtype": "float16"}, "dtype"), ({"shape": [3, 16, 16]}, "shape"),
-     ({"shape": [1, 3, 0, 16]}, "shape"), ({"byte_order": "big"}, "byte_order")],
+    [
+        ({"dtype": "float16"}, "dtype"),
+        ({"shape": [3, 16, 16]}, "shape"),
+        ({"shape": [1, 3, 0, 16]}, "shape"),
+        ({"byte_order": "big"}, "byte_order"),
+    ],
 )
 def test_infer_rejects_bad_sidecar_fields(cpp_binaries, model, labels, tmp_path, override, needle):
     model_path, _ = model
@@ -331,8 +346,7 @@ def test_infer_wrong_label_count(cpp_binaries, model, tmp_path):
     short_labels.write_text("".join(f"c{i}\n" for i in range(NUM_CLASSES - 1)))
     dat = write_input(tmp_path / "img.dat", random_image(1))
     out = tmp_path / "out.json"
-    proc = run(cpp_binaries["infer"], *infer_args(model_path, short_labels, out, dat,
-                                                  extra=["--topk", 3]))
+    proc = run(cpp_binaries["infer"], *infer_args(model_path, short_labels, out, dat, extra=["--topk", 3]))
     assert proc.returncode == EXIT_RUNTIME
     assert f"{NUM_CLASSES} classes" in proc.stderr and f"{NUM_CLASSES - 1} labels" in proc.stderr
     assert not out.exists()
@@ -343,8 +357,9 @@ def test_infer_cuda_without_gpu(cpp_binaries, model, labels, tmp_path):
     model_path, _ = model
     dat = write_input(tmp_path / "img.dat", random_image(1))
     out = tmp_path / "out.json"
-    proc = run(cpp_binaries["infer"], "--model", model_path, "--labels", labels,
-               "--device", "cuda", "--output", out, dat)
+    proc = run(
+        cpp_binaries["infer"], "--model", model_path, "--labels", labels, "--device", "cuda", "--output", out, dat
+    )
     assert proc.returncode == EXIT_RUNTIME
     assert "device 'cuda' requested but no CUDA device is available" in proc.stderr
     assert not out.exists()
@@ -354,8 +369,9 @@ def test_infer_auto_device_falls_back_to_cpu(cpp_binaries, model, labels, tmp_pa
     model_path, _ = model
     dat = write_input(tmp_path / "img.dat", random_image(1))
     out = tmp_path / "out.json"
-    proc = run(cpp_binaries["infer"], "--model", model_path, "--labels", labels,
-               "--device", "auto", "--output", out, dat)
+    proc = run(
+        cpp_binaries["infer"], "--model", model_path, "--labels", labels, "--device", "auto", "--output", out, dat
+    )
     assert proc.returncode == 0, proc.stderr
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert json.loads(out.read_text())["device"] == expected
@@ -373,8 +389,16 @@ def test_infer_auto_device_falls_back_to_cpu(cpp_binaries, model, labels, tmp_pa
         lambda a: ["--device", "tpu"] + a,
         lambda a: a[:1],  # --model without a value
     ],
-    ids=["unknown-option", "missing-output", "no-inputs", "topk-0", "topk-too-big",
-         "topk-not-int", "bad-device", "missing-value"],
+    ids=[
+        "unknown-option",
+        "missing-output",
+        "no-inputs",
+        "topk-0",
+        "topk-too-big",
+        "topk-not-int",
+        "bad-device",
+        "missing-value",
+    ],
 )
 def test_infer_usage_errors(cpp_binaries, model, labels, tmp_path, mutate):
     model_path, _ = model
@@ -444,8 +468,10 @@ def test_infer_missing_model(cpp_binaries, labels, tmp_path):
 
 def assert_obeys_stopping_rule(report):
     # The C++ loop must follow the Python harness's rule exactly: replay it on the recorded latencies.
-    protocol = Protocol(warmup_iters=report["warmup_iters"],
-                        **{k: report[k] for k in ("min_iters", "max_iters", "min_time_s", "max_time_s")})
+    protocol = Protocol(
+        warmup_iters=report["warmup_iters"],
+        **{k: report[k] for k in ("min_iters", "max_iters", "min_time_s", "max_time_s")},
+    )
     for rnd in report["rounds"]:
         latencies_s = [ms / 1000.0 for ms in rnd["latencies_ms"]]
         assert latencies_s and all(x > 0 for x in latencies_s)
@@ -460,9 +486,24 @@ def assert_obeys_stopping_rule(report):
 
 
 def bench(cpp_binaries, model_path, dat, out, *extra):
-    return run(cpp_binaries["bench"], "--model", model_path, "--input", dat, "--device", "cpu",
-               "--threads", 1, "--interop-threads", 1, "--warmup-iters", 1, *extra,
-               "--output", out)
+    return run(
+        cpp_binaries["bench"],
+        "--model",
+        model_path,
+        "--input",
+        dat,
+        "--device",
+        "cpu",
+        "--threads",
+        1,
+        "--interop-threads",
+        1,
+        "--warmup-iters",
+        1,
+        *extra,
+        "--output",
+        out,
+    )
 
 
 @pytest.fixture
@@ -499,8 +540,20 @@ def test_bench_report_structure(cpp_binaries, model, bench_input, tmp_path):
 def test_bench_stops_at_max_time_before_min_iters(cpp_binaries, model, bench_input, tmp_path):
     model_path, _ = model
     out = tmp_path / "bench.json"
-    proc = bench(cpp_binaries, model_path, bench_input, out, "--min-iters", 1_000_000,
-                 "--max-iters", 2_000_000, "--min-time-s", 0.01, "--max-time-s", 0.05)
+    proc = bench(
+        cpp_binaries,
+        model_path,
+        bench_input,
+        out,
+        "--min-iters",
+        1_000_000,
+        "--max-iters",
+        2_000_000,
+        "--min-time-s",
+        0.01,
+        "--max-time-s",
+        0.05,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     (rnd,) = report["rounds"]
@@ -513,9 +566,22 @@ def test_bench_stops_at_max_time_before_min_iters(cpp_binaries, model, bench_inp
 def test_bench_min_reached_and_rounds(cpp_binaries, model, bench_input, tmp_path):
     model_path, _ = model
     out = tmp_path / "bench.json"
-    proc = bench(cpp_binaries, model_path, bench_input, out, "--min-iters", 3,
-                 "--max-iters", 1_000_000, "--min-time-s", 0.02, "--max-time-s", 30,
-                 "--rounds", 2)
+    proc = bench(
+        cpp_binaries,
+        model_path,
+        bench_input,
+        out,
+        "--min-iters",
+        3,
+        "--max-iters",
+        1_000_000,
+        "--min-time-s",
+        0.02,
+        "--max-time-s",
+        30,
+        "--rounds",
+        2,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert len(report["rounds"]) == 2
@@ -528,9 +594,27 @@ def test_bench_min_reached_and_rounds(cpp_binaries, model, bench_input, tmp_path
 def test_bench_batch_size(cpp_binaries, model, bench_input, tmp_path):
     model_path, _ = model
     out = tmp_path / "bench.json"
-    proc = run(cpp_binaries["bench"], "--model", model_path, "--input", bench_input,
-               "--device", "cpu", "--threads", 2, "--batch-size", 4, "--min-iters", 2,
-               "--max-iters", 2, "--warmup-iters", 0, "--output", out)
+    proc = run(
+        cpp_binaries["bench"],
+        "--model",
+        model_path,
+        "--input",
+        bench_input,
+        "--device",
+        "cpu",
+        "--threads",
+        2,
+        "--batch-size",
+        4,
+        "--min-iters",
+        2,
+        "--max-iters",
+        2,
+        "--warmup-iters",
+        0,
+        "--output",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert report["batch_size"] == 4
@@ -581,8 +665,9 @@ def test_bench_refuses_tuple_output(cpp_binaries, bench_input, tmp_path):
 def test_bench_usage_errors(cpp_binaries, model, bench_input, tmp_path, extra):
     model_path, _ = model
     out = tmp_path / "bench.json"
-    proc = run(cpp_binaries["bench"], "--model", model_path, "--input", bench_input,
-               "--device", "cpu", *extra, "--output", out)
+    proc = run(
+        cpp_binaries["bench"], "--model", model_path, "--input", bench_input, "--device", "cpu", *extra, "--output", out
+    )
     assert proc.returncode == EXIT_USAGE, proc.stderr
     assert "usage: bench" in proc.stderr
     assert not out.exists()
@@ -601,8 +686,9 @@ def test_bench_missing_output_and_help(cpp_binaries, model, bench_input):
 def test_bench_cuda_without_gpu(cpp_binaries, model, bench_input, tmp_path):
     model_path, _ = model
     out = tmp_path / "bench.json"
-    proc = run(cpp_binaries["bench"], "--model", model_path, "--input", bench_input,
-               "--device", "cuda", "--output", out)
+    proc = run(
+        cpp_binaries["bench"], "--model", model_path, "--input", bench_input, "--device", "cuda", "--output", out
+    )
     assert proc.returncode == EXIT_RUNTIME
     assert "device 'cuda' requested but no CUDA device is available" in proc.stderr
     assert not out.exists()
@@ -616,8 +702,12 @@ def frozen_convbn(tmp_path_factory) -> tuple[Path, torch.jit.ScriptModule]:
     """A conv + batch-norm model frozen like the 'optimized' variant's file."""
     torch.manual_seed(3)
     net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, NUM_CLASSES),
+        torch.nn.Conv2d(3, 8, 3),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, NUM_CLASSES),
     ).eval()
     path = tmp_path_factory.mktemp("variant") / "frozen.pt"
     frozen = make_variant(torch.jit.script(net), "frozen")
@@ -630,8 +720,9 @@ def test_infer_optimize_transform_matches_python(cpp_binaries, frozen_convbn, la
     image = random_image(11)
     dat = write_input(tmp_path / "x.dat", image)
     out = tmp_path / "out.json"
-    proc = run(cpp_binaries["infer"], *infer_args(path, labels, out, dat,
-                                                  extra=("--transform", "optimize_for_inference")))
+    proc = run(
+        cpp_binaries["infer"], *infer_args(path, labels, out, dat, extra=("--transform", "optimize_for_inference"))
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert report["transform"] == "optimize_for_inference"
@@ -651,8 +742,17 @@ def test_unknown_transform_is_a_usage_error(cpp_binaries, model, labels, tmp_pat
 
 def test_run_cpp_bench_helper(cpp_binaries, frozen_convbn, bench_input):
     protocol = Protocol(warmup_iters=1, min_iters=3, max_iters=3, min_time_s=0.001, max_time_s=5.0, rounds=2)
-    raw = run_cpp_bench(cpp_binaries["bench"], frozen_convbn[0], bench_input, "cpu", batch_size=2,
-                        protocol=protocol, threads=1, interop_threads=1, transform="optimize_for_inference")
+    raw = run_cpp_bench(
+        cpp_binaries["bench"],
+        frozen_convbn[0],
+        bench_input,
+        "cpu",
+        batch_size=2,
+        protocol=protocol,
+        threads=1,
+        interop_threads=1,
+        transform="optimize_for_inference",
+    )
     assert raw["transform"] == "optimize_for_inference" and raw["batch_size"] == 2 and raw["threads"] == 1
     assert [len(r["latencies_ms"]) for r in raw["rounds"]] == [3, 3]
     assert_obeys_stopping_rule(raw)

@@ -1,9 +1,9 @@
 """Configuration files that must agree with each other or with the machine."""
 
 import yaml
+from conftest import REPO_ROOT
 from jsonschema import Draft202012Validator
 
-from conftest import REPO_ROOT
 from tvdeploy.devices import resolve_devices
 
 
@@ -23,8 +23,12 @@ def test_default_config_is_valid_and_schema_rejects_typos():
     validator = Draft202012Validator(schema)
     assert list(validator.iter_errors(config)) == []
     assert config["models"] == "all" and config["devices"] == ["auto"]
-    for bad in ({"devices": ["gpu"]}, {"runtimes": ["onnx"]}, {"bench": {**config["bench"], "rounds": 0}},
-                {"modles": ["resnet18"]}):
+    for bad in (
+        {"devices": ["gpu"]},
+        {"runtimes": ["onnx"]},
+        {"bench": {**config["bench"], "rounds": 0}},
+        {"modles": ["resnet18"]},
+    ):
         assert list(validator.iter_errors({**config, **bad})), bad
 
 

@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from tvdeploy.models import (
-    ParityError, build_model, check_parity, compare_logits, describe_output, logits_of, random_state_dict,
+    ParityError,
+    build_model,
+    check_parity,
+    compare_logits,
+    describe_output,
+    logits_of,
+    random_state_dict,
     script_logits_module,
 )
 
@@ -19,11 +25,14 @@ def test_random_weights_are_seeded_and_shaped_like_the_published_file():
     assert any(k.startswith("aux1.") for k in a)
 
 
-@pytest.mark.parametrize("name, size, kind", [
-    ("googlenet", 224, "GoogLeNetOutputs[logits]"),
-    ("inception_v3", 299, "InceptionOutputs[logits]"),
-    ("squeezenet1_1", 224, "tensor"),
-])
+@pytest.mark.parametrize(
+    "name, size, kind",
+    [
+        ("googlenet", 224, "GoogLeNetOutputs[logits]"),
+        ("inception_v3", 299, "InceptionOutputs[logits]"),
+        ("squeezenet1_1", 224, "tensor"),
+    ],
+)
 def test_every_export_returns_a_logits_tensor(tmp_path, name, size, kind):
     path = tmp_path / f"{name}.pth"
     torch.save(random_state_dict(name, seed=0), path)
@@ -64,7 +73,7 @@ def test_output_helpers():
 
 def test_compare_logits_is_scale_relative():
     ref = torch.tensor([[100.0, 50.0, 10.0, 5.0, 1.0, 0.0]])
-    near = ref + 5e-3            # 5e-3 <= 1e-5 + 1e-4 * 100
+    near = ref + 5e-3  # 5e-3 <= 1e-5 + 1e-4 * 100
     far = ref + torch.tensor([[0.0, 0.0, 0.0, 0.0, 0.0, 0.02]])
     ok = compare_logits(ref, near, rtol=1e-4, atol=1e-5)
     assert ok["within_tolerance"] and ok["top5_match"]

@@ -5,13 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT
 from PIL import Image
 
-from conftest import REPO_ROOT
 from tvdeploy.catalog import read_sheet
-from tvdeploy.preprocess import DatFormatError, ImageReadError, preprocess_image, read_dat, sidecar_path, \
-    write_dat
 from tvdeploy.models import default_weights
+from tvdeploy.preprocess import DatFormatError, ImageReadError, preprocess_image, read_dat, sidecar_path, write_dat
 
 IMAGES = sorted((REPO_ROOT / "data" / "images").glob("*.*g"))
 CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")

@@ -37,7 +37,7 @@ def test_patch_applies_to_installed_snakemake():
     from snakemake.scheduling.job_scheduler import JobScheduler
 
     assert keep_one_reevaluation_timer(), "Snakemake changed: revisit tvdeploy/scheduling.py"
-    assert getattr(JobScheduler, "_tvdeploy_single_timer")
+    assert JobScheduler._tvdeploy_single_timer
 
 
 def test_no_patch_when_snakemake_lacks_the_method():

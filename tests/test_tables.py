@@ -9,17 +9,26 @@ def bench_record(model, runtime, variant, median):
     latencies = [median * 0.99, median, median * 1.01]
     from tvdeploy.bench import summarize_rounds
 
-    return {"model": model, "runtime": runtime, "variant": variant, "device": "cpu", "batch_size": 1,
-            "threads": 2, "weights_source": "random",
-            "summary": summarize_rounds([{"latencies_ms": latencies}], 1)}
+    return {
+        "model": model,
+        "runtime": runtime,
+        "variant": variant,
+        "device": "cpu",
+        "batch_size": 1,
+        "threads": 2,
+        "weights_source": "random",
+        "summary": summarize_rounds([{"latencies_ms": latencies}], 1),
+    }
 
 
 def test_latency_table_speedups_and_order():
-    table = latency_table([
-        bench_record("m", "ts-cpp", "plain", 5.0),
-        bench_record("m", "eager", "none", 10.0),
-        bench_record("m", "ts-python", "plain", 8.0),
-    ])
+    table = latency_table(
+        [
+            bench_record("m", "ts-cpp", "plain", 5.0),
+            bench_record("m", "eager", "none", 10.0),
+            bench_record("m", "ts-python", "plain", 8.0),
+        ]
+    )
     assert list(table["runtime"]) == ["eager", "ts-python", "ts-cpp"]
     assert list(table["speedup_vs_eager"]) == pytest.approx([1.0, 1.25, 2.0])
     markdown = latency_markdown(table)
@@ -27,8 +36,16 @@ def test_latency_table_speedups_and_order():
 
 
 def prediction(logits, image="a"):
-    return {"results": [{"input": f"results/inputs/spec/{image}.dat", "row": 0, "logits": logits,
-                         "topk": [{"rank": 1, "class_index": 0, "label": "x", "probability": 0.5}]}]}
+    return {
+        "results": [
+            {
+                "input": f"results/inputs/spec/{image}.dat",
+                "row": 0,
+                "logits": logits,
+                "topk": [{"rank": 1, "class_index": 0, "label": "x", "probability": 0.5}],
+            }
+        ]
+    }
 
 
 def test_compare_predictions_per_image():
@@ -43,9 +60,19 @@ def test_compare_predictions_per_image():
 
 def test_parity_table_takes_the_worst_image():
     comparisons = [
-        {"model": "m", "device": "cpu", "runtime": "ts-cpp", "variant": "plain", "reference": "ts-python/plain",
-         "image": img, "max_abs_diff": diff, "tolerance": 1e-3, "logits_max_abs": 5.0, "top5_match": match,
-         "within_tolerance": diff <= 1e-3}
+        {
+            "model": "m",
+            "device": "cpu",
+            "runtime": "ts-cpp",
+            "variant": "plain",
+            "reference": "ts-python/plain",
+            "image": img,
+            "max_abs_diff": diff,
+            "tolerance": 1e-3,
+            "logits_max_abs": 5.0,
+            "top5_match": match,
+            "within_tolerance": diff <= 1e-3,
+        }
         for img, diff, match in [("a", 1e-6, True), ("b", 2e-4, False)]
     ]
     table = parity_table([{"comparisons": comparisons}], {"m": "random"})
@@ -57,9 +84,20 @@ def test_parity_table_takes_the_worst_image():
 def test_predictions_table_rows():
     record = {**prediction([0.0]), "model": "m", "runtime": "ts-cpp", "variant": "plain", "device": "cpu"}
     table = predictions_table([record], {"m": "pretrained"})
-    assert table.to_dict("records") == [{
-        "model": "m", "image": "a", "runtime": "ts-cpp", "variant": "plain", "device": "cpu",
-        "weights_source": "pretrained", "rank": 1, "class_index": 0, "label": "x", "probability": 0.5}]
+    assert table.to_dict("records") == [
+        {
+            "model": "m",
+            "image": "a",
+            "runtime": "ts-cpp",
+            "variant": "plain",
+            "device": "cpu",
+            "weights_source": "pretrained",
+            "rank": 1,
+            "class_index": 0,
+            "label": "x",
+            "probability": 0.5,
+        }
+    ]
 
 
 def test_parity_table_without_pairs_is_empty_but_shaped():
@@ -71,16 +109,18 @@ def test_overhead_and_throughput_tables():
     from tvdeploy.bench import summarize_rounds
     from tvdeploy.tables import overhead_table, throughput_markdown
 
-    records = [{"device": "cpu", "threads": 2, "runtime": rt,
-                "summary": summarize_rounds([{"latencies_ms": [ms, ms, ms]}], 1)}
-               for rt, ms in [("eager", 0.003), ("ts-python", 0.006), ("ts-cpp", 0.001)]]
+    records = [
+        {"device": "cpu", "threads": 2, "runtime": rt, "summary": summarize_rounds([{"latencies_ms": [ms, ms, ms]}], 1)}
+        for rt, ms in [("eager", 0.003), ("ts-python", 0.006), ("ts-cpp", 0.001)]
+    ]
     table = overhead_table(records)
     assert list(table["runtime"]) == ["eager", "ts-python", "ts-cpp"]
     assert table["median_us"].tolist() == pytest.approx([3.0, 6.0, 1.0])
 
     rows = [bench_record("m", "eager", "none", 10.0), bench_record("m", "ts-cpp", "plain", 5.0)]
-    batched = [dict(r, batch_size=8, summary=dict(r["summary"], throughput_ips=8000 / r["summary"]["median_ms"]))
-               for r in rows]
+    batched = [
+        dict(r, batch_size=8, summary=dict(r["summary"], throughput_ips=8000 / r["summary"]["median_ms"])) for r in rows
+    ]
     markdown = throughput_markdown(latency_table(rows + batched))
     assert "batch 8: throughput" in markdown and "batch 1" not in markdown
     assert "1600" in markdown and "800" in markdown  # 8 images / 5 ms, 8 images / 10 ms
@@ -100,19 +140,21 @@ def test_environment_capture_counts_result_machines():
 def test_deployment_summary_ratio_and_geomean():
     from tvdeploy.tables import deployment_markdown, deployment_summary, geometric_mean
 
-    table = latency_table([
-        bench_record("a", "eager", "none", 10.0),
-        bench_record("a", "ts-python", "plain", 8.0),
-        bench_record("a", "ts-cpp", "plain", 4.0),
-        bench_record("b", "eager", "none", 9.0),
-        bench_record("b", "ts-python", "plain", 9.0),
-        bench_record("b", "ts-cpp", "plain", 18.0),
-    ])
+    table = latency_table(
+        [
+            bench_record("a", "eager", "none", 10.0),
+            bench_record("a", "ts-python", "plain", 8.0),
+            bench_record("a", "ts-cpp", "plain", 4.0),
+            bench_record("b", "eager", "none", 9.0),
+            bench_record("b", "ts-python", "plain", 9.0),
+            bench_record("b", "ts-cpp", "plain", 18.0),
+        ]
+    )
     summary = deployment_summary(table).set_index("model")
     assert summary.loc["a", "fastest"] == "ts-cpp (plain)" and summary.loc["a", "speedup_vs_eager"] == 2.5
     assert summary.loc["b", "fastest"] == "ts-python (plain)" and summary.loc["b", "speedup_vs_eager"] == 1.0
     assert summary.loc["a", "cpp/python plain"] == 0.5 and summary.loc["b", "cpp/python plain"] == 2.0
-    assert geometric_mean([2.5, 1.0]) == pytest.approx(2.5 ** 0.5)
+    assert geometric_mean([2.5, 1.0]) == pytest.approx(2.5**0.5)
     assert "1.58x over 2 models" in deployment_markdown(deployment_summary(table))
 
 

@@ -9,8 +9,8 @@ import time
 
 import pytest
 import torch
-
 from conftest import REPO_ROOT
+
 from tvdeploy.catalog import read_sheet
 from tvdeploy.models import WeightsFileError, build_model, load_state_dict_file, random_state_dict
 from tvdeploy.weights import DownloadError, IntegrityError, download, hub_cache_file, resolve, sha256_of
@@ -49,8 +49,12 @@ def server(weights_bytes):
         def do_GET(self):
             if self.path == "/slow":
                 time.sleep(3)
-            body = {"/good": weights_bytes, "/truncated": weights_bytes, "/tampered": bytes(tampered),
-                    "/slow": weights_bytes}.get(self.path)
+            body = {
+                "/good": weights_bytes,
+                "/truncated": weights_bytes,
+                "/tampered": bytes(tampered),
+                "/slow": weights_bytes,
+            }.get(self.path)
             if body is None:
                 self.send_error(404)
                 return

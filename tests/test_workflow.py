@@ -9,7 +9,6 @@ import time
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -20,8 +19,17 @@ TINY_CONFIG = {
     "models": MODELS,
     "weights": "random",
     "devices": ["cpu"],
-    "bench": {"batch_sizes": [1], "threads": 0, "interop_threads": 1, "warmup_iters": 5, "min_iters": 5,
-              "max_iters": 50, "min_time_s": 0.2, "max_time_s": 2.0, "rounds": 1},
+    "bench": {
+        "batch_sizes": [1],
+        "threads": 0,
+        "interop_threads": 1,
+        "warmup_iters": 5,
+        "min_iters": 5,
+        "max_iters": 50,
+        "min_time_s": 0.2,
+        "max_time_s": 2.0,
+        "rounds": 1,
+    },
 }
 WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "cpp", "profiles", "data/images"]
 
@@ -83,7 +91,10 @@ def test_latency_table_has_every_model_and_runtime(run_dir):
 def test_catalog_doc_renders_the_run(run_dir):
     snakemake(run_dir, "docs/catalog.md")
     doc = (run_dir / "docs" / "catalog.md").read_text()
-    assert f"Models: {len(MODELS)}; latency rows: {len(MODELS) * len(RUNTIMES)}; parity rows within tolerance: 4 of 4" in doc
+    assert (
+        f"Models: {len(MODELS)}; latency rows: {len(MODELS) * len(RUNTIMES)}; parity rows within tolerance: 4 of 4"
+        in doc
+    )
     wall = re.search(r"Wall time of the run: ([\d.]+) min .* less 0 idle gap", doc)
     assert wall and 0 < float(wall.group(1)) < 30, doc[:1500]
     rows = [line for line in doc.splitlines() if line.startswith("| ") and not line.startswith("| model")]
@@ -117,8 +128,15 @@ def test_editing_cpp_bench_reruns_only_the_cpp_chain(run_dir):
     # A real edit: Snakemake ignores a newer mtime when the content checksum is unchanged.
     bench_source.write_text(bench_source.read_text() + "\n// an edit\n")
     jobs = planned_jobs(snakemake(run_dir, "-n").stdout)
-    assert set(jobs) == {"build_cpp", "infer_cpp", "bench_ts_cpp", "harness_overhead", "check_parity",
-                         "aggregate", "all"}
+    assert set(jobs) == {
+        "build_cpp",
+        "infer_cpp",
+        "bench_ts_cpp",
+        "harness_overhead",
+        "check_parity",
+        "aggregate",
+        "all",
+    }
     assert jobs["bench_ts_cpp"] == len(MODELS)
     assert jobs["harness_overhead"] == 1  # only the C++ harness's probe
 
@@ -127,8 +145,13 @@ def test_one_models_result_runs_only_its_chain(tmp_path):
     workdir = copy_workflow(tmp_path)
     target = "results/bench/cpu/ts-cpp/plain/b1/squeezenet1_1.json"
     jobs = planned_jobs(snakemake(workdir, "-n", target).stdout)
-    assert jobs == {"download_weights": 1, "export_torchscript": 1, "preprocess_image": 1, "build_cpp": 1,
-                    "bench_ts_cpp": 1}
+    assert jobs == {
+        "download_weights": 1,
+        "export_torchscript": 1,
+        "preprocess_image": 1,
+        "build_cpp": 1,
+        "bench_ts_cpp": 1,
+    }
 
 
 def test_unknown_model_stops_before_any_job(tmp_path):
@@ -147,12 +170,19 @@ def test_unknown_model_in_a_target_names_the_closest(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
-@pytest.mark.parametrize("target, log", [
-    ("results/predictions/cuda/ts-python/plain/squeezenet1_1.json",
-     "results/logs/infer_python/cuda/ts-python/plain/squeezenet1_1.log"),
-    ("results/predictions/cuda/ts-cpp/plain/squeezenet1_1.json",
-     "results/logs/infer_cpp/cuda/plain/squeezenet1_1.log"),
-])
+@pytest.mark.parametrize(
+    "target, log",
+    [
+        (
+            "results/predictions/cuda/ts-python/plain/squeezenet1_1.json",
+            "results/logs/infer_python/cuda/ts-python/plain/squeezenet1_1.log",
+        ),
+        (
+            "results/predictions/cuda/ts-cpp/plain/squeezenet1_1.json",
+            "results/logs/infer_cpp/cuda/plain/squeezenet1_1.log",
+        ),
+    ],
+)
 def test_cuda_without_gpu_is_a_clear_error(run_dir, target, log):
     done = snakemake(run_dir, target, check=False)
     assert done.returncode != 0

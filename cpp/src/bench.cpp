@@ -150,8 +150,7 @@ void run(const ParsedArgs& args) {
     throw InputError("input " + quoted(input_path) + " has batch dimension " +
                      std::to_string(image.size(0)) + ", bench needs 1 (use --batch-size)");
   }
-  const torch::Tensor batch =
-      image.repeat({protocol.batch_size, 1, 1, 1}).contiguous().to(device);
+  const torch::Tensor batch = image.repeat({protocol.batch_size, 1, 1, 1}).contiguous().to(device);
   torch::jit::Module module = load_model(model_path, device, args.get("transform"));
   const std::vector<c10::IValue> inputs{batch};
 
@@ -191,6 +190,4 @@ void run(const ParsedArgs& args) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  return run_main(make_parser(), argc, argv, run);
-}
+int main(int argc, char** argv) { return run_main(make_parser(), argc, argv, run); }

@@ -52,8 +52,8 @@ void run(const ParsedArgs& args) {
   const auto num_classes = static_cast<std::int64_t>(labels.size());
   if (topk > num_classes) {
     throw UsageError("option --topk must be <= the number of classes (" +
-                     std::to_string(num_classes) + " labels in " + quoted(labels_path) +
-                     "), got " + std::to_string(topk));
+                     std::to_string(num_classes) + " labels in " + quoted(labels_path) + "), got " +
+                     std::to_string(topk));
   }
   if (threads > 0) {
     at::set_num_threads(static_cast<int>(threads));
@@ -73,8 +73,7 @@ void run(const ParsedArgs& args) {
     if (logits.size(kClassDim) != num_classes) {
       throw InputError("model " + quoted(model_path) + " outputs " +
                        std::to_string(logits.size(kClassDim)) + " classes but " +
-                       quoted(labels_path) + " has " + std::to_string(num_classes) +
-                       " labels");
+                       quoted(labels_path) + " has " + std::to_string(num_classes) + " labels");
     }
     logits = logits.to(torch::kCPU, torch::kFloat32).contiguous();
     const torch::Tensor probs = torch::softmax(logits, kClassDim, torch::kFloat32);
@@ -112,6 +111,4 @@ void run(const ParsedArgs& args) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  return run_main(make_parser(), argc, argv, run);
-}
+int main(int argc, char** argv) { return run_main(make_parser(), argc, argv, run); }

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 import psutil
@@ -48,7 +48,7 @@ class Protocol:
             raise ProtocolError("invalid benchmark protocol: " + "; ".join(problems))
 
     @classmethod
-    def from_config(cls, bench: dict) -> "Protocol":
+    def from_config(cls, bench: dict) -> Protocol:
         return cls(**{k: bench[k] for k in cls.__dataclass_fields__ if k in bench})
 
     def as_dict(self) -> dict:
@@ -70,8 +70,12 @@ def stop_reason(iterations: int, elapsed_s: float, protocol: Protocol) -> str | 
     return None
 
 
-def run_rounds(step: Callable[[], object], synchronize: Callable[[], None], protocol: Protocol,
-               clock: Callable[[], float] = time.perf_counter) -> list[dict]:
+def run_rounds(
+    step: Callable[[], object],
+    synchronize: Callable[[], None],
+    protocol: Protocol,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[dict]:
     """Time ``step`` under ``protocol``; ``synchronize`` waits for queued device work so that
     each measured interval contains the work itself, not just its launch."""
     rounds = []
@@ -125,11 +129,15 @@ def summarize_rounds(rounds: list[dict], batch_size: int) -> dict:
     pooled = [x for r in rounds for x in r["latencies_ms"]]
     summary = summarize(pooled, batch_size)
     medians = [float(np.median(r["latencies_ms"])) for r in rounds]
-    summary.update({
-        "rounds": len(rounds),
-        "round_medians_ms": medians,
-        "round_median_spread": float((max(medians) - min(medians)) / np.median(medians)) if len(medians) > 1 else 0.0,
-    })
+    summary.update(
+        {
+            "rounds": len(rounds),
+            "round_medians_ms": medians,
+            "round_median_spread": float((max(medians) - min(medians)) / np.median(medians))
+            if len(medians) > 1
+            else 0.0,
+        }
+    )
     return summary
 
 

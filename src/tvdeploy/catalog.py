@@ -74,8 +74,10 @@ COLUMNS = [f.name for f in fields(ModelInfo)]
 
 def preprocess_spec_id(resize, crop, interpolation, antialias, mean, std) -> str:
     """A readable, stable name for one preprocessing recipe; equal recipes share it."""
-    norm = "in1k" if (tuple(mean), tuple(std)) == (IMAGENET_MEAN, IMAGENET_STD) else (
-        "n" + hashlib.sha1(repr((tuple(mean), tuple(std))).encode()).hexdigest()[:8]
+    norm = (
+        "in1k"
+        if (tuple(mean), tuple(std)) == (IMAGENET_MEAN, IMAGENET_STD)
+        else ("n" + hashlib.sha1(repr((tuple(mean), tuple(std))).encode()).hexdigest()[:8])
     )
     aa = "" if antialias else "_noaa"
     return f"r{resize}_c{crop}_{interpolation}_{norm}{aa}"
@@ -145,7 +147,7 @@ def write_sheet(catalog: dict[str, ModelInfo], path: str | Path) -> None:
 
 
 def _parse_row(row: dict[str, str]) -> ModelInfo:
-    floats = lambda s: tuple(float(x) for x in s.split(","))  # noqa: E731
+    floats = lambda s: tuple(float(x) for x in s.split(","))
     return ModelInfo(
         model=row["model"],
         weights=row["weights"],
@@ -186,7 +188,8 @@ def resolve_models(requested, catalog: dict[str, ModelInfo]) -> list[str]:
             close = difflib.get_close_matches(name, list(catalog), n=3, cutoff=0.5)
             hints.append(f"'{name}' (closest: {', '.join(close) if close else 'none'})")
         raise UnknownModelError(
-            "unknown torchvision classification model(s): " + "; ".join(hints)
+            "unknown torchvision classification model(s): "
+            + "; ".join(hints)
             + f". Valid names are listed in the model sheet ({len(catalog)} models), or use 'all'."
         )
     # Keep the user's order, drop repeats.

@@ -14,8 +14,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO
 
 PROGRAMS = ("infer", "bench")
 DEFAULT_BUILD_TYPE = "Release"
@@ -65,7 +66,7 @@ def find_cuda_root() -> Path:
 
 def _nvrtc_rank(path: Path) -> tuple[int, int, str]:
     # Prefer real files over symlinks, then the most specific version suffix.
-    version = path.name[len("libnvrtc.so"):]
+    version = path.name[len("libnvrtc.so") :]
     return (0 if path.is_symlink() else 1, len(re.findall(r"\d+", version)), path.name)
 
 

@@ -30,8 +30,11 @@ def cpu_info() -> dict:
         pass
     from tvdeploy.runtime import available_cores
 
-    return {"model": model or platform.processor() or platform.machine(), "cores": available_cores(),
-            "machine": platform.machine()}
+    return {
+        "model": model or platform.processor() or platform.machine(),
+        "cores": available_cores(),
+        "machine": platform.machine(),
+    }
 
 
 def gpu_info() -> dict:
@@ -88,4 +91,3 @@ def capture(config: dict, repo: str | Path, result_fingerprints: list[dict]) -> 
         "config": config,
         "result_environments": ids,
     }
-

@@ -74,8 +74,10 @@ def random_state_dict(model: str, seed: int) -> dict[str, torch.Tensor]:
         return nn.modules.module._IncompatibleKeys([], [])
 
     torch.manual_seed(seed)
-    with mock.patch.object(type(weights), "get_state_dict", lambda self, *a, **k: {}), \
-            mock.patch.object(nn.Module, "load_state_dict", capture):
+    with (
+        mock.patch.object(type(weights), "get_state_dict", lambda self, *a, **k: {}),
+        mock.patch.object(nn.Module, "load_state_dict", capture),
+    ):
         get_model(model, weights=weights)
     if "state_dict" not in captured:
         raise RuntimeError(f"could not capture the parameter layout of {model}")

@@ -100,4 +100,3 @@ def read_dat(dat_path: str | Path) -> torch.Tensor:
         )
     array = np.fromfile(dat_path, dtype="<f4").reshape(shape)
     return torch.from_numpy(array.astype(np.float32, copy=False))
-

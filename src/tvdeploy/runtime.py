@@ -100,19 +100,24 @@ def predict(module, dat_paths, labels: list[str], device: torch.device, topk: in
             batch = read_dat(dat).to(device)
             logits = logits_of(module(batch)).float().cpu()
             if logits.ndim != 2 or logits.shape[1] != len(labels):
-                raise ValueError(
-                    f"{dat}: model output shape {tuple(logits.shape)} does not match {len(labels)} labels"
-                )
+                raise ValueError(f"{dat}: model output shape {tuple(logits.shape)} does not match {len(labels)} labels")
             probs = torch.softmax(logits, dim=1)
             top = probs.topk(min(topk, probs.shape[1]), dim=1)
             for row in range(logits.shape[0]):
-                results.append({
-                    "input": str(dat),
-                    "row": row,
-                    "logits": logits[row].tolist(),
-                    "topk": [
-                        {"rank": rank + 1, "class_index": int(idx), "label": labels[int(idx)], "probability": float(p)}
-                        for rank, (idx, p) in enumerate(zip(top.indices[row], top.values[row]))
-                    ],
-                })
+                results.append(
+                    {
+                        "input": str(dat),
+                        "row": row,
+                        "logits": logits[row].tolist(),
+                        "topk": [
+                            {
+                                "rank": rank + 1,
+                                "class_index": int(idx),
+                                "label": labels[int(idx)],
+                                "probability": float(p),
+                            }
+                            for rank, (idx, p) in enumerate(zip(top.indices[row], top.values[row]))
+                        ],
+                    }
+                )
     return results

@@ -11,9 +11,27 @@ import torch
 from tvdeploy.models import compare_logits
 
 LATENCY_COLUMNS = [
-    "model", "runtime", "variant", "device", "batch_size", "threads", "weights_source",
-    "median_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms", "iqr_ms",
-    "iqr_over_median", "noisy", "throughput_ips", "iterations", "rounds", "round_median_spread",
+    "model",
+    "runtime",
+    "variant",
+    "device",
+    "batch_size",
+    "threads",
+    "weights_source",
+    "median_ms",
+    "p90_ms",
+    "p99_ms",
+    "mean_ms",
+    "std_ms",
+    "min_ms",
+    "max_ms",
+    "iqr_ms",
+    "iqr_over_median",
+    "noisy",
+    "throughput_ips",
+    "iterations",
+    "rounds",
+    "round_median_spread",
     "speedup_vs_eager",
 ]
 RUNTIME_ORDER = ["eager", "ts-python", "ts-cpp"]
@@ -34,7 +52,8 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
         comparison = compare_logits(
             torch.tensor(ref_by_key[key]["logits"]).unsqueeze(0),
             torch.tensor(result["logits"]).unsqueeze(0),
-            rtol, atol,
+            rtol,
+            atol,
         )
         rows.append({**identity, "image": key[0], **comparison})
     if len(rows) != len(ref_by_key):
@@ -46,15 +65,24 @@ def latency_table(records: list[dict]) -> pd.DataFrame:
     rows = []
     for rec in records:
         summary = rec["summary"]
-        rows.append({
-            "model": rec["model"], "runtime": rec["runtime"], "variant": rec["variant"],
-            "device": rec["device"], "batch_size": rec["batch_size"], "threads": rec["threads"],
-            "weights_source": rec["weights_source"],
-            **{k: summary[k] for k in LATENCY_COLUMNS if k in summary},
-        })
+        rows.append(
+            {
+                "model": rec["model"],
+                "runtime": rec["runtime"],
+                "variant": rec["variant"],
+                "device": rec["device"],
+                "batch_size": rec["batch_size"],
+                "threads": rec["threads"],
+                "weights_source": rec["weights_source"],
+                **{k: summary[k] for k in LATENCY_COLUMNS if k in summary},
+            }
+        )
     table = pd.DataFrame(rows, columns=[c for c in LATENCY_COLUMNS if c != "speedup_vs_eager"])
-    eager = (table[table["runtime"] == "eager"]
-             .set_index(["model", "device", "batch_size"])["median_ms"].rename("eager_median_ms"))
+    eager = (
+        table[table["runtime"] == "eager"]
+        .set_index(["model", "device", "batch_size"])["median_ms"]
+        .rename("eager_median_ms")
+    )
     table = table.join(eager, on=["model", "device", "batch_size"])
     table["speedup_vs_eager"] = table["eager_median_ms"] / table["median_ms"]
     table = table.drop(columns="eager_median_ms")
@@ -91,13 +119,20 @@ def predictions_table(predictions: list[dict], weights_source: dict[str, str]) -
     for pred in predictions:
         for result in pred["results"]:
             for item in result["topk"]:
-                rows.append({
-                    "model": pred["model"], "image": image_name(result["input"]),
-                    "runtime": pred["runtime"], "variant": pred["variant"], "device": pred["device"],
-                    "weights_source": weights_source.get(pred["model"]),
-                    "rank": item["rank"], "class_index": item["class_index"],
-                    "label": item["label"], "probability": item["probability"],
-                })
+                rows.append(
+                    {
+                        "model": pred["model"],
+                        "image": image_name(result["input"]),
+                        "runtime": pred["runtime"],
+                        "variant": pred["variant"],
+                        "device": pred["device"],
+                        "weights_source": weights_source.get(pred["model"]),
+                        "rank": item["rank"],
+                        "class_index": item["class_index"],
+                        "label": item["label"],
+                        "probability": item["probability"],
+                    }
+                )
     table = pd.DataFrame(rows)
     return table.sort_values(["model", "image", "device", "runtime", "variant", "rank"]).reset_index(drop=True)
 
@@ -107,16 +142,31 @@ def parity_table(parity_records: list[dict], weights_source: dict[str, str]) -> 
     keys = ["model", "device", "runtime", "variant", "reference"]
     rows = pd.DataFrame([c for rec in parity_records for c in rec["comparisons"]])
     if rows.empty:  # a single runtime has nothing to be compared with
-        return pd.DataFrame(columns=[keys[0], "weights_source", *keys[1:], "images", "max_abs_diff", "tolerance",
-                                     "logits_max_abs", "top5_match", "within_tolerance"])
-    table = rows.groupby(keys, sort=True).agg(
-        images=("image", "count"),
-        max_abs_diff=("max_abs_diff", "max"),
-        tolerance=("tolerance", "min"),
-        logits_max_abs=("logits_max_abs", "max"),
-        top5_match=("top5_match", "all"),
-        within_tolerance=("within_tolerance", "all"),
-    ).reset_index()
+        return pd.DataFrame(
+            columns=[
+                keys[0],
+                "weights_source",
+                *keys[1:],
+                "images",
+                "max_abs_diff",
+                "tolerance",
+                "logits_max_abs",
+                "top5_match",
+                "within_tolerance",
+            ]
+        )
+    table = (
+        rows.groupby(keys, sort=True)
+        .agg(
+            images=("image", "count"),
+            max_abs_diff=("max_abs_diff", "max"),
+            tolerance=("tolerance", "min"),
+            logits_max_abs=("logits_max_abs", "max"),
+            top5_match=("top5_match", "all"),
+            within_tolerance=("within_tolerance", "all"),
+        )
+        .reset_index()
+    )
     table.insert(1, "weights_source", table["model"].map(weights_source))
     return table
 
@@ -126,13 +176,21 @@ def overhead_table(records: list[dict]) -> pd.DataFrame:
     rows = []
     for rec in records:
         s = rec["summary"]
-        rows.append({
-            "device": rec["device"], "runtime": rec["runtime"], "threads": rec["threads"],
-            "median_us": s["median_ms"] * 1000, "p90_us": s["p90_ms"] * 1000,
-            "iqr_over_median": s["iqr_over_median"], "noisy": s["noisy"], "iterations": s["iterations"],
-        })
-    return pd.DataFrame(rows, columns=["device", "runtime", "threads", "median_us", "p90_us", "iqr_over_median",
-                                       "noisy", "iterations"])
+        rows.append(
+            {
+                "device": rec["device"],
+                "runtime": rec["runtime"],
+                "threads": rec["threads"],
+                "median_us": s["median_ms"] * 1000,
+                "p90_us": s["p90_ms"] * 1000,
+                "iqr_over_median": s["iqr_over_median"],
+                "noisy": s["noisy"],
+                "iterations": s["iterations"],
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["device", "runtime", "threads", "median_us", "p90_us", "iqr_over_median", "noisy", "iterations"]
+    )
 
 
 def throughput_markdown(table: pd.DataFrame) -> str:
@@ -195,8 +253,15 @@ def run_wall_time(intervals: list[tuple[float, float]], gap_s: float = 300.0) ->
     }
 
 
-def catalog_markdown(catalog: dict, exports: dict[str, dict], export_jobs: dict[str, str], mem_mb: dict[str, int],
-                     latency: pd.DataFrame, parity: pd.DataFrame, header: str) -> str:
+def catalog_markdown(
+    catalog: dict,
+    exports: dict[str, dict],
+    export_jobs: dict[str, str],
+    mem_mb: dict[str, int],
+    latency: pd.DataFrame,
+    parity: pd.DataFrame,
+    header: str,
+) -> str:
     """One row per model: size, input, export cost, C++ latency and parity."""
     batch1 = latency[(latency["batch_size"] == 1)]
     rows = []
@@ -238,16 +303,22 @@ def deployment_summary(table: pd.DataFrame) -> pd.DataFrame:
         if eager.empty or deployed.empty:
             continue
         best = deployed.loc[deployed["median_ms"].idxmin()]
-        row = {"device": device, "batch_size": batch, "model": model,
-               "eager_ms": float(eager["median_ms"].iloc[0]),
-               "fastest": f"{best['runtime']} ({best['variant']})", "fastest_ms": float(best["median_ms"]),
-               "speedup_vs_eager": float(best["speedup_vs_eager"])}
+        row = {
+            "device": device,
+            "batch_size": batch,
+            "model": model,
+            "eager_ms": float(eager["median_ms"].iloc[0]),
+            "fastest": f"{best['runtime']} ({best['variant']})",
+            "fastest_ms": float(best["median_ms"]),
+            "speedup_vs_eager": float(best["speedup_vs_eager"]),
+        }
         for variant, pair in deployed.groupby("variant"):
             by_runtime = pair.set_index("runtime")
             if {"ts-cpp", "ts-python"} <= set(by_runtime.index):
                 cpp, py = by_runtime.loc["ts-cpp"], by_runtime.loc["ts-python"]
-                spread = max(cpp["iqr_over_median"], py["iqr_over_median"],
-                             cpp["round_median_spread"], py["round_median_spread"])
+                spread = max(
+                    cpp["iqr_over_median"], py["iqr_over_median"], cpp["round_median_spread"], py["round_median_spread"]
+                )
                 row[f"cpp/python {variant}"] = float(cpp["median_ms"] / py["median_ms"])
                 row[f"spread {variant}"] = float(spread)
         rows.append(row)

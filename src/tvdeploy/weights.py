@@ -116,8 +116,9 @@ def write_random(model: str, dest: Path, seed: int) -> dict:
     return {"source": "random", "weights": None, "seed": seed}
 
 
-def resolve(info: ModelInfo, mode: str, dest: str | Path, seed: int, url: str | None = None,
-            timeout_s: float = 30.0) -> dict:
+def resolve(
+    info: ModelInfo, mode: str, dest: str | Path, seed: int, url: str | None = None, timeout_s: float = 30.0
+) -> dict:
     """Put the weights ``mode`` asks for at ``dest`` and return their provenance.
 
     ``mode`` is ``auto``, ``pretrained``, ``random`` or a directory holding ``{model}.pth``.
@@ -146,9 +147,7 @@ def resolve(info: ModelInfo, mode: str, dest: str | Path, seed: int, url: str | 
             return provenance
     directory = Path(mode)
     if not directory.is_dir():
-        raise ValueError(
-            f"weights: '{mode}' is neither auto, pretrained, random nor an existing directory"
-        )
+        raise ValueError(f"weights: '{mode}' is neither auto, pretrained, random nor an existing directory")
     src = directory / f"{info.model}.pth"
     if not src.is_file():
         raise FileNotFoundError(f"weights directory {directory} has no {info.model}.pth")

@@ -3,16 +3,16 @@ rule harness_overhead:
         unpack(overhead_inputs),
     output:
         "results/overhead/{device}/{runtime}.json",
-    params:
-        bench=config["bench"],
+    log:
+        "results/logs/harness_overhead/{device}/{runtime}.log",
+    conda:
+        "../envs/tvdeploy.yaml"
     threads: bench_threads
     resources:
         mem_mb=BASE_MEM_MB,
         bench_slot=1,
-    conda:
-        "../envs/tvdeploy.yaml"
-    log:
-        "results/logs/harness_overhead/{device}/{runtime}.log",
+    params:
+        bench=config["bench"],
     script:
         "../scripts/harness_overhead.py"
 
@@ -22,15 +22,15 @@ rule check_parity:
         parity_inputs,
     output:
         "results/parity/{device}/{model}.json",
-    params:
-        pairs=parity_pairs,
-        parity=config["parity"],
-    conda:
-        "../envs/tvdeploy.yaml"
     log:
         "results/logs/check_parity/{device}/{model}.log",
     benchmark:
         "results/jobs/check_parity/{device}/{model}.tsv"
+    conda:
+        "../envs/tvdeploy.yaml"
+    params:
+        pairs=parity_pairs,
+        parity=config["parity"],
     script:
         "../scripts/check_parity.py"
 
@@ -49,18 +49,18 @@ rule aggregate:
         latency_md="results/tables/latency.md",
         predictions="results/tables/predictions.csv",
         parity="results/tables/parity.csv",
+    log:
+        "results/logs/aggregate.log",
+    benchmark:
+        "results/jobs/aggregate.tsv"
+    conda:
+        "../envs/tvdeploy.yaml"
     params:
         predictions=prediction_items(),
         provenance=provenance_files(),
         repo=str(REPO_DIR),
         # A config change re-renders environment.json even when no result changed.
         config_sha256=CONFIG_SHA256,
-    conda:
-        "../envs/tvdeploy.yaml"
-    log:
-        "results/logs/aggregate.log",
-    benchmark:
-        "results/jobs/aggregate.tsv"
     script:
         "../scripts/aggregate.py"
 
@@ -77,12 +77,12 @@ rule catalog_doc:
         aggregate_job="results/jobs/aggregate.tsv",
     output:
         "docs/catalog.md",
+    log:
+        "results/logs/catalog_doc.log",
+    conda:
+        "../envs/tvdeploy.yaml"
     params:
         catalog=catalog_rows,
         mem_mb=export_mem_by_model,
-    conda:
-        "../envs/tvdeploy.yaml"
-    log:
-        "results/logs/catalog_doc.log",
     script:
         "../scripts/render_catalog.py"

@@ -21,8 +21,10 @@ from tvdeploy.variants import VARIANTS as ALL_VARIANTS, load_transform, variants
 # Otherwise Snakemake's scheduler re-plans once per finished job per second, beside the
 # benchmarks (see tvdeploy/scheduling.py).
 if not keep_one_reevaluation_timer():
-    logger.warning("tvdeploy: this Snakemake has no JobScheduler._schedule_reevalutation; "
-                   "check the main process's CPU use during benchmarks")
+    logger.warning(
+        "tvdeploy: this Snakemake has no JobScheduler._schedule_reevalutation; "
+        "check the main process's CPU use during benchmarks"
+    )
 
 CATALOG = read_sheet(REPO_DIR / config["model_sheet"])
 try:
@@ -215,14 +217,21 @@ def prediction_file(device, runtime, variant, model):
 def prediction_items():
     return [
         {"file": prediction_file(d, r, v, m), "model": m, "runtime": r, "variant": v, "device": d}
-        for d in DEVICES for r in RUNTIMES for v in runtime_variants(r, d) for m in MODELS
+        for d in DEVICES
+        for r in RUNTIMES
+        for v in runtime_variants(r, d)
+        for m in MODELS
     ]
 
 
 def bench_files():
     return [
         f"results/bench/{d}/{r}/{v}/b{b}/{m}.json"
-        for d in DEVICES for r in RUNTIMES for v in runtime_variants(r, d) for b in BATCH_SIZES for m in MODELS
+        for d in DEVICES
+        for r in RUNTIMES
+        for v in runtime_variants(r, d)
+        for b in BATCH_SIZES
+        for m in MODELS
     ]
 
 
@@ -239,11 +248,17 @@ def job_benchmark_files():
         files += expand(rules.derive_torchscript_variant.benchmark, device=d, variant=derived, model=MODELS)
     for item in prediction_items():
         if item["runtime"] == "ts-cpp":
-            files += expand(rules.infer_cpp.benchmark, device=item["device"], variant=item["variant"],
-                            model=item["model"])
+            files += expand(
+                rules.infer_cpp.benchmark, device=item["device"], variant=item["variant"], model=item["model"]
+            )
         else:
-            files += expand(rules.infer_python.benchmark, device=item["device"], runtime=item["runtime"],
-                            variant=item["variant"], model=item["model"])
+            files += expand(
+                rules.infer_python.benchmark,
+                device=item["device"],
+                runtime=item["runtime"],
+                variant=item["variant"],
+                model=item["model"],
+            )
     files += expand(rules.check_parity.benchmark, device=DEVICES, model=MODELS)
     return files
 
@@ -256,13 +271,16 @@ def parity_pairs(wildcards):
         chain = [("eager", "none"), ("ts-python", variant), ("ts-cpp", variant)]
         present = [(r, v) for r, v in chain if r in RUNTIMES]
         for (ref_rt, ref_v), (cand_rt, cand_v) in zip(present, present[1:]):
-            pairs.append({
-                "runtime": cand_rt, "variant": cand_v,
-                "reference": ref_rt if ref_v == "none" else f"{ref_rt}/{ref_v}",
-                "rtol": parity_rtol(d, cand_v, against_eager=ref_rt == "eager"),
-                "reference_file": prediction_file(d, ref_rt, ref_v, m),
-                "candidate_file": prediction_file(d, cand_rt, cand_v, m),
-            })
+            pairs.append(
+                {
+                    "runtime": cand_rt,
+                    "variant": cand_v,
+                    "reference": ref_rt if ref_v == "none" else f"{ref_rt}/{ref_v}",
+                    "rtol": parity_rtol(d, cand_v, against_eager=ref_rt == "eager"),
+                    "reference_file": prediction_file(d, ref_rt, ref_v, m),
+                    "candidate_file": prediction_file(d, cand_rt, cand_v, m),
+                }
+            )
     return pairs
 
 

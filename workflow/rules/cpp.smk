@@ -5,15 +5,15 @@ rule build_cpp:
     output:
         infer="build/cpp/infer",
         bench="build/cpp/bench",
-    threads: 2
-    resources:
-        mem_mb=4000,
-    conda:
-        "../envs/tvdeploy.yaml"
     log:
         "results/logs/build_cpp.log",
     benchmark:
         "results/jobs/build_cpp.tsv"
+    conda:
+        "../envs/tvdeploy.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
     script:
         "../scripts/build_cpp.py"
 
@@ -27,18 +27,18 @@ rule infer_cpp:
         sidecars=model_dat_sidecars,
     output:
         "results/predictions/{device}/ts-cpp/{variant}/{model}.json",
-    params:
-        topk=config["topk"],
-        transform=variant_transform,
-    threads: 1
-    resources:
-        mem_mb=run_mem_mb,
-    conda:
-        "../envs/tvdeploy.yaml"
     log:
         "results/logs/infer_cpp/{device}/{variant}/{model}.log",
     benchmark:
         "results/jobs/infer_cpp/{device}/{variant}/{model}.tsv"
+    conda:
+        "../envs/tvdeploy.yaml"
+    threads: 1
+    resources:
+        mem_mb=run_mem_mb,
+    params:
+        topk=config["topk"],
+        transform=variant_transform,
     shell:
         "{input.infer} --model {input.model} --labels {input.labels} --device {wildcards.device}"
         " --transform {params.transform} --topk {params.topk} --threads {threads}"
@@ -54,16 +54,16 @@ rule bench_ts_cpp:
         provenance="data/weights/{model}.json",
     output:
         "results/bench/{device}/ts-cpp/{variant}/b{batch}/{model}.json",
-    params:
-        bench=config["bench"],
-        transform=variant_transform,
+    log:
+        "results/logs/bench_ts_cpp/{device}/{variant}/b{batch}/{model}.log",
+    conda:
+        "../envs/tvdeploy.yaml"
     threads: bench_threads
     resources:
         mem_mb=run_mem_mb,
         bench_slot=1,
-    conda:
-        "../envs/tvdeploy.yaml"
-    log:
-        "results/logs/bench_ts_cpp/{device}/{variant}/b{batch}/{model}.log",
+    params:
+        bench=config["bench"],
+        transform=variant_transform,
     script:
         "../scripts/bench_cpp.py"

@@ -4,13 +4,13 @@ rule preprocess_image:
     output:
         dat="results/inputs/{spec}/{image}.dat",
         meta="results/inputs/{spec}/{image}.json",
-    params:
-        spec=preprocess_params,
-    conda:
-        "../envs/tvdeploy.yaml"
     log:
         "results/logs/preprocess_image/{spec}/{image}.log",
     benchmark:
         "results/jobs/preprocess_image/{spec}/{image}.tsv"
+    conda:
+        "../envs/tvdeploy.yaml"
+    params:
+        spec=preprocess_params,
     script:
         "../scripts/preprocess_image.py"

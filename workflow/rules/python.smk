@@ -7,20 +7,20 @@ rule infer_python:
         provenance="data/weights/{model}.json",
     output:
         "results/predictions/{device}/{runtime}/{variant}/{model}.json",
-    wildcard_constraints:
-        runtime="eager|ts-python",
-    params:
-        topk=config["topk"],
-        transform=variant_transform,
-    threads: 1
-    resources:
-        mem_mb=run_mem_mb,
-    conda:
-        "../envs/tvdeploy.yaml"
     log:
         "results/logs/infer_python/{device}/{runtime}/{variant}/{model}.log",
     benchmark:
         "results/jobs/infer_python/{device}/{runtime}/{variant}/{model}.tsv"
+    wildcard_constraints:
+        runtime="eager|ts-python",
+    conda:
+        "../envs/tvdeploy.yaml"
+    threads: 1
+    resources:
+        mem_mb=run_mem_mb,
+    params:
+        topk=config["topk"],
+        transform=variant_transform,
     script:
         "../scripts/infer_python.py"
 
@@ -33,20 +33,20 @@ rule bench_eager:
         provenance="data/weights/{model}.json",
     output:
         "results/bench/{device}/eager/{variant}/b{batch}/{model}.json",
+    log:
+        "results/logs/bench_eager/{device}/{variant}/b{batch}/{model}.log",
     wildcard_constraints:
         variant="none",
-    params:
-        runtime="eager",
-        bench=config["bench"],
-        transform="none",
+    conda:
+        "../envs/tvdeploy.yaml"
     threads: bench_threads
     resources:
         mem_mb=run_mem_mb,
         bench_slot=1,
-    conda:
-        "../envs/tvdeploy.yaml"
-    log:
-        "results/logs/bench_eager/{device}/{variant}/b{batch}/{model}.log",
+    params:
+        runtime="eager",
+        bench=config["bench"],
+        transform="none",
     script:
         "../scripts/bench_python.py"
 
@@ -59,17 +59,17 @@ rule bench_ts_python:
         provenance="data/weights/{model}.json",
     output:
         "results/bench/{device}/ts-python/{variant}/b{batch}/{model}.json",
-    params:
-        runtime="ts-python",
-        bench=config["bench"],
-        transform=variant_transform,
+    log:
+        "results/logs/bench_ts_python/{device}/{variant}/b{batch}/{model}.log",
+    conda:
+        "../envs/tvdeploy.yaml"
     threads: bench_threads
     resources:
         mem_mb=run_mem_mb,
         bench_slot=1,
-    conda:
-        "../envs/tvdeploy.yaml"
-    log:
-        "results/logs/bench_ts_python/{device}/{variant}/b{batch}/{model}.log",
+    params:
+        runtime="ts-python",
+        bench=config["bench"],
+        transform=variant_transform,
     script:
         "../scripts/bench_python.py"

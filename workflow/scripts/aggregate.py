@@ -2,8 +2,16 @@
 
 from tvdeploy.environment import capture
 from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
-from tvdeploy.tables import deployment_markdown, deployment_summary, latency_markdown, latency_table, \
-    overhead_table, parity_table, predictions_table, throughput_markdown
+from tvdeploy.tables import (
+    deployment_markdown,
+    deployment_summary,
+    latency_markdown,
+    latency_table,
+    overhead_table,
+    parity_table,
+    predictions_table,
+    throughput_markdown,
+)
 
 log = setup_script_logging(snakemake)
 params = snakemake.params
@@ -25,22 +33,29 @@ write_csv(overhead, snakemake.output.overhead)
 environment = capture(snakemake.config, params.repo, [r["environment"] for r in bench_records + overhead_records])
 write_json_atomic(snakemake.output.environment, environment)
 mixed = len(environment["result_environments"]) > 1
-write_text_atomic(snakemake.output.latency_md, "\n".join([
-    "# Inference latency\n",
-    f"torch {environment['versions']['torch']}, torchvision {environment['versions']['torchvision']}, "
-    f"{environment['cpu']['model']} ({environment['cpu']['cores']} cores), "
-    f"GPU: {environment['gpu']['name'] or 'none'}; config {environment['config_sha256'][:12]}, "
-    f"workflow commit {environment['git']['commit'] or 'unknown'}"
-    f"{' (uncommitted changes)' if environment['git']['dirty'] else ''}.\n",
-    "**Warning: these results were measured on different machines or software versions "
-    f"({environment['result_environments']}); see environment.json.**\n" if mixed else "",
-    latency_markdown(latency),
-    throughput_markdown(latency),
-    deployment_markdown(deployment_summary(latency)),
-    "### Harness overhead per call (µs, module returning a view)\n",
-    overhead.pivot_table(index="device", columns="runtime", values="median_us").round(1).to_markdown(),
-    "",
-]))
+write_text_atomic(
+    snakemake.output.latency_md,
+    "\n".join(
+        [
+            "# Inference latency\n",
+            f"torch {environment['versions']['torch']}, torchvision {environment['versions']['torchvision']}, "
+            f"{environment['cpu']['model']} ({environment['cpu']['cores']} cores), "
+            f"GPU: {environment['gpu']['name'] or 'none'}; config {environment['config_sha256'][:12]}, "
+            f"workflow commit {environment['git']['commit'] or 'unknown'}"
+            f"{' (uncommitted changes)' if environment['git']['dirty'] else ''}.\n",
+            "**Warning: these results were measured on different machines or software versions "
+            f"({environment['result_environments']}); see environment.json.**\n"
+            if mixed
+            else "",
+            latency_markdown(latency),
+            throughput_markdown(latency),
+            deployment_markdown(deployment_summary(latency)),
+            "### Harness overhead per call (µs, module returning a view)\n",
+            overhead.pivot_table(index="device", columns="runtime", values="median_us").round(1).to_markdown(),
+            "",
+        ]
+    ),
+)
 
 predictions = []
 for item in params.predictions:

@@ -29,4 +29,4 @@ def main(smk) -> None:
             sys.stderr = real_stderr
 
 
-main(snakemake)  # noqa: F821 - injected by Snakemake
+main(snakemake)

@@ -4,8 +4,14 @@ import torch
 
 from tvdeploy.catalog import ModelInfo
 from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic
-from tvdeploy.models import build_model, check_parity, compare_logits, logits_of, make_variant, \
-    quiet_torchscript_deprecation
+from tvdeploy.models import (
+    build_model,
+    check_parity,
+    compare_logits,
+    logits_of,
+    make_variant,
+    quiet_torchscript_deprecation,
+)
 from tvdeploy.runtime import load_torchscript, resolve_device, versions
 from tvdeploy.variants import load_transform
 
@@ -32,13 +38,16 @@ with atomic_path(snakemake.output.model, suffix=".pt") as tmp, quiet_torchscript
     check_parity(f"{info.model}: eager vs TorchScript {wc.variant} on {device} (random input)", comparison)
 log.info("parity eager vs %s: %s", wc.variant, comparison)
 
-write_json_atomic(snakemake.output.meta, {
-    "model": info.model,
-    "variant": wc.variant,
-    "device": device.type,
-    "derived_from": str(snakemake.input.plain),
-    "load_transform": transform,
-    "weights": read_json(snakemake.input.provenance),
-    "parity_random_input": comparison,
-    "versions": versions(),
-})
+write_json_atomic(
+    snakemake.output.meta,
+    {
+        "model": info.model,
+        "variant": wc.variant,
+        "device": device.type,
+        "derived_from": str(snakemake.input.plain),
+        "load_transform": transform,
+        "weights": read_json(snakemake.input.provenance),
+        "parity_random_input": comparison,
+        "versions": versions(),
+    },
+)

@@ -6,8 +6,15 @@ import torch
 
 from tvdeploy.catalog import ModelInfo
 from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
-from tvdeploy.models import build_model, categories, check_parity, compare_logits, logits_of, \
-    quiet_torchscript_deprecation, script_logits_module
+from tvdeploy.models import (
+    build_model,
+    categories,
+    check_parity,
+    compare_logits,
+    logits_of,
+    quiet_torchscript_deprecation,
+    script_logits_module,
+)
 from tvdeploy.runtime import versions
 
 log = setup_script_logging(snakemake)
@@ -37,15 +44,18 @@ with atomic_path(snakemake.output.model, suffix=".pt") as tmp, quiet_torchscript
 log.info("parity eager vs TorchScript: %s", comparison)
 
 write_text_atomic(snakemake.output.labels, "\n".join(categories(info.model)) + "\n")
-write_json_atomic(snakemake.output.meta, {
-    "model": info.model,
-    "variant": "plain",
-    "method": "torch.jit.script",
-    "output_kind": output_kind,
-    "input_shape": list(info.input_shape),
-    "preprocess": {**info.preprocess_spec(), "spec_id": info.spec_id},
-    "weights": read_json(snakemake.input.provenance),
-    "export_s": export_s,
-    "parity_random_input": comparison,
-    "versions": versions(),
-})
+write_json_atomic(
+    snakemake.output.meta,
+    {
+        "model": info.model,
+        "variant": "plain",
+        "method": "torch.jit.script",
+        "output_kind": output_kind,
+        "input_shape": list(info.input_shape),
+        "preprocess": {**info.preprocess_spec(), "spec_id": info.spec_id},
+        "weights": read_json(snakemake.input.provenance),
+        "export_s": export_s,
+        "parity_random_input": comparison,
+        "versions": versions(),
+    },
+)

@@ -6,15 +6,19 @@ from tvdeploy.runtime import apply_threads, load_module, predict, read_labels, r
 log = setup_script_logging(snakemake)
 threads = apply_threads(snakemake.threads, 0)
 device = resolve_device(snakemake.wildcards.device)
-module = load_module(snakemake.wildcards.runtime, snakemake.wildcards.model, snakemake.input.model, device,
-                     snakemake.params.transform)
+module = load_module(
+    snakemake.wildcards.runtime, snakemake.wildcards.model, snakemake.input.model, device, snakemake.params.transform
+)
 results = predict(module, snakemake.input.dats, read_labels(snakemake.input.labels), device, snakemake.params.topk)
-write_json_atomic(snakemake.output[0], {
-    "program": "infer_python",
-    "runtime": snakemake.wildcards.runtime,
-    "model": snakemake.wildcards.model,
-    "device": device.type,
-    **threads,
-    "versions": versions(),
-    "results": results,
-})
+write_json_atomic(
+    snakemake.output[0],
+    {
+        "program": "infer_python",
+        "runtime": snakemake.wildcards.runtime,
+        "model": snakemake.wildcards.model,
+        "device": device.type,
+        **threads,
+        "versions": versions(),
+        "results": results,
+    },
+)

@@ -11,10 +11,14 @@ if Path(snakemake.output.meta) != sidecar_path(snakemake.output.dat):
     raise ValueError("rule preprocess_image: the sidecar must sit beside the .dat with a .json suffix")
 spec = snakemake.params.spec
 tensor = preprocess_image(snakemake.input.image, spec)
-write_dat(tensor, snakemake.output.dat, {
-    **spec,
-    "spec_id": snakemake.wildcards.spec,
-    "image": str(snakemake.input.image),
-    "image_sha256": sha256_of(snakemake.input.image),
-})
+write_dat(
+    tensor,
+    snakemake.output.dat,
+    {
+        **spec,
+        "spec_id": snakemake.wildcards.spec,
+        "image": str(snakemake.input.image),
+        "image_sha256": sha256_of(snakemake.input.image),
+    },
+)
 log.info("%s → %s %s", snakemake.input.image, snakemake.output.dat, tuple(tensor.shape))

@@ -6,9 +6,6 @@
 #include <torch/cuda.h>
 #include <torch/headeronly/version.h>
 #include <torch/script.h>
-
-#include <nlohmann/json.hpp>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +20,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -92,8 +90,8 @@ inline std::string describe(const std::exception& e) {
 // ------------------------------------------------------------- option parsing
 
 struct OptionSpec {
-  std::string name;         // without the leading "--"
-  std::string metavar;      // e.g. "PATH"; shown in the usage text
+  std::string name;     // without the leading "--"
+  std::string metavar;  // e.g. "PATH"; shown in the usage text
   std::string help;
   bool required = false;
   std::string default_value;  // empty: no default
@@ -504,8 +502,7 @@ inline torch::Tensor require_logits(const c10::IValue& output, std::int64_t batc
   torch::Tensor logits = output.toTensor();
   if (logits.dim() != 2 || logits.size(0) != batch) {
     throw InputError("model " + quoted(model) + " returned a tensor of shape " +
-                     c10::str(logits.sizes()) + ", expected [" + std::to_string(batch) +
-                     ", C]");
+                     c10::str(logits.sizes()) + ", expected [" + std::to_string(batch) + ", C]");
   }
   return logits;
 }
@@ -554,10 +551,14 @@ constexpr StopReason stop_reason(const StopRule& rule, std::int64_t n, double el
 
 constexpr std::string_view to_string(StopReason reason) noexcept {
   switch (reason) {
-    case StopReason::kMaxIters: return "max_iters";
-    case StopReason::kMaxTime: return "max_time";
-    case StopReason::kMinReached: return "min_reached";
-    case StopReason::kContinue: break;
+    case StopReason::kMaxIters:
+      return "max_iters";
+    case StopReason::kMaxTime:
+      return "max_time";
+    case StopReason::kMinReached:
+      return "min_reached";
+    case StopReason::kContinue:
+      break;
   }
   return "continue";
 }
@@ -586,8 +587,8 @@ inline void write_json_atomic(const fs::path& out, const json& value) {
   {
     std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
     if (!file) {
-      throw OutputError("cannot create " + quoted(tmp) + " (does the directory of " +
-                        quoted(out) + " exist and is it writable?)");
+      throw OutputError("cannot create " + quoted(tmp) + " (does the directory of " + quoted(out) +
+                        " exist and is it writable?)");
     }
     file.write(text.data(), static_cast<std::streamsize>(text.size()));
     file.flush();
