@@ -1,0 +1,147 @@
+"""Every runtime, variant and device of tvdeploy, each declared once.
+
+Everything else follows from these tables: the config schema's allowed values and the C++
+programs' accepted choices are checked against them by tests (``tests/test_registry.py``,
+``tests/test_cpp_cli.py``); the rules' wildcard constraints, the target lists, the parity pairs and
+the scripts' dispatch are computed from them (``tvdeploy.plan``, ``tvdeploy.harnesses``).
+
+Adding a runtime is one ``Runtime`` entry here plus its harness module. Torch-free: the
+Snakefile imports this while parsing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Where a run can execute; "auto" in the config resolves to one of these (tvdeploy.devices).
+DEVICES = ("cpu", "cuda")
+DEVICE_CHOICES = ("auto", *DEVICES)
+
+# What a harness does to a module right after loading it. The C++ programs accept exactly these
+# names for --transform (checked by tests/test_cpp_cli.py).
+NO_TRANSFORM = "none"
+OPTIMIZE_FOR_INFERENCE = "optimize_for_inference"
+LOAD_TRANSFORMS = (NO_TRANSFORM, OPTIMIZE_FOR_INFERENCE)
+
+# The languages harnesses are written in; each has its own infer and bench rules.
+PYTHON = "python"
+CPP = "cpp"
+
+# Artifacts a runtime consumes: the weights file (rebuilt into the nn.Module) or an export.
+WEIGHTS = "weights"
+TORCHSCRIPT = "torchscript"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of deploying the exported model (a separate artifact, separately measured)."""
+
+    name: str
+    description: str
+    devices: tuple[str, ...] = DEVICES
+    # Applied after loading, identically in every harness.
+    load_transform: str = NO_TRANSFORM
+    # The parity config key for this variant compared against a different variant (e.g. half
+    # precision against float32 eager); None: the device's float32 tolerance.
+    cross_variant_rtol_key: str | None = None
+
+    def supports(self, device: str) -> bool:
+        return device in self.devices
+
+
+PLAIN = "plain"
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant(PLAIN, "the model as built (eager) or as exported (torch.jit.script)"),
+        Variant("frozen", "torch.jit.freeze: weights inlined as constants, conv+bn folded"),
+        # optimize_for_inference output (MKLDNN-prepacked weights on CPU) cannot be saved and
+        # reloaded, so the file is frozen and every harness optimises it at load time.
+        Variant("optimized", "frozen + torch.jit.optimize_for_inference", load_transform=OPTIMIZE_FOR_INFERENCE),
+        # Half precision on a CPU is emulated or unsupported for many ops: not a deployment there.
+        Variant("fp16", "half precision, float32 in and out", devices=("cuda",), cross_variant_rtol_key="fp16_rtol"),
+        Variant("channels_last", "NHWC memory format, frozen"),
+    )
+}
+TORCHSCRIPT_VARIANTS = tuple(VARIANTS)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A way of running a deployed model: what it loads, in which language, on what."""
+
+    name: str
+    description: str
+    language: str
+    artifact: str
+    # The module implementing it (see tvdeploy.harnesses).
+    harness: str
+    variants: tuple[str, ...]
+    devices: tuple[str, ...] = DEVICES
+    # The runtime whose logits this one must reproduce (same variant where it has it, else plain).
+    reference: str | None = None
+
+    def variants_on(self, device: str, selected) -> list[str]:
+        """The variants this runtime runs on ``device``: those of ``selected`` it supports, in
+        registry order. A runtime with only the plain variant (eager) always runs it: it is the
+        reference the others are checked and compared against."""
+        if self.variants == (PLAIN,):
+            return [PLAIN]
+        return [v for v in self.variants if v in selected and VARIANTS[v].supports(device)]
+
+
+RUNTIMES: dict[str, Runtime] = {
+    r.name: r
+    for r in (
+        Runtime(
+            "eager",
+            "the torchvision nn.Module in PyTorch",
+            language=PYTHON,
+            artifact=WEIGHTS,
+            harness="tvdeploy.harnesses.eager",
+            variants=(PLAIN,),
+        ),
+        Runtime(
+            "ts-python",
+            "TorchScript loaded with torch.jit.load in Python",
+            language=PYTHON,
+            artifact=TORCHSCRIPT,
+            harness="tvdeploy.harnesses.torchscript",
+            variants=TORCHSCRIPT_VARIANTS,
+            reference="eager",
+        ),
+        Runtime(
+            "ts-cpp",
+            "TorchScript loaded with torch::jit::load by the C++ infer and bench programs",
+            language=CPP,
+            artifact=TORCHSCRIPT,
+            harness="tvdeploy.harnesses.cpp",
+            variants=TORCHSCRIPT_VARIANTS,
+            reference="ts-python",
+        ),
+    )
+}
+
+
+def runtime(name: str) -> Runtime:
+    try:
+        return RUNTIMES[name]
+    except KeyError:
+        raise ValueError(f"unknown runtime '{name}' (known: {', '.join(RUNTIMES)})") from None
+
+
+def variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ValueError(f"unknown variant '{name}' (known: {', '.join(VARIANTS)})") from None
+
+
+def runtimes_in(language: str) -> list[str]:
+    return [name for name, r in RUNTIMES.items() if r.language == language]
+
+
+def derived_variants() -> list[str]:
+    """TorchScript variants made from the plain export by their own rule."""
+    return [v for v in TORCHSCRIPT_VARIANTS if v != PLAIN]
