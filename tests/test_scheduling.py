@@ -1,9 +1,12 @@
-"""The Snakemake scheduler workaround: one pending re-evaluation timer, as a daemon thread."""
+"""The Snakemake scheduler workaround: one pending re-evaluation timer, as a daemon thread, and a
+loud refusal or fallback when the Snakemake internals it touches change."""
 
 import threading
 import time
 
-from tvdeploy.scheduling import keep_one_reevaluation_timer
+import pytest
+
+from tvdeploy.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
 
 
 class FakeScheduler:
@@ -19,7 +22,7 @@ def pending_timers():
 
 
 def test_one_pending_timer_however_often_asked():
-    assert keep_one_reevaluation_timer(FakeScheduler)
+    keep_one_reevaluation_timer(FakeScheduler)
     scheduler = FakeScheduler()
     before = len(pending_timers())
     for _ in range(20):  # 20 finished jobs each asking for a re-evaluation
@@ -36,13 +39,39 @@ def test_one_pending_timer_however_often_asked():
 def test_patch_applies_to_installed_snakemake():
     from snakemake.scheduling.job_scheduler import JobScheduler
 
-    assert keep_one_reevaluation_timer(), "Snakemake changed: revisit tvdeploy/scheduling.py"
+    keep_one_reevaluation_timer()  # raises if the pinned Snakemake changed: revisit scheduling.py
     assert JobScheduler._tvdeploy_single_timer
 
 
-def test_no_patch_when_snakemake_lacks_the_method():
+def test_refuses_when_snakemake_lacks_the_method():
     class Other:
         pass
 
-    assert not keep_one_reevaluation_timer(Other)
+    with pytest.raises(SchedulerPatchError, match="has no _schedule_reevalutation"):
+        keep_one_reevaluation_timer(Other)
     assert not hasattr(Other, "_schedule_reevalutation")
+
+
+def test_refuses_when_the_method_signature_changed():
+    class Renamed:
+        def _schedule_reevalutation(self, delay, reason):
+            pass
+
+    original = Renamed._schedule_reevalutation
+    with pytest.raises(SchedulerPatchError, match="expected \\['self', 'delay'\\]"):
+        keep_one_reevaluation_timer(Renamed)
+    assert Renamed._schedule_reevalutation is original
+
+
+def test_falls_back_to_stock_timers_with_a_warning_when_the_semaphore_is_gone():
+    calls = []
+
+    class NoSemaphore:
+        def _schedule_reevalutation(self, delay):
+            calls.append(delay)
+
+    keep_one_reevaluation_timer(NoSemaphore)
+    with pytest.warns(RuntimeWarning, match="no _open_jobs.release"):
+        NoSemaphore()._schedule_reevalutation(0.5)
+    NoSemaphore()._schedule_reevalutation(0.25)  # warned once, still stock behaviour
+    assert calls == [0.5, 0.25]

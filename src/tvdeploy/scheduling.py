@@ -12,33 +12,74 @@ makes Snakemake wait that long before it exits.
 ``keep_one_reevaluation_timer`` keeps at most one pending re-evaluation timer per scheduler, as a
 daemon thread. Job completions still wake the scheduler immediately, and a pass still happens at
 least once per timespan, so rate limiting behaves as before.
+
+It touches two private names of Snakemake's ``JobScheduler`` (tested with the pinned 9.27):
+the method ``_schedule_reevalutation(self, delay)`` and the semaphore ``self._open_jobs``. When the
+method is gone or has another signature, the patch refuses (``SchedulerPatchError``) and Snakemake
+runs stock; when a scheduler lacks the semaphore, the patched method warns once and calls the
+original.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
+import warnings
 
 PATCHED_FLAG = "_tvdeploy_single_timer"
+METHOD = "_schedule_reevalutation"
+SEMAPHORE = "_open_jobs"
 
 
-def _schedule_one_reevaluation(scheduler, delay: float) -> None:
-    pending = getattr(scheduler, "_tvdeploy_pending_timer", None)
-    if pending is not None and pending.is_alive():
-        return
-    timer = threading.Timer(delay, scheduler._open_jobs.release)
-    timer.daemon = True
-    scheduler._tvdeploy_pending_timer = timer
-    timer.start()
+class SchedulerPatchError(RuntimeError):
+    """Snakemake's scheduler internals are not what the workaround expects."""
 
 
-def keep_one_reevaluation_timer(scheduler_class=None) -> bool:
-    """Patch Snakemake's JobScheduler (or ``scheduler_class``); returns False, changing nothing,
-    when the class no longer has the method this works around (a newer Snakemake)."""
+def _make_single_timer_method(original):
+    warned = []
+
+    def schedule_one_reevaluation(scheduler, delay: float) -> None:
+        semaphore = getattr(scheduler, SEMAPHORE, None)
+        if not callable(getattr(semaphore, "release", None)):
+            if not warned:
+                warned.append(True)
+                warnings.warn(
+                    f"tvdeploy: Snakemake's JobScheduler has no {SEMAPHORE}.release; using its own "
+                    "re-evaluation timers (the main process may use more CPU beside benchmarks)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            return original(scheduler, delay)
+        pending = getattr(scheduler, "_tvdeploy_pending_timer", None)
+        if pending is not None and pending.is_alive():
+            return None
+        timer = threading.Timer(delay, semaphore.release)
+        timer.daemon = True
+        scheduler._tvdeploy_pending_timer = timer
+        timer.start()
+        return None
+
+    return schedule_one_reevaluation
+
+
+def keep_one_reevaluation_timer(scheduler_class=None) -> None:
+    """Patch Snakemake's JobScheduler (or ``scheduler_class``) once; raise SchedulerPatchError,
+    changing nothing, when the method it replaces is missing or has another signature."""
     if scheduler_class is None:
         from snakemake.scheduling.job_scheduler import JobScheduler as scheduler_class
-    if not hasattr(scheduler_class, "_schedule_reevalutation"):
-        return False
-    if not getattr(scheduler_class, PATCHED_FLAG, False):
-        scheduler_class._schedule_reevalutation = _schedule_one_reevaluation
-        setattr(scheduler_class, PATCHED_FLAG, True)
-    return True
+    if getattr(scheduler_class, PATCHED_FLAG, False):
+        return
+    original = getattr(scheduler_class, METHOD, None)
+    if original is None:
+        raise SchedulerPatchError(
+            f"{scheduler_class.__name__} has no {METHOD} (a Snakemake other than the pinned one?): "
+            "running its stock scheduler; check the main process's CPU use during benchmarks"
+        )
+    parameters = list(inspect.signature(original).parameters)
+    if parameters != ["self", "delay"]:
+        raise SchedulerPatchError(
+            f"{scheduler_class.__name__}.{METHOD} takes {parameters}, expected ['self', 'delay']: "
+            "running its stock scheduler"
+        )
+    setattr(scheduler_class, METHOD, _make_single_timer_method(original))
+    setattr(scheduler_class, PATCHED_FLAG, True)
