@@ -89,8 +89,8 @@ def test_compare_logits_is_scale_relative():
 
 # ---- deployment variants ------------------------------------------------------------------
 
-from tvdeploy.models import apply_load_transform, make_variant  # noqa: E402
-from tvdeploy.variants import load_transform, variants_for_device  # noqa: E402
+from tvdeploy.models import VARIANT_BUILDERS, apply_load_transform, make_variant  # noqa: E402
+from tvdeploy.registry import VARIANTS, derived_variants  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_variants_agree_with_eager_after_save_and_reload(resnet18_plain, tmp_pat
     module = make_variant(torch.jit.load(str(pt)), variant)
     saved = tmp_path / f"{variant}.pt"
     module.save(str(saved))
-    deployed = apply_load_transform(torch.jit.load(str(saved)), load_transform(variant))
+    deployed = apply_load_transform(torch.jit.load(str(saved)), VARIANTS[variant].load_transform)
     with torch.inference_mode():
         out = deployed(x)
     assert out.dtype == torch.float32 and out.shape == (1, 1000)
@@ -132,9 +132,20 @@ def test_fp16_variant_keeps_float32_interface(tmp_path):
     assert "aten::half" in str(half.graph) or "Half" in str(half.graph)
 
 
-def test_variant_names():
-    assert variants_for_device(["plain", "fp16", "frozen"], "cpu") == ["plain", "frozen"]
-    assert variants_for_device(["plain", "fp16"], "cuda") == ["plain", "fp16"]
-    assert load_transform("optimized") == "optimize_for_inference" and load_transform("frozen") == "none"
+def test_every_registry_variant_has_a_builder_and_no_other():
+    assert set(VARIANT_BUILDERS) == set(derived_variants())
     with pytest.raises(ValueError, match="unknown TorchScript variant"):
         make_variant(torch.jit.script(torch.nn.Identity()), "int8")
+
+
+def test_build_model_restores_torch_hub_and_load_settings(tmp_path):
+    """Weights are served to torchvision's builder through a private torch.hub cache with
+    weights-only loading forced; neither setting may leak into the rest of the process."""
+    import os
+
+    hub_before = torch.hub.get_dir()
+    path = tmp_path / "r18.pth"
+    torch.save(random_state_dict("resnet18", seed=0), path)
+    build_model("resnet18", path)
+    assert torch.hub.get_dir() == hub_before
+    assert "TORCH_FORCE_WEIGHTS_ONLY_LOAD" not in os.environ

@@ -9,17 +9,22 @@ give the same architecture and the same preprocessing semantics.
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
-from unittest import mock
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 from tvdeploy.catalog import UnknownModelError
-from tvdeploy.variants import VARIANTS
+from tvdeploy.registry import NO_TRANSFORM, OPTIMIZE_FOR_INFERENCE, derived_variants
+
+# torch.load reads this on every call; it overrides a caller that does not ask for weights_only.
+FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
 
 
 class ParityError(RuntimeError):
@@ -46,42 +51,55 @@ def default_weights(model: str):
         raise UnknownModelError(f"unknown torchvision model '{model}'") from err
 
 
-def build_model_from_state_dict(model: str, state_dict: dict[str, torch.Tensor]) -> nn.Module:
-    weights = default_weights(model)
-    # torchvision's builder calls weights.get_state_dict() and then load_state_dict(strict);
-    # handing it our dict keeps its per-model construction logic intact.
-    with mock.patch.object(type(weights), "get_state_dict", lambda self, *a, **k: state_dict):
-        try:
-            net = get_model(model, weights=weights)
-        except RuntimeError as err:
-            raise WeightsFileError(f"state_dict does not fit {model}: {err}") from err
-    return net.eval()
+# What torchvision's builders (0.29) derive from the DEFAULT weights before constructing the
+# model, besides num_classes. tests/test_catalog_models.py builds every catalog model from random
+# weights through the builder, so a builder that derives something else fails there.
+def _weights_derived_kwargs(model: str, weights) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"num_classes": len(weights.meta["categories"])}
+    if model in ("googlenet", "inception_v3"):
+        # The published files carry the auxiliary heads; the builders drop them after loading.
+        kwargs.update(transform_input=True, aux_logits=True, init_weights=False)
+    if model.startswith("vit_"):
+        kwargs["image_size"] = weights.meta["min_size"][0]
+    if model.startswith("maxvit_"):
+        kwargs["input_size"] = weights.meta["min_size"]
+    return kwargs
 
 
 def random_state_dict(model: str, seed: int) -> dict[str, torch.Tensor]:
     """Seeded random weights with exactly the keys of the model's pretrained file."""
     weights = default_weights(model)
-    captured: dict[str, dict[str, torch.Tensor]] = {}
-
-    def capture(module, state_dict, *args, **kwargs):
-        # The module's structure at load time is the structure of the published file
-        # (e.g. googlenet still has its auxiliary heads here). Keep the state_dict object
-        # itself: its _metadata carries module versions that some loaders check (MNASNet).
-        snapshot = module.state_dict()
-        for key, value in snapshot.items():
-            snapshot[key] = value.detach().clone()
-        captured["state_dict"] = snapshot
-        return nn.modules.module._IncompatibleKeys([], [])
-
     torch.manual_seed(seed)
-    with (
-        mock.patch.object(type(weights), "get_state_dict", lambda self, *a, **k: {}),
-        mock.patch.object(nn.Module, "load_state_dict", capture),
-    ):
-        get_model(model, weights=weights)
-    if "state_dict" not in captured:
-        raise RuntimeError(f"could not capture the parameter layout of {model}")
-    return captured["state_dict"]
+    net = get_model(model, weights=None, **_weights_derived_kwargs(model, weights))
+    # Keep the state_dict object itself: its _metadata carries module versions that some
+    # loaders check (MNASNet).
+    state = net.state_dict()
+    for key, value in state.items():
+        state[key] = value.detach().clone()
+    return state
+
+
+@contextlib.contextmanager
+def _served_as_hub_cache(weights, path: Path):
+    """torchvision's builders load DEFAULT weights through torch.hub's cache: serve ``path`` from a
+    private cache folder under the file name of the weights' URL, with every torch.load forced to
+    ``weights_only`` (torchvision's call does not ask for it)."""
+    previous_dir = torch.hub.get_dir()
+    previous_force = os.environ.get(FORCE_WEIGHTS_ONLY)
+    with tempfile.TemporaryDirectory(prefix="tvdeploy-hub-") as hub_dir:
+        checkpoints = Path(hub_dir) / "checkpoints"
+        checkpoints.mkdir()
+        (checkpoints / Path(urlparse(weights.url).path).name).symlink_to(path.resolve())
+        torch.hub.set_dir(hub_dir)
+        os.environ[FORCE_WEIGHTS_ONLY] = "1"
+        try:
+            yield
+        finally:
+            torch.hub.set_dir(previous_dir)
+            if previous_force is None:
+                os.environ.pop(FORCE_WEIGHTS_ONLY, None)
+            else:
+                os.environ[FORCE_WEIGHTS_ONLY] = previous_force
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
@@ -96,7 +114,18 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def build_model(model: str, weights_path: str | Path) -> nn.Module:
-    return build_model_from_state_dict(model, load_state_dict_file(weights_path))
+    """The model built by torchvision's own builder for its DEFAULT weights (same constructor
+    arguments, e.g. googlenet's ``transform_input``), loaded from ``weights_path``."""
+    weights_path = Path(weights_path)
+    # Refuse unsafe or malformed files with a clear message before torchvision sees them.
+    load_state_dict_file(weights_path)
+    weights = default_weights(model)
+    with _served_as_hub_cache(weights, weights_path):
+        try:
+            net = get_model(model, weights=weights)
+        except RuntimeError as err:
+            raise WeightsFileError(f"state_dict in {weights_path} does not fit {model}: {err}") from err
+    return net.eval()
 
 
 def categories(model: str) -> list[str]:
@@ -224,23 +253,37 @@ class ChannelsLast(nn.Module):
         return self.model(x.contiguous(memory_format=torch.channels_last))
 
 
+def _frozen(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    return torch.jit.freeze(plain.eval())
+
+
+def _half(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    return torch.jit.freeze(torch.jit.script(HalfPrecision(plain.half())).eval())
+
+
+def _channels_last(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    wrapped = ChannelsLast(plain.to(memory_format=torch.channels_last))
+    return torch.jit.freeze(torch.jit.script(wrapped).eval())
+
+
+# How each derived variant of the registry is made from the plain export (tests check that the
+# keys are exactly the registry's derived variants). "optimized" is saved frozen: its
+# optimize_for_inference is the registry's load transform, applied by every harness.
+VARIANT_BUILDERS = {"frozen": _frozen, "optimized": _frozen, "fp16": _half, "channels_last": _channels_last}
+
+
 def make_variant(plain: torch.jit.ScriptModule, variant: str) -> torch.jit.ScriptModule:
     """The module to save for ``variant``, built from the loaded plain export."""
+    if variant not in VARIANT_BUILDERS:
+        raise ValueError(f"unknown TorchScript variant '{variant}' (expected one of {', '.join(derived_variants())})")
     with quiet_torchscript_deprecation():
-        if variant in ("frozen", "optimized"):
-            return torch.jit.freeze(plain.eval())
-        if variant == "fp16":
-            return torch.jit.freeze(torch.jit.script(HalfPrecision(plain.half())).eval())
-        if variant == "channels_last":
-            wrapped = ChannelsLast(plain.to(memory_format=torch.channels_last))
-            return torch.jit.freeze(torch.jit.script(wrapped).eval())
-    raise ValueError(f"unknown TorchScript variant '{variant}' (expected one of {', '.join(VARIANTS[1:])})")
+        return VARIANT_BUILDERS[variant](plain)
 
 
 def apply_load_transform(module: torch.jit.ScriptModule, transform: str) -> torch.jit.ScriptModule:
-    if transform == "none":
+    if transform == NO_TRANSFORM:
         return module
-    if transform == "optimize_for_inference":
+    if transform == OPTIMIZE_FOR_INFERENCE:
         with quiet_torchscript_deprecation():
             return torch.jit.optimize_for_inference(module)
     raise ValueError(f"unknown load transform '{transform}'")
