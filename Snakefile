@@ -1,9 +1,10 @@
 # tvdeploy: torchvision classification models → TorchScript → C++ LibTorch, benchmarked.
-# Wiring only: configuration, rule modules, final targets. Helpers live in workflow/rules/common.smk.
+# Wiring only: configuration, rule modules, final targets. The logic is the tvdeploy package
+# (src/tvdeploy); workflow/rules/common.smk connects it to the rules.
 
 from snakemake.utils import min_version, validate
 
-min_version("9.0")
+min_version("9.27")
 
 
 configfile: "config/config.yaml"
@@ -23,4 +24,4 @@ include: "workflow/rules/aggregate.smk"
 rule all:
     default_target: True
     input:
-        TABLES,
+        PLAN.tables(),

@@ -83,6 +83,7 @@ def check_model(model, infer_binary, tmp_path):
             str(out),
             str(dat),
         ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=900,

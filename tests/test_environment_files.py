@@ -4,8 +4,6 @@ import yaml
 from conftest import REPO_ROOT
 from jsonschema import Draft202012Validator
 
-from tvdeploy.devices import resolve_devices
-
 
 def requirement_lines(path):
     return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
@@ -30,13 +28,6 @@ def test_default_config_is_valid_and_schema_rejects_typos():
         {"modles": ["resnet18"]},
     ):
         assert list(validator.iter_errors({**config, **bad})), bad
-
-
-def test_auto_device_follows_the_machine():
-    assert resolve_devices(["auto"], has_gpu=lambda: False) == ["cpu"]
-    assert resolve_devices(["auto"], has_gpu=lambda: True) == ["cuda"]
-    assert resolve_devices(["cpu", "auto", "cuda"], has_gpu=lambda: True) == ["cpu", "cuda"]
-    assert resolve_devices(["cuda"], has_gpu=lambda: False) == ["cuda"]  # explicit choice kept (cluster)
 
 
 def test_default_profile_limits_benchmarks_to_one_at_a_time():

@@ -34,6 +34,12 @@ class BuildError(RuntimeError):
     """The C++ build cannot be configured or failed."""
 
 
+def source_files(source_dir: str | Path) -> list[str]:
+    """The C++ sources and headers of the CMake project (with its CMakeLists.txt, the build
+    rule's inputs: a change to any of them rebuilds the programs)."""
+    return sorted(str(p) for p in Path(source_dir).rglob("*.[ch]pp"))
+
+
 def _is_cuda_root(path: Path) -> bool:
     return (path / CUDA_ROOT_MARKER).is_file()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +17,7 @@ def machine_has_gpu() -> bool:
     if shutil.which("nvidia-smi") is None:
         return False
     try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+        listing = subprocess.run(["nvidia-smi", "-L"], check=False, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return False
     return listing.returncode == 0 and "GPU" in listing.stdout
@@ -34,3 +35,11 @@ def resolve_devices(requested: list[str], has_gpu=machine_has_gpu) -> list[str]:
         if device not in devices:
             devices.append(device)
     return devices
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a SLURM or taskset allocation)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -10,6 +10,8 @@ import socket
 import subprocess
 from pathlib import Path
 
+from tvdeploy.devices import available_cores
+
 
 def _run(command: list[str], cwd: str | Path | None = None) -> str | None:
     try:
@@ -28,8 +30,6 @@ def cpu_info() -> dict:
                 break
     except OSError:
         pass
-    from tvdeploy.runtime import available_cores
-
     return {
         "model": model or platform.processor() or platform.machine(),
         "cores": available_cores(),

@@ -50,6 +50,8 @@ class Variant:
 
 
 PLAIN = "plain"
+# The baseline every deployment is compared against.
+EAGER = "eager"
 
 VARIANTS: dict[str, Variant] = {
     v.name: v
@@ -95,7 +97,7 @@ RUNTIMES: dict[str, Runtime] = {
     r.name: r
     for r in (
         Runtime(
-            "eager",
+            EAGER,
             "the torchvision nn.Module in PyTorch",
             language=PYTHON,
             artifact=WEIGHTS,
@@ -109,7 +111,7 @@ RUNTIMES: dict[str, Runtime] = {
             artifact=TORCHSCRIPT,
             harness="tvdeploy.harnesses.torchscript",
             variants=TORCHSCRIPT_VARIANTS,
-            reference="eager",
+            reference=EAGER,
         ),
         Runtime(
             "ts-cpp",
@@ -145,3 +147,20 @@ def runtimes_in(language: str) -> list[str]:
 def derived_variants() -> list[str]:
     """TorchScript variants made from the plain export by their own rule."""
     return [v for v in TORCHSCRIPT_VARIANTS if v != PLAIN]
+
+
+def cross_language_pairs() -> list[tuple[str, str]]:
+    """(candidate, reference) runtimes that load the same artifact in different languages, e.g.
+    (ts-cpp, ts-python): their ratio isolates the harness language."""
+    return [
+        (name, r.reference)
+        for name, r in RUNTIMES.items()
+        if r.reference and RUNTIMES[r.reference].artifact == r.artifact and RUNTIMES[r.reference].language != r.language
+    ]
+
+
+def column_label(runtime_name: str, variant_name: str) -> str:
+    """How tables name a deployment: the runtime alone where it has only the plain variant."""
+    if RUNTIMES[runtime_name].variants == (PLAIN,):
+        return runtime_name
+    return f"{runtime_name} ({variant_name})"

@@ -1,15 +1,14 @@
-"""Device choice, thread settings, module loading and top-k inference for the Python harnesses."""
+"""Device choice, thread settings, versions and top-k inference shared by the Python harnesses."""
 
 from __future__ import annotations
 
-import os
 import platform
 from pathlib import Path
 
 import torch
 import torchvision
 
-from tvdeploy.models import apply_load_transform, build_model, logits_of, quiet_torchscript_deprecation
+from tvdeploy.models import logits_of
 from tvdeploy.preprocess import read_dat
 
 
@@ -36,13 +35,6 @@ def synchronizer(device: torch.device):
     if device.type == "cuda":
         return lambda: torch.cuda.synchronize(device)
     return lambda: None
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def apply_threads(threads: int, interop_threads: int) -> dict:
@@ -73,21 +65,6 @@ def versions() -> dict:
     }
 
 
-def load_torchscript(path: str | Path, device: torch.device, transform: str = "none"):
-    with quiet_torchscript_deprecation():
-        module = torch.jit.load(str(path), map_location=device).eval()
-    return apply_load_transform(module, transform)
-
-
-def load_module(runtime: str, model: str, path: str | Path, device: torch.device, transform: str = "none"):
-    """The callable a Python harness runs: the eager nn.Module or the loaded TorchScript."""
-    if runtime == "eager":
-        return build_model(model, path).to(device)
-    if runtime == "ts-python":
-        return load_torchscript(path, device, transform)
-    raise ValueError(f"unknown Python runtime '{runtime}' (expected eager or ts-python)")
-
-
 def read_labels(path: str | Path) -> list[str]:
     return Path(path).read_text(encoding="utf-8").splitlines()
 
@@ -116,7 +93,7 @@ def predict(module, dat_paths, labels: list[str], device: torch.device, topk: in
                                 "label": labels[int(idx)],
                                 "probability": float(p),
                             }
-                            for rank, (idx, p) in enumerate(zip(top.indices[row], top.values[row]))
+                            for rank, (idx, p) in enumerate(zip(top.indices[row], top.values[row], strict=True))
                         ],
                     }
                 )

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from tvdeploy.models import compare_logits
+from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, column_label, cross_language_pairs
 
 LATENCY_COLUMNS = [
     "model",
@@ -34,7 +35,7 @@ LATENCY_COLUMNS = [
     "round_median_spread",
     "speedup_vs_eager",
 ]
-RUNTIME_ORDER = ["eager", "ts-python", "ts-cpp"]
+RUNTIME_ORDER = list(RUNTIMES)
 
 
 def image_name(input_path: str) -> str:
@@ -79,7 +80,7 @@ def latency_table(records: list[dict]) -> pd.DataFrame:
         )
     table = pd.DataFrame(rows, columns=[c for c in LATENCY_COLUMNS if c != "speedup_vs_eager"])
     eager = (
-        table[table["runtime"] == "eager"]
+        table[table["runtime"] == EAGER]
         .set_index(["model", "device", "batch_size"])["median_ms"]
         .rename("eager_median_ms")
     )
@@ -97,11 +98,11 @@ def latency_markdown(table: pd.DataFrame) -> str:
     and the fastest deployment with its speedup over eager."""
     parts = []
     for (device, batch), group in table.groupby(["device", "batch_size"], sort=True):
-        label = group["runtime"].where(group["variant"] == "none", group["runtime"] + " (" + group["variant"] + ")")
+        label = [column_label(r, v) for r, v in zip(group["runtime"], group["variant"], strict=True)]
         wide = group.assign(column=label).pivot_table(index="model", columns="column", values="median_ms")
         ordered = sorted(wide.columns, key=lambda c: (RUNTIME_ORDER.index(c.split(" ")[0]), c))
         wide = wide[ordered].round(3)
-        deployed = group[group["runtime"] != "eager"]
+        deployed = group[group["runtime"] != EAGER]
         if not deployed.empty:
             best = deployed.loc[deployed.groupby("model")["median_ms"].idxmin()].set_index("model")
             wide["fastest"] = best["runtime"] + " (" + best["variant"] + ")"
@@ -198,7 +199,7 @@ def throughput_markdown(table: pd.DataFrame) -> str:
     batched = table[table["batch_size"] > 1]
     if batched.empty:
         return ""
-    label = batched["runtime"].where(batched["variant"] == "none", batched["runtime"] + " (" + batched["variant"] + ")")
+    label = [column_label(r, v) for r, v in zip(batched["runtime"], batched["variant"], strict=True)]
     parts = []
     for (device, batch), group in batched.assign(column=label).groupby(["device", "batch_size"], sort=True):
         wide = group.pivot_table(index="model", columns="column", values="throughput_ips").round(1)
@@ -242,7 +243,7 @@ def run_wall_time(intervals: list[tuple[float, float]], gap_s: float = 300.0) ->
     busy = busy_intervals(intervals)
     if not busy:
         raise ValueError("no job intervals: nothing ran")
-    gaps = [b[0] - a[1] for a, b in zip(busy, busy[1:])]
+    gaps = [b[0] - a[1] for a, b in zip(busy, busy[1:], strict=False)]
     interruptions = [g for g in gaps if g > gap_s]
     span_s = busy[-1][1] - busy[0][0]
     return {
@@ -280,7 +281,7 @@ def catalog_markdown(
         }
         for device, group in batch1[batch1["model"] == model].groupby("device"):
             for runtime in RUNTIME_ORDER:
-                hit = group[(group["runtime"] == runtime) & group["variant"].isin(["none", "plain"])]
+                hit = group[(group["runtime"] == runtime) & (group["variant"] == PLAIN)]
                 if not hit.empty:
                     row[f"{runtime} {device} (ms)"] = round(float(hit["median_ms"].iloc[0]), 2)
         checks = parity[parity["model"] == model]
@@ -298,8 +299,8 @@ def deployment_summary(table: pd.DataFrame) -> pd.DataFrame:
     relative IQR and round-to-round spread)."""
     rows = []
     for (device, batch, model), group in table.groupby(["device", "batch_size", "model"], sort=True):
-        eager = group[group["runtime"] == "eager"]
-        deployed = group[group["runtime"] != "eager"]
+        eager = group[group["runtime"] == EAGER]
+        deployed = group[group["runtime"] != EAGER]
         if eager.empty or deployed.empty:
             continue
         best = deployed.loc[deployed["median_ms"].idxmin()]
@@ -314,12 +315,18 @@ def deployment_summary(table: pd.DataFrame) -> pd.DataFrame:
         }
         for variant, pair in deployed.groupby("variant"):
             by_runtime = pair.set_index("runtime")
-            if {"ts-cpp", "ts-python"} <= set(by_runtime.index):
-                cpp, py = by_runtime.loc["ts-cpp"], by_runtime.loc["ts-python"]
+            for cand_name, ref_name in cross_language_pairs():
+                if not {cand_name, ref_name} <= set(by_runtime.index):
+                    continue
+                cand, ref = by_runtime.loc[cand_name], by_runtime.loc[ref_name]
                 spread = max(
-                    cpp["iqr_over_median"], py["iqr_over_median"], cpp["round_median_spread"], py["round_median_spread"]
+                    cand["iqr_over_median"],
+                    ref["iqr_over_median"],
+                    cand["round_median_spread"],
+                    ref["round_median_spread"],
                 )
-                row[f"cpp/python {variant}"] = float(cpp["median_ms"] / py["median_ms"])
+                languages = f"{RUNTIMES[cand_name].language}/{RUNTIMES[ref_name].language}"
+                row[f"{languages} {variant}"] = float(cand["median_ms"] / ref["median_ms"])
                 row[f"spread {variant}"] = float(spread)
         rows.append(row)
     return pd.DataFrame(rows)

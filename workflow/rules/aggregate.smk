@@ -2,7 +2,7 @@ rule harness_overhead:
     input:
         unpack(overhead_inputs),
     output:
-        "results/overhead/{device}/{runtime}.json",
+        paths.OVERHEAD,
     log:
         "results/logs/harness_overhead/{device}/{runtime}.log",
     conda:
@@ -21,7 +21,7 @@ rule check_parity:
     input:
         parity_inputs,
     output:
-        "results/parity/{device}/{model}.json",
+        paths.PARITY,
     log:
         "results/logs/check_parity/{device}/{model}.log",
     benchmark:
@@ -30,25 +30,20 @@ rule check_parity:
         "../envs/tvdeploy.yaml"
     params:
         pairs=parity_pairs,
-        parity=config["parity"],
+        atol=config["parity"]["atol"],
     script:
         "../scripts/check_parity.py"
 
 
 rule aggregate:
     input:
-        bench=bench_files(),
-        predictions=[item["file"] for item in prediction_items()],
-        parity=expand("results/parity/{device}/{model}.json", device=DEVICES, model=MODELS),
-        provenance=list(provenance_files().values()),
-        overhead=expand("results/overhead/{device}/{runtime}.json", device=DEVICES, runtime=RUNTIMES),
+        bench=PLAN.bench_files(),
+        predictions=[item["file"] for item in PLAN.prediction_items()],
+        parity=PLAN.parity_files(),
+        provenance=list(PLAN.provenance_files().values()),
+        overhead=PLAN.overhead_files(),
     output:
-        environment="results/tables/environment.json",
-        overhead="results/tables/overhead.csv",
-        latency_csv="results/tables/latency.csv",
-        latency_md="results/tables/latency.md",
-        predictions="results/tables/predictions.csv",
-        parity="results/tables/parity.csv",
+        **paths.TABLES,
     log:
         "results/logs/aggregate.log",
     benchmark:
@@ -56,9 +51,9 @@ rule aggregate:
     conda:
         "../envs/tvdeploy.yaml"
     params:
-        predictions=prediction_items(),
-        provenance=provenance_files(),
-        repo=str(REPO_DIR),
+        predictions=PLAN.prediction_items(),
+        provenance=PLAN.provenance_files(),
+        repo=workflow.basedir,
         # A config change re-renders environment.json even when no result changed.
         config_sha256=CONFIG_SHA256,
     script:
@@ -67,22 +62,22 @@ rule aggregate:
 
 rule catalog_doc:
     input:
-        latency="results/tables/latency.csv",
-        parity="results/tables/parity.csv",
-        environment="results/tables/environment.json",
-        exports=expand("results/torchscript/plain/{model}.json", model=MODELS),
-        export_jobs=expand("results/jobs/export_torchscript/{model}.tsv", model=MODELS),
+        latency=paths.TABLES["latency_csv"],
+        parity=paths.TABLES["parity"],
+        environment=paths.TABLES["environment"],
+        exports=expand(paths.TORCHSCRIPT_PLAIN_META, model=PLAN.models),
+        export_jobs=expand(rules.export_torchscript.benchmark, model=PLAN.models),
         job_files=job_benchmark_files(),
-        bench=bench_files(),
-        aggregate_job="results/jobs/aggregate.tsv",
+        bench=PLAN.bench_files(),
+        aggregate_job=rules.aggregate.benchmark,
     output:
-        "docs/catalog.md",
+        paths.CATALOG_DOC,
     log:
         "results/logs/catalog_doc.log",
     conda:
         "../envs/tvdeploy.yaml"
     params:
-        catalog=catalog_rows,
-        mem_mb=export_mem_by_model,
+        catalog=PLAN.catalog_rows(),
+        mem_mb={m: PLAN.export_mem_mb(m) for m in PLAN.models},
     script:
         "../scripts/render_catalog.py"

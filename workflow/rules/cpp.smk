@@ -1,10 +1,13 @@
+# The C++ runtimes: the infer and bench programs built from cpp/ (harness tvdeploy.harnesses.cpp).
+
+
 rule build_cpp:
     input:
-        cmakelists=str(REPO_DIR / "cpp" / "CMakeLists.txt"),
-        sources=sorted(str(p) for p in (REPO_DIR / "cpp").rglob("*.[ch]pp")),
+        cmakelists=CPP_DIR / "CMakeLists.txt",
+        sources=source_files(CPP_DIR),
     output:
-        infer="build/cpp/infer",
-        bench="build/cpp/bench",
+        infer=paths.CPP_INFER,
+        bench=paths.CPP_BENCH,
     log:
         "results/logs/build_cpp.log",
     benchmark:
@@ -13,24 +16,27 @@ rule build_cpp:
         "../envs/tvdeploy.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=BUILD_MEM_MB,
     script:
         "../scripts/build_cpp.py"
 
 
 rule infer_cpp:
     input:
-        infer="build/cpp/infer",
-        model=torchscript_file,
-        labels="results/labels/{model}.txt",
+        infer=paths.CPP_INFER,
+        model=artifact_file,
+        labels=paths.LABELS,
         dats=model_dats,
         sidecars=model_dat_sidecars,
+        provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        "results/predictions/{device}/ts-cpp/{variant}/{model}.json",
+        paths.PREDICTION,
     log:
-        "results/logs/infer_cpp/{device}/{variant}/{model}.log",
+        "results/logs/infer_cpp/{device}/{runtime}/{variant}/{model}.log",
     benchmark:
-        "results/jobs/infer_cpp/{device}/{variant}/{model}.tsv"
+        "results/jobs/infer_cpp/{device}/{runtime}/{variant}/{model}.tsv"
+    wildcard_constraints:
+        runtime=Plan.runtimes_in(CPP),
     conda:
         "../envs/tvdeploy.yaml"
     threads: 1
@@ -38,24 +44,23 @@ rule infer_cpp:
         mem_mb=run_mem_mb,
     params:
         topk=config["topk"],
-        transform=variant_transform,
-    shell:
-        "{input.infer} --model {input.model} --labels {input.labels} --device {wildcards.device}"
-        " --transform {params.transform} --topk {params.topk} --threads {threads}"
-        " --output {output} {input.dats} > {log} 2>&1"
+    script:
+        "../scripts/infer_cpp.py"
 
 
-rule bench_ts_cpp:
+rule bench_cpp:
     input:
-        bench="build/cpp/bench",
-        model=torchscript_file,
+        bench=paths.CPP_BENCH,
+        model=artifact_file,
         dat=bench_dat,
         sidecar=bench_dat_sidecar,
-        provenance="data/weights/{model}.json",
+        provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        "results/bench/{device}/ts-cpp/{variant}/b{batch}/{model}.json",
+        paths.BENCH,
     log:
-        "results/logs/bench_ts_cpp/{device}/{variant}/b{batch}/{model}.log",
+        "results/logs/bench_cpp/{device}/{runtime}/{variant}/b{batch}/{model}.log",
+    wildcard_constraints:
+        runtime=Plan.runtimes_in(CPP),
     conda:
         "../envs/tvdeploy.yaml"
     threads: bench_threads
@@ -64,6 +69,5 @@ rule bench_ts_cpp:
         bench_slot=1,
     params:
         bench=config["bench"],
-        transform=variant_transform,
     script:
         "../scripts/bench_cpp.py"

@@ -1,7 +1,7 @@
 rule download_weights:
     output:
-        weights="data/weights/{model}.pth",
-        provenance="data/weights/{model}.json",
+        weights=paths.WEIGHTS,
+        provenance=paths.WEIGHTS_PROVENANCE,
     log:
         "results/logs/download_weights/{model}.log",
     benchmark:
@@ -22,12 +22,12 @@ rule download_weights:
 
 rule export_torchscript:
     input:
-        weights="data/weights/{model}.pth",
-        provenance="data/weights/{model}.json",
+        weights=paths.WEIGHTS,
+        provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        model="results/torchscript/plain/{model}.pt",
-        meta="results/torchscript/plain/{model}.json",
-        labels="results/labels/{model}.txt",
+        model=paths.TORCHSCRIPT_PLAIN,
+        meta=paths.TORCHSCRIPT_PLAIN_META,
+        labels=paths.LABELS,
     log:
         "results/logs/export_torchscript/{model}.log",
     benchmark:
@@ -39,7 +39,8 @@ rule export_torchscript:
         mem_mb=export_mem_mb,
     params:
         info=model_info,
-        parity=config["parity"],
+        rtol=config["parity"]["rtol"],
+        atol=config["parity"]["atol"],
         seed=config["weights_seed"],
     script:
         "../scripts/export_torchscript.py"
@@ -47,18 +48,18 @@ rule export_torchscript:
 
 rule derive_torchscript_variant:
     input:
-        plain="results/torchscript/plain/{model}.pt",
-        weights="data/weights/{model}.pth",
-        provenance="data/weights/{model}.json",
+        plain=paths.TORCHSCRIPT_PLAIN,
+        weights=paths.WEIGHTS,
+        provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        model="results/torchscript/{device}/{variant}/{model}.pt",
-        meta="results/torchscript/{device}/{variant}/{model}.json",
+        model=paths.TORCHSCRIPT_DERIVED,
+        meta=paths.TORCHSCRIPT_DERIVED_META,
     log:
         "results/logs/derive_torchscript_variant/{device}/{variant}/{model}.log",
     benchmark:
         "results/jobs/derive_torchscript_variant/{device}/{variant}/{model}.tsv"
     wildcard_constraints:
-        variant="frozen|optimized|fp16|channels_last",
+        variant=alternation(derived_variants()),
     conda:
         "../envs/tvdeploy.yaml"
     threads: 1
@@ -66,8 +67,8 @@ rule derive_torchscript_variant:
         mem_mb=export_mem_mb,
     params:
         info=model_info,
-        parity=config["parity"],
         rtol=variant_rtol,
+        atol=config["parity"]["atol"],
         seed=config["weights_seed"],
     script:
         "../scripts/derive_variant.py"

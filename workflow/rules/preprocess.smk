@@ -2,8 +2,8 @@ rule preprocess_image:
     input:
         image=image_file,
     output:
-        dat="results/inputs/{spec}/{image}.dat",
-        meta="results/inputs/{spec}/{image}.json",
+        dat=paths.INPUT_DAT,
+        meta=paths.INPUT_SIDECAR,
     log:
         "results/logs/preprocess_image/{spec}/{image}.log",
     benchmark:

@@ -1,18 +1,21 @@
+# The Python runtimes (eager, ts-python): one harness module each, named by the registry.
+
+
 rule infer_python:
     input:
-        model=python_model_file,
-        labels="results/labels/{model}.txt",
+        model=artifact_file,
+        labels=paths.LABELS,
         dats=model_dats,
         sidecars=model_dat_sidecars,
-        provenance="data/weights/{model}.json",
+        provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        "results/predictions/{device}/{runtime}/{variant}/{model}.json",
+        paths.PREDICTION,
     log:
         "results/logs/infer_python/{device}/{runtime}/{variant}/{model}.log",
     benchmark:
         "results/jobs/infer_python/{device}/{runtime}/{variant}/{model}.tsv"
     wildcard_constraints:
-        runtime="eager|ts-python",
+        runtime=Plan.runtimes_in(PYTHON),
     conda:
         "../envs/tvdeploy.yaml"
     threads: 1
@@ -20,23 +23,22 @@ rule infer_python:
         mem_mb=run_mem_mb,
     params:
         topk=config["topk"],
-        transform=variant_transform,
     script:
         "../scripts/infer_python.py"
 
 
-rule bench_eager:
+rule bench_python:
     input:
-        model="data/weights/{model}.pth",
+        model=artifact_file,
         dat=bench_dat,
         sidecar=bench_dat_sidecar,
-        provenance="data/weights/{model}.json",
+        provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        "results/bench/{device}/eager/{variant}/b{batch}/{model}.json",
+        paths.BENCH,
     log:
-        "results/logs/bench_eager/{device}/{variant}/b{batch}/{model}.log",
+        "results/logs/bench_python/{device}/{runtime}/{variant}/b{batch}/{model}.log",
     wildcard_constraints:
-        variant="none",
+        runtime=Plan.runtimes_in(PYTHON),
     conda:
         "../envs/tvdeploy.yaml"
     threads: bench_threads
@@ -44,32 +46,6 @@ rule bench_eager:
         mem_mb=run_mem_mb,
         bench_slot=1,
     params:
-        runtime="eager",
         bench=config["bench"],
-        transform="none",
-    script:
-        "../scripts/bench_python.py"
-
-
-rule bench_ts_python:
-    input:
-        model=torchscript_file,
-        dat=bench_dat,
-        sidecar=bench_dat_sidecar,
-        provenance="data/weights/{model}.json",
-    output:
-        "results/bench/{device}/ts-python/{variant}/b{batch}/{model}.json",
-    log:
-        "results/logs/bench_ts_python/{device}/{variant}/b{batch}/{model}.log",
-    conda:
-        "../envs/tvdeploy.yaml"
-    threads: bench_threads
-    resources:
-        mem_mb=run_mem_mb,
-        bench_slot=1,
-    params:
-        runtime="ts-python",
-        bench=config["bench"],
-        transform=variant_transform,
     script:
         "../scripts/bench_python.py"

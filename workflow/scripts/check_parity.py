@@ -5,7 +5,6 @@ from tvdeploy.models import ParityError
 from tvdeploy.tables import compare_predictions
 
 log = setup_script_logging(snakemake)
-parity = snakemake.params.parity
 rows = []
 for pair in snakemake.params.pairs:
     rows.extend(
@@ -13,7 +12,7 @@ for pair in snakemake.params.pairs:
             read_json(pair["reference_file"]),
             read_json(pair["candidate_file"]),
             pair["rtol"],
-            parity["atol"],
+            snakemake.params.atol,
             identity={
                 "model": snakemake.wildcards.model,
                 "device": snakemake.wildcards.device,
@@ -37,5 +36,10 @@ if failures:
     )
 write_json_atomic(
     snakemake.output[0],
-    {"model": snakemake.wildcards.model, "device": snakemake.wildcards.device, "parity": parity, "comparisons": rows},
+    {
+        "model": snakemake.wildcards.model,
+        "device": snakemake.wildcards.device,
+        "atol": snakemake.params.atol,
+        "comparisons": rows,
+    },
 )

@@ -3,6 +3,7 @@
 import torch
 
 from tvdeploy.catalog import ModelInfo
+from tvdeploy.harnesses.torchscript import load_torchscript
 from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic
 from tvdeploy.models import (
     build_model,
@@ -12,8 +13,8 @@ from tvdeploy.models import (
     make_variant,
     quiet_torchscript_deprecation,
 )
-from tvdeploy.runtime import load_torchscript, resolve_device, versions
-from tvdeploy.variants import load_transform
+from tvdeploy.registry import VARIANTS
+from tvdeploy.runtime import resolve_device, versions
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards
@@ -21,8 +22,8 @@ info = ModelInfo(**snakemake.params.info)
 torch.set_num_threads(snakemake.threads)
 device = resolve_device(wc.device)
 rtol = snakemake.params.rtol
-atol = snakemake.params.parity["atol"]
-transform = load_transform(wc.variant)
+atol = snakemake.params.atol
+transform = VARIANTS[wc.variant].load_transform
 
 example = torch.randn(info.input_shape, generator=torch.Generator().manual_seed(snakemake.params.seed)).to(device)
 with torch.inference_mode():

@@ -19,7 +19,7 @@ from tvdeploy.runtime import versions
 
 log = setup_script_logging(snakemake)
 info = ModelInfo(**snakemake.params.info)
-parity = snakemake.params.parity
+
 torch.set_num_threads(snakemake.threads)
 
 net = build_model(info.model, snakemake.input.weights)
@@ -39,7 +39,7 @@ with atomic_path(snakemake.output.model, suffix=".pt") as tmp, quiet_torchscript
     loaded = torch.jit.load(str(tmp)).eval()
     with torch.inference_mode():
         candidate = loaded(example)
-    comparison = compare_logits(reference, candidate, parity["rtol"], parity["atol"])
+    comparison = compare_logits(reference, candidate, snakemake.params.rtol, snakemake.params.atol)
     check_parity(f"{info.model}: eager vs exported TorchScript on a random input", comparison)
 log.info("parity eager vs TorchScript: %s", comparison)
 

@@ -1,21 +1,22 @@
-"""Snakemake script for rule infer_python: top-k predictions in eager PyTorch or TorchScript."""
+"""Snakemake script for rule infer_python: top-k predictions of a Python runtime's harness."""
 
+from tvdeploy.harnesses import harness
 from tvdeploy.io import setup_script_logging, write_json_atomic
-from tvdeploy.runtime import apply_threads, load_module, predict, read_labels, resolve_device, versions
+from tvdeploy.runtime import apply_threads, predict, read_labels, resolve_device, versions
 
 log = setup_script_logging(snakemake)
+wc = snakemake.wildcards
 threads = apply_threads(snakemake.threads, 0)
-device = resolve_device(snakemake.wildcards.device)
-module = load_module(
-    snakemake.wildcards.runtime, snakemake.wildcards.model, snakemake.input.model, device, snakemake.params.transform
-)
+device = resolve_device(wc.device)
+module = harness(wc.runtime).load(snakemake.input.model, wc.model, device, wc.variant)
 results = predict(module, snakemake.input.dats, read_labels(snakemake.input.labels), device, snakemake.params.topk)
 write_json_atomic(
     snakemake.output[0],
     {
         "program": "infer_python",
-        "runtime": snakemake.wildcards.runtime,
-        "model": snakemake.wildcards.model,
+        "runtime": wc.runtime,
+        "variant": wc.variant,
+        "model": wc.model,
         "device": device.type,
         **threads,
         "versions": versions(),

@@ -9,8 +9,8 @@ from tvdeploy.tables import catalog_markdown, run_wall_time, tsv_job_interval
 log = setup_script_logging(snakemake)
 params = snakemake.params
 catalog = {m: ModelInfo(**info) for m, info in params.catalog.items()}
-exports = {m: read_json(p) for m, p in zip(catalog, snakemake.input.exports)}
-export_jobs = dict(zip(catalog, snakemake.input.export_jobs))
+exports = {m: read_json(p) for m, p in zip(catalog, snakemake.input.exports, strict=True)}
+export_jobs = dict(zip(catalog, snakemake.input.export_jobs, strict=True))
 latency = pd.read_csv(snakemake.input.latency)
 parity = pd.read_csv(snakemake.input.parity)
 environment = read_json(snakemake.input.environment)

@@ -1,4 +1,9 @@
-"""Running the C++ ``bench`` program with the shared protocol and reading its raw result."""
+"""Harness of the C++ runtimes: the ``infer`` and ``bench`` programs built from ``cpp/``.
+
+The programs take the benchmark protocol as one option per ``Protocol`` field (``warmup_iters``
+→ ``--warmup-iters``) and the variant's load transform as ``--transform``; their raw per-iteration
+latencies are summarised by the same Python code as every other harness.
+"""
 
 from __future__ import annotations
 
@@ -6,66 +11,98 @@ import logging
 import subprocess
 import sys
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 from tvdeploy.bench import Protocol
 from tvdeploy.io import read_json
+from tvdeploy.registry import VARIANTS
 
-LOG = logging.getLogger("tvdeploy.cppbench")
-
-
-class CppBenchError(RuntimeError):
-    """The C++ bench program failed."""
+LOG = logging.getLogger("tvdeploy.harnesses.cpp")
 
 
-def run_cpp_bench(
+class CppProgramError(RuntimeError):
+    """A C++ program failed (its own message is in the log above)."""
+
+
+def option(name: str) -> str:
+    """The command-line option of a protocol field: ``min_time_s`` → ``--min-time-s``."""
+    return "--" + name.replace("_", "-")
+
+
+def protocol_args(protocol: Protocol) -> list[str]:
+    args = []
+    for f in fields(Protocol):
+        value = getattr(protocol, f.name)
+        args += [option(f.name), repr(value) if isinstance(value, float) else str(value)]
+    return args
+
+
+def _run(command: list[str], what: str) -> None:
+    LOG.info("running %s", " ".join(command))
+    sys.stderr.flush()
+    # The program's own messages go to this process's stderr, which the rule sends to its log.
+    completed = subprocess.run(command, check=False, stdout=sys.stderr, stderr=sys.stderr)
+    if completed.returncode != 0:
+        raise CppProgramError(f"C++ {what} exited with status {completed.returncode} (its message is above)")
+
+
+def infer(
     binary: str | Path,
-    model: str | Path,
+    artifact: str | Path,
+    labels: str | Path,
+    dats: list[str],
+    device: str,
+    variant: str,
+    topk: int,
+    threads: int,
+    output: str | Path,
+) -> None:
+    """Top-k predictions and logits of every input; ``output`` is written atomically by the program."""
+    _run(
+        [
+            str(Path(binary).resolve()),
+            "--model", str(artifact),
+            "--labels", str(labels),
+            "--device", device,
+            "--transform", VARIANTS[variant].load_transform,
+            "--topk", str(topk),
+            "--threads", str(threads),
+            "--output", str(output),
+            *map(str, dats),
+        ],
+        "infer",
+    )  # fmt: skip
+
+
+def bench(
+    binary: str | Path,
+    artifact: str | Path,
     dat: str | Path,
     device: str,
     batch_size: int,
     protocol: Protocol,
     threads: int,
     interop_threads: int,
-    transform: str = "none",
+    variant: str = "plain",
+    transform: str | None = None,
 ) -> dict:
-    """Run ``bench`` and return its JSON; its own messages go to this process's stderr (the log)."""
+    """Run ``bench`` and return its raw JSON (per-round latencies, threads, device)."""
     with tempfile.TemporaryDirectory() as scratch:
         raw_path = Path(scratch) / "raw.json"
-        command = [
-            str(Path(binary).resolve()),
-            "--model",
-            str(model),
-            "--input",
-            str(dat),
-            "--device",
-            device,
-            "--transform",
-            transform,
-            "--batch-size",
-            str(batch_size),
-            "--warmup-iters",
-            str(protocol.warmup_iters),
-            "--min-iters",
-            str(protocol.min_iters),
-            "--max-iters",
-            str(protocol.max_iters),
-            "--min-time-s",
-            repr(protocol.min_time_s),
-            "--max-time-s",
-            repr(protocol.max_time_s),
-            "--rounds",
-            str(protocol.rounds),
-            "--threads",
-            str(threads),
-            "--interop-threads",
-            str(interop_threads),
-            "--output",
-            str(raw_path),
-        ]
-        LOG.info("running %s", " ".join(command))
-        sys.stderr.flush()
-        completed = subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr)
-        if completed.returncode != 0:
-            raise CppBenchError(f"C++ bench exited with status {completed.returncode} (its message is above)")
+        _run(
+            [
+                str(Path(binary).resolve()),
+                "--model", str(artifact),
+                "--input", str(dat),
+                "--device", device,
+                "--transform", transform or VARIANTS[variant].load_transform,
+                "--batch-size", str(batch_size),
+                *protocol_args(protocol),
+                "--threads", str(threads),
+                "--interop-threads", str(interop_threads),
+                "--output", str(raw_path),
+            ],
+            "bench",
+        )  # fmt: skip
         return read_json(raw_path)

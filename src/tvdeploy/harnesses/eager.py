@@ -1,0 +1,13 @@
+"""Harness of ``eager``: the torchvision nn.Module rebuilt from its weights file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tvdeploy.models import build_model
+
+
+def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain") -> torch.nn.Module:
+    return build_model(model, artifact).to(device)

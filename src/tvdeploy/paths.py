@@ -1,0 +1,42 @@
+"""Where every artifact and result of a run lives: one pattern each, used by the rules' outputs
+and by the target lists (``tvdeploy.plan``). Patterns are Snakemake wildcard strings; fill them
+with ``str.format``. Torch-free."""
+
+from tvdeploy.registry import PLAIN
+
+WEIGHTS = "data/weights/{model}.pth"
+WEIGHTS_PROVENANCE = "data/weights/{model}.json"
+LABELS = "results/labels/{model}.txt"
+# The plain export is device-independent; derived variants are made on their device.
+TORCHSCRIPT_PLAIN = "results/torchscript/plain/{model}.pt"
+TORCHSCRIPT_PLAIN_META = "results/torchscript/plain/{model}.json"
+TORCHSCRIPT_DERIVED = "results/torchscript/{device}/{variant}/{model}.pt"
+TORCHSCRIPT_DERIVED_META = "results/torchscript/{device}/{variant}/{model}.json"
+INPUT_DAT = "results/inputs/{spec}/{image}.dat"
+INPUT_SIDECAR = "results/inputs/{spec}/{image}.json"
+CPP_BUILD_DIR = "build/cpp"
+CPP_INFER = CPP_BUILD_DIR + "/infer"
+CPP_BENCH = CPP_BUILD_DIR + "/bench"
+PREDICTION = "results/predictions/{device}/{runtime}/{variant}/{model}.json"
+BENCH = "results/bench/{device}/{runtime}/{variant}/b{batch}/{model}.json"
+OVERHEAD = "results/overhead/{device}/{runtime}.json"
+PARITY = "results/parity/{device}/{model}.json"
+TABLES_DIR = "results/tables"
+TABLES = {
+    "environment": f"{TABLES_DIR}/environment.json",
+    "overhead": f"{TABLES_DIR}/overhead.csv",
+    "latency_csv": f"{TABLES_DIR}/latency.csv",
+    "latency_md": f"{TABLES_DIR}/latency.md",
+    "predictions": f"{TABLES_DIR}/predictions.csv",
+    "parity": f"{TABLES_DIR}/parity.csv",
+}
+CATALOG_DOC = "docs/generated/catalog.md"
+LOGS_DIR = "results/logs"
+# Snakemake `benchmark:` files: each job's wall time and peak memory.
+JOBS_DIR = "results/jobs"
+
+
+def torchscript(device: str, variant: str, model: str) -> str:
+    if variant == PLAIN:
+        return TORCHSCRIPT_PLAIN.format(model=model)
+    return TORCHSCRIPT_DERIVED.format(device=device, variant=variant, model=model)

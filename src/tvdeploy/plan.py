@@ -1,0 +1,320 @@
+"""What a run does, computed from the config: models, images, devices, the runtime × variant
+combinations, target files, parity pairs and per-job facts. The rules (``workflow/rules``) are
+wiring that calls this; everything here is unit-tested (``tests/test_plan.py``).
+
+Torch-free and fast: the Snakefile builds a ``Plan`` every time the workflow is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tvdeploy import paths, resources
+from tvdeploy.bench import Protocol, ProtocolError
+from tvdeploy.catalog import ModelInfo, UnknownModelError, read_sheet, resolve_models
+from tvdeploy.devices import machine_has_gpu, resolve_devices
+from tvdeploy.registry import (
+    DEVICES,
+    PLAIN,
+    RUNTIMES,
+    VARIANTS,
+    derived_variants,
+    runtime,
+    runtimes_in,
+)
+
+# Files Pillow can open; fixed here so parsing does not import Pillow's plugins.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+# The preprocessing spec id's shape (tvdeploy.catalog.preprocess_spec_id).
+SPEC_PATTERN = r"r\d+_c\d+_[a-z]+_[a-z0-9]+(_noaa)?"
+# Names are checked against the catalog by Plan.model(); a plain pattern keeps DAG building fast.
+MODEL_PATTERN = r"[a-z0-9_]+"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot describe a run (the message says what to change)."""
+
+
+def list_images(folder: str | Path) -> dict[str, Path]:
+    """Image files in ``folder`` by file stem, sorted; stems must be unique."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"images: '{folder}' is not a directory")
+    images: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            if path.stem in images:
+                raise ConfigError(f"images: {images[path.stem].name} and {path.name} share the name '{path.stem}'")
+            images[path.stem] = path
+    if not images:
+        raise ConfigError(f"images: no image files ({', '.join(IMAGE_SUFFIXES)}) in '{folder}'")
+    return images
+
+
+def alternation(names) -> str:
+    """A regular expression matching exactly one of ``names``."""
+    return "|".join(re.escape(n) for n in names)
+
+
+@dataclass
+class Plan:
+    config: dict
+    catalog: dict[str, ModelInfo]
+    models: list[str]
+    images: dict[str, Path]
+    bench_image: str
+    devices: list[str]
+    runtimes: list[str]
+    variants: list[str]
+    protocol: Protocol = field(repr=False)
+
+    @classmethod
+    def from_config(cls, config: dict, repo_dir: str | Path = ".", has_gpu=machine_has_gpu) -> Plan:
+        repo_dir = Path(repo_dir)
+        catalog = read_sheet(repo_dir / config["model_sheet"])
+        try:
+            models = resolve_models(config["models"], catalog)
+        except UnknownModelError as err:
+            raise ConfigError(str(err)) from None
+        try:
+            protocol = Protocol.from_config(config["bench"])
+        except ProtocolError as err:
+            raise ConfigError(str(err)) from None
+        for name in config["runtimes"]:
+            if name not in RUNTIMES:
+                raise ConfigError(f"runtimes: unknown runtime '{name}' (known: {', '.join(RUNTIMES)})")
+        for name in config["variants"]:
+            if name not in VARIANTS:
+                raise ConfigError(f"variants: unknown variant '{name}' (known: {', '.join(VARIANTS)})")
+        images_dir = Path(config["images"])
+        images = list_images(images_dir if images_dir.is_absolute() else repo_dir / images_dir)
+        bench_image = config["bench"].get("image") or next(iter(images))
+        if bench_image not in images:
+            raise ConfigError(f"bench.image: '{bench_image}' is not one of the images {sorted(images)}")
+        return cls(
+            config=config,
+            catalog=catalog,
+            models=models,
+            images=images,
+            bench_image=bench_image,
+            devices=resolve_devices(config["devices"], has_gpu=has_gpu),
+            runtimes=list(config["runtimes"]),
+            variants=list(config["variants"]),
+            protocol=protocol,
+        )
+
+    # ---- per model ---------------------------------------------------------------------------
+
+    def model(self, name: str) -> ModelInfo:
+        """The catalog row of a model named in a target; unknown names fail with suggestions."""
+        if name not in self.catalog:
+            try:
+                resolve_models([name], self.catalog)
+            except UnknownModelError as err:
+                raise ConfigError(str(err)) from None
+        return self.catalog[name]
+
+    def model_fields(self, name: str) -> dict:
+        """A model's catalog row as plain values (a rule param, rebuilt with ModelInfo(**fields))."""
+        return asdict(self.model(name))
+
+    @staticmethod
+    def runtime_language(name: str) -> str:
+        return runtime(name).language
+
+    @property
+    def specs(self) -> dict[str, dict]:
+        """Preprocessing recipes of the selected models by spec id (models may share one)."""
+        return {self.catalog[m].spec_id: self.catalog[m].preprocess_spec() for m in self.models}
+
+    def spec(self, spec_id: str) -> dict:
+        if spec_id not in self.specs:
+            raise ConfigError(f"no selected model uses preprocessing spec '{spec_id}'")
+        return self.specs[spec_id]
+
+    def dats(self, model: str) -> list[str]:
+        spec = self.model(model).spec_id
+        return [paths.INPUT_DAT.format(spec=spec, image=image) for image in self.images]
+
+    def sidecars(self, model: str) -> list[str]:
+        spec = self.model(model).spec_id
+        return [paths.INPUT_SIDECAR.format(spec=spec, image=image) for image in self.images]
+
+    def bench_dat(self, model: str) -> str:
+        return paths.INPUT_DAT.format(spec=self.model(model).spec_id, image=self.bench_image)
+
+    def bench_sidecar(self, model: str) -> str:
+        return paths.INPUT_SIDECAR.format(spec=self.model(model).spec_id, image=self.bench_image)
+
+    def overhead_dat(self) -> str:
+        """The harness-overhead probe is fed the first model's benchmark input."""
+        return self.bench_dat(self.models[0])
+
+    def artifact(self, runtime_name: str, device: str, variant: str, model: str) -> str:
+        """The file a runtime loads: the weights (eager) or the variant's export."""
+        rt = runtime(runtime_name)
+        if variant not in rt.variants:
+            raise ConfigError(f"{runtime_name} has no variant '{variant}' (it has {', '.join(rt.variants)})")
+        if rt.artifact == "weights":
+            return paths.WEIGHTS.format(model=model)
+        return paths.torchscript(device, variant, model)
+
+    def export_mem_mb(self, model: str) -> int:
+        return resources.export_mem_mb(self.model(model))
+
+    def run_mem_mb(self, model: str, batch: int = 1) -> int:
+        return resources.run_mem_mb(self.model(model), batch)
+
+    def parity_rtol(self, device: str, variant: str, reference_variant: str = PLAIN) -> float:
+        """A variant compared against another variant may carry its own tolerance (half precision
+        against float32). Float32 on CUDA gets ``cuda_rtol``: cuDNN runs float32 convolutions in
+        TF32 by default on Ampere and later GPUs, and eager, frozen (conv+bn folded) and
+        channels_last modules get different algorithms, ~3e-4 of the logits' scale apart (H100)."""
+        parity = self.config["parity"]
+        key = VARIANTS[variant].cross_variant_rtol_key
+        if variant != reference_variant and key:
+            return parity[key]
+        return parity["cuda_rtol"] if device == "cuda" else parity["rtol"]
+
+    # ---- combinations ------------------------------------------------------------------------
+
+    def runtime_variants(self, runtime_name: str, device: str) -> list[str]:
+        return runtime(runtime_name).variants_on(device, self.variants)
+
+    def deployments(self, language: str | None = None) -> list[tuple[str, str, str]]:
+        """Every (device, runtime, variant) of the run, optionally of one harness language."""
+        return [
+            (d, r, v)
+            for d in self.devices
+            for r in self.runtimes
+            if language is None or RUNTIMES[r].language == language
+            for v in self.runtime_variants(r, d)
+        ]
+
+    def derived_torchscript(self) -> list[dict]:
+        """Wildcards of every derived TorchScript variant file the run needs."""
+        needed = {(d, v) for d, r, v in self.deployments() if RUNTIMES[r].artifact == "torchscript"}
+        return [
+            {"device": d, "variant": v, "model": m}
+            for d in self.devices
+            for v in derived_variants()
+            if (d, v) in needed
+            for m in self.models
+        ]
+
+    def prediction_items(self) -> list[dict]:
+        return [
+            {
+                "file": paths.PREDICTION.format(device=d, runtime=r, variant=v, model=m),
+                "model": m,
+                "runtime": r,
+                "variant": v,
+                "device": d,
+            }
+            for d, r, v in self.deployments()
+            for m in self.models
+        ]
+
+    def bench_files(self) -> list[str]:
+        return [
+            paths.BENCH.format(device=d, runtime=r, variant=v, batch=b, model=m)
+            for d, r, v in self.deployments()
+            for b in self.config["bench"]["batch_sizes"]
+            for m in self.models
+        ]
+
+    def overhead_files(self) -> list[str]:
+        return [paths.OVERHEAD.format(device=d, runtime=r) for d in self.devices for r in self.runtimes]
+
+    def parity_files(self) -> list[str]:
+        return [paths.PARITY.format(device=d, model=m) for d in self.devices for m in self.models]
+
+    def provenance_files(self) -> dict[str, str]:
+        return {m: paths.WEIGHTS_PROVENANCE.format(model=m) for m in self.models}
+
+    # ---- parity ------------------------------------------------------------------------------
+
+    def configured_reference(self, runtime_name: str) -> str | None:
+        """The nearest runtime up the registry's reference chain that this run has."""
+        ref = RUNTIMES[runtime_name].reference
+        while ref is not None and ref not in self.runtimes:
+            ref = RUNTIMES[ref].reference
+        return ref
+
+    def parity_pairs(self, device: str, model: str) -> list[dict]:
+        """Each runtime against the one it should reproduce (registry ``reference``), on the same
+        variant where the reference has it, else against the reference's plain model."""
+        pairs = []
+        for cand in self.runtimes:
+            ref = self.configured_reference(cand)
+            if ref is None:
+                continue
+            ref_variants = self.runtime_variants(ref, device)
+            for variant in self.runtime_variants(cand, device):
+                ref_variant = variant if variant in ref_variants else PLAIN
+                pairs.append(
+                    {
+                        "runtime": cand,
+                        "variant": variant,
+                        # A reference with one variant (eager) is named alone.
+                        "reference": ref if RUNTIMES[ref].variants == (PLAIN,) else f"{ref}/{ref_variant}",
+                        "rtol": self.parity_rtol(device, variant, ref_variant),
+                        "reference_file": paths.PREDICTION.format(
+                            device=device, runtime=ref, variant=ref_variant, model=model
+                        ),
+                        "candidate_file": paths.PREDICTION.format(
+                            device=device, runtime=cand, variant=variant, model=model
+                        ),
+                    }
+                )
+        return pairs
+
+    def parity_inputs(self, device: str, model: str) -> list[str]:
+        return sorted({p[k] for p in self.parity_pairs(device, model) for k in ("reference_file", "candidate_file")})
+
+    # ---- targets and accounting --------------------------------------------------------------
+
+    def tables(self) -> list[str]:
+        return list(paths.TABLES.values())
+
+    def job_wildcards(self) -> dict[str, list[dict]]:
+        """Wildcards of every job of a whole run that has a Snakemake ``benchmark:`` file, by rule
+        (benchmarks carry their own job span instead; see tvdeploy.bench.job_span)."""
+        predictions = self.prediction_items()
+        return {
+            "build_cpp": [{}],
+            "download_weights": [{"model": m} for m in self.models],
+            "export_torchscript": [{"model": m} for m in self.models],
+            "preprocess_image": [{"spec": s, "image": i} for s in self.specs for i in self.images],
+            "derive_torchscript_variant": self.derived_torchscript(),
+            **{
+                f"infer_{language}": [
+                    {k: p[k] for k in ("device", "runtime", "variant", "model")}
+                    for p in predictions
+                    if RUNTIMES[p["runtime"]].language == language
+                ]
+                for language in ("python", "cpp")
+            },
+            "check_parity": [{"device": d, "model": m} for d in self.devices for m in self.models],
+        }
+
+    def catalog_rows(self) -> dict[str, dict]:
+        return {m: self.model_fields(m) for m in self.models}
+
+    def wildcard_constraints(self) -> dict[str, str]:
+        return {
+            "model": MODEL_PATTERN,
+            "image": alternation(self.images),
+            "spec": SPEC_PATTERN,
+            "device": alternation(DEVICES),
+            "runtime": alternation(RUNTIMES),
+            "variant": alternation(VARIANTS),
+            "batch": r"\d+",
+        }
+
+    @staticmethod
+    def runtimes_in(language: str) -> str:
+        """Wildcard constraint: the runtimes whose harness is in ``language``."""
+        return alternation(runtimes_in(language))

@@ -1,0 +1,38 @@
+"""Memory each job plans for, from its model's size (Snakemake ``resources: mem_mb``). Torch-free.
+
+The weights are held about four times while exporting (state_dict, model, scripted module,
+serialisation buffer) and twice when running; activations grow with the input's pixels and the
+batch. The interpreter and LibTorch come on top. Checked against measured peaks of the full
+80-model run (docs/generated/catalog.md, column "export peak RSS" vs "planned mem_mb").
+"""
+
+from __future__ import annotations
+
+from tvdeploy.catalog import ModelInfo
+
+BASE_MEM_MB = 1500
+ACTIVATION_MB_PER_KILOPIXEL = 1.0
+BYTES_PER_PARAM = 4
+BYTES_PER_MB = 1e6
+EXPORT_WEIGHT_COPIES = 4
+RUN_WEIGHT_COPIES = 2
+# The C++ build: two translation units of LibTorch headers compiled at once.
+BUILD_MEM_MB = 4000
+
+
+def weights_mb(info: ModelInfo) -> float:
+    return info.num_params * BYTES_PER_PARAM / BYTES_PER_MB
+
+
+def activation_mb(info: ModelInfo, batch: int = 1) -> float:
+    return ACTIVATION_MB_PER_KILOPIXEL * info.crop_size**2 / 1000 * batch
+
+
+def export_mem_mb(info: ModelInfo) -> int:
+    """Downloading, exporting and deriving variants."""
+    return int(BASE_MEM_MB + EXPORT_WEIGHT_COPIES * weights_mb(info) + activation_mb(info))
+
+
+def run_mem_mb(info: ModelInfo, batch: int = 1) -> int:
+    """Inference and benchmarks at ``batch``."""
+    return int(BASE_MEM_MB + RUN_WEIGHT_COPIES * weights_mb(info) + activation_mb(info, batch))

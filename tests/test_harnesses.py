@@ -1,0 +1,35 @@
+"""The harness modules behind the registry: what each loads and how the C++ one is driven."""
+
+from dataclasses import fields
+
+import torch
+
+from tvdeploy.bench import Protocol
+from tvdeploy.harnesses import harness
+from tvdeploy.harnesses.cpp import option, protocol_args
+from tvdeploy.models import make_variant, random_state_dict
+
+
+def test_cpp_harness_passes_every_protocol_field():
+    protocol = Protocol(warmup_iters=2, min_iters=3, max_iters=4, min_time_s=0.25, max_time_s=1.5, rounds=5)
+    args = protocol_args(protocol)
+    pairs = dict(zip(args[::2], args[1::2], strict=True))
+    assert set(pairs) == {option(f.name) for f in fields(Protocol)}
+    assert pairs["--min-time-s"] == "0.25" and pairs["--rounds"] == "5" and pairs["--warmup-iters"] == "2"
+
+
+def test_python_harnesses_load_their_artifacts(tmp_path):
+    weights = tmp_path / "squeezenet1_1.pth"
+    torch.save(random_state_dict("squeezenet1_1", seed=0), weights)
+    eager = harness("eager").load(weights, "squeezenet1_1", torch.device("cpu"))
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        reference = eager(x)
+    scripted = torch.jit.script(eager)
+    frozen = tmp_path / "frozen.pt"
+    make_variant(scripted, "optimized").save(str(frozen))
+    # The optimized variant's load transform is applied by the harness, as the C++ programs do.
+    deployed = harness("ts-python").load(frozen, "squeezenet1_1", torch.device("cpu"), "optimized")
+    assert "prim::GetAttr" not in str(deployed.graph)
+    with torch.inference_mode():
+        torch.testing.assert_close(deployed(x), reference, rtol=1e-4, atol=1e-6)

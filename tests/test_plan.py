@@ -1,0 +1,133 @@
+"""The run plan computed from the config: what the rules build and in which combinations."""
+
+import copy
+import re
+
+import pytest
+import yaml
+from conftest import REPO_ROOT
+
+from tvdeploy.plan import ConfigError, Plan, list_images
+from tvdeploy.registry import CPP, PYTHON, RUNTIMES
+
+DEFAULT = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+
+
+def plan(gpu=False, **overrides):
+    config = copy.deepcopy(DEFAULT)
+    config.update({"models": ["resnet18", "inception_v3"], **overrides})
+    return Plan.from_config(config, REPO_ROOT, has_gpu=lambda: gpu)
+
+
+def test_default_plan_on_a_cpu_machine():
+    p = plan()
+    assert p.devices == ["cpu"] and p.runtimes == ["eager", "ts-python", "ts-cpp"]
+    assert p.deployments() == [("cpu", "eager", "plain"), ("cpu", "ts-python", "plain"), ("cpu", "ts-cpp", "plain")]
+    assert p.deployments(CPP) == [("cpu", "ts-cpp", "plain")]
+    assert list(p.images) == ["chelsea_cat", "coffee_cup", "falcon9_rocket"] and p.bench_image == "chelsea_cat"
+    # Two models with different preprocessing recipes, three images each.
+    assert sorted(p.specs) == ["r256_c224_bilinear_in1k", "r342_c299_bilinear_in1k"]
+    assert p.dats("inception_v3")[0] == "results/inputs/r342_c299_bilinear_in1k/chelsea_cat.dat"
+    assert len(p.bench_files()) == 2 * 3 and len(p.prediction_items()) == 2 * 3
+    assert p.tables()[0].startswith("results/tables/") and p.derived_torchscript() == []
+
+
+def test_variants_and_devices_multiply_and_fp16_stays_on_cuda():
+    p = plan(gpu=True, devices=["cpu", "auto"], variants=["plain", "frozen", "fp16"])
+    assert p.devices == ["cpu", "cuda"]
+    cpu = [(r, v) for d, r, v in p.deployments() if d == "cpu"]
+    cuda = [(r, v) for d, r, v in p.deployments() if d == "cuda"]
+    assert ("ts-cpp", "fp16") not in cpu and ("ts-cpp", "fp16") in cuda
+    assert ("eager", "frozen") not in cpu  # eager runs its plain model only
+    assert {(w["device"], w["variant"]) for w in p.derived_torchscript()} == {
+        ("cpu", "frozen"),
+        ("cuda", "frozen"),
+        ("cuda", "fp16"),
+    }
+    batches = [1, 8]
+    p2 = plan(variants=["plain", "frozen"], bench={**DEFAULT["bench"], "batch_sizes": batches})
+    assert len(p2.bench_files()) == 2 * (1 + 2 + 2) * len(batches)
+
+
+def test_artifacts_follow_the_runtime():
+    p = plan()
+    assert p.artifact("eager", "cpu", "plain", "resnet18") == "data/weights/resnet18.pth"
+    assert p.artifact("ts-cpp", "cpu", "plain", "resnet18") == "results/torchscript/plain/resnet18.pt"
+    assert p.artifact("ts-python", "cuda", "frozen", "resnet18") == "results/torchscript/cuda/frozen/resnet18.pt"
+    with pytest.raises(ConfigError, match="eager has no variant 'frozen'"):
+        p.artifact("eager", "cpu", "frozen", "resnet18")
+
+
+def test_parity_pairs_follow_the_reference_chain():
+    p = plan()
+    pairs = {(x["runtime"], x["variant"]): x for x in p.parity_pairs("cpu", "resnet18")}
+    assert set(pairs) == {("ts-python", "plain"), ("ts-cpp", "plain")}
+    assert pairs["ts-python", "plain"]["reference"] == "eager"
+    assert pairs["ts-python", "plain"]["reference_file"] == "results/predictions/cpu/eager/plain/resnet18.json"
+    assert pairs["ts-cpp", "plain"]["reference"] == "ts-python/plain"
+    assert pairs["ts-cpp", "plain"]["rtol"] == DEFAULT["parity"]["rtol"]
+    assert len(p.parity_inputs("cpu", "resnet18")) == 3
+    # Without ts-python, C++ is checked against eager directly.
+    direct = plan(runtimes=["eager", "ts-cpp"]).parity_pairs("cpu", "resnet18")
+    assert [(x["runtime"], x["reference"]) for x in direct] == [("ts-cpp", "eager")]
+    # Eager alone has nothing to be compared with.
+    assert plan(runtimes=["eager"]).parity_pairs("cpu", "resnet18") == []
+
+
+def test_parity_tolerances_by_device_and_precision():
+    p = plan(gpu=True, variants=["plain", "fp16"])
+    pairs = {(x["runtime"], x["variant"]): x for x in p.parity_pairs("cuda", "resnet18")}
+    assert pairs["ts-python", "fp16"]["rtol"] == DEFAULT["parity"]["fp16_rtol"]  # half vs float32 eager
+    assert pairs["ts-cpp", "fp16"]["rtol"] == DEFAULT["parity"]["cuda_rtol"]  # half vs half
+    assert pairs["ts-python", "plain"]["rtol"] == DEFAULT["parity"]["cuda_rtol"]  # TF32 convolutions
+    assert p.parity_rtol("cpu", "frozen") == DEFAULT["parity"]["rtol"]
+
+
+def test_config_errors_name_the_fix(tmp_path):
+    with pytest.raises(ConfigError, match="'resnet19' \\(closest: resnet18"):
+        plan(models=["resnet19"])
+    with pytest.raises(ConfigError, match="unknown runtime 'onnx'"):
+        plan(runtimes=["eager", "onnx"])
+    with pytest.raises(ConfigError, match="bench.image: 'dog'"):
+        plan(bench={**DEFAULT["bench"], "image": "dog"})
+    with pytest.raises(ConfigError, match="max_iters=1 < min_iters=10"):
+        plan(bench={**DEFAULT["bench"], "max_iters": 1})
+    with pytest.raises(ConfigError, match="closest: resnet18"):
+        plan().model("resnet19")
+    with pytest.raises(ConfigError, match="no selected model uses preprocessing spec"):
+        plan().spec("r1_c1_bilinear_in1k")
+
+
+def test_list_images_refuses_ambiguous_or_empty_folders(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("")
+    assert list(list_images(tmp_path)) == ["a"]
+    (tmp_path / "a.jpg").write_bytes(b"")
+    with pytest.raises(ConfigError, match="share the name 'a'"):
+        list_images(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match="no image files"):
+        list_images(empty)
+    with pytest.raises(ConfigError, match="is not a directory"):
+        list_images(tmp_path / "missing")
+
+
+def test_wildcard_constraints_come_from_the_registry():
+    p = plan()
+    constraints = p.wildcard_constraints()
+    for name in RUNTIMES:
+        assert re.fullmatch(constraints["runtime"], name)
+    assert re.fullmatch(Plan.runtimes_in(PYTHON), "ts-python") and not re.fullmatch(Plan.runtimes_in(PYTHON), "ts-cpp")
+    assert re.fullmatch(Plan.runtimes_in(CPP), "ts-cpp") and not re.fullmatch(Plan.runtimes_in(CPP), "eager")
+    assert re.fullmatch(constraints["image"], "coffee_cup") and not re.fullmatch(constraints["image"], "dog")
+    assert all(re.fullmatch(constraints["spec"], s) for s in p.specs)
+
+
+def test_job_wildcards_cover_every_non_benchmark_job():
+    p = plan(variants=["plain", "frozen"])
+    jobs = p.job_wildcards()
+    assert len(jobs["download_weights"]) == 2 and len(jobs["preprocess_image"]) == 2 * 3
+    assert len(jobs["derive_torchscript_variant"]) == 2  # frozen, two models, cpu
+    assert len(jobs["infer_python"]) == 2 * 3 and len(jobs["infer_cpp"]) == 2 * 2
+    assert {w["runtime"] for w in jobs["infer_cpp"]} == {"ts-cpp"}

@@ -1,0 +1,81 @@
+"""The registry is the one definition of runtimes, variants and devices: everything that names
+them elsewhere (config schema, rules, harnesses) must agree with it."""
+
+import importlib
+
+import pytest
+import yaml
+from conftest import REPO_ROOT
+
+from tvdeploy import registry
+from tvdeploy.registry import (
+    CPP,
+    DEVICE_CHOICES,
+    DEVICES,
+    EAGER,
+    PLAIN,
+    PYTHON,
+    RUNTIMES,
+    TORCHSCRIPT,
+    VARIANTS,
+    WEIGHTS,
+)
+
+SCHEMA = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+
+
+def test_schema_allows_exactly_the_registry_names():
+    properties = SCHEMA["properties"]
+    assert properties["runtimes"]["items"]["enum"] == list(RUNTIMES)
+    assert properties["variants"]["items"]["enum"] == list(VARIANTS)
+    assert properties["devices"]["items"]["enum"] == list(DEVICE_CHOICES)
+
+
+@pytest.mark.parametrize("name", list(RUNTIMES))
+def test_every_runtime_is_complete(name):
+    rt = RUNTIMES[name]
+    assert rt.language in (PYTHON, CPP) and rt.artifact in (WEIGHTS, TORCHSCRIPT)
+    assert rt.variants and set(rt.variants) <= set(VARIANTS) and set(rt.devices) <= set(DEVICES)
+    module = importlib.import_module(rt.harness)
+    if rt.language == PYTHON:
+        assert callable(module.load)
+    else:
+        assert callable(module.infer) and callable(module.bench)
+    # The reference chain ends at a runtime with no reference, without cycles.
+    seen = {name}
+    ref = rt.reference
+    while ref is not None:
+        assert ref in RUNTIMES and ref not in seen, (name, ref)
+        seen.add(ref)
+        ref = RUNTIMES[ref].reference
+
+
+def test_eager_is_the_plain_baseline():
+    assert RUNTIMES[EAGER].variants == (PLAIN,) and RUNTIMES[EAGER].reference is None
+    assert RUNTIMES["ts-cpp"].variants_on("cpu", ["frozen"]) == ["frozen"]
+    # The baseline always runs, whatever variants are selected.
+    assert RUNTIMES[EAGER].variants_on("cpu", ["frozen"]) == [PLAIN]
+
+
+def test_device_restricted_variants():
+    assert RUNTIMES["ts-python"].variants_on("cpu", ["plain", "fp16", "frozen"]) == ["plain", "frozen"]
+    assert RUNTIMES["ts-python"].variants_on("cuda", ["fp16", "plain"]) == ["plain", "fp16"]
+
+
+def test_load_transforms_are_known_and_only_optimized_has_one():
+    assert {v.load_transform for v in VARIANTS.values()} <= set(registry.LOAD_TRANSFORMS)
+    assert [n for n, v in VARIANTS.items() if v.load_transform != registry.NO_TRANSFORM] == ["optimized"]
+
+
+def test_derived_pairs_and_labels():
+    assert registry.derived_variants() == [v for v in VARIANTS if v != PLAIN]
+    assert registry.cross_language_pairs() == [("ts-cpp", "ts-python")]
+    assert registry.column_label("eager", PLAIN) == "eager"
+    assert registry.column_label("ts-cpp", "frozen") == "ts-cpp (frozen)"
+
+
+def test_unknown_names_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown runtime 'onnx' \\(known: eager, ts-python, ts-cpp"):
+        registry.runtime("onnx")
+    with pytest.raises(ValueError, match="unknown variant 'int8'"):
+        registry.variant("int8")

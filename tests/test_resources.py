@@ -1,0 +1,23 @@
+"""Per-job memory planning from the catalog."""
+
+from conftest import REPO_ROOT
+
+from tvdeploy.catalog import read_sheet
+from tvdeploy.resources import BASE_MEM_MB, activation_mb, export_mem_mb, run_mem_mb, weights_mb
+
+CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")
+
+
+def test_memory_grows_with_weights_and_batch():
+    r18 = CATALOG["resnet18"]  # 11.7 M parameters, 224 px crop
+    assert round(weights_mb(r18), 1) == 46.8
+    assert activation_mb(r18) == 224 * 224 / 1000
+    assert export_mem_mb(r18) == int(BASE_MEM_MB + 4 * weights_mb(r18) + 50.176)
+    # 7 more images of 224 x 224 px at 1 MB per kilopixel, rounded down per job.
+    assert run_mem_mb(r18, batch=8) - run_mem_mb(r18, batch=1) == 351
+
+
+def test_largest_model_fits_the_default_profile():
+    # The default profile caps the sum of mem_mb at 20000 (24 GB machine): every job must fit alone.
+    assert max(export_mem_mb(info) for info in CATALOG.values()) < 20000
+    assert export_mem_mb(CATALOG["vit_h_14"]) > export_mem_mb(CATALOG["resnet18"]) + 2000
