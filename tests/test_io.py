@@ -1,0 +1,29 @@
+"""Atomic outputs: a reader never sees a half-written file, and a failed write leaves nothing."""
+
+import pytest
+
+from tvdeploy.io import atomic_path, read_json, write_json_atomic, write_text_atomic
+
+
+def test_write_json_atomic_creates_folders_and_round_trips(tmp_path):
+    dest = tmp_path / "a" / "b" / "out.json"
+    write_json_atomic(dest, {"x": [1, 2.5], "y": "é"})
+    assert read_json(dest) == {"x": [1, 2.5], "y": "é"}
+    assert [p.name for p in dest.parent.iterdir()] == ["out.json"]
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    dest = tmp_path / "out.txt"
+    write_text_atomic(dest, "old")
+    with pytest.raises(RuntimeError, match="boom"), atomic_path(dest) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert dest.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_unserialisable_json_writes_nothing(tmp_path):
+    dest = tmp_path / "out.json"
+    with pytest.raises(TypeError):
+        write_json_atomic(dest, {"bad": object()})
+    assert not dest.exists() and list(tmp_path.iterdir()) == []
