@@ -15,3 +15,65 @@ def cpp_binaries(tmp_path_factory):
     build_dir = tmp_path_factory.mktemp("cpp-build")
     with open(build_dir / "build.log", "w") as log:
         return build(REPO_ROOT / "cpp", build_dir, jobs=2, log=log)
+
+
+# Inputs of the C++ programs' tests (tests/test_cpp_*.py). Imports are local: most test files
+# need neither torch nor these fixtures.
+
+
+@pytest.fixture(scope="session")
+def toy_model(tmp_path_factory):
+    """A tiny TorchScript classifier (3 channels in, cpp_helpers.NUM_CLASSES logits out): (path, module)."""
+    import torch
+    from cpp_helpers import NUM_CLASSES, save_scripted
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, NUM_CLASSES),
+    )
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    return path, save_scripted(net, path)
+
+
+@pytest.fixture(scope="session")
+def toy_labels(tmp_path_factory) -> Path:
+    """A labels file for toy_model, one non-ASCII label per class."""
+    from cpp_helpers import NUM_CLASSES
+
+    path = tmp_path_factory.mktemp("labels") / "labels.txt"
+    path.write_text("".join(f"class {i} é\n" for i in range(NUM_CLASSES)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def frozen_convbn(tmp_path_factory):
+    """A conv + batch-norm model frozen like the 'optimized' variant's file: (path, module)."""
+    import torch
+    from cpp_helpers import NUM_CLASSES
+
+    from tvdeploy.models import make_variant
+
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, NUM_CLASSES),
+    ).eval()
+    path = tmp_path_factory.mktemp("variant") / "frozen.pt"
+    frozen = make_variant(torch.jit.script(net), "frozen")
+    frozen.save(str(path))
+    return path, frozen
+
+
+@pytest.fixture
+def bench_input(tmp_path) -> Path:
+    """One preprocessed image (batch dimension 1), as bench takes."""
+    from cpp_helpers import random_image, write_input
+
+    return write_input(tmp_path / "img.dat", random_image(3))

@@ -1,6 +1,23 @@
 // bench: measure per-forward latency of a TorchScript model on one preprocessed
 // image repeated to a batch; writes raw latencies (statistics are computed in Python).
-#include "tvdeploy/common.hpp"
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tvdeploy/cli.hpp"
+#include "tvdeploy/dat.hpp"
+#include "tvdeploy/device.hpp"
+#include "tvdeploy/errors.hpp"
+#include "tvdeploy/model.hpp"
+#include "tvdeploy/report.hpp"
+#include "tvdeploy/timing.hpp"
 
 namespace {
 

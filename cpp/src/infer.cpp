@@ -1,6 +1,23 @@
 // infer: classify preprocessed images (.dat + sidecar) with a TorchScript model
 // and write logits plus top-k predictions as JSON.
-#include "tvdeploy/common.hpp"
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tvdeploy/cli.hpp"
+#include "tvdeploy/dat.hpp"
+#include "tvdeploy/device.hpp"
+#include "tvdeploy/errors.hpp"
+#include "tvdeploy/labels.hpp"
+#include "tvdeploy/model.hpp"
+#include "tvdeploy/report.hpp"
 
 namespace {
 

@@ -1,0 +1,51 @@
+// TorchScript classifiers: loading (with the --transform applied), the output contract, and
+// error context for running them.
+#pragma once
+
+#include <torch/script.h>
+
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "tvdeploy/errors.hpp"
+
+namespace tvdeploy {
+
+namespace fs = std::filesystem;
+
+// What to do to a module after loading it. optimize_for_inference output (MKLDNN
+// prepacked weights on CPU) cannot be saved and reloaded, so the "optimized" variant
+// is a frozen file that every harness optimises the same way at load time.
+// The same names as tvdeploy.registry.LOAD_TRANSFORMS (checked by tests/test_cpp_cli.py).
+inline constexpr std::string_view kTransformNone = "none";
+inline constexpr std::string_view kTransformOptimize = "optimize_for_inference";
+inline constexpr std::string_view kTransformChoices = "none|optimize_for_inference";
+
+// UsageError unless transform is one of kTransformChoices.
+void check_transform(const std::string& transform);
+
+// Loads the model onto device in eval mode and applies transform; InputError if it cannot.
+torch::jit::Module load_model(const fs::path& path, const torch::Device& device,
+                              const std::string& transform = std::string(kTransformNone));
+
+// The model contract: forward returns a [N, C] tensor with N = batch size.
+torch::Tensor require_logits(const c10::IValue& output, std::int64_t batch, const fs::path& model);
+
+// Runs body() (model execution), naming the model and input in LibTorch errors
+// (c10::Error, or std::runtime_error from the TorchScript interpreter).
+template <typename Body>
+decltype(auto) with_model_context(const fs::path& model, const fs::path& input, Body&& body) {
+  try {
+    return body();
+  } catch (const InputError&) {
+    throw;  // already names what is at fault
+  } catch (const std::exception& e) {
+    throw InputError("running model " + quoted(model) + " on input " + quoted(input) +
+                     " failed: " + describe(e));
+  }
+}
+
+}  // namespace tvdeploy

@@ -1,0 +1,93 @@
+"""Helpers shared by the tests of the C++ programs (tests/test_cpp_*.py); fixtures are in conftest.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RUN_TIMEOUT_S = 300
+NUM_CLASSES = 10
+IMAGE_SHAPE = (1, 3, 16, 16)
+FLOAT_BYTES = 4
+ATOL = 1e-5
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+
+
+class TupleModel(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(3, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.linear(x.mean(dim=(2, 3)))
+        return y, y
+
+
+class FlatModel(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten()
+
+
+def save_scripted(module: torch.nn.Module, path: Path) -> torch.jit.ScriptModule:
+    scripted = torch.jit.script(module.eval())
+    scripted.save(str(path))
+    return scripted
+
+
+def write_input(path: Path, array: np.ndarray, **sidecar_overrides) -> Path:
+    """Write path (.dat, raw little-endian float32) and its sidecar .json."""
+    array = np.ascontiguousarray(array, dtype="<f4")
+    path.write_bytes(array.tobytes())
+    meta = {
+        "shape": list(array.shape),
+        "dtype": "float32",
+        "layout": "NCHW",
+        "byte_order": "little",
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+        "resize_size": 18,
+        "crop_size": 16,
+        "interpolation": "bilinear",
+        "antialias": True,
+        "image": "synthetic",
+    }
+    meta.update(sidecar_overrides)
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    return path
+
+
+def random_image(seed: int, shape=IMAGE_SHAPE) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def run(binary: Path, *args) -> subprocess.CompletedProcess:
+    """Run a C++ program; the caller checks the exit code."""
+    return subprocess.run(
+        [str(binary), *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+
+
+def infer_args(model_path, labels, out, *inputs, extra=()):
+    return [
+        "--model",
+        model_path,
+        "--labels",
+        labels,
+        "--device",
+        "cpu",
+        "--threads",
+        1,
+        *extra,
+        "--output",
+        out,
+        *inputs,
+    ]

@@ -1,0 +1,250 @@
+"""Tests of the C++ bench program: report, stopping rule (replayed with the Python rule), usage errors.
+
+The session fixture cpp_binaries (conftest.py) compiles both programs once (a minute or more on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, TupleModel, random_image, run, save_scripted, write_input
+
+from tvdeploy.bench import Protocol, stop_reason
+from tvdeploy.cppbench import run_cpp_bench
+
+# The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+
+
+def assert_obeys_stopping_rule(report):
+    # The C++ loop must follow the Python harness's rule exactly: replay it on the recorded latencies.
+    protocol = Protocol(
+        warmup_iters=report["warmup_iters"],
+        **{k: report[k] for k in ("min_iters", "max_iters", "min_time_s", "max_time_s")},
+    )
+    for rnd in report["rounds"]:
+        latencies_s = [ms / 1000.0 for ms in rnd["latencies_ms"]]
+        assert latencies_s and all(x > 0 for x in latencies_s)
+        elapsed = 0.0
+        for n, lat in enumerate(latencies_s, start=1):
+            elapsed += lat
+            reason = stop_reason(n, elapsed, protocol)
+            if n < len(latencies_s):
+                assert reason is None, f"should have stopped after {n} iterations ({reason})"
+        assert reason == rnd["stop_reason"]
+        assert rnd["wall_s"] >= sum(latencies_s) - 1e-9
+
+
+def bench(cpp_binaries, model_path, dat, out, *extra):
+    return run(
+        cpp_binaries["bench"],
+        "--model",
+        model_path,
+        "--input",
+        dat,
+        "--device",
+        "cpu",
+        "--threads",
+        1,
+        "--interop-threads",
+        1,
+        "--warmup-iters",
+        1,
+        *extra,
+        "--output",
+        out,
+    )
+
+
+def test_bench_report_structure(cpp_binaries, toy_model, bench_input, tmp_path):
+    model_path, _ = toy_model
+    out = tmp_path / "bench.json"
+    proc = bench(cpp_binaries, model_path, bench_input, out, "--min-iters", 5, "--max-iters", 5)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["program"] == "bench"
+    assert report["model"] == str(model_path)
+    assert report["input"] == str(bench_input)
+    assert report["device"] == "cpu"
+    assert isinstance(report["device_name"], str) and report["device_name"]
+    assert report["batch_size"] == 1
+    assert report["threads"] == 1
+    assert report["interop_threads"] == 1
+    assert report["warmup_iters"] == 1
+    assert (report["min_iters"], report["max_iters"]) == (5, 5)
+    assert (report["min_time_s"], report["max_time_s"]) == (1.0, 30.0)
+    assert report["torch_version"] == torch.__version__.split("+")[0]
+    (rnd,) = report["rounds"]
+    assert set(rnd) == {"latencies_ms", "stop_reason", "wall_s"}
+    assert len(rnd["latencies_ms"]) == 5
+    assert rnd["stop_reason"] == "max_iters"
+    assert_obeys_stopping_rule(report)
+    assert list(tmp_path.glob("bench.json.tmp*")) == []
+
+
+def test_bench_stops_at_max_time_before_min_iters(cpp_binaries, toy_model, bench_input, tmp_path):
+    model_path, _ = toy_model
+    out = tmp_path / "bench.json"
+    proc = bench(
+        cpp_binaries,
+        model_path,
+        bench_input,
+        out,
+        "--min-iters",
+        1_000_000,
+        "--max-iters",
+        2_000_000,
+        "--min-time-s",
+        0.01,
+        "--max-time-s",
+        0.05,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    (rnd,) = report["rounds"]
+    assert rnd["stop_reason"] == "max_time"
+    assert 1 <= len(rnd["latencies_ms"]) < 1_000_000
+    assert sum(rnd["latencies_ms"]) / 1000.0 >= 0.05 - 1e-9
+    assert_obeys_stopping_rule(report)
+
+
+def test_bench_min_reached_and_rounds(cpp_binaries, toy_model, bench_input, tmp_path):
+    model_path, _ = toy_model
+    out = tmp_path / "bench.json"
+    proc = bench(
+        cpp_binaries,
+        model_path,
+        bench_input,
+        out,
+        "--min-iters",
+        3,
+        "--max-iters",
+        1_000_000,
+        "--min-time-s",
+        0.02,
+        "--max-time-s",
+        30,
+        "--rounds",
+        2,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert len(report["rounds"]) == 2
+    for rnd in report["rounds"]:
+        assert rnd["stop_reason"] == "min_reached"
+        assert len(rnd["latencies_ms"]) >= 3
+    assert_obeys_stopping_rule(report)
+
+
+def test_bench_batch_size(cpp_binaries, toy_model, bench_input, tmp_path):
+    model_path, _ = toy_model
+    out = tmp_path / "bench.json"
+    proc = run(
+        cpp_binaries["bench"],
+        "--model",
+        model_path,
+        "--input",
+        bench_input,
+        "--device",
+        "cpu",
+        "--threads",
+        2,
+        "--batch-size",
+        4,
+        "--min-iters",
+        2,
+        "--max-iters",
+        2,
+        "--warmup-iters",
+        0,
+        "--output",
+        out,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["batch_size"] == 4
+    assert report["threads"] == 2
+    assert report["warmup_iters"] == 0
+    assert len(report["rounds"][0]["latencies_ms"]) == 2
+
+
+def test_bench_refuses_batched_input(cpp_binaries, toy_model, tmp_path):
+    model_path, _ = toy_model
+    dat = write_input(tmp_path / "two.dat", random_image(1, shape=(2, 3, 16, 16)))
+    out = tmp_path / "bench.json"
+    proc = bench(cpp_binaries, model_path, dat, out, "--min-iters", 1, "--max-iters", 1)
+    assert proc.returncode == EXIT_RUNTIME
+    assert "batch dimension 2" in proc.stderr
+    assert not out.exists()
+
+
+def test_bench_refuses_tuple_output(cpp_binaries, bench_input, tmp_path):
+    model_path = tmp_path / "tuple.pt"
+    save_scripted(TupleModel(), model_path)
+    out = tmp_path / "bench.json"
+    proc = bench(cpp_binaries, model_path, bench_input, out, "--min-iters", 1, "--max-iters", 1)
+    assert proc.returncode == EXIT_RUNTIME
+    assert "Tuple" in proc.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--min-iters", 0],
+        ["--min-iters", 10, "--max-iters", 9],
+        ["--warmup-iters", -1],
+        ["--min-time-s", 0],
+        ["--min-time-s", 2, "--max-time-s", 1],
+        ["--max-time-s", "nan"],
+        ["--min-time-s", "fast"],
+        ["--rounds", 0],
+        ["--batch-size", 0],
+        ["--threads", -2],
+        ["--max-iters", "1e3"],
+        ["--threads", 2, "--threads", 3],
+        ["extra-positional"],
+    ],
+    ids=lambda extra: " ".join(map(str, extra)),
+)
+def test_bench_usage_errors(cpp_binaries, toy_model, bench_input, tmp_path, extra):
+    model_path, _ = toy_model
+    out = tmp_path / "bench.json"
+    proc = run(
+        cpp_binaries["bench"], "--model", model_path, "--input", bench_input, "--device", "cpu", *extra, "--output", out
+    )
+    assert proc.returncode == EXIT_USAGE, proc.stderr
+    assert "usage: bench" in proc.stderr
+    assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA device")
+def test_bench_cuda_without_gpu(cpp_binaries, toy_model, bench_input, tmp_path):
+    model_path, _ = toy_model
+    out = tmp_path / "bench.json"
+    proc = run(
+        cpp_binaries["bench"], "--model", model_path, "--input", bench_input, "--device", "cuda", "--output", out
+    )
+    assert proc.returncode == EXIT_RUNTIME
+    assert "device 'cuda' requested but no CUDA device is available" in proc.stderr
+    assert not out.exists()
+
+
+def test_run_cpp_bench_helper(cpp_binaries, frozen_convbn, bench_input):
+    protocol = Protocol(warmup_iters=1, min_iters=3, max_iters=3, min_time_s=0.001, max_time_s=5.0, rounds=2)
+    raw = run_cpp_bench(
+        cpp_binaries["bench"],
+        frozen_convbn[0],
+        bench_input,
+        "cpu",
+        batch_size=2,
+        protocol=protocol,
+        threads=1,
+        interop_threads=1,
+        transform="optimize_for_inference",
+    )
+    assert raw["transform"] == "optimize_for_inference" and raw["batch_size"] == 2 and raw["threads"] == 1
+    assert [len(r["latencies_ms"]) for r in raw["rounds"]] == [3, 3]
+    assert_obeys_stopping_rule(raw)

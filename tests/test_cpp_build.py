@@ -1,0 +1,115 @@
+"""Tests of the C++ build: the CMake helper (tvdeploy.cppbuild), the CMake project and the build_cpp script.
+
+The session fixture cpp_binaries (conftest.py) compiles both programs once (a minute or more on 2 cores).
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from conftest import REPO_ROOT
+from cpp_helpers import RUN_TIMEOUT_S
+
+from tvdeploy import cppbuild
+from tvdeploy.cppbuild import BuildError, build, cmake_configure_args
+
+CPP_SOURCE_DIR = REPO_ROOT / "cpp"
+BUILD_SCRIPT = REPO_ROOT / "workflow" / "scripts" / "build_cpp.py"
+BUILD_JOBS = 2
+
+
+def test_configure_args_point_at_torch_and_json():
+    import torch.utils
+
+    args = cmake_configure_args()
+    assert f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}" in args
+    assert "-DCMAKE_BUILD_TYPE=Release" in args
+    assert "-DCMAKE_BUILD_TYPE=Debug" in cmake_configure_args("Debug")
+    (json_dir,) = [a.split("=", 1)[1] for a in args if a.startswith("-DNLOHMANN_JSON_INCLUDE_DIR=")]
+    assert (Path(json_dir) / "nlohmann" / "json.hpp").is_file()
+
+
+def test_configure_args_cuda_flags_iff_cuda_build():
+    args = cmake_configure_args()
+    values = dict(a[2:].split("=", 1) for a in args if a.startswith("-D"))
+    has_cuda_flags = "CUDA_TOOLKIT_ROOT_DIR" in values and "CUDA_nvrtc_LIBRARY" in values
+    assert has_cuda_flags == (torch.version.cuda is not None)
+    if torch.version.cuda is not None:
+        nvrtc = Path(values["CUDA_nvrtc_LIBRARY"])
+        assert nvrtc.is_file()
+        assert nvrtc.name.startswith("libnvrtc.so")
+        assert (Path(values["CUDA_TOOLKIT_ROOT_DIR"]) / "include" / "cuda.h").is_file()
+    else:
+        assert not any(k.startswith("CUDA") for k in values)
+
+
+def test_nvrtc_search_prefers_versioned_real_file(tmp_path, monkeypatch):
+    monkeypatch.delenv(cppbuild.NVRTC_ENV, raising=False)
+    lib = tmp_path / "cu99" / "lib"
+    lib.mkdir(parents=True)
+    real = lib / "libnvrtc.so.99.1.2"
+    real.write_bytes(b"\0")
+    (lib / "libnvrtc.so.99").symlink_to(real.name)
+    (lib / "libnvrtc.so").symlink_to(real.name)
+    (lib / "libnvrtc-builtins.so.99.1").write_bytes(b"\0")
+    assert cppbuild.find_nvrtc_library([tmp_path]) == real
+    with pytest.raises(BuildError, match=cppbuild.NVRTC_ENV):
+        cppbuild.find_nvrtc_library([tmp_path / "empty"])
+
+
+def test_cuda_root_env_must_be_a_toolkit(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path))
+    with pytest.raises(BuildError, match="CUDA_HOME"):
+        cppbuild.find_cuda_root()
+
+
+def test_build_rejects_dir_without_cmakelists(tmp_path):
+    with pytest.raises(BuildError, match="CMakeLists.txt"):
+        build(tmp_path, tmp_path / "build")
+
+
+def test_cmake_reports_missing_json_headers(tmp_path):
+    empty = tmp_path / "no-json-here"
+    empty.mkdir()
+    proc = subprocess.run(
+        ["cmake", "-S", str(CPP_SOURCE_DIR), "-B", str(tmp_path / "build"), f"-DNLOHMANN_JSON_INCLUDE_DIR={empty}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert proc.returncode != 0
+    assert "nlohmann/json" in proc.stderr and str(empty) in proc.stderr
+
+
+def test_build_returns_both_programs(cpp_binaries):
+    assert set(cpp_binaries) == {"infer", "bench"}
+    for path in cpp_binaries.values():
+        assert path.is_file() and os.access(path, os.X_OK)
+
+
+def test_snakemake_build_script_refreshes_outputs(cpp_binaries, tmp_path):
+    # Re-running in the fixture's build dir is an incremental (near no-op) build.
+    build_dir = cpp_binaries["infer"].parent
+    stale = time.time() - 3600
+    for path in cpp_binaries.values():
+        os.utime(path, (stale, stale))
+    log = tmp_path / "build.log"
+    fake = SimpleNamespace(
+        input=SimpleNamespace(cmakelists=str(CPP_SOURCE_DIR / "CMakeLists.txt")),
+        params=SimpleNamespace(build_dir=str(build_dir)),
+        output=SimpleNamespace(infer=str(cpp_binaries["infer"]), bench=str(cpp_binaries["bench"])),
+        threads=BUILD_JOBS,
+        log=[str(log)],
+    )
+    runpy.run_path(str(BUILD_SCRIPT), init_globals={"snakemake": fake})
+    assert "cmake" in log.read_text()
+    for path in cpp_binaries.values():
+        assert path.stat().st_mtime > stale + 60
