@@ -12,7 +12,7 @@ import torch
 from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, TupleModel, random_image, run, save_scripted, write_input
 
 from tvdeploy.bench import Protocol, stop_reason
-from tvdeploy.cppbench import run_cpp_bench
+from tvdeploy.harnesses import harness
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
@@ -232,9 +232,9 @@ def test_bench_cuda_without_gpu(cpp_binaries, toy_model, bench_input, tmp_path):
     assert not out.exists()
 
 
-def test_run_cpp_bench_helper(cpp_binaries, frozen_convbn, bench_input):
+def test_cpp_harness_runs_bench_with_the_variants_transform(cpp_binaries, frozen_convbn, bench_input):
     protocol = Protocol(warmup_iters=1, min_iters=3, max_iters=3, min_time_s=0.001, max_time_s=5.0, rounds=2)
-    raw = run_cpp_bench(
+    raw = harness("ts-cpp").bench(
         cpp_binaries["bench"],
         frozen_convbn[0],
         bench_input,
@@ -243,7 +243,7 @@ def test_run_cpp_bench_helper(cpp_binaries, frozen_convbn, bench_input):
         protocol=protocol,
         threads=1,
         interop_threads=1,
-        transform="optimize_for_inference",
+        variant="optimized",
     )
     assert raw["transform"] == "optimize_for_inference" and raw["batch_size"] == 2 and raw["threads"] == 1
     assert [len(r["latencies_ms"]) for r in raw["rounds"]] == [3, 3]

@@ -85,7 +85,6 @@ def bench(
     threads: int,
     interop_threads: int,
     variant: str = "plain",
-    transform: str | None = None,
 ) -> dict:
     """Run ``bench`` and return its raw JSON (per-round latencies, threads, device)."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -96,7 +95,7 @@ def bench(
                 "--model", str(artifact),
                 "--input", str(dat),
                 "--device", device,
-                "--transform", transform or VARIANTS[variant].load_transform,
+                "--transform", VARIANTS[variant].load_transform,
                 "--batch-size", str(batch_size),
                 *protocol_args(protocol),
                 "--threads", str(threads),
