@@ -1,6 +1,6 @@
 """The benchmark protocol shared by every harness: stopping rule, timing loop, statistics.
 
-The C++ ``bench`` program implements the same stopping rule (cpp/include/tvdeploy/common.hpp);
+The C++ ``bench`` program implements the same stopping rule (cpp/include/tvdeploy/timing.hpp);
 all three harnesses record raw per-iteration latencies and this module summarises them,
 so every runtime's numbers come from one implementation.
 """
@@ -77,33 +77,61 @@ def stop_reason(iterations: int, elapsed_s: float, protocol: Protocol) -> str | 
     return None
 
 
+def warm_up(
+    step: Callable[[], object],
+    synchronize: Callable[[], None],
+    iters: int,
+    max_time_s: float = math.inf,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict:
+    """Untimed iterations: ``iters`` of them, or fewer once ``max_time_s`` is spent (at least one
+    when ``iters`` > 0, so a model slower than the bound is still warmed once)."""
+    start = clock()
+    done = 0
+    while done < iters:
+        step()
+        done += 1
+        if clock() - start >= max_time_s:
+            break
+    synchronize()
+    return {"iters": done, "seconds": clock() - start}
+
+
+def run_block(
+    step: Callable[[], object],
+    synchronize: Callable[[], None],
+    rule,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict:
+    """Timed iterations until the stopping rule (``rule`` has min/max iters and time) says stop;
+    ``synchronize`` waits for queued device work so that each measured interval contains the
+    work itself, not just its launch."""
+    latencies_ms: list[float] = []
+    elapsed_s = 0.0
+    block_start = clock()
+    while True:
+        start = clock()
+        step()
+        synchronize()
+        latency_s = clock() - start
+        latencies_ms.append(latency_s * MS_PER_S)
+        elapsed_s += latency_s
+        reason = stop_reason(len(latencies_ms), elapsed_s, rule)
+        if reason:
+            return {"latencies_ms": latencies_ms, "stop_reason": reason, "wall_s": clock() - block_start}
+
+
 def run_rounds(
     step: Callable[[], object],
     synchronize: Callable[[], None],
     protocol: Protocol,
     clock: Callable[[], float] = time.perf_counter,
 ) -> list[dict]:
-    """Time ``step`` under ``protocol``; ``synchronize`` waits for queued device work so that
-    each measured interval contains the work itself, not just its launch."""
+    """Time ``step`` under ``protocol``: per round, warm-up then one timed block."""
     rounds = []
     for _ in range(protocol.rounds):
-        for _ in range(protocol.warmup_iters):
-            step()
-        synchronize()
-        latencies_ms: list[float] = []
-        elapsed_s = 0.0
-        round_start = clock()
-        while True:
-            start = clock()
-            step()
-            synchronize()
-            latency_s = clock() - start
-            latencies_ms.append(latency_s * MS_PER_S)
-            elapsed_s += latency_s
-            reason = stop_reason(len(latencies_ms), elapsed_s, protocol)
-            if reason:
-                break
-        rounds.append({"latencies_ms": latencies_ms, "stop_reason": reason, "wall_s": clock() - round_start})
+        warm_up(step, synchronize, protocol.warmup_iters, clock=clock)
+        rounds.append(run_block(step, synchronize, protocol, clock))
     return rounds
 
 
