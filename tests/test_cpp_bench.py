@@ -248,3 +248,135 @@ def test_cpp_harness_runs_bench_with_the_variants_transform(cpp_binaries, frozen
     assert raw["transform"] == "optimize_for_inference" and raw["batch_size"] == 2 and raw["threads"] == 1
     assert [len(r["latencies_ms"]) for r in raw["rounds"]] == [3, 3]
     assert_obeys_stopping_rule(raw)
+
+
+# ---- serve mode: a long-lived worker of the interleaved comparison ---------------------------
+
+
+def serve_worker(cpp_binaries, model_path, dat, log, name="ts-cpp/plain"):
+    from tvdeploy.compare import ProcessWorker
+    from tvdeploy.harnesses.cpp import worker_command
+
+    command = worker_command(cpp_binaries["bench"], model_path, dat, "cpu", "plain", 2, 1, 1)
+    return ProcessWorker(name, "toy", command, log=log)
+
+
+SERVE_RULE_ARGS = {"min_iters": 4, "max_iters": 4, "min_time_s": 0.001, "max_time_s": 10.0}
+
+
+def test_serve_answers_warmup_and_blocks_and_idles_without_cpu(cpp_binaries, toy_model, bench_input, tmp_path):
+    import time
+
+    import psutil
+
+    from tvdeploy.compare import BlockRule, WorkerError
+
+    model_path, _ = toy_model
+    with open(tmp_path / "serve.log", "w") as log:
+        worker = serve_worker(cpp_binaries, model_path, bench_input, log)
+        ready = worker.start()
+        assert ready["program"] == "bench" and ready["batch_size"] == 2 and ready["threads"] == 1
+        assert ready["transform"] == "none" and ready["device"] == "cpu"
+        warm = worker.warmup(iters=3, max_time_s=60)
+        assert warm["iters"] == 3 and warm["seconds"] >= 0
+        block = worker.block(BlockRule(**SERVE_RULE_ARGS))
+        assert len(block["latencies_ms"]) == 4 and block["stop_reason"] == "max_iters"
+        assert_obeys_stopping_rule({**SERVE_RULE_ARGS, "warmup_iters": 3, "rounds": [block]})
+        process = psutil.Process(worker._process.pid)
+        before = process.cpu_times()
+        time.sleep(2.0)
+        after = process.cpu_times()
+        idle_cpu_s = (after.user + after.system) - (before.user + before.system)
+        assert idle_cpu_s < 0.05, f"an idle C++ worker used {idle_cpu_s:.3f} s of CPU in 2 s"
+        for bad, needle in [
+            ({"op": "dance"}, "unknown op 'dance'"),
+            ({"op": "block", "min_iters": 5}, 'request lacks "max_iters"'),
+            ({"op": "block", **SERVE_RULE_ARGS, "max_iters": 1}, "inconsistent block request"),
+        ]:
+            with pytest.raises(WorkerError, match=needle):
+                worker.request(bad)
+        assert worker.block(BlockRule(**SERVE_RULE_ARGS))["stop_reason"] == "max_iters"  # still serving
+        worker.close()
+        assert worker._process is None
+
+
+def test_serve_reports_a_model_that_cannot_load(cpp_binaries, bench_input, tmp_path):
+    from tvdeploy.compare import WorkerError
+
+    with open(tmp_path / "serve.log", "w") as log:
+        worker = serve_worker(cpp_binaries, tmp_path / "missing.pt", bench_input, log)
+        with pytest.raises(WorkerError, match="ts-cpp/plain worker for toy: reported an error: .*missing.pt"):
+            worker.start()
+        worker.close()
+
+
+def test_serve_reports_a_model_breaking_the_contract(cpp_binaries, bench_input, tmp_path):
+    from tvdeploy.compare import BlockRule, WorkerError
+
+    model_path = tmp_path / "tuple.pt"
+    save_scripted(TupleModel(), model_path)
+    with open(tmp_path / "serve.log", "w") as log:
+        worker = serve_worker(cpp_binaries, model_path, bench_input, log)
+        worker.start()
+        with pytest.raises(WorkerError, match="expected a single Tensor of logits"):
+            worker.block(BlockRule(**SERVE_RULE_ARGS))
+        worker.close()
+
+
+def test_a_worker_killed_mid_run_is_named_and_the_others_are_kept(cpp_binaries, toy_model, bench_input, tmp_path):
+    """Two real workers interleaved; the C++ one dies (SIGKILL) before its third block."""
+    import sys
+
+    from tvdeploy.compare import BlockRule, ProcessWorker, run_interleaved
+
+    class DiesAtThirdBlock(ProcessWorker):
+        calls = 0
+
+        def block(self, rule):
+            self.calls += 1
+            if self.calls == 3:
+                self._process.kill()
+                self._process.wait()
+            return super().block(rule)
+
+    model_path, _ = toy_model
+    with open(tmp_path / "workers.log", "w") as log:
+        cpp = serve_worker(cpp_binaries, model_path, bench_input, log)
+        dying = DiesAtThirdBlock(cpp.name, "toy", cpp.command, log=log)
+        python = ProcessWorker(
+            "ts-python/plain",
+            "toy",
+            [
+                sys.executable,
+                "-m",
+                "tvdeploy.worker",
+                "--runtime",
+                "ts-python",
+                "--variant",
+                "plain",
+                "--model",
+                "toy",
+                "--artifact",
+                str(model_path),
+                "--input",
+                str(bench_input),
+                "--batch-size",
+                "2",
+                "--threads",
+                "1",
+                "--interop-threads",
+                "1",
+            ],  # fmt: skip
+            log=log,
+        )
+        results, _ = run_interleaved(
+            {"ts-cpp/plain": dying, "ts-python/plain": python},
+            rounds=4,
+            rule=BlockRule(**SERVE_RULE_ARGS, max_reruns=0),
+            warmup_iters=1,
+            warmup_max_time_s=5,
+        )
+    assert "ts-cpp/plain worker for toy" in results["ts-cpp/plain"].error
+    assert "exit status -9" in results["ts-cpp/plain"].error
+    assert len(results["ts-cpp/plain"].blocks) == 2
+    assert len(results["ts-python/plain"].blocks) == 4 and results["ts-python/plain"].error is None

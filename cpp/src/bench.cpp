@@ -1,11 +1,14 @@
 // bench: measure per-forward latency of a TorchScript model on one preprocessed
 // image repeated to a batch; writes raw latencies (statistics are computed in Python).
+// --mode serve keeps the model loaded and answers timed-block requests on stdin instead
+// (tvdeploy/measure.hpp), so a coordinator can interleave it with other runtimes.
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 
 #include <cstdint>
 #include <fstream>
+#include <iostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +18,7 @@
 #include "tvdeploy/dat.hpp"
 #include "tvdeploy/device.hpp"
 #include "tvdeploy/errors.hpp"
+#include "tvdeploy/measure.hpp"
 #include "tvdeploy/model.hpp"
 #include "tvdeploy/report.hpp"
 #include "tvdeploy/timing.hpp"
@@ -27,12 +31,16 @@ constexpr std::string_view kProgram = "bench";
 constexpr std::string_view kCpuInfoPath = "/proc/cpuinfo";
 constexpr std::string_view kCpuModelKey = "model name";
 constexpr std::string_view kFallbackDeviceName = "cpu";
+constexpr std::string_view kModeOnce = "once";
+constexpr std::string_view kModeServe = "serve";
+constexpr std::string_view kModeChoices = "once|serve";
 
 ArgParser make_parser() {
   ArgParser parser(std::string(kProgram),
                    "Benchmark a TorchScript model on one preprocessed input (X.dat with "
                    "sidecar X.json, N=1) repeated to --batch-size; writes raw per-iteration "
-                   "latencies to a JSON file.",
+                   "latencies to a JSON file. With --mode serve it loads the model once and "
+                   "answers warm-up and timed-block requests (JSON lines) on stdin/stdout.",
                    "", 0, 0);
   parser.add({"model", "M.pt", "TorchScript model", true, ""})
       .add({"input", "X.dat", "preprocessed input with batch dimension 1", true, ""})
@@ -40,7 +48,12 @@ ArgParser make_parser() {
       .add({"transform", std::string(kTransformChoices),
             "applied after loading (the 'optimized' variant)", false, std::string(kTransformNone)})
       .add({"batch-size", "B", "input repeated to this batch size", false, "1"})
+      .add({"mode", std::string(kModeChoices),
+            "once: measure and write --output; serve: answer requests on stdin", false,
+            std::string(kModeOnce)})
       .add({"warmup-iters", "N", "untimed forwards per round", false, "3"})
+      .add({"warmup-max-time-s", "S", "stop warming up once this many seconds are spent", false,
+            "30.0"})
       .add({"min-iters", "N", "timed iterations at least (unless max-time-s is hit)", false, "10"})
       .add({"max-iters", "N", "timed iterations at most", false, "1000"})
       .add({"min-time-s", "S", "timed seconds at least (unless max-iters is hit)", false, "1.0"})
@@ -48,13 +61,14 @@ ArgParser make_parser() {
       .add({"rounds", "R", "independent measurement rounds", false, "1"})
       .add({"threads", "N", "intra-op CPU threads (0 = LibTorch default)", false, ""})
       .add({"interop-threads", "N", "inter-op CPU threads (0 = LibTorch default)", false, ""})
-      .add({"output", "OUT.json", "result file (written atomically)", true, ""});
+      .add({"output", "OUT.json", "result file (written atomically; --mode once)", false, ""});
   return parser;
 }
 
 struct Protocol {
   std::int64_t batch_size = 0;
   std::int64_t warmup_iters = 0;
+  double warmup_max_time_s = 0.0;
   std::int64_t rounds = 0;
   StopRule rule;
 };
@@ -63,6 +77,7 @@ Protocol read_protocol(const ParsedArgs& args) {
   Protocol p;
   p.batch_size = args.get_int("batch-size");
   p.warmup_iters = args.get_int("warmup-iters");
+  p.warmup_max_time_s = args.get_double("warmup-max-time-s");
   p.rounds = args.get_int("rounds");
   p.rule.min_iters = args.get_int("min-iters");
   p.rule.max_iters = args.get_int("max-iters");
@@ -73,6 +88,9 @@ Protocol read_protocol(const ParsedArgs& args) {
   }
   if (p.warmup_iters < 0) {
     throw UsageError("--warmup-iters must be >= 0, got " + std::to_string(p.warmup_iters));
+  }
+  if (!(p.warmup_max_time_s > 0.0)) {
+    throw UsageError("--warmup-max-time-s must be > 0, got " + args.get("warmup-max-time-s"));
   }
   if (p.rule.min_iters < 1) {
     throw UsageError("--min-iters must be >= 1, got " + std::to_string(p.rule.min_iters));
@@ -110,42 +128,16 @@ std::string device_name(const torch::Device& device) {
   return device.is_cuda() ? device_string(device) : cpu_name();
 }
 
-// Keeps asynchronous GPU work inside the measured interval.
-void sync_if_cuda(const torch::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize();
-}
-
-// One round: warm-up, then timed forwards until the stopping rule says stop.
-// check(output) runs after each timed forward, outside the measured interval.
-template <typename Check>
-json measure_round(torch::jit::Module& module, const std::vector<c10::IValue>& inputs,
-                   const Protocol& protocol, const torch::Device& device, Check&& check) {
-  for (std::int64_t i = 0; i < protocol.warmup_iters; ++i) {
-    module.forward(inputs);
-  }
-  sync_if_cuda(device);
-
-  std::vector<double> latencies_ms;
-  double elapsed_s = 0.0;
-  StopReason reason = StopReason::kContinue;
-  const Clock::time_point round_start = Clock::now();
-  while (reason == StopReason::kContinue) {
-    sync_if_cuda(device);
-    const Clock::time_point start = Clock::now();
-    const c10::IValue output = module.forward(inputs);
-    sync_if_cuda(device);
-    const Clock::time_point end = Clock::now();
-    check(output);
-    const double seconds = seconds_between(start, end);
-    elapsed_s += seconds;
-    latencies_ms.push_back(seconds * kMillisPerSecond);
-    reason = stop_reason(protocol.rule, static_cast<std::int64_t>(latencies_ms.size()), elapsed_s);
-  }
-  const double wall_s = seconds_between(round_start, Clock::now());
-  return {{"latencies_ms", latencies_ms}, {"stop_reason", to_string(reason)}, {"wall_s", wall_s}};
-}
-
 void run(const ParsedArgs& args) {
+  const std::string mode = args.get("mode");
+  if (mode != kModeOnce && mode != kModeServe) {
+    throw UsageError("option --mode must be one of " + std::string(kModeChoices) + ", got '" +
+                     mode + "'");
+  }
+  const bool serving = mode == kModeServe;
+  if (!serving && !args.has("output")) {
+    throw UsageError("missing required option --output (or use --mode serve)");
+  }
   const std::int64_t interop_threads = thread_option(args, "interop-threads");
   const std::int64_t threads = thread_option(args, "threads");
   const Protocol protocol = read_protocol(args);
@@ -158,33 +150,42 @@ void run(const ParsedArgs& args) {
   }
   const fs::path model_path = args.get("model");
   const fs::path input_path = args.get("input");
-  const fs::path output_path = args.get("output");
-  const torch::Device device = choose_device(args.get("device"));
 
   c10::InferenceMode inference_guard;
-  const torch::Tensor image = load_dat(input_path);
-  if (image.size(0) != 1) {
-    throw InputError("input " + quoted(input_path) + " has batch dimension " +
-                     std::to_string(image.size(0)) + ", bench needs 1 (use --batch-size)");
+  torch::Device device(torch::kCPU);
+  torch::jit::Module module;
+  std::vector<c10::IValue> inputs;
+  try {
+    device = choose_device(args.get("device"));
+    const torch::Tensor image = load_dat(input_path);
+    if (image.size(0) != 1) {
+      throw InputError("input " + quoted(input_path) + " has batch dimension " +
+                       std::to_string(image.size(0)) + ", bench needs 1 (use --batch-size)");
+    }
+    inputs.emplace_back(image.repeat({protocol.batch_size, 1, 1, 1}).contiguous().to(device));
+    module = load_model(model_path, device, args.get("transform"));
+  } catch (const std::exception& e) {
+    // A serving worker tells its coordinator why it cannot start, in the protocol.
+    if (serving) std::cout << json{{"ok", false}, {"error", describe(e)}}.dump() << std::endl;
+    throw;
   }
-  const torch::Tensor batch = image.repeat({protocol.batch_size, 1, 1, 1}).contiguous().to(device);
-  torch::jit::Module module = load_model(model_path, device, args.get("transform"));
-  const std::vector<c10::IValue> inputs{batch};
 
-  json rounds = json::array();
+  // The model contract is checked on the first forward, outside any measured interval.
   bool output_checked = false;
-  for (std::int64_t round = 0; round < protocol.rounds; ++round) {
-    rounds.push_back(with_model_context(model_path, input_path, [&] {
-      return measure_round(module, inputs, protocol, device, [&](const c10::IValue& output) {
-        if (!output_checked) {
-          require_logits(output, protocol.batch_size, model_path);
-          output_checked = true;
-        }
-      });
-    }));
-  }
-
-  const json report = {
+  const Step step = [&] {
+    with_model_context(model_path, input_path, [&] {
+      const c10::IValue output = module.forward(inputs);
+      if (!output_checked) {
+        require_logits(output, protocol.batch_size, model_path);
+        output_checked = true;
+      }
+    });
+  };
+  // Keeps asynchronous GPU work inside the measured interval.
+  const Synchronize sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
+  const json identity = {
       {"program", kProgram},
       {"model", model_path.string()},
       {"input", input_path.string()},
@@ -194,15 +195,29 @@ void run(const ParsedArgs& args) {
       {"batch_size", protocol.batch_size},
       {"threads", at::get_num_threads()},
       {"interop_threads", at::get_num_interop_threads()},
+      {"torch_version", kTorchVersion},
+  };
+  if (serving) {
+    serve(std::cin, std::cout, identity, step, sync);
+    return;
+  }
+
+  json rounds = json::array();
+  for (std::int64_t round = 0; round < protocol.rounds; ++round) {
+    warm_up(step, sync, protocol.warmup_iters, protocol.warmup_max_time_s);
+    rounds.push_back(run_block(step, sync, protocol.rule));
+  }
+  json report = identity;
+  report.update({
       {"warmup_iters", protocol.warmup_iters},
+      {"warmup_max_time_s", protocol.warmup_max_time_s},
       {"min_iters", protocol.rule.min_iters},
       {"max_iters", protocol.rule.max_iters},
       {"min_time_s", protocol.rule.min_time_s},
       {"max_time_s", protocol.rule.max_time_s},
-      {"torch_version", kTorchVersion},
       {"rounds", std::move(rounds)},
-  };
-  write_json_atomic(output_path, report);
+  });
+  write_json_atomic(args.get("output"), report);
 }
 
 }  // namespace

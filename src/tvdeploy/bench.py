@@ -11,15 +11,10 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import psutil
-
-from tvdeploy.devices import available_cores
-from tvdeploy.environment import machine_fingerprint
-from tvdeploy.io import read_json, write_json_atomic
-from tvdeploy.registry import VARIANTS
 
 LOG = logging.getLogger("tvdeploy.bench")
 NOISY_IQR_RATIO = 0.10  # torch.utils.benchmark warns at IQR/median >= 10 %
@@ -33,6 +28,7 @@ class ProtocolError(ValueError):
 @dataclass(frozen=True)
 class Protocol:
     warmup_iters: int = 3
+    warmup_max_time_s: float = 30.0
     min_iters: int = 10
     max_iters: int = 1000
     min_time_s: float = 1.0
@@ -43,6 +39,8 @@ class Protocol:
         problems = []
         if self.warmup_iters < 0:
             problems.append(f"warmup_iters={self.warmup_iters} < 0")
+        if not self.warmup_max_time_s > 0:
+            problems.append(f"warmup_max_time_s={self.warmup_max_time_s} <= 0")
         if self.min_iters < 1:
             problems.append(f"min_iters={self.min_iters} < 1")
         if self.max_iters < self.min_iters:
@@ -130,7 +128,7 @@ def run_rounds(
     """Time ``step`` under ``protocol``: per round, warm-up then one timed block."""
     rounds = []
     for _ in range(protocol.rounds):
-        warm_up(step, synchronize, protocol.warmup_iters, clock=clock)
+        warm_up(step, synchronize, protocol.warmup_iters, protocol.warmup_max_time_s, clock)
         rounds.append(run_block(step, synchronize, protocol, clock))
     return rounds
 
@@ -199,72 +197,3 @@ def make_record(identity: dict, protocol: Protocol, rounds: list[dict], batch_si
         "rounds": rounds,
         "job": job_span(),
     }
-
-
-@dataclass
-class BenchJob:
-    """One benchmark job of the workflow: which deployment, on what input, under which protocol,
-    with which threads. Both benchmark rules (Python and C++ harnesses) build it the same way
-    and write their result through ``write``, so every record has the same fields."""
-
-    model: str
-    runtime: str
-    variant: str
-    device: str
-    batch_size: int
-    dat: str
-    output: str
-    protocol: Protocol
-    threads: int
-    interop_threads: int
-    weights_source: str
-    extra: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_snakemake(cls, smk) -> BenchJob:
-        settings = smk.params.bench
-        wc = smk.wildcards
-        return cls(
-            model=wc.model,
-            runtime=wc.runtime,
-            variant=wc.variant,
-            device=wc.device,
-            batch_size=int(wc.batch),
-            dat=str(smk.input.dat),
-            output=str(smk.output[0]),
-            protocol=Protocol.from_config(settings),
-            threads=bench_threads(settings["threads"], smk.threads, available_cores()),
-            interop_threads=settings["interop_threads"],
-            weights_source=read_json(smk.input.provenance)["source"],
-        )
-
-    def __str__(self) -> str:
-        return f"{self.model} {self.runtime}/{self.variant} on {self.device}, batch {self.batch_size}"
-
-    def write(
-        self, rounds: list[dict], *, device: str, device_name: str, threads: int, interop_threads: int, versions: dict
-    ) -> dict:
-        """Summarise ``rounds`` and write the result file atomically; returns the record."""
-        record = make_record(
-            {
-                "model": self.model,
-                "runtime": self.runtime,
-                "variant": self.variant,
-                "device": device,
-                "device_name": device_name,
-                "threads": threads,
-                "interop_threads": interop_threads,
-                "transform": VARIANTS[self.variant].load_transform,
-                "input": self.dat,
-                "weights_source": self.weights_source,
-                "environment": machine_fingerprint(),
-                "versions": versions,
-            },
-            self.protocol,
-            rounds,
-            self.batch_size,
-        )
-        write_json_atomic(self.output, record)
-        summary = record["summary"]
-        LOG.info("%s: median %.3f ms over %d iterations", self, summary["median_ms"], summary["iterations"])
-        return record
