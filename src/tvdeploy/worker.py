@@ -1,0 +1,123 @@
+"""A long-lived benchmark worker for one Python runtime × variant (``python -m tvdeploy.worker``).
+
+It loads the deployment once, then serves requests, one JSON object per line on stdin, each
+answered by one JSON line on stdout:
+
+- on start, unasked: ``{"ok": true, "ready": {threads, interop_threads, device, device_name, versions}}``
+- ``{"op": "warmup", "iters": N, "max_time_s": S}`` → ``{"ok": true, "iters": n, "seconds": s}``
+- ``{"op": "block", "min_iters", "max_iters", "min_time_s", "max_time_s"}`` →
+  ``{"ok": true, "latencies_ms": [...], "stop_reason": "...", "wall_s": w}``
+- ``{"op": "quit"}`` ends the process; so does the end of stdin.
+
+A request that fails is answered ``{"ok": false, "error": "..."}``. Between requests the worker
+sits in a blocking read and uses no CPU. The C++ ``bench --serve`` speaks the same protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable
+from typing import IO
+
+from tvdeploy.bench import run_block, warm_up
+
+
+class RequestError(ValueError):
+    """A request the worker cannot serve."""
+
+
+class _Rule:
+    """The stopping rule of one block request (the fields ``stop_reason`` reads)."""
+
+    def __init__(self, request: dict):
+        try:
+            self.min_iters = int(request["min_iters"])
+            self.max_iters = int(request["max_iters"])
+            self.min_time_s = float(request["min_time_s"])
+            self.max_time_s = float(request["max_time_s"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise RequestError(f"block request needs min_iters, max_iters, min_time_s, max_time_s: {err}") from err
+        if not (1 <= self.min_iters <= self.max_iters and 0 < self.min_time_s <= self.max_time_s):
+            raise RequestError(f"inconsistent block request {request}")
+
+
+def serve(
+    step: Callable[[], object],
+    synchronize: Callable[[], None],
+    ready: dict,
+    requests: IO[str],
+    answers: IO[str],
+) -> None:
+    """Answer requests until ``quit`` or the end of ``requests``."""
+
+    def answer(message: dict) -> None:
+        answers.write(json.dumps(message) + "\n")
+        answers.flush()
+
+    answer({"ok": True, "ready": ready})
+    for line in requests:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            op = request.get("op")
+            if op == "quit":
+                return
+            if op == "warmup":
+                result = warm_up(step, synchronize, int(request["iters"]), float(request.get("max_time_s", math.inf)))
+            elif op == "block":
+                result = run_block(step, synchronize, _Rule(request))
+            else:
+                raise RequestError(f"unknown op {op!r} (expected warmup, block or quit)")
+        except Exception as err:  # one bad request or failed forward is answered, not fatal
+            answer({"ok": False, "error": f"{type(err).__name__}: {err}"})
+            continue
+        answer({"ok": True, **result})
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tvdeploy.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--runtime", required=True)
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--artifact", required=True, help="the file the runtime loads")
+    parser.add_argument("--input", required=True, help="preprocessed image X.dat (batch 1)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--interop-threads", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    # The protocol owns stdout; anything else printed goes to stderr (the rule's log).
+    protocol_out, sys.stdout = sys.stdout, sys.stderr
+
+    import torch
+
+    from tvdeploy.harnesses import harness
+    from tvdeploy.preprocess import read_dat
+    from tvdeploy.runtime import apply_threads, device_name, resolve_device, synchronizer, versions
+
+    try:
+        threads = apply_threads(args.threads, args.interop_threads)
+        device = resolve_device(args.device)
+        module = harness(args.runtime).load(args.artifact, args.model, device, args.variant)
+        # The real preprocessed image, repeated to fill the batch: identical bytes in every harness.
+        batch = read_dat(args.input).repeat(args.batch_size, 1, 1, 1).contiguous().to(device)
+    except Exception as err:
+        # Tell the coordinator why, in the protocol, then fail with the traceback in the log.
+        protocol_out.write(json.dumps({"ok": False, "error": f"{type(err).__name__}: {err}"}) + "\n")
+        protocol_out.flush()
+        raise
+    ready = {**threads, "device": device.type, "device_name": device_name(device), "versions": versions()}
+    with torch.inference_mode():
+        serve(lambda: module(batch), synchronizer(device), ready, sys.stdin, protocol_out)
+
+
+if __name__ == "__main__":
+    main()

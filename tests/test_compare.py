@@ -1,0 +1,184 @@
+"""The interleaved round scheduler, against fake workers of known speed on a drifting machine,
+and real worker processes."""
+
+import sys
+import time
+
+import numpy as np
+import psutil
+import pytest
+import torch
+
+from tvdeploy.compare import BlockRule, ProcessWorker, WorkerError, run_interleaved
+from tvdeploy.paired import paired_ratio, sequential_ratio
+
+RULE = BlockRule(min_iters=5, max_iters=5, min_time_s=0.001, max_time_s=10.0, max_reruns=0)
+
+
+class VirtualMachine:
+    """A clock that advances with the work done, and a machine that slows down by ``drift`` over
+    ``duration_s`` of work (thermal throttling, a noisy neighbour)."""
+
+    def __init__(self, drift: float, duration_s: float):
+        self.now = 0.0
+        self.drift = drift
+        self.duration_s = duration_s
+        self.busy: list[str] = []
+
+    def slowdown(self) -> float:
+        return 1.0 + self.drift * min(self.now / self.duration_s, 1.0)
+
+
+class FakeWorker:
+    def __init__(self, name: str, base_ms: float, machine: VirtualMachine, fail_at_block: int | None = None):
+        self.name, self.base_ms, self.machine, self.fail_at_block = name, base_ms, machine, fail_at_block
+        self.blocks_run = 0
+        self.closed = False
+
+    def start(self):
+        return {"threads": 2}
+
+    def warmup(self, iters, max_time_s):
+        return {"iters": iters, "seconds": 0.0}
+
+    def block(self, rule):
+        assert self.machine.busy == [], f"{self.name} timed while {self.machine.busy} was timing"
+        self.machine.busy.append(self.name)
+        if self.fail_at_block is not None and self.blocks_run == self.fail_at_block:
+            self.machine.busy.clear()
+            raise WorkerError(f"{self.name} worker for toy: exited unexpectedly (exit status -11)")
+        latencies = []
+        for _ in range(rule.min_iters):
+            latency = self.base_ms * self.machine.slowdown()
+            self.machine.now += latency / 1000
+            latencies.append(latency)
+        self.blocks_run += 1
+        self.machine.busy.clear()
+        return {"latencies_ms": latencies, "stop_reason": "min_reached"}
+
+    def close(self):
+        self.closed = True
+
+
+def round_medians(result):
+    return {b["round"]: float(np.median(b["latencies_ms"])) for b in result.blocks}
+
+
+def test_order_is_shuffled_per_round_and_never_overlaps():
+    machine = VirtualMachine(0.0, 1.0)
+    workers = {n: FakeWorker(n, 10.0, machine) for n in ("a", "b", "c", "d")}
+    results, schedule = run_interleaved(workers, rounds=12, rule=RULE, warmup_iters=1, warmup_max_time_s=1, seed=3)
+    orders = [tuple(s["worker"] for s in schedule if s["round"] == r) for r in range(12)]
+    assert all(sorted(o) == ["a", "b", "c", "d"] for o in orders)  # every worker once per round
+    assert len(set(orders)) > 6  # freshly shuffled, not one fixed order
+    assert all(len(results[n].blocks) == 12 for n in workers) and all(w.closed for w in workers.values())
+
+
+def test_interleaving_cancels_drift_that_biases_a_sequential_run():
+    rounds, speed_ratio = 20, 1.25
+    machine = VirtualMachine(drift=0.30, duration_s=rounds * 5 * (10 + 12.5) / 1000)
+    workers = {"slow": FakeWorker("slow", 12.5, machine), "fast": FakeWorker("fast", 10.0, machine)}
+    results, _ = run_interleaved(workers, rounds=rounds, rule=RULE, warmup_iters=0, warmup_max_time_s=1, seed=0)
+    slow, fast = round_medians(results["slow"]), round_medians(results["fast"])
+    est = paired_ratio([slow[r] for r in range(rounds)], [fast[r] for r in range(rounds)])
+    assert est.ratio == pytest.approx(speed_ratio, rel=0.02)
+    assert est.ci_low <= speed_ratio * 1.02 and est.ci_high >= speed_ratio * 0.98
+
+    # The same machine measured one runtime after the other: the drift lands on the second one.
+    machine = VirtualMachine(drift=0.30, duration_s=rounds * 5 * (10 + 12.5) / 1000)
+    first = FakeWorker("slow", 12.5, machine)
+    slow_seq = [x for _ in range(rounds) for x in first.block(RULE)["latencies_ms"]]
+    second = FakeWorker("fast", 10.0, machine)
+    fast_seq = [x for _ in range(rounds) for x in second.block(RULE)["latencies_ms"]]
+    assert abs(sequential_ratio(slow_seq, fast_seq) / speed_ratio - 1) > 0.05
+
+
+def test_a_worker_that_crashes_is_recorded_and_the_others_go_on():
+    machine = VirtualMachine(0.0, 1.0)
+    workers = {
+        "eager/plain": FakeWorker("eager/plain", 10.0, machine),
+        "ts-cpp/plain": FakeWorker("ts-cpp/plain", 8.0, machine, fail_at_block=2),
+    }
+    results, _ = run_interleaved(workers, rounds=5, rule=RULE, warmup_iters=0, warmup_max_time_s=1)
+    assert "ts-cpp/plain worker for toy" in results["ts-cpp/plain"].error
+    assert len(results["ts-cpp/plain"].blocks) == 2 and len(results["eager/plain"].blocks) == 5
+    assert results["eager/plain"].error is None
+
+
+def test_a_noisy_block_is_rerun_then_flagged():
+    class Noisy(FakeWorker):
+        def block(self, rule):
+            self.blocks_run += 1
+            return {"latencies_ms": [10, 10, 30, 30, 10], "stop_reason": "min_reached"}
+
+    worker = Noisy("n", 10.0, VirtualMachine(0, 1))
+    rule = BlockRule(min_iters=5, max_iters=5, min_time_s=0.001, max_time_s=1, max_reruns=2)
+    results, schedule = run_interleaved({"n": worker}, rounds=1, rule=rule, warmup_iters=0, warmup_max_time_s=1)
+    assert worker.blocks_run == 3 and [s["attempt"] for s in schedule] == [0, 1, 2]
+    assert results["n"].blocks == [
+        {"round": 0, "attempt": 2, "latencies_ms": [10, 10, 30, 30, 10], "stop_reason": "min_reached",
+         "iqr_over_median": 2.0, "noisy": True}
+    ]  # fmt: skip
+
+
+# ---- real worker processes ------------------------------------------------------------------
+
+
+@pytest.fixture
+def toy_artifacts(tmp_path):
+    from tvdeploy.preprocess import write_dat
+
+    module = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10)).eval())
+    model = tmp_path / "toy.pt"
+    module.save(str(model))
+    dat = tmp_path / "x.dat"
+    write_dat(torch.rand(1, 3, 8, 8), dat, {"spec_id": "toy"})
+    return model, dat
+
+
+def python_worker(model, dat, log, runtime="ts-python"):
+    command = [sys.executable, "-m", "tvdeploy.worker", "--runtime", runtime, "--variant", "plain", "--model", "toy",
+               "--artifact", str(model), "--input", str(dat), "--threads", "1", "--interop-threads", "1"]  # fmt: skip
+    return ProcessWorker(f"{runtime}/plain", "toy", command, log=log)
+
+
+def test_python_worker_serves_blocks_and_idles_without_cpu(toy_artifacts, tmp_path):
+    model, dat = toy_artifacts
+    with open(tmp_path / "worker.log", "w") as log:
+        worker = python_worker(model, dat, log)
+        ready = worker.start()
+        assert ready["threads"] == 1 and ready["device"] == "cpu"
+        warm = worker.warmup(iters=1000, max_time_s=0.2)
+        assert 1 <= warm["iters"] <= 1000 and (warm["iters"] == 1000 or warm["seconds"] >= 0.2)
+        block = worker.block(RULE)
+        assert len(block["latencies_ms"]) == 5 and block["stop_reason"] == "max_iters"
+        process = psutil.Process(worker._process.pid)
+        before = process.cpu_times()
+        time.sleep(2.0)
+        after = process.cpu_times()
+        idle_cpu_s = (after.user + after.system) - (before.user + before.system)
+        assert idle_cpu_s < 0.05, f"an idle worker used {idle_cpu_s:.3f} s of CPU in 2 s"
+        with pytest.raises(WorkerError, match="reported an error: RequestError"):
+            worker.request({"op": "dance"})
+        worker.close()
+
+
+def test_worker_that_cannot_load_names_the_runtime_and_model(toy_artifacts, tmp_path):
+    _, dat = toy_artifacts
+    with open(tmp_path / "worker.log", "w") as log:
+        worker = python_worker(tmp_path / "missing.pt", dat, log)
+        with pytest.raises(WorkerError, match="ts-python/plain worker for toy: reported an error"):
+            worker.start()
+        worker.close()
+    assert "Traceback" in (tmp_path / "worker.log").read_text()
+
+
+def test_warmup_is_bounded_by_iterations_and_by_time():
+    from tvdeploy.bench import warm_up
+
+    calls = []
+    clock = iter(range(100)).__next__  # one "second" per clock read
+    result = warm_up(lambda: calls.append(1), lambda: None, iters=50, max_time_s=3, clock=clock)
+    assert result["iters"] == len(calls) == 3  # stopped by time, not after 50
+    calls.clear()
+    assert warm_up(lambda: calls.append(1), lambda: None, iters=4)["iters"] == len(calls) == 4
