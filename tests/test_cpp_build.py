@@ -95,21 +95,37 @@ def test_build_returns_both_programs(cpp_binaries):
         assert path.is_file() and os.access(path, os.X_OK)
 
 
-def test_snakemake_build_script_refreshes_outputs(cpp_binaries, tmp_path):
-    # Re-running in the fixture's build dir is an incremental (near no-op) build.
+@pytest.mark.parametrize("program", ["infer", "bench"])
+def test_snakemake_build_script_builds_one_program(cpp_binaries, tmp_path, program):
+    # Re-running in the fixture's build dir is an incremental (near no-op) build of one target.
     build_dir = cpp_binaries["infer"].parent
     stale = time.time() - 3600
     for path in cpp_binaries.values():
         os.utime(path, (stale, stale))
     log = tmp_path / "build.log"
+    dest = tmp_path / "bin" / program
     fake = SimpleNamespace(
         input=SimpleNamespace(cmakelists=str(CPP_SOURCE_DIR / "CMakeLists.txt")),
         params=SimpleNamespace(build_dir=str(build_dir)),
-        output=SimpleNamespace(infer=str(cpp_binaries["infer"]), bench=str(cpp_binaries["bench"])),
+        wildcards=SimpleNamespace(program=program),
+        output=[str(dest)],
         threads=BUILD_JOBS,
         log=[str(log)],
     )
     runpy.run_path(str(BUILD_SCRIPT), init_globals={"snakemake": fake})
-    assert "cmake" in log.read_text()
-    for path in cpp_binaries.values():
-        assert path.stat().st_mtime > stale + 60
+    assert f"--target {program}" in log.read_text()
+    assert dest.is_file() and os.access(dest, os.X_OK) and dest.stat().st_mtime > stale + 60
+    other = "bench" if program == "infer" else "infer"
+    assert cpp_binaries[other].stat().st_mtime < stale + 60  # the other program is left alone
+
+
+def test_program_sources_separate_the_programs():
+    from tvdeploy.cppbuild import program_sources
+
+    bench, infer = program_sources(CPP_SOURCE_DIR, "bench"), program_sources(CPP_SOURCE_DIR, "infer")
+    assert str(CPP_SOURCE_DIR / "src" / "bench.cpp") in bench and str(CPP_SOURCE_DIR / "src" / "bench.cpp") not in infer
+    shared = set(bench) & set(infer)
+    assert str(CPP_SOURCE_DIR / "src" / "lib" / "measure.cpp") in shared
+    assert str(CPP_SOURCE_DIR / "include" / "tvdeploy" / "timing.hpp") in shared
+    with pytest.raises(BuildError, match="unknown C\\+\\+ program 'serve'"):
+        program_sources(CPP_SOURCE_DIR, "serve")

@@ -34,10 +34,15 @@ class BuildError(RuntimeError):
     """The C++ build cannot be configured or failed."""
 
 
-def source_files(source_dir: str | Path) -> list[str]:
-    """The C++ sources and headers of the CMake project (with its CMakeLists.txt, the build
-    rule's inputs: a change to any of them rebuilds the programs)."""
-    return sorted(str(p) for p in Path(source_dir).rglob("*.[ch]pp"))
+def program_sources(source_dir: str | Path, program: str) -> list[str]:
+    """The sources one program is built from: its own ``src/{program}.cpp`` and the shared library
+    (``include/``, ``src/lib/``). With the CMakeLists.txt they are the inputs of the program's
+    build rule, so editing bench.cpp rebuilds bench and never infer (nor what uses infer)."""
+    source_dir = Path(source_dir)
+    if program not in PROGRAMS:
+        raise BuildError(f"unknown C++ program '{program}' (known: {', '.join(PROGRAMS)})")
+    shared = [*(source_dir / "include").rglob("*.hpp"), *(source_dir / "src" / "lib").rglob("*.[ch]pp")]
+    return sorted(str(p) for p in [*shared, source_dir / "src" / f"{program}.cpp"])
 
 
 def _is_cuda_root(path: Path) -> bool:
@@ -186,8 +191,13 @@ def build(
     build_dir: str | os.PathLike,
     jobs: int | None = None,
     log: IO[str] | None = None,
+    targets: Iterable[str] = PROGRAMS,
 ) -> dict[str, Path]:
-    """Configure and build; return {"infer": path, "bench": path}."""
+    """Configure and build ``targets`` (default: every program); return {name: path}."""
+    targets = tuple(targets)
+    unknown = sorted(set(targets) - set(PROGRAMS))
+    if unknown or not targets:
+        raise BuildError(f"unknown C++ program(s) {unknown or targets} (known: {', '.join(PROGRAMS)})")
     source = Path(source_dir).resolve()
     binary = Path(build_dir).resolve()
     out = log if log is not None else sys.stderr
@@ -202,12 +212,12 @@ def build(
         raise BuildError(f"jobs must be >= 1, got {jobs}")
     binary.mkdir(parents=True, exist_ok=True)
     _run([cmake, "-S", str(source), "-B", str(binary), *cmake_configure_args()], out)
-    _run([cmake, "--build", str(binary), "--parallel", str(jobs)], out)
-    programs = {name: binary / name for name in PROGRAMS}
+    _run([cmake, "--build", str(binary), "--parallel", str(jobs), "--target", *targets], out)
+    programs = {name: binary / name for name in targets}
     missing = [str(p) for p in programs.values() if not p.is_file()]
     if missing:
         raise BuildError(f"build finished but expected programs are missing: {', '.join(missing)}")
     for path in programs.values():
-        # Fresh mtimes for both outputs even if only one was relinked (Snakemake checks all).
+        # A fresh mtime even when nothing was relinked: the rule ran, so its output is current.
         path.touch()
     return programs

@@ -1,22 +1,26 @@
 # The C++ runtimes: the infer and bench programs built from cpp/ (harness tvdeploy.harnesses.cpp).
+# Their benchmarks run in the comparison jobs (compare.smk), through `bench --mode serve`.
 
 
 rule build_cpp:
     input:
         cmakelists=CPP_DIR / "CMakeLists.txt",
-        sources=source_files(CPP_DIR),
+        sources=lambda wildcards: program_sources(CPP_DIR, wildcards.program),
     output:
-        infer=paths.CPP_INFER,
-        bench=paths.CPP_BENCH,
+        paths.CPP_PROGRAM,
     log:
-        "results/logs/build_cpp.log",
+        "results/logs/build_cpp/{program}.log",
     benchmark:
-        "results/jobs/build_cpp.tsv"
+        "results/jobs/build_cpp/{program}.tsv"
+    wildcard_constraints:
+        program=alternation(PROGRAMS),
     conda:
         "../envs/tvdeploy.yaml"
     threads: 2
     resources:
         mem_mb=BUILD_MEM_MB,
+    params:
+        build_dir=lambda wildcards: f"{paths.CPP_BUILD_DIR}/tree-{wildcards.program}",
     script:
         "../scripts/build_cpp.py"
 
@@ -46,28 +50,3 @@ rule infer_cpp:
         topk=config["topk"],
     script:
         "../scripts/infer_cpp.py"
-
-
-rule bench_cpp:
-    input:
-        bench=paths.CPP_BENCH,
-        model=artifact_file,
-        dat=bench_dat,
-        sidecar=bench_dat_sidecar,
-        provenance=paths.WEIGHTS_PROVENANCE,
-    output:
-        paths.BENCH,
-    log:
-        "results/logs/bench_cpp/{device}/{runtime}/{variant}/b{batch}/{model}.log",
-    wildcard_constraints:
-        runtime=Plan.runtimes_in(CPP),
-    conda:
-        "../envs/tvdeploy.yaml"
-    threads: bench_threads
-    resources:
-        mem_mb=run_mem_mb,
-        bench_slot=1,
-    params:
-        bench=config["bench"],
-    script:
-        "../scripts/bench_cpp.py"
