@@ -18,6 +18,7 @@ include: "workflow/rules/export.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/cpp.smk"
 include: "workflow/rules/python.smk"
+include: "workflow/rules/compare.smk"
 include: "workflow/rules/aggregate.smk"
 
 

@@ -28,7 +28,9 @@ def test_default_plan_on_a_cpu_machine():
     # Two models with different preprocessing recipes, three images each.
     assert sorted(p.specs) == ["r256_c224_bilinear_in1k", "r342_c299_bilinear_in1k"]
     assert p.dats("inception_v3")[0] == "results/inputs/r342_c299_bilinear_in1k/chelsea_cat.dat"
-    assert len(p.bench_files()) == 2 * 3 and len(p.prediction_items()) == 2 * 3
+    assert len(p.comparison_files()) == 2 and len(p.prediction_items()) == 2 * 3  # one comparison per model
+    assert p.comparison_files()[0] == "results/compare/cpu/b1/resnet18.json"
+    assert p.comparison_deployments("cpu") == [("eager", "plain"), ("ts-python", "plain"), ("ts-cpp", "plain")]
     assert p.tables()[0].startswith("results/tables/") and p.derived_torchscript() == []
 
 
@@ -46,7 +48,28 @@ def test_variants_and_devices_multiply_and_fp16_stays_on_cuda():
     }
     batches = [1, 8]
     p2 = plan(variants=["plain", "frozen"], bench={**DEFAULT["bench"], "batch_sizes": batches})
-    assert len(p2.bench_files()) == 2 * (1 + 2 + 2) * len(batches)
+    assert len(p2.comparison_files()) == 2 * len(batches)
+    assert len(p2.comparison_deployments("cpu")) == 1 + 2 + 2
+    # Five workers of the model at once.
+    assert p2.comparison_mem_mb("cpu", "resnet18", 8) == 5 * p2.run_mem_mb("resnet18", 8)
+
+
+def test_comparison_pairs_are_the_ratios_that_matter():
+    p = plan(variants=["plain", "frozen"])
+    pairs = {(x["kind"], "/".join(x["candidate"]), "/".join(x["reference"])) for x in p.comparison_pairs("cpu")}
+    assert pairs == {
+        ("vs_eager", "ts-python/plain", "eager/plain"),
+        ("vs_eager", "ts-python/frozen", "eager/plain"),
+        ("vs_eager", "ts-cpp/plain", "eager/plain"),
+        ("vs_eager", "ts-cpp/frozen", "eager/plain"),
+        ("cross_language", "ts-cpp/plain", "ts-python/plain"),
+        ("cross_language", "ts-cpp/frozen", "ts-python/frozen"),
+        ("vs_plain", "ts-python/frozen", "ts-python/plain"),
+        ("vs_plain", "ts-cpp/frozen", "ts-cpp/plain"),
+    }
+    # Without eager there is no baseline pair, the others stay.
+    kinds = {x["kind"] for x in plan(runtimes=["ts-python", "ts-cpp"]).comparison_pairs("cpu")}
+    assert kinds == {"cross_language"}
 
 
 def test_artifacts_follow_the_runtime():
@@ -127,6 +150,7 @@ def test_wildcard_constraints_come_from_the_registry():
 def test_job_wildcards_cover_every_non_benchmark_job():
     p = plan(variants=["plain", "frozen"])
     jobs = p.job_wildcards()
+    assert jobs["build_cpp"] == [{"program": "infer"}, {"program": "bench"}]
     assert len(jobs["download_weights"]) == 2 and len(jobs["preprocess_image"]) == 2 * 3
     assert len(jobs["derive_torchscript_variant"]) == 2  # frozen, two models, cpu
     assert len(jobs["infer_python"]) == 2 * 3 and len(jobs["infer_cpp"]) == 2 * 2

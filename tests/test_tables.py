@@ -1,38 +1,32 @@
 """Aggregation logic: speedups, parity rows, prediction rows."""
 
 import pytest
+from result_helpers import comparison_record
 
 from tvdeploy.tables import compare_predictions, latency_markdown, latency_table, parity_table, predictions_table
 
 
-def bench_record(model, runtime, variant, median):
-    latencies = [median * 0.99, median, median * 1.01]
-    from tvdeploy.bench import summarize_rounds
-
-    return {
-        "model": model,
-        "runtime": runtime,
-        "variant": variant,
-        "device": "cpu",
-        "batch_size": 1,
-        "threads": 2,
-        "weights_source": "random",
-        "summary": summarize_rounds([{"latencies_ms": latencies}], 1),
-    }
-
-
 def test_latency_table_speedups_and_order():
-    table = latency_table(
-        [
-            bench_record("m", "ts-cpp", "plain", 5.0),
-            bench_record("m", "eager", "plain", 10.0),
-            bench_record("m", "ts-python", "plain", 8.0),
-        ]
-    )
+    table = latency_table([comparison_record("m", {"ts-cpp/plain": 5.0, "eager/plain": 10.0, "ts-python/plain": 8.0})])
     assert list(table["runtime"]) == ["eager", "ts-python", "ts-cpp"]
+    # Paired over the rounds: the drift cancels, the intervals are tight around the true speedup.
     assert list(table["speedup_vs_eager"]) == pytest.approx([1.0, 1.25, 2.0])
+    assert list(table["speedup_ci_low"]) == pytest.approx([1.0, 1.25, 2.0])
+    assert list(table["verdict_vs_eager"][1:]) == ["faster", "faster"]
+    assert table["rounds"].tolist() == [3, 3, 3] and (table["round_median_spread"] > 0.15).all()
     markdown = latency_markdown(table)
-    assert "ts-cpp (plain)" in markdown and "| m " in markdown and "2" in markdown
+    assert "ts-cpp (plain)" in markdown and "| m " in markdown and "2.00 [2.00, 2.00]" in markdown
+
+
+def test_failed_deployment_is_a_row_with_its_error_and_no_ratio():
+    from tvdeploy.tables import ratios_table
+
+    record = comparison_record("m", {"eager/plain": 10.0, "ts-cpp/plain": 5.0}, failed=("ts-cpp/plain",))
+    table = latency_table([record])
+    failed = table[table["runtime"] == "ts-cpp"].iloc[0]
+    assert "exit status -11" in failed["error"] and failed["median_ms"] != failed["median_ms"]  # NaN
+    ratios = ratios_table([record])
+    assert ratios["verdict"].isna().all() and (ratios["rounds"] == 0).all()
 
 
 def prediction(logits, image="a"):
@@ -117,34 +111,36 @@ def test_overhead_and_throughput_tables():
     assert list(table["runtime"]) == ["eager", "ts-python", "ts-cpp"]
     assert table["median_us"].tolist() == pytest.approx([3.0, 6.0, 1.0])
 
-    rows = [bench_record("m", "eager", "plain", 10.0), bench_record("m", "ts-cpp", "plain", 5.0)]
-    batched = [
-        dict(r, batch_size=8, summary=dict(r["summary"], throughput_ips=8000 / r["summary"]["median_ms"])) for r in rows
-    ]
-    markdown = throughput_markdown(latency_table(rows + batched))
+    rows = [comparison_record("m", {"eager/plain": 10.0, "ts-cpp/plain": 5.0}, batch=batch) for batch in (1, 8)]
+    markdown = throughput_markdown(latency_table(rows))
     assert "batch 8: throughput" in markdown and "batch 1" not in markdown
-    assert "1600" in markdown and "800" in markdown  # 8 images / 5 ms, 8 images / 10 ms
+    assert "1600" in markdown and "800" in markdown  # 8 images / 5 ms, 8 images / 10 ms (pooled medians)
 
 
 def test_deployment_summary_ratio_and_geomean():
-    from tvdeploy.tables import deployment_markdown, deployment_summary, geometric_mean
+    from tvdeploy.tables import deployment_markdown, deployment_summary, geometric_mean, ratios_table, verdict_markdown
 
-    table = latency_table(
-        [
-            bench_record("a", "eager", "plain", 10.0),
-            bench_record("a", "ts-python", "plain", 8.0),
-            bench_record("a", "ts-cpp", "plain", 4.0),
-            bench_record("b", "eager", "plain", 9.0),
-            bench_record("b", "ts-python", "plain", 9.0),
-            bench_record("b", "ts-cpp", "plain", 18.0),
-        ]
+    records = [
+        comparison_record("a", {"eager/plain": 10.0, "ts-python/plain": 8.0, "ts-cpp/plain": 4.0}),
+        comparison_record("b", {"eager/plain": 9.0, "ts-python/plain": 9.0, "ts-cpp/plain": 18.0}),
+    ]
+    table, ratios = latency_table(records), ratios_table(records)
+    summary = deployment_summary(table, ratios).set_index("model")
+    assert summary.loc["a", "fastest"] == "ts-cpp (plain)" and summary.loc["a", "speedup_vs_eager"] == pytest.approx(
+        2.5
     )
-    summary = deployment_summary(table).set_index("model")
-    assert summary.loc["a", "fastest"] == "ts-cpp (plain)" and summary.loc["a", "speedup_vs_eager"] == 2.5
-    assert summary.loc["b", "fastest"] == "ts-python (plain)" and summary.loc["b", "speedup_vs_eager"] == 1.0
-    assert summary.loc["a", "cpp/python plain"] == 0.5 and summary.loc["b", "cpp/python plain"] == 2.0
+    assert summary.loc["b", "fastest"] == "ts-python (plain)" and summary.loc["b", "speedup_vs_eager"] == pytest.approx(
+        1
+    )
+    assert summary.loc["a", "cpp/python plain"] == "0.50 [0.50, 0.50]" and summary.loc["a", "verdict plain"] == "faster"
+    assert summary.loc["b", "cpp/python plain"] == "2.00 [2.00, 2.00]" and summary.loc["b", "verdict plain"] == "slower"
     assert geometric_mean([2.5, 1.0]) == pytest.approx(2.5**0.5)
-    assert "1.58x over 2 models" in deployment_markdown(deployment_summary(table))
+    assert "1.58x over 2 models" in deployment_markdown(summary.reset_index())
+    counts = verdict_markdown(ratios)
+    # Columns faster, indistinguishable, slower. a: both faster than eager, C++ faster than
+    # Python; b: Python indistinguishable from eager, C++ slower than both.
+    assert "| cross_language |        1 |                   0 |        1 |" in counts
+    assert "| vs_eager       |        2 |                   1 |        1 |" in counts
 
 
 def test_run_wall_time_merges_overlaps_and_drops_interruptions():

@@ -1,5 +1,6 @@
 """End to end: the real Snakefile through Snakemake on a tiny config, in a copy of the repo."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -24,11 +25,12 @@ TINY_CONFIG = {
         "threads": 0,
         "interop_threads": 1,
         "warmup_iters": 5,
+        "warmup_max_time_s": 5.0,
         "min_iters": 5,
         "max_iters": 50,
         "min_time_s": 0.2,
         "max_time_s": 2.0,
-        "rounds": 1,
+        "rounds": 3,
     },
 }
 WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "cpp", "profiles", "data/images"]
@@ -81,13 +83,35 @@ def test_latency_table_has_every_model_and_runtime(run_dir):
         (m, r) for m in MODELS for r in RUNTIMES
     )
     assert set(latency["weights_source"]) == {"random"}
-    assert (latency["median_ms"] > 0).all() and (latency["iterations"] >= 5).all()
+    assert (latency["median_ms"] > 0).all() and (latency["iterations"] >= 3 * 5).all()
+    assert (latency["rounds"] == 3).all() and latency["error"].isna().all()
     eager = latency[latency["runtime"] == "eager"]
     assert (eager["speedup_vs_eager"] == 1.0).all()
+    deployed = latency[latency["runtime"] != "eager"]
+    assert (deployed["speedup_ci_low"] <= deployed["speedup_vs_eager"]).all()
+    assert (deployed["speedup_vs_eager"] <= deployed["speedup_ci_high"]).all()
+    assert deployed["verdict_vs_eager"].isin(["faster", "slower", "indistinguishable"]).all()
     for column in ["batch_size", "p90_ms", "mean_ms", "std_ms", "threads", "device"]:
         assert latency[column].notna().all()
     markdown = (run_dir / "results" / "tables" / "latency.md").read_text()
     assert all(m in markdown for m in MODELS) and "ts-cpp (plain)" in markdown
+    assert "Paired comparisons by verdict" in markdown and "speedup vs eager [95% CI]" in markdown
+
+
+def test_every_ratio_that_matters_has_an_interval(run_dir):
+    ratios = table(run_dir, "ratios.csv")
+    kinds = {(m, k) for m, k in zip(ratios["model"], ratios["kind"], strict=True)}
+    assert kinds == {(m, k) for m in MODELS for k in ("vs_eager", "cross_language")}
+    cross = ratios[ratios["kind"] == "cross_language"]
+    assert set(cross["candidate"]) == {"ts-cpp/plain"} and set(cross["reference"]) == {"ts-python/plain"}
+    assert (ratios["rounds"] == 3).all()
+    assert ((ratios["ci_low"] <= ratios["ratio"]) & (ratios["ratio"] <= ratios["ci_high"])).all()
+    comparison = (run_dir / "results" / "compare" / "cpu" / "b1" / "squeezenet1_1.json").read_text()
+    schedule = json.loads(comparison)["schedule"]
+    # One block per deployment per round (plus re-runs of noisy blocks), never two at once.
+    spans = sorted((s["started_at"], s["finished_at"]) for s in schedule)
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    assert {s["round"] for s in schedule} == {0, 1, 2}
 
 
 def test_catalog_doc_renders_the_run(run_dir):
@@ -124,35 +148,38 @@ def test_parity_within_tolerance(run_dir):
     assert (parity["max_abs_diff"] <= parity["tolerance"]).all()
 
 
+def test_forcerun_aggregate_rebuilds_tables_without_measuring(run_dir):
+    jobs = planned_jobs(snakemake(run_dir, "-n", "--forcerun", "aggregate").stdout)
+    assert jobs == {"aggregate": 1, "all": 1}
+
+
 def test_editing_cpp_bench_reruns_only_the_cpp_chain(run_dir):
     assert "Nothing to be done" in snakemake(run_dir, "-n").stdout
     bench_source = run_dir / "cpp" / "src" / "bench.cpp"
     # A real edit: Snakemake ignores a newer mtime when the content checksum is unchanged.
     bench_source.write_text(bench_source.read_text() + "\n// an edit\n")
     jobs = planned_jobs(snakemake(run_dir, "-n").stdout)
-    assert set(jobs) == {
-        "build_cpp",
-        "infer_cpp",
-        "bench_cpp",
-        "harness_overhead",
-        "check_parity",
-        "aggregate",
-        "all",
+    # The comparisons (whose ratios depend on bench) re-run; exports, preprocessing, inference
+    # and parity do not.
+    assert jobs == {
+        "build_cpp": 1,  # bench only
+        "compare": len(MODELS),
+        "harness_overhead": 1,  # only the C++ harness's probe
+        "aggregate": 1,
+        "all": 1,
     }
-    assert jobs["bench_cpp"] == len(MODELS)
-    assert jobs["harness_overhead"] == 1  # only the C++ harness's probe
 
 
 def test_one_models_result_runs_only_its_chain(tmp_path):
     workdir = copy_workflow(tmp_path)
-    target = "results/bench/cpu/ts-cpp/plain/b1/squeezenet1_1.json"
+    target = "results/compare/cpu/b1/squeezenet1_1.json"
     jobs = planned_jobs(snakemake(workdir, "-n", target).stdout)
     assert jobs == {
         "download_weights": 1,
         "export_torchscript": 1,
-        "preprocess_image": 1,
-        "build_cpp": 1,
-        "bench_cpp": 1,
+        "preprocess_image": 1,  # the benchmark image only
+        "build_cpp": 1,  # bench only
+        "compare": 1,
     }
 
 
@@ -166,7 +193,7 @@ def test_unknown_model_stops_before_any_job(tmp_path):
 
 def test_unknown_model_in_a_target_names_the_closest(tmp_path):
     workdir = copy_workflow(tmp_path)
-    done = snakemake(workdir, "-n", "results/bench/cpu/eager/plain/b1/resnet05.json", check=False)
+    done = snakemake(workdir, "-n", "results/compare/cpu/b1/resnet05.json", check=False)
     output = done.stdout + done.stderr  # a dry run reports job errors on stdout
     assert done.returncode != 0 and "'resnet05' (closest: resnet50" in output
 

@@ -15,10 +15,12 @@ TORCHSCRIPT_DERIVED_META = "results/torchscript/{device}/{variant}/{model}.json"
 INPUT_DAT = "results/inputs/{spec}/{image}.dat"
 INPUT_SIDECAR = "results/inputs/{spec}/{image}.json"
 CPP_BUILD_DIR = "build/cpp"
-CPP_INFER = CPP_BUILD_DIR + "/infer"
-CPP_BENCH = CPP_BUILD_DIR + "/bench"
+CPP_PROGRAM = CPP_BUILD_DIR + "/{program}"
+CPP_INFER = CPP_PROGRAM.format(program="infer")
+CPP_BENCH = CPP_PROGRAM.format(program="bench")
 PREDICTION = "results/predictions/{device}/{runtime}/{variant}/{model}.json"
-BENCH = "results/bench/{device}/{runtime}/{variant}/b{batch}/{model}.json"
+# One interleaved comparison of every deployment of a model (tvdeploy.compare).
+COMPARISON = "results/compare/{device}/b{batch}/{model}.json"
 OVERHEAD = "results/overhead/{device}/{runtime}.json"
 PARITY = "results/parity/{device}/{model}.json"
 TABLES_DIR = "results/tables"
@@ -27,6 +29,7 @@ TABLES = {
     "overhead": f"{TABLES_DIR}/overhead.csv",
     "latency_csv": f"{TABLES_DIR}/latency.csv",
     "latency_md": f"{TABLES_DIR}/latency.md",
+    "ratios": f"{TABLES_DIR}/ratios.csv",
     "predictions": f"{TABLES_DIR}/predictions.csv",
     "parity": f"{TABLES_DIR}/parity.csv",
 }

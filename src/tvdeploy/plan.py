@@ -17,9 +17,11 @@ from tvdeploy.catalog import ModelInfo, UnknownModelError, read_sheet, resolve_m
 from tvdeploy.devices import machine_has_gpu, resolve_devices
 from tvdeploy.registry import (
     DEVICES,
+    EAGER,
     PLAIN,
     RUNTIMES,
     VARIANTS,
+    cross_language_pairs,
     derived_variants,
     runtime,
     runtimes_in,
@@ -217,13 +219,41 @@ class Plan:
             for m in self.models
         ]
 
-    def bench_files(self) -> list[str]:
+    def comparison_files(self) -> list[str]:
         return [
-            paths.BENCH.format(device=d, runtime=r, variant=v, batch=b, model=m)
-            for d, r, v in self.deployments()
+            paths.COMPARISON.format(device=d, batch=b, model=m)
+            for d in self.devices
             for b in self.config["bench"]["batch_sizes"]
             for m in self.models
         ]
+
+    def comparison_deployments(self, device: str) -> list[tuple[str, str]]:
+        """The (runtime, variant) workers of one comparison job, in registry order."""
+        return [(r, v) for d, r, v in self.deployments() if d == device]
+
+    def comparison_pairs(self, device: str) -> list[dict]:
+        """The ratios that matter: every deployment vs eager; the same artifact in two languages
+        (ts-cpp vs ts-python on the same .pt); each variant vs the plain export of its runtime."""
+        present = set(self.comparison_deployments(device))
+        pairs = []
+
+        def add(kind, candidate, reference):
+            if candidate in present and reference in present and candidate != reference:
+                pairs.append({"kind": kind, "candidate": list(candidate), "reference": list(reference)})
+
+        for runtime_name, variant_name in self.comparison_deployments(device):
+            add("vs_eager", (runtime_name, variant_name), (EAGER, PLAIN))
+        for cand, ref in cross_language_pairs():
+            for variant_name in self.runtime_variants(cand, device):
+                add("cross_language", (cand, variant_name), (ref, variant_name))
+        for runtime_name, variant_name in self.comparison_deployments(device):
+            if variant_name != PLAIN:
+                add("vs_plain", (runtime_name, variant_name), (runtime_name, PLAIN))
+        return pairs
+
+    def comparison_mem_mb(self, device: str, model: str, batch: int) -> int:
+        """Every worker of a comparison holds its own copy of the model at once."""
+        return len(self.comparison_deployments(device)) * self.run_mem_mb(model, batch)
 
     def overhead_files(self) -> list[str]:
         return [paths.OVERHEAD.format(device=d, runtime=r) for d in self.devices for r in self.runtimes]
@@ -284,7 +314,7 @@ class Plan:
         (benchmarks carry their own job span instead; see tvdeploy.bench.job_span)."""
         predictions = self.prediction_items()
         return {
-            "build_cpp": [{}],
+            "build_cpp": [{"program": p} for p in ("infer", "bench")],
             "download_weights": [{"model": m} for m in self.models],
             "export_torchscript": [{"model": m} for m in self.models],
             "preprocess_image": [{"spec": s, "image": i} for s in self.specs for i in self.images],

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 
 from tvdeploy.models import compare_logits
-from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, column_label, cross_language_pairs
+from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, column_label
 
 LATENCY_COLUMNS = [
     "model",
@@ -34,6 +34,25 @@ LATENCY_COLUMNS = [
     "rounds",
     "round_median_spread",
     "speedup_vs_eager",
+    "speedup_ci_low",
+    "speedup_ci_high",
+    "verdict_vs_eager",
+    "error",
+]
+RATIO_COLUMNS = [
+    "model",
+    "device",
+    "batch_size",
+    "kind",
+    "candidate",
+    "reference",
+    "ratio",
+    "ci_low",
+    "ci_high",
+    "rounds",
+    "confidence",
+    "resolution",
+    "verdict",
 ]
 RUNTIME_ORDER = list(RUNTIMES)
 
@@ -62,35 +81,67 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
     return rows
 
 
-def latency_table(records: list[dict]) -> pd.DataFrame:
+def latency_table(comparisons: list[dict]) -> pd.DataFrame:
+    """One row per deployment of every comparison job: pooled latency statistics, and the
+    speedup over eager as the paired estimate with its interval (1 / the ratio vs eager)."""
     rows = []
-    for rec in records:
-        summary = rec["summary"]
-        rows.append(
-            {
+    for rec in comparisons:
+        vs_eager = {c["candidate"]: c for c in rec["comparisons"] if c["kind"] == "vs_eager" and c.get("verdict")}
+        for name, dep in rec["deployments"].items():
+            runtime, variant = name.split("/", 1)
+            row = {
                 "model": rec["model"],
-                "runtime": rec["runtime"],
-                "variant": rec["variant"],
+                "runtime": runtime,
+                "variant": variant,
                 "device": rec["device"],
                 "batch_size": rec["batch_size"],
-                "threads": rec["threads"],
+                "threads": dep["ready"].get("threads", rec["threads"]),
                 "weights_source": rec["weights_source"],
-                **{k: summary[k] for k in LATENCY_COLUMNS if k in summary},
+                "error": dep["error"],
             }
-        )
-    table = pd.DataFrame(rows, columns=[c for c in LATENCY_COLUMNS if c != "speedup_vs_eager"])
-    eager = (
-        table[table["runtime"] == EAGER]
-        .set_index(["model", "device", "batch_size"])["median_ms"]
-        .rename("eager_median_ms")
-    )
-    table = table.join(eager, on=["model", "device", "batch_size"])
-    table["speedup_vs_eager"] = table["eager_median_ms"] / table["median_ms"]
-    table = table.drop(columns="eager_median_ms")
+            summary = dep.get("summary")
+            if summary:
+                row.update({k: summary[k] for k in LATENCY_COLUMNS if k in summary})
+                medians = summary["round_medians_ms"]
+                row["round_median_spread"] = (
+                    float((max(medians) - min(medians)) / np.median(medians)) if len(medians) > 1 else 0.0
+                )
+            if runtime == EAGER and summary:
+                row.update(speedup_vs_eager=1.0, speedup_ci_low=1.0, speedup_ci_high=1.0, verdict_vs_eager=None)
+            elif name in vs_eager:
+                c = vs_eager[name]
+                row.update(
+                    speedup_vs_eager=1.0 / c["ratio"],
+                    speedup_ci_low=1.0 / c["ci_high"] if c["ci_high"] > 0 else 0.0,
+                    speedup_ci_high=1.0 / c["ci_low"] if c["ci_low"] > 0 else float("inf"),
+                    verdict_vs_eager=c["verdict"],
+                )
+            rows.append(row)
+    table = pd.DataFrame(rows, columns=LATENCY_COLUMNS)
     table["runtime"] = pd.Categorical(table["runtime"], RUNTIME_ORDER, ordered=True)
     table = table.sort_values(["model", "device", "batch_size", "runtime", "variant"]).reset_index(drop=True)
     table["runtime"] = table["runtime"].astype(str)
     return table
+
+
+def ratios_table(comparisons: list[dict]) -> pd.DataFrame:
+    """Every paired ratio (candidate / reference latency, below 1: candidate faster) with its
+    confidence interval and verdict."""
+    rows = [
+        {
+            "model": rec["model"],
+            "device": rec["device"],
+            "batch_size": rec["batch_size"],
+            **{k: c.get(k) for k in RATIO_COLUMNS[3:]},
+        }
+        for rec in comparisons
+        for c in rec["comparisons"]
+    ]
+    return pd.DataFrame(rows, columns=RATIO_COLUMNS)
+
+
+def interval_text(ratio: float, low: float, high: float) -> str:
+    return f"{ratio:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def latency_markdown(table: pd.DataFrame) -> str:
@@ -102,14 +153,20 @@ def latency_markdown(table: pd.DataFrame) -> str:
         wide = group.assign(column=label).pivot_table(index="model", columns="column", values="median_ms")
         ordered = sorted(wide.columns, key=lambda c: (RUNTIME_ORDER.index(c.split(" ")[0]), c))
         wide = wide[ordered].round(3)
-        deployed = group[group["runtime"] != EAGER]
+        deployed = group[(group["runtime"] != EAGER) & group["speedup_vs_eager"].notna()]
         if not deployed.empty:
-            best = deployed.loc[deployed.groupby("model")["median_ms"].idxmin()].set_index("model")
+            best = deployed.loc[deployed.groupby("model")["speedup_vs_eager"].idxmax()].set_index("model")
             wide["fastest"] = best["runtime"] + " (" + best["variant"] + ")"
-            wide["speedup vs eager"] = best["speedup_vs_eager"].round(2)
+            wide["speedup vs eager [95% CI]"] = [
+                interval_text(r, lo, hi)
+                for r, lo, hi in zip(
+                    best["speedup_vs_eager"], best["speedup_ci_low"], best["speedup_ci_high"], strict=True
+                )
+            ]
+            wide["verdict"] = best["verdict_vs_eager"]
         weights = group.groupby("model")["weights_source"].first()
         wide.insert(0, "weights", weights)
-        noisy = group.loc[group["noisy"].astype(bool), "model"].unique()
+        noisy = group.loc[group["noisy"].fillna(False).astype(bool), "model"].unique()
         note = f"\nNoisy (IQR/median >= 10 %): {', '.join(sorted(noisy))}.\n" if len(noisy) else ""
         parts.append(f"### {device}, batch {batch}: median latency (ms)\n\n{wide.to_markdown()}\n{note}")
     return "\n".join(parts)
@@ -293,17 +350,17 @@ def catalog_markdown(
     return header + "\n\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n"
 
 
-def deployment_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per device, batch size and model: the fastest deployment and, per TorchScript variant,
-    C++ latency relative to Python with the measured spread (the larger of the two runs'
-    relative IQR and round-to-round spread)."""
+def deployment_summary(latency: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFrame:
+    """Per device, batch size and model: the fastest deployment with its paired speedup over
+    eager, and per variant the cross-language ratio (e.g. ts-cpp / ts-python on the same .pt)
+    with its interval."""
     rows = []
-    for (device, batch, model), group in table.groupby(["device", "batch_size", "model"], sort=True):
+    for (device, batch, model), group in latency.groupby(["device", "batch_size", "model"], sort=True):
+        deployed = group[(group["runtime"] != EAGER) & group["speedup_vs_eager"].notna()]
         eager = group[group["runtime"] == EAGER]
-        deployed = group[group["runtime"] != EAGER]
         if eager.empty or deployed.empty:
             continue
-        best = deployed.loc[deployed["median_ms"].idxmin()]
+        best = deployed.loc[deployed["speedup_vs_eager"].idxmax()]
         row = {
             "device": device,
             "batch_size": batch,
@@ -312,22 +369,22 @@ def deployment_summary(table: pd.DataFrame) -> pd.DataFrame:
             "fastest": f"{best['runtime']} ({best['variant']})",
             "fastest_ms": float(best["median_ms"]),
             "speedup_vs_eager": float(best["speedup_vs_eager"]),
+            "speedup_ci_low": float(best["speedup_ci_low"]),
+            "speedup_ci_high": float(best["speedup_ci_high"]),
         }
-        for variant, pair in deployed.groupby("variant"):
-            by_runtime = pair.set_index("runtime")
-            for cand_name, ref_name in cross_language_pairs():
-                if not {cand_name, ref_name} <= set(by_runtime.index):
-                    continue
-                cand, ref = by_runtime.loc[cand_name], by_runtime.loc[ref_name]
-                spread = max(
-                    cand["iqr_over_median"],
-                    ref["iqr_over_median"],
-                    cand["round_median_spread"],
-                    ref["round_median_spread"],
-                )
-                languages = f"{RUNTIMES[cand_name].language}/{RUNTIMES[ref_name].language}"
-                row[f"{languages} {variant}"] = float(cand["median_ms"] / ref["median_ms"])
-                row[f"spread {variant}"] = float(spread)
+        cross = ratios[
+            (ratios["device"] == device)
+            & (ratios["batch_size"] == batch)
+            & (ratios["model"] == model)
+            & (ratios["kind"] == "cross_language")
+            & ratios["verdict"].notna()
+        ]
+        for _, c in cross.iterrows():
+            cand_runtime, variant = c["candidate"].split("/", 1)
+            ref_runtime = c["reference"].split("/", 1)[0]
+            languages = f"{RUNTIMES[cand_runtime].language}/{RUNTIMES[ref_runtime].language}"
+            row[f"{languages} {variant}"] = interval_text(c["ratio"], c["ci_low"], c["ci_high"])
+            row[f"verdict {variant}"] = c["verdict"]
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -346,8 +403,23 @@ def deployment_markdown(summary: pd.DataFrame) -> str:
         parts.append(
             f"### {device}, batch {batch}: fastest deployment and C++ / Python latency ratio\n\n"
             f"Geometric-mean speedup of the fastest deployment over eager: "
-            f"{geometric_mean(group['speedup_vs_eager']):.2f}x over {len(group)} models. A ratio below 1 means "
-            f"the C++ harness was faster; `spread` is the larger relative IQR or round-to-round spread of the pair.\n\n"
+            f"{geometric_mean(group['speedup_vs_eager']):.2f}x over {len(group)} models. Ratios are paired "
+            f"estimates over interleaved rounds with their 95 % interval; below 1 the C++ harness was faster.\n\n"
             f"{shown.to_markdown()}\n"
         )
     return "\n".join(parts)
+
+
+def verdict_markdown(ratios: pd.DataFrame) -> str:
+    """How many paired comparisons of each kind came out faster, slower or indistinguishable."""
+    judged = ratios[ratios["verdict"].notna()]
+    if judged.empty:
+        return ""
+    counts = judged.pivot_table(index="kind", columns="verdict", values="model", aggfunc="count", fill_value=0)
+    resolution = ", ".join(f"{r:.0%}" for r in sorted(judged["resolution"].unique()))
+    return (
+        "### Paired comparisons by verdict\n\n"
+        f"Candidate vs reference latency over interleaved rounds: `faster`/`slower` when the 95 % interval "
+        f"excludes 1 and the estimate differs by more than the resolution ({resolution}); otherwise "
+        f"`indistinguishable`. Every ratio is in `ratios.csv`.\n\n{counts.to_markdown()}\n"
+    )

@@ -37,7 +37,7 @@ rule check_parity:
 
 rule aggregate:
     input:
-        bench=PLAN.bench_files(),
+        comparisons=PLAN.comparison_files(),
         predictions=[item["file"] for item in PLAN.prediction_items()],
         parity=PLAN.parity_files(),
         provenance=list(PLAN.provenance_files().values()),
@@ -68,7 +68,7 @@ rule catalog_doc:
         exports=expand(paths.TORCHSCRIPT_PLAIN_META, model=PLAN.models),
         export_jobs=expand(rules.export_torchscript.benchmark, model=PLAN.models),
         job_files=job_benchmark_files(),
-        bench=PLAN.bench_files(),
+        comparisons=PLAN.comparison_files(),
         aggregate_job=rules.aggregate.benchmark,
     output:
         paths.CATALOG_DOC,

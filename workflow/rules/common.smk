@@ -8,7 +8,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from tvdeploy import paths
-from tvdeploy.cppbuild import source_files
+from tvdeploy.cppbuild import PROGRAMS, program_sources
 from tvdeploy.environment import config_sha256
 from tvdeploy.plan import ConfigError, Plan, alternation
 from tvdeploy.registry import CPP, PYTHON, derived_variants
@@ -62,14 +62,6 @@ def model_dat_sidecars(wildcards):
     return PLAN.sidecars(wildcards.model)
 
 
-def bench_dat(wildcards):
-    return PLAN.bench_dat(wildcards.model)
-
-
-def bench_dat_sidecar(wildcards):
-    return PLAN.bench_sidecar(wildcards.model)
-
-
 def artifact_file(wildcards):
     try:
         return PLAN.artifact(wildcards.runtime, wildcards.device, wildcards.variant, wildcards.model)
@@ -87,6 +79,31 @@ def export_mem_mb(wildcards):
 
 def run_mem_mb(wildcards):
     return PLAN.run_mem_mb(wildcards.model, int(getattr(wildcards, "batch", 1)))
+
+
+def comparison_deployments(wildcards):
+    return PLAN.comparison_deployments(wildcards.device)
+
+
+def comparison_pairs(wildcards):
+    return PLAN.comparison_pairs(wildcards.device)
+
+
+def comparison_inputs(wildcards):
+    d, m = wildcards.device, wildcards.model
+    inputs = {
+        "artifacts": [PLAN.artifact(r, d, v, m) for r, v in PLAN.comparison_deployments(d)],
+        "dat": PLAN.bench_dat(m),
+        "sidecar": PLAN.bench_sidecar(m),
+        "provenance": paths.WEIGHTS_PROVENANCE.format(model=m),
+    }
+    if any(PLAN.runtime_language(r) == CPP for r, _ in PLAN.comparison_deployments(d)):
+        inputs["bench"] = paths.CPP_BENCH
+    return inputs
+
+
+def comparison_mem_mb(wildcards):
+    return PLAN.comparison_mem_mb(wildcards.device, wildcards.model, int(wildcards.batch))
 
 
 def bench_threads(wildcards):

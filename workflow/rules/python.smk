@@ -1,4 +1,5 @@
 # The Python runtimes (eager, ts-python): one harness module each, named by the registry.
+# Their benchmarks run in the comparison jobs (compare.smk).
 
 
 rule infer_python:
@@ -25,27 +26,3 @@ rule infer_python:
         topk=config["topk"],
     script:
         "../scripts/infer_python.py"
-
-
-rule bench_python:
-    input:
-        model=artifact_file,
-        dat=bench_dat,
-        sidecar=bench_dat_sidecar,
-        provenance=paths.WEIGHTS_PROVENANCE,
-    output:
-        paths.BENCH,
-    log:
-        "results/logs/bench_python/{device}/{runtime}/{variant}/b{batch}/{model}.log",
-    wildcard_constraints:
-        runtime=Plan.runtimes_in(PYTHON),
-    conda:
-        "../envs/tvdeploy.yaml"
-    threads: bench_threads
-    resources:
-        mem_mb=run_mem_mb,
-        bench_slot=1,
-    params:
-        bench=config["bench"],
-    script:
-        "../scripts/bench_python.py"

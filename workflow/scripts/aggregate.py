@@ -1,6 +1,7 @@
 """Snakemake script for rule aggregate: the result tables."""
 
 from tvdeploy.environment import capture
+from tvdeploy.goals import goals_markdown, judge_goals
 from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
 from tvdeploy.tables import (
     deployment_markdown,
@@ -10,7 +11,9 @@ from tvdeploy.tables import (
     overhead_table,
     parity_table,
     predictions_table,
+    ratios_table,
     throughput_markdown,
+    verdict_markdown,
 )
 
 log = setup_script_logging(snakemake)
@@ -23,16 +26,19 @@ def write_csv(table, dest):
         table.to_csv(tmp, index=False, float_format="%.6g")
 
 
-bench_records = [read_json(path) for path in snakemake.input.bench]
+comparison_records = [read_json(path) for path in snakemake.input.comparisons]
 overhead_records = [read_json(path) for path in snakemake.input.overhead]
-latency = latency_table(bench_records)
+latency = latency_table(comparison_records)
 write_csv(latency, snakemake.output.latency_csv)
+ratios = ratios_table(comparison_records)
+write_csv(ratios, snakemake.output.ratios)
 overhead = overhead_table(overhead_records)
 write_csv(overhead, snakemake.output.overhead)
 
-environment = capture(snakemake.config, params.repo, [r["environment"] for r in bench_records + overhead_records])
+environment = capture(snakemake.config, params.repo, [r["environment"] for r in comparison_records + overhead_records])
 write_json_atomic(snakemake.output.environment, environment)
 mixed = len(environment["result_environments"]) > 1
+failed = latency[latency["error"].notna()]
 write_text_atomic(
     snakemake.output.latency_md,
     "\n".join(
@@ -47,9 +53,16 @@ write_text_atomic(
             f"({environment['result_environments']}); see environment.json.**\n"
             if mixed
             else "",
+            "Every deployment of a model was measured in the same job by long-lived workers, one timed block "
+            "each per round in a shuffled order; speedups are paired estimates over those rounds.\n",
             latency_markdown(latency),
             throughput_markdown(latency),
-            deployment_markdown(deployment_summary(latency)),
+            deployment_markdown(deployment_summary(latency, ratios)),
+            verdict_markdown(ratios),
+            goals_markdown(judge_goals(latency, ratios, snakemake.config.get("goals", {}))),
+            "### Failed deployments\n\n" + failed[["model", "runtime", "variant", "error"]].to_markdown(index=False)
+            if not failed.empty
+            else "",
             "### Harness overhead per call (µs, module returning a view)\n",
             overhead.pivot_table(index="device", columns="runtime", values="median_us").round(1).to_markdown(),
             "",
@@ -64,4 +77,4 @@ for item in params.predictions:
     predictions.append(record)
 write_csv(predictions_table(predictions, weights_source), snakemake.output.predictions)
 write_csv(parity_table([read_json(p) for p in snakemake.input.parity], weights_source), snakemake.output.parity)
-log.info("wrote %d latency rows", len(latency))
+log.info("wrote %d latency rows, %d ratios", len(latency), len(ratios))

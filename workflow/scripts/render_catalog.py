@@ -15,10 +15,10 @@ latency = pd.read_csv(snakemake.input.latency)
 parity = pd.read_csv(snakemake.input.parity)
 environment = read_json(snakemake.input.environment)
 intervals = [tsv_job_interval(p) for p in [*snakemake.input.job_files, snakemake.input.aggregate_job]]
-for path in snakemake.input.bench:
+for path in snakemake.input.comparisons:
     job = read_json(path).get("job")
     if job is None:
-        raise ValueError(f"{path} has no job span (written by an older harness): rerun that benchmark")
+        raise ValueError(f"{path} has no job span (written by an older harness): rerun that comparison")
     intervals.append((job["started_at"], job["finished_at"]))
 wall = run_wall_time(intervals)
 log.info("run wall time %s", wall)

@@ -9,10 +9,45 @@ exposes ``infer(...)`` and ``bench(...)``, which run the C++ programs.
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
 from types import ModuleType
 
-from tvdeploy.registry import runtime
+from tvdeploy.registry import PYTHON, runtime
 
 
 def harness(runtime_name: str) -> ModuleType:
     return importlib.import_module(runtime(runtime_name).harness)
+
+
+def worker_command(
+    runtime_name: str,
+    variant: str,
+    model: str,
+    artifact: str | Path,
+    dat: str | Path,
+    device: str,
+    batch_size: int,
+    threads: int,
+    interop_threads: int,
+    programs: dict[str, str],
+) -> list[str]:
+    """The command that starts a long-lived benchmark worker for one deployment (the protocol is
+    in tvdeploy.worker): ``python -m tvdeploy.worker`` for Python runtimes, the C++ harness's
+    ``bench --mode serve`` for C++ ones (``programs`` maps program names to built binaries)."""
+    if runtime(runtime_name).language == PYTHON:
+        return [
+            sys.executable, "-m", "tvdeploy.worker",
+            "--runtime", runtime_name,
+            "--variant", variant,
+            "--model", model,
+            "--artifact", str(artifact),
+            "--input", str(dat),
+            "--device", device,
+            "--batch-size", str(batch_size),
+            "--threads", str(threads),
+            "--interop-threads", str(interop_threads),
+        ]  # fmt: skip
+    return harness(runtime_name).worker_command(
+        programs["bench"], artifact, dat, device, variant, batch_size, threads, interop_threads
+    )

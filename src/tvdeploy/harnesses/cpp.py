@@ -105,3 +105,27 @@ def bench(
             "bench",
         )  # fmt: skip
         return read_json(raw_path)
+
+
+def worker_command(
+    binary: str | Path,
+    artifact: str | Path,
+    dat: str | Path,
+    device: str,
+    variant: str,
+    batch_size: int,
+    threads: int,
+    interop_threads: int,
+) -> list[str]:
+    """``bench --mode serve``: a long-lived worker answering warm-up and timed-block requests."""
+    return [
+        str(Path(binary).resolve()),
+        "--mode", "serve",
+        "--model", str(artifact),
+        "--input", str(dat),
+        "--device", device,
+        "--transform", VARIANTS[variant].load_transform,
+        "--batch-size", str(batch_size),
+        "--threads", str(threads),
+        "--interop-threads", str(interop_threads),
+    ]  # fmt: skip

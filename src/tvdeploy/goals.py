@@ -1,0 +1,89 @@
+"""Performance goals of an experiment config, judged from the paired intervals.
+
+A goal is ``met`` when the whole interval is on its good side, ``missed`` only when the whole
+interval is on its bad side, and ``undecided`` when the interval straddles the target: this
+machine could not tell. Goals are optional (``goals:`` in the config); ``config/perf_goals.yaml``
+sets them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tvdeploy.registry import EAGER
+
+MET, MISSED, UNDECIDED = "met", "missed", "undecided"
+
+
+def _geomean(values) -> float:
+    values = np.asarray(list(values), dtype=np.float64)
+    return float(np.exp(np.log(values).mean()))
+
+
+def judge(value_low: float, value_high: float, target: float, higher_is_better: bool) -> str:
+    if higher_is_better:
+        return MET if value_low >= target else MISSED if value_high < target else UNDECIDED
+    return MET if value_high <= target else MISSED if value_low > target else UNDECIDED
+
+
+def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict) -> pd.DataFrame:
+    """One row per goal, device and batch size: the measured value with its interval and the verdict.
+
+    - ``min_speedup_geomean``: the geometric mean over models of the fastest deployment's speedup
+      over eager; its interval is the geometric mean of the per-model interval bounds (each bound
+      holds for every model at once only conservatively, so this is wide, never optimistic).
+    - ``max_cross_language_ratio``: every cross-language ratio (C++ / Python on the same
+      artifact) at most this; one row per pair, missed where the interval lies above it.
+    """
+    rows = []
+    if "min_speedup_geomean" in goals:
+        target = goals["min_speedup_geomean"]
+        deployed = latency[(latency["runtime"] != EAGER) & latency["speedup_vs_eager"].notna()]
+        for (device, batch), group in deployed.groupby(["device", "batch_size"], sort=True):
+            best = group.loc[group.groupby("model")["speedup_vs_eager"].idxmax()]
+            value, low, high = (_geomean(best[c]) for c in ("speedup_vs_eager", "speedup_ci_low", "speedup_ci_high"))
+            rows.append(
+                {
+                    "goal": f"fastest deployment vs eager, geometric mean over {len(best)} models >= {target}",
+                    "device": device,
+                    "batch_size": batch,
+                    "subject": "all models",
+                    "value": value,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "verdict": judge(low, high, target, higher_is_better=True),
+                }
+            )
+    if "max_cross_language_ratio" in goals:
+        target = goals["max_cross_language_ratio"]
+        cross = ratios[(ratios["kind"] == "cross_language") & ratios["verdict"].notna()]
+        for _, c in cross.iterrows():
+            rows.append(
+                {
+                    "goal": f"{c['candidate']} / {c['reference']} <= {target}",
+                    "device": c["device"],
+                    "batch_size": c["batch_size"],
+                    "subject": c["model"],
+                    "value": c["ratio"],
+                    "ci_low": c["ci_low"],
+                    "ci_high": c["ci_high"],
+                    "verdict": judge(c["ci_low"], c["ci_high"], target, higher_is_better=False),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["goal", "device", "batch_size", "subject", "value", "ci_low", "ci_high", "verdict"]
+    )
+
+
+def goals_markdown(judged: pd.DataFrame) -> str:
+    if judged.empty:
+        return ""
+    counts = judged["verdict"].value_counts()
+    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in (MET, MISSED, UNDECIDED))
+    return (
+        "### Performance goals\n\n"
+        "Judged from the 95 % intervals: missed only where the whole interval is on the wrong side; "
+        f"undecided where it straddles the target. {summary}.\n\n"
+        f"{judged.round(3).to_markdown(index=False)}\n"
+    )

@@ -1,0 +1,74 @@
+"""Snakemake script for rule compare: every deployment of one model on one device and batch size,
+measured by long-lived workers in interleaved rounds, with paired ratios."""
+
+import sys
+
+from tvdeploy.bench import Protocol, bench_threads, job_span
+from tvdeploy.compare import BlockRule, ProcessWorker, deployment_name, run_interleaved, summarize_comparison
+from tvdeploy.devices import available_cores
+from tvdeploy.environment import machine_fingerprint
+from tvdeploy.harnesses import worker_command
+from tvdeploy.io import read_json, setup_script_logging, write_json_atomic
+
+log = setup_script_logging(snakemake)
+wc = snakemake.wildcards
+params = snakemake.params
+settings = params.bench
+protocol = Protocol.from_config(settings)
+batch_size = int(wc.batch)
+threads = bench_threads(settings["threads"], snakemake.threads, available_cores())
+programs = {"bench": snakemake.input.bench} if "bench" in snakemake.input.keys() else {}
+
+workers = {}
+for (runtime, variant), artifact in zip(params.deployments, snakemake.input.artifacts, strict=True):
+    name = deployment_name(runtime, variant)
+    command = worker_command(
+        runtime, variant, wc.model, artifact, snakemake.input.dat, wc.device, batch_size, threads,
+        settings["interop_threads"], programs,
+    )  # fmt: skip
+    workers[name] = ProcessWorker(name, wc.model, command, log=sys.stderr)
+
+rule = BlockRule(
+    min_iters=protocol.min_iters,
+    max_iters=protocol.max_iters,
+    min_time_s=protocol.min_time_s,
+    max_time_s=protocol.max_time_s,
+    noisy_iqr_ratio=params.compare["noisy_block_iqr"],
+    max_reruns=params.compare["max_block_reruns"],
+)
+results, schedule = run_interleaved(
+    workers, protocol.rounds, rule, protocol.warmup_iters, protocol.warmup_max_time_s, seed=params.compare["seed"]
+)
+deployments, comparisons = summarize_comparison(
+    results, params.pairs, batch_size, params.compare["confidence"], params.compare["resolution"]
+)
+failed = [name for name, d in deployments.items() if d["error"]]
+if len(failed) == len(deployments):
+    raise RuntimeError(f"every deployment of {wc.model} failed: " + "; ".join(deployments[n]["error"] for n in failed))
+write_json_atomic(
+    snakemake.output[0],
+    {
+        "model": wc.model,
+        "device": wc.device,
+        "batch_size": batch_size,
+        "protocol": protocol.as_dict(),
+        "compare": params.compare,
+        "threads": threads,
+        "interop_threads": settings["interop_threads"],
+        "input": str(snakemake.input.dat),
+        "weights_source": read_json(snakemake.input.provenance)["source"],
+        "environment": machine_fingerprint(),
+        "deployments": deployments,
+        "comparisons": comparisons,
+        "schedule": schedule,
+        "job": job_span(),
+    },
+)
+for row in comparisons:
+    if row["verdict"]:
+        log.info(
+            "%s vs %s: %.3f [%.3f, %.3f] %s",
+            row["candidate"], row["reference"], row["ratio"], row["ci_low"], row["ci_high"], row["verdict"],
+        )  # fmt: skip
+if failed:
+    log.error("failed deployments (recorded, the others measured): %s", failed)
