@@ -138,7 +138,7 @@ def toy_artifacts(tmp_path):
 
 def python_worker(model, dat, log, runtime="ts-python"):
     command = [sys.executable, "-m", "tvdeploy.worker", "--runtime", runtime, "--variant", "plain", "--model", "toy",
-               "--artifact", str(model), "--input", str(dat), "--threads", "1", "--interop-threads", "1"]  # fmt: skip
+               "--artifact", str(model), "--input", str(dat), "--threads", "2", "--interop-threads", "1"]  # fmt: skip
     return ProcessWorker(f"{runtime}/plain", "toy", command, log=log)
 
 
@@ -147,7 +147,7 @@ def test_python_worker_serves_blocks_and_idles_without_cpu(toy_artifacts, tmp_pa
     with open(tmp_path / "worker.log", "w") as log:
         worker = python_worker(model, dat, log)
         ready = worker.start()
-        assert ready["threads"] == 1 and ready["device"] == "cpu"
+        assert ready["threads"] == 2 and ready["device"] == "cpu"  # both cores: OpenMP threads idle too
         warm = worker.warmup(iters=1000, max_time_s=0.2)
         assert 1 <= warm["iters"] <= 1000 and (warm["iters"] == 1000 or warm["seconds"] >= 0.2)
         block = worker.block(RULE)

@@ -257,7 +257,8 @@ def serve_worker(cpp_binaries, model_path, dat, log, name="ts-cpp/plain"):
     from tvdeploy.compare import ProcessWorker
     from tvdeploy.harnesses.cpp import worker_command
 
-    command = worker_command(cpp_binaries["bench"], model_path, dat, "cpu", "plain", 2, 1, 1)
+    # Two intra-op threads: the idle check covers OpenMP worker threads, not only the main one.
+    command = worker_command(cpp_binaries["bench"], model_path, dat, "cpu", "plain", 2, 2, 1)
     return ProcessWorker(name, "toy", command, log=log)
 
 
@@ -275,7 +276,7 @@ def test_serve_answers_warmup_and_blocks_and_idles_without_cpu(cpp_binaries, toy
     with open(tmp_path / "serve.log", "w") as log:
         worker = serve_worker(cpp_binaries, model_path, bench_input, log)
         ready = worker.start()
-        assert ready["program"] == "bench" and ready["batch_size"] == 2 and ready["threads"] == 1
+        assert ready["program"] == "bench" and ready["batch_size"] == 2 and ready["threads"] == 2
         assert ready["transform"] == "none" and ready["device"] == "cpu"
         warm = worker.warmup(iters=3, max_time_s=60)
         assert warm["iters"] == 3 and warm["seconds"] >= 0

@@ -124,6 +124,7 @@ def test_catalog_doc_renders_the_run(run_dir):
     )
     wall = re.search(r"Wall time of the run: ([\d.]+) min .* less 0 idle gap", doc)
     assert wall and 0 < float(wall.group(1)) < 30, doc[:1500]
+    assert "ts-cpp / ts-python cpu [95% CI]" in doc and "paired verdicts:" in doc
     rows = [line for line in doc.splitlines() if line.startswith("| ") and not line.startswith("| model")]
     assert sorted(row.split("|")[1].strip() for row in rows) == sorted(MODELS)
     assert all("| True " in row for row in rows)  # top-5 equal

@@ -317,11 +317,14 @@ def catalog_markdown(
     export_jobs: dict[str, str],
     mem_mb: dict[str, int],
     latency: pd.DataFrame,
+    ratios: pd.DataFrame,
     parity: pd.DataFrame,
     header: str,
 ) -> str:
-    """One row per model: size, input, export cost, C++ latency and parity."""
+    """One row per model: size, input, export cost, latency of each runtime's plain deployment,
+    the C++ / Python ratio on the same .pt with its interval, and parity."""
     batch1 = latency[(latency["batch_size"] == 1)]
+    cross = ratios[(ratios["batch_size"] == 1) & (ratios["kind"] == "cross_language") & ratios["verdict"].notna()]
     rows = []
     for model, info in catalog.items():
         export = exports[model]
@@ -341,6 +344,9 @@ def catalog_markdown(
                 hit = group[(group["runtime"] == runtime) & (group["variant"] == PLAIN)]
                 if not hit.empty:
                     row[f"{runtime} {device} (ms)"] = round(float(hit["median_ms"].iloc[0]), 2)
+        for _, c in cross[(cross["model"] == model) & cross["candidate"].str.endswith(f"/{PLAIN}")].iterrows():
+            label = f"{c['candidate'].split('/')[0]} / {c['reference'].split('/')[0]} {c['device']} [95% CI]"
+            row[label] = f"{interval_text(c['ratio'], c['ci_low'], c['ci_high'])} {c['verdict']}"
         checks = parity[parity["model"] == model]
         row["parity max |Δ| / tol"] = (
             f"{(checks['max_abs_diff'] / checks['tolerance']).max():.2g}" if not checks.empty else "-"

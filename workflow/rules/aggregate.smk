@@ -63,6 +63,7 @@ rule aggregate:
 rule catalog_doc:
     input:
         latency=paths.TABLES["latency_csv"],
+        ratios=paths.TABLES["ratios"],
         parity=paths.TABLES["parity"],
         environment=paths.TABLES["environment"],
         exports=expand(paths.TORCHSCRIPT_PLAIN_META, model=PLAN.models),

@@ -12,6 +12,7 @@ catalog = {m: ModelInfo(**info) for m, info in params.catalog.items()}
 exports = {m: read_json(p) for m, p in zip(catalog, snakemake.input.exports, strict=True)}
 export_jobs = dict(zip(catalog, snakemake.input.export_jobs, strict=True))
 latency = pd.read_csv(snakemake.input.latency)
+ratios = pd.read_csv(snakemake.input.ratios)
 parity = pd.read_csv(snakemake.input.parity)
 environment = read_json(snakemake.input.environment)
 intervals = [tsv_job_interval(p) for p in [*snakemake.input.job_files, snakemake.input.aggregate_job]]
@@ -41,11 +42,18 @@ header = "\n".join(
         f"GPU: {environment['gpu']['name'] or 'none'}; torch {environment['versions']['torch']}, "
         f"torchvision {environment['versions']['torchvision']}; workflow commit {environment['git']['commit']}.",
         f"- Benchmark protocol: {environment['config']['bench']}.",
-        "- Latencies are medians at batch 1 of the plain TorchScript export (eager: the nn.Module); "
+        f"- Noise: {int(latency['noisy'].fillna(False).astype(bool).sum())} of "
+        f"{int(latency['median_ms'].notna().sum())} "
+        f"measured deployments have a pooled IQR/median >= 10 %; paired verdicts: "
+        + ", ".join(f"{n} {v}" for v, n in ratios["verdict"].value_counts().items())
+        + f" (of {len(ratios)} ratios); failed deployments: {int(latency['error'].notna().sum())}.",
+        "- Latencies are medians at batch 1 of the plain TorchScript export (eager: the nn.Module), all "
+        "deployments of a model measured in one job in interleaved rounds; the C++ / Python ratio on "
+        "the same .pt is the paired estimate with its 95 % interval and verdict; "
         "`export (s)` is `torch.jit.script` alone, `export job (s)` the whole job (load weights, script, "
         "save, reload, parity check).",
     ]
 )
 write_text_atomic(
-    snakemake.output[0], catalog_markdown(catalog, exports, export_jobs, params.mem_mb, latency, parity, header)
+    snakemake.output[0], catalog_markdown(catalog, exports, export_jobs, params.mem_mb, latency, ratios, parity, header)
 )
