@@ -116,9 +116,30 @@ def test_a_noisy_block_is_rerun_then_flagged():
     results, schedule = run_interleaved({"n": worker}, rounds=1, rule=rule, warmup_iters=0, warmup_max_time_s=1)
     assert worker.blocks_run == 3 and [s["attempt"] for s in schedule] == [0, 1, 2]
     assert results["n"].blocks == [
-        {"round": 0, "attempt": 2, "latencies_ms": [10, 10, 30, 30, 10], "stop_reason": "min_reached",
+        {"launch": 0, "round": 0, "attempt": 2, "latencies_ms": [10, 10, 30, 30, 10], "stop_reason": "min_reached",
          "iqr_over_median": 2.0, "noisy": True}
     ]  # fmt: skip
+
+
+def test_rounds_are_split_over_fresh_launches_of_every_worker():
+    class Counting(FakeWorker):
+        starts = 0
+
+        def start(self):
+            self.starts += 1
+            self.closed = False
+            return {"threads": 2, "launch": self.starts}
+
+    machine = VirtualMachine(0.0, 1.0)
+    workers = {n: Counting(n, 10.0, machine) for n in ("a", "b")}
+    results, schedule = run_interleaved(workers, rounds=5, rule=RULE, warmup_iters=0, warmup_max_time_s=1, launches=2)
+    assert all(w.starts == 2 and w.closed for w in workers.values())
+    assert [b["launch"] for b in results["a"].blocks] == [0, 0, 1, 1, 1]
+    assert [b["round"] for b in results["a"].blocks] == [0, 1, 2, 3, 4]
+    assert results["a"].ready == {"threads": 2, "launch": 1}  # the first launch's description
+    assert {(s["launch"], s["round"]) for s in schedule} == {(0, 0), (0, 1), (1, 2), (1, 3), (1, 4)}
+    with pytest.raises(ValueError, match="launches \\(3\\) <= rounds \\(2\\)"):
+        run_interleaved(workers, rounds=2, rule=RULE, warmup_iters=0, warmup_max_time_s=1, launches=3)
 
 
 # ---- real worker processes ------------------------------------------------------------------

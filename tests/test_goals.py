@@ -15,6 +15,11 @@ def test_goals_are_missed_only_where_the_interval_says_so():
     assert judge(1.2, 1.4, 1.5, higher_is_better=True) == MISSED
     assert judge(1.4, 1.6, 1.5, higher_is_better=True) == UNDECIDED
     assert judge(0.9, 1.05, 1.0, higher_is_better=False) == UNDECIDED
+    # Within the resolution is not claimed as a miss: 1.001..1.014 against <= 1.0 at 3 %.
+    assert judge(1.001, 1.014, 1.0, higher_is_better=False) == MISSED
+    assert judge(1.001, 1.014, 1.0, higher_is_better=False, resolution=0.03) == MET
+    assert judge(1.05, 1.11, 1.0, higher_is_better=False, resolution=0.03) == MISSED
+    assert judge(1.47, 1.6, 1.5, higher_is_better=True, resolution=0.03) == MET
     records = [
         comparison_record("a", {"eager/plain": 10.0, "ts-python/plain": 8.0, "ts-cpp/plain": 4.0}),
         comparison_record("b", {"eager/plain": 9.0, "ts-python/plain": 9.0, "ts-cpp/plain": 18.0}),
@@ -24,4 +29,4 @@ def test_goals_are_missed_only_where_the_interval_says_so():
     )
     verdicts = dict(zip(judged["subject"], judged["verdict"], strict=True))
     assert verdicts == {"all models": MET, "a": MET, "b": MISSED}  # geomean 1.58; b's C++ is 2x slower
-    assert "1 missed" in goals_markdown(judged) and goals_markdown(pd.DataFrame()) == ""
+    assert "1 missed" in goals_markdown(judged, 0.03) and goals_markdown(pd.DataFrame()) == ""

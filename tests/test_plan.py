@@ -115,6 +115,8 @@ def test_config_errors_name_the_fix(tmp_path):
         plan(bench={**DEFAULT["bench"], "image": "dog"})
     with pytest.raises(ConfigError, match="max_iters=1 < min_iters=10"):
         plan(bench={**DEFAULT["bench"], "max_iters": 1})
+    with pytest.raises(ConfigError, match="compare.launches \\(9\\) must not exceed bench.rounds"):
+        plan(compare={**DEFAULT["compare"], "launches": 9})
     with pytest.raises(ConfigError, match="closest: resnet18"):
         plan().model("resnet19")
     with pytest.raises(ConfigError, match="no selected model uses preprocessing spec"):
@@ -155,3 +157,13 @@ def test_job_wildcards_cover_every_non_benchmark_job():
     assert len(jobs["derive_torchscript_variant"]) == 2  # frozen, two models, cpu
     assert len(jobs["infer_python"]) == 2 * 3 and len(jobs["infer_cpp"]) == 2 * 2
     assert {w["runtime"] for w in jobs["infer_cpp"]} == {"ts-cpp"}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO_ROOT / "config").glob("*.yaml")))
+def test_every_experiment_config_makes_a_plan(name):
+    """Experiment configs are passed with --configfile on top of config.yaml (a shallow merge per
+    top-level key): each must describe a run, checks beyond the schema included."""
+    config = copy.deepcopy(DEFAULT)
+    config.update(yaml.safe_load((REPO_ROOT / "config" / name).read_text()))
+    p = Plan.from_config(config, REPO_ROOT, has_gpu=lambda: True)
+    assert p.models and p.comparison_files()

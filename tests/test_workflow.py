@@ -33,6 +33,15 @@ TINY_CONFIG = {
         "max_time_s": 5.0,
         "rounds": 3,
     },
+    # Rounds 0-1 on the first start of the workers, round 2 on a second start.
+    "compare": {
+        "confidence": 0.95,
+        "resolution": 0.03,
+        "noisy_block_iqr": 0.10,
+        "max_block_reruns": 1,
+        "launches": 2,
+        "seed": 0,
+    },  # fmt: skip
 }
 WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "cpp", "profiles", "data/images"]
 
@@ -112,7 +121,7 @@ def test_every_ratio_that_matters_has_an_interval(run_dir):
     # One block per deployment per round (plus re-runs of noisy blocks), never two at once.
     spans = sorted((s["started_at"], s["finished_at"]) for s in schedule)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
-    assert {s["round"] for s in schedule} == {0, 1, 2}
+    assert {(s["launch"], s["round"]) for s in schedule} == {(0, 0), (0, 1), (1, 2)}
 
 
 def test_catalog_doc_renders_the_run(run_dir):

@@ -151,6 +151,14 @@ class WorkerResult:
         }
 
 
+def launch_rounds(rounds: int, launches: int) -> list[range]:
+    """Split ``rounds`` into ``launches`` consecutive groups as even as possible."""
+    if not 1 <= launches <= rounds:
+        raise ValueError(f"need 1 <= launches ({launches}) <= rounds ({rounds})")
+    bounds = [round(i * rounds / launches) for i in range(launches + 1)]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
 def run_interleaved(
     workers: dict[str, object],
     rounds: int,
@@ -159,68 +167,86 @@ def run_interleaved(
     warmup_max_time_s: float,
     seed: int = 0,
     clock: Callable[[], float] = time.time,
+    launches: int = 1,
 ) -> tuple[dict[str, WorkerResult], list[dict]]:
-    """Start and warm every worker once, then ``rounds`` rounds of one block per worker in a
-    shuffled order. Returns the per-worker results and the schedule (round, position, worker,
-    start, end, attempt) in the order the blocks ran."""
+    """``rounds`` rounds of one block per worker in a shuffled order, split over ``launches``
+    fresh starts of every worker (each started and warmed once per launch, then closed). A
+    process's own luck (where its memory landed, which core its threads settled on) is constant
+    within a launch, so rounds alone cannot average it out; relaunching lets the rounds' scatter,
+    and so the intervals, include it. Returns the per-worker results and the schedule (launch,
+    round, position, worker, attempt, start, end) in the order the blocks ran."""
     rng = random.Random(seed)
     results = {name: WorkerResult(name) for name in workers}
-    alive: list[str] = []
-    for name, worker in workers.items():
-        try:
-            results[name].ready = worker.start()
-            results[name].warmup = worker.warmup(warmup_iters, warmup_max_time_s)
-            alive.append(name)
-        except WorkerError as err:
-            LOG.error("%s", err)
-            results[name].error = str(err)
-            worker.close()
+    failed: set[str] = set()
     schedule: list[dict] = []
-    try:
-        for round_index in range(rounds):
-            order = [n for n in alive]
-            rng.shuffle(order)
-            for position, name in enumerate(order):
-                for attempt in range(rule.max_reruns + 1):
-                    start = clock()
-                    try:
-                        block = workers[name].block(rule)
-                    except WorkerError as err:
-                        LOG.error("%s", err)
-                        results[name].error = str(err)
-                        alive.remove(name)
-                        workers[name].close()
-                        break
-                    end = clock()
-                    spread = block_spread(block["latencies_ms"])
-                    noisy = spread >= rule.noisy_iqr_ratio
-                    schedule.append(
+    for launch, launch_range in enumerate(launch_rounds(rounds, launches)):
+        alive: list[str] = []
+        for name, worker in workers.items():
+            if name in failed:
+                continue
+            try:
+                ready = worker.start()
+                warmup = worker.warmup(warmup_iters, warmup_max_time_s)
+                results[name].ready = results[name].ready or ready
+                results[name].warmup = results[name].warmup or warmup
+                alive.append(name)
+            except WorkerError as err:
+                LOG.error("%s", err)
+                results[name].error = str(err)
+                failed.add(name)
+                worker.close()
+        try:
+            _run_rounds(workers, results, alive, failed, launch, launch_range, rule, rng, clock, schedule)
+        finally:
+            for name in alive:
+                workers[name].close()
+    return results, schedule
+
+
+def _run_rounds(workers, results, alive, failed, launch, launch_range, rule, rng, clock, schedule) -> None:
+    for round_index in launch_range:
+        order = list(alive)
+        rng.shuffle(order)
+        for position, name in enumerate(order):
+            for attempt in range(rule.max_reruns + 1):
+                start = clock()
+                try:
+                    block = workers[name].block(rule)
+                except WorkerError as err:
+                    LOG.error("%s", err)
+                    results[name].error = str(err)
+                    failed.add(name)
+                    alive.remove(name)
+                    workers[name].close()
+                    break
+                end = clock()
+                spread = block_spread(block["latencies_ms"])
+                noisy = spread >= rule.noisy_iqr_ratio
+                schedule.append(
+                    {
+                        "launch": launch,
+                        "round": round_index,
+                        "position": position,
+                        "worker": name,
+                        "attempt": attempt,
+                        "started_at": start,
+                        "finished_at": end,
+                    }
+                )
+                if not noisy or attempt == rule.max_reruns:
+                    results[name].blocks.append(
                         {
+                            "launch": launch,
                             "round": round_index,
-                            "position": position,
-                            "worker": name,
                             "attempt": attempt,
-                            "started_at": start,
-                            "finished_at": end,
+                            "latencies_ms": block["latencies_ms"],
+                            "stop_reason": block.get("stop_reason"),
+                            "iqr_over_median": spread,
+                            "noisy": noisy,
                         }
                     )
-                    if not noisy or attempt == rule.max_reruns:
-                        results[name].blocks.append(
-                            {
-                                "round": round_index,
-                                "attempt": attempt,
-                                "latencies_ms": block["latencies_ms"],
-                                "stop_reason": block.get("stop_reason"),
-                                "iqr_over_median": spread,
-                                "noisy": noisy,
-                            }
-                        )
-                        break
-                    LOG.info("round %d: %s block noisy (IQR/median %.3f), re-running", round_index, name, spread)
-    finally:
-        for name in alive:
-            workers[name].close()
-    return results, schedule
+                    break
+                LOG.info("round %d: %s block noisy (IQR/median %.3f), re-running", round_index, name, spread)
 
 
 def deployment_name(runtime_name: str, variant: str) -> str:

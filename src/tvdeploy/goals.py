@@ -2,8 +2,10 @@
 
 A goal is ``met`` when the whole interval is on its good side, ``missed`` only when the whole
 interval is on its bad side, and ``undecided`` when the interval straddles the target: this
-machine could not tell. Goals are optional (``goals:`` in the config); ``config/perf_goals.yaml``
-sets them.
+machine could not tell. Like the comparison verdicts, a goal allows the configured resolution
+(``compare.resolution``): a ratio goal of 1.0 at 3 % is met by an interval below 1.03, since
+differences smaller than that are not claimed either way. Goals are optional (``goals:`` in the
+config); ``config/perf_goals.yaml`` sets them.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ def _geomean(values) -> float:
     return float(np.exp(np.log(values).mean()))
 
 
-def judge(value_low: float, value_high: float, target: float, higher_is_better: bool) -> str:
+def judge(value_low: float, value_high: float, target: float, higher_is_better: bool, resolution: float = 0.0) -> str:
     if higher_is_better:
-        return MET if value_low >= target else MISSED if value_high < target else UNDECIDED
-    return MET if value_high <= target else MISSED if value_low > target else UNDECIDED
+        bound = target / (1 + resolution)
+        return MET if value_low >= bound else MISSED if value_high < bound else UNDECIDED
+    bound = target * (1 + resolution)
+    return MET if value_high <= bound else MISSED if value_low > bound else UNDECIDED
 
 
-def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict) -> pd.DataFrame:
+def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict, resolution: float = 0.0) -> pd.DataFrame:
     """One row per goal, device and batch size: the measured value with its interval and the verdict.
 
     - ``min_speedup_geomean``: the geometric mean over models of the fastest deployment's speedup
@@ -52,7 +56,7 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict) -> pd.
                     "value": value,
                     "ci_low": low,
                     "ci_high": high,
-                    "verdict": judge(low, high, target, higher_is_better=True),
+                    "verdict": judge(low, high, target, higher_is_better=True, resolution=resolution),
                 }
             )
     if "max_cross_language_ratio" in goals:
@@ -68,7 +72,7 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict) -> pd.
                     "value": c["ratio"],
                     "ci_low": c["ci_low"],
                     "ci_high": c["ci_high"],
-                    "verdict": judge(c["ci_low"], c["ci_high"], target, higher_is_better=False),
+                    "verdict": judge(c["ci_low"], c["ci_high"], target, higher_is_better=False, resolution=resolution),
                 }
             )
     return pd.DataFrame(
@@ -76,14 +80,15 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict) -> pd.
     )
 
 
-def goals_markdown(judged: pd.DataFrame) -> str:
+def goals_markdown(judged: pd.DataFrame, resolution: float = 0.0) -> str:
     if judged.empty:
         return ""
     counts = judged["verdict"].value_counts()
     summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in (MET, MISSED, UNDECIDED))
     return (
         "### Performance goals\n\n"
-        "Judged from the 95 % intervals: missed only where the whole interval is on the wrong side; "
+        f"Judged from the 95 % intervals, allowing the {resolution:.0%} resolution: met where the whole "
+        "interval is on the right side, missed only where the whole interval is on the wrong side, "
         f"undecided where it straddles the target. {summary}.\n\n"
         f"{judged.round(3).to_markdown(index=False)}\n"
     )

@@ -84,6 +84,9 @@ class Plan:
             protocol = Protocol.from_config(config["bench"])
         except ProtocolError as err:
             raise ConfigError(str(err)) from None
+        launches = config.get("compare", {}).get("launches", 1)
+        if launches > protocol.rounds:
+            raise ConfigError(f"compare.launches ({launches}) must not exceed bench.rounds ({protocol.rounds})")
         for name in config["runtimes"]:
             if name not in RUNTIMES:
                 raise ConfigError(f"runtimes: unknown runtime '{name}' (known: {', '.join(RUNTIMES)})")

@@ -59,7 +59,12 @@ write_text_atomic(
             throughput_markdown(latency),
             deployment_markdown(deployment_summary(latency, ratios)),
             verdict_markdown(ratios),
-            goals_markdown(judge_goals(latency, ratios, snakemake.config.get("goals", {}))),
+            goals_markdown(
+                judge_goals(
+                    latency, ratios, snakemake.config.get("goals", {}), snakemake.config["compare"]["resolution"]
+                ),
+                snakemake.config["compare"]["resolution"],
+            ),
             "### Failed deployments\n\n" + failed[["model", "runtime", "variant", "error"]].to_markdown(index=False)
             if not failed.empty
             else "",

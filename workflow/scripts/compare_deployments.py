@@ -37,7 +37,13 @@ rule = BlockRule(
     max_reruns=params.compare["max_block_reruns"],
 )
 results, schedule = run_interleaved(
-    workers, protocol.rounds, rule, protocol.warmup_iters, protocol.warmup_max_time_s, seed=params.compare["seed"]
+    workers,
+    protocol.rounds,
+    rule,
+    protocol.warmup_iters,
+    protocol.warmup_max_time_s,
+    seed=params.compare["seed"],
+    launches=params.compare["launches"],
 )
 deployments, comparisons = summarize_comparison(
     results, params.pairs, batch_size, params.compare["confidence"], params.compare["resolution"]
