@@ -75,6 +75,20 @@ def infer(
     )  # fmt: skip
 
 
+def _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads) -> list[str]:
+    """What every use of ``bench`` passes: the deployment, its input and the threads."""
+    return [
+        str(Path(binary).resolve()),
+        "--model", str(artifact),
+        "--input", str(dat),
+        "--device", device,
+        "--transform", VARIANTS[variant].load_transform,
+        "--batch-size", str(batch_size),
+        "--threads", str(threads),
+        "--interop-threads", str(interop_threads),
+    ]  # fmt: skip
+
+
 def bench(
     binary: str | Path,
     artifact: str | Path,
@@ -86,24 +100,11 @@ def bench(
     interop_threads: int,
     variant: str = "plain",
 ) -> dict:
-    """Run ``bench`` and return its raw JSON (per-round latencies, threads, device)."""
+    """Run ``bench`` once and return its raw JSON (per-round latencies, threads, device)."""
     with tempfile.TemporaryDirectory() as scratch:
         raw_path = Path(scratch) / "raw.json"
-        _run(
-            [
-                str(Path(binary).resolve()),
-                "--model", str(artifact),
-                "--input", str(dat),
-                "--device", device,
-                "--transform", VARIANTS[variant].load_transform,
-                "--batch-size", str(batch_size),
-                *protocol_args(protocol),
-                "--threads", str(threads),
-                "--interop-threads", str(interop_threads),
-                "--output", str(raw_path),
-            ],
-            "bench",
-        )  # fmt: skip
+        command = _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads)
+        _run([*command, *protocol_args(protocol), "--output", str(raw_path)], "bench")
         return read_json(raw_path)
 
 
@@ -118,14 +119,5 @@ def worker_command(
     interop_threads: int,
 ) -> list[str]:
     """``bench --mode serve``: a long-lived worker answering warm-up and timed-block requests."""
-    return [
-        str(Path(binary).resolve()),
-        "--mode", "serve",
-        "--model", str(artifact),
-        "--input", str(dat),
-        "--device", device,
-        "--transform", VARIANTS[variant].load_transform,
-        "--batch-size", str(batch_size),
-        "--threads", str(threads),
-        "--interop-threads", str(interop_threads),
-    ]  # fmt: skip
+    command = _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads)
+    return [*command, "--mode", "serve"]
