@@ -185,15 +185,3 @@ def job_span() -> dict:
     ``benchmark:`` file (its 0.5 s sampling would run beside the measurement), so the run's wall-time
     accounting reads the span from here."""
     return {"started_at": psutil.Process().create_time(), "finished_at": time.time()}
-
-
-def make_record(identity: dict, protocol: Protocol, rounds: list[dict], batch_size: int) -> dict:
-    """The result file every harness writes: who/what/where, protocol, raw rounds, summary."""
-    return {
-        **identity,
-        "batch_size": batch_size,
-        "protocol": protocol.as_dict(),
-        "summary": summarize_rounds(rounds, batch_size),
-        "rounds": rounds,
-        "job": job_span(),
-    }

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 LOG = logging.getLogger("tvdeploy.compare")
-READY_TIMEOUT_NOTE = "the worker exited before it was ready"
 
 
 class WorkerError(RuntimeError):
