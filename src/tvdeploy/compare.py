@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tvdeploy.bench import summarize_rounds
+from tvdeploy.paired import paired_ratio
+
 LOG = logging.getLogger("tvdeploy.compare")
 
 
@@ -261,24 +264,18 @@ def summarize_comparison(
 ) -> tuple[dict, list[dict]]:
     """Per deployment: the pooled per-iteration statistics and the per-round medians; per pair:
     the paired ratio over the rounds both sides completed (see tvdeploy.paired)."""
-    from tvdeploy.bench import summarize
-    from tvdeploy.paired import paired_ratio
-
     deployments = {}
     for name, result in results.items():
         entry = result.as_dict()
         if result.blocks:
-            summary = summarize([x for b in result.blocks for x in b["latencies_ms"]], batch_size)
-            medians = {b["round"]: float(np.median(b["latencies_ms"])) for b in result.blocks}
-            summary.update(
-                {
-                    "rounds": len(result.blocks),
-                    "round_medians_ms": [medians[r] for r in sorted(medians)],
-                    "noisy_blocks": sum(b["noisy"] for b in result.blocks),
-                }
-            )
+            # One kept block per round, in round order: the protocol's pooled summary and per-round
+            # medians and spread, plus how many blocks stayed noisy after their re-runs.
+            summary = summarize_rounds(result.blocks, batch_size)
+            summary["noisy_blocks"] = sum(b["noisy"] for b in result.blocks)
             entry["summary"] = summary
-            entry["round_medians"] = medians
+            entry["round_medians"] = dict(
+                zip((b["round"] for b in result.blocks), summary["round_medians_ms"], strict=True)
+            )
         deployments[name] = entry
 
     comparisons = []

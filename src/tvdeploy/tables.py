@@ -102,10 +102,6 @@ def latency_table(comparisons: list[dict]) -> pd.DataFrame:
             summary = dep.get("summary")
             if summary:
                 row.update({k: summary[k] for k in LATENCY_COLUMNS if k in summary})
-                medians = summary["round_medians_ms"]
-                row["round_median_spread"] = (
-                    float((max(medians) - min(medians)) / np.median(medians)) if len(medians) > 1 else 0.0
-                )
             if runtime == EAGER and summary:
                 row.update(speedup_vs_eager=1.0, speedup_ci_low=1.0, speedup_ci_high=1.0, verdict_vs_eager=None)
             elif name in vs_eager:
