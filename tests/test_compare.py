@@ -2,12 +2,11 @@
 and real worker processes."""
 
 import sys
-import time
 
 import numpy as np
-import psutil
 import pytest
 import torch
+from process_helpers import idle_cpu_seconds
 
 from tvdeploy.compare import BlockRule, ProcessWorker, WorkerError, run_interleaved
 from tvdeploy.paired import paired_ratio, sequential_ratio
@@ -173,11 +172,7 @@ def test_python_worker_serves_blocks_and_idles_without_cpu(toy_artifacts, tmp_pa
         assert 1 <= warm["iters"] <= 1000 and (warm["iters"] == 1000 or warm["seconds"] >= 0.2)
         block = worker.block(RULE)
         assert len(block["latencies_ms"]) == 5 and block["stop_reason"] == "max_iters"
-        process = psutil.Process(worker._process.pid)
-        before = process.cpu_times()
-        time.sleep(2.0)
-        after = process.cpu_times()
-        idle_cpu_s = (after.user + after.system) - (before.user + before.system)
+        idle_cpu_s = idle_cpu_seconds(worker._process.pid, seconds=2.0)
         assert idle_cpu_s < 0.05, f"an idle worker used {idle_cpu_s:.3f} s of CPU in 2 s"
         with pytest.raises(WorkerError, match="reported an error: RequestError"):
             worker.request({"op": "dance"})

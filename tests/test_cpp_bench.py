@@ -266,9 +266,7 @@ SERVE_RULE_ARGS = {"min_iters": 4, "max_iters": 4, "min_time_s": 0.001, "max_tim
 
 
 def test_serve_answers_warmup_and_blocks_and_idles_without_cpu(cpp_binaries, toy_model, bench_input, tmp_path):
-    import time
-
-    import psutil
+    from process_helpers import idle_cpu_seconds
 
     from tvdeploy.compare import BlockRule, WorkerError
 
@@ -283,11 +281,7 @@ def test_serve_answers_warmup_and_blocks_and_idles_without_cpu(cpp_binaries, toy
         block = worker.block(BlockRule(**SERVE_RULE_ARGS))
         assert len(block["latencies_ms"]) == 4 and block["stop_reason"] == "max_iters"
         assert_obeys_stopping_rule({**SERVE_RULE_ARGS, "warmup_iters": 3, "rounds": [block]})
-        process = psutil.Process(worker._process.pid)
-        before = process.cpu_times()
-        time.sleep(2.0)
-        after = process.cpu_times()
-        idle_cpu_s = (after.user + after.system) - (before.user + before.system)
+        idle_cpu_s = idle_cpu_seconds(worker._process.pid, seconds=2.0)
         assert idle_cpu_s < 0.05, f"an idle C++ worker used {idle_cpu_s:.3f} s of CPU in 2 s"
         for bad, needle in [
             ({"op": "dance"}, "unknown op 'dance'"),
