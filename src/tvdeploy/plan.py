@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from tvdeploy import paths, resources
 from tvdeploy.bench import Protocol, ProtocolError
 from tvdeploy.catalog import ModelInfo, UnknownModelError, read_sheet, resolve_models
+from tvdeploy.cppbuild import PROGRAMS
 from tvdeploy.devices import machine_has_gpu, resolve_devices
 from tvdeploy.registry import (
+    CPP,
     DEVICES,
     EAGER,
     PLAIN,
+    PYTHON,
     RUNTIMES,
     VARIANTS,
     cross_language_pairs,
@@ -129,7 +133,7 @@ class Plan:
     def runtime_language(name: str) -> str:
         return runtime(name).language
 
-    @property
+    @cached_property
     def specs(self) -> dict[str, dict]:
         """Preprocessing recipes of the selected models by spec id (models may share one)."""
         return {self.catalog[m].spec_id: self.catalog[m].preprocess_spec() for m in self.models}
@@ -317,7 +321,7 @@ class Plan:
         (benchmarks carry their own job span instead; see tvdeploy.bench.job_span)."""
         predictions = self.prediction_items()
         return {
-            "build_cpp": [{"program": p} for p in ("infer", "bench")],
+            "build_cpp": [{"program": p} for p in PROGRAMS],
             "download_weights": [{"model": m} for m in self.models],
             "export_torchscript": [{"model": m} for m in self.models],
             "preprocess_image": [{"spec": s, "image": i} for s in self.specs for i in self.images],
@@ -328,7 +332,7 @@ class Plan:
                     for p in predictions
                     if RUNTIMES[p["runtime"]].language == language
                 ]
-                for language in ("python", "cpp")
+                for language in (PYTHON, CPP)
             },
             "check_parity": [{"device": d, "model": m} for d in self.devices for m in self.models],
         }
