@@ -22,6 +22,14 @@ include: "workflow/rules/compare.smk"
 include: "workflow/rules/aggregate.smk"
 
 
+# On a cluster these run on the submitting host: downloads need its network (compute nodes often
+# have none), and the tables and the document take seconds, less than a scheduler round trip.
+localrules:
+    download_weights,
+    aggregate,
+    catalog_doc,
+
+
 rule all:
     default_target: True
     input:

@@ -21,3 +21,13 @@ def test_largest_model_fits_the_default_profile():
     # The default profile caps the sum of mem_mb at 20000 (24 GB machine): every job must fit alone.
     assert max(export_mem_mb(info) for info in CATALOG.values()) < 20000
     assert export_mem_mb(CATALOG["vit_h_14"]) > export_mem_mb(CATALOG["resnet18"]) + 2000
+
+
+def test_gpu_requests_follow_the_device():
+    from tvdeploy.registry import DEVICES
+    from tvdeploy.resources import GPUS_PER_JOB, cpus_per_gpu, gpus
+
+    assert set(GPUS_PER_JOB) == set(DEVICES)
+    # A string on cuda: a SLURM job group of GPU jobs then asks for one GPU, not one per job.
+    assert (gpus("cuda"), gpus("cpu")) == ("1", 0)
+    assert (cpus_per_gpu("cuda", 8), cpus_per_gpu("cpu", 8)) == (8, 0)

@@ -11,6 +11,8 @@ rule harness_overhead:
     resources:
         mem_mb=BASE_MEM_MB,
         bench_slot=1,
+        gpu=device_gpus,
+        cpus_per_gpu=device_cpus_per_gpu,
     params:
         bench=config["bench"],
     script:

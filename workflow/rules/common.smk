@@ -12,7 +12,7 @@ from tvdeploy.cppbuild import PROGRAMS, program_sources
 from tvdeploy.environment import config_sha256
 from tvdeploy.plan import ConfigError, Plan, alternation
 from tvdeploy.registry import CPP, PYTHON, derived_variants
-from tvdeploy.resources import BASE_MEM_MB, BUILD_MEM_MB
+from tvdeploy.resources import BASE_MEM_MB, BUILD_MEM_MB, cpus_per_gpu, gpus
 from tvdeploy.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
 
 # Otherwise Snakemake's scheduler re-plans once per finished job per second, beside the
@@ -79,6 +79,14 @@ def export_mem_mb(wildcards):
 
 def run_mem_mb(wildcards):
     return PLAN.run_mem_mb(wildcards.model, int(getattr(wildcards, "batch", 1)))
+
+
+def device_gpus(wildcards):
+    return gpus(wildcards.device)
+
+
+def device_cpus_per_gpu(wildcards, threads):
+    return cpus_per_gpu(wildcards.device, threads)
 
 
 def comparison_deployments(wildcards):

@@ -15,6 +15,8 @@ rule compare:
     resources:
         mem_mb=comparison_mem_mb,
         bench_slot=1,
+        gpu=device_gpus,
+        cpus_per_gpu=device_cpus_per_gpu,
     params:
         bench=config["bench"],
         compare=config["compare"],

@@ -46,6 +46,8 @@ rule infer_cpp:
     threads: 1
     resources:
         mem_mb=run_mem_mb,
+        gpu=device_gpus,
+        cpus_per_gpu=device_cpus_per_gpu,
     params:
         topk=config["topk"],
     script:

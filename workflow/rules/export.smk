@@ -65,6 +65,8 @@ rule derive_torchscript_variant:
     threads: 1
     resources:
         mem_mb=export_mem_mb,
+        gpu=device_gpus,
+        cpus_per_gpu=device_cpus_per_gpu,
     params:
         info=model_info,
         rtol=variant_rtol,
