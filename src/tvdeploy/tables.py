@@ -19,6 +19,9 @@ LATENCY_COLUMNS = [
     "batch_size",
     "threads",
     "weights_source",
+    "host",
+    "slurm_job",
+    "exclusive_node",
     "median_ms",
     "p90_ms",
     "p99_ms",
@@ -81,6 +84,17 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
     return rows
 
 
+def allocation_columns(record: dict) -> dict:
+    """Where a comparison ran: the host, and on a cluster the job and whether it had the node
+    to itself (a timing from a shared node is suspect)."""
+    allocation = record.get("allocation") or {}
+    return {
+        "host": allocation.get("node") or record.get("environment", {}).get("hostname"),
+        "slurm_job": allocation.get("job_id"),
+        "exclusive_node": allocation.get("exclusive"),
+    }
+
+
 def latency_table(comparisons: list[dict]) -> pd.DataFrame:
     """One row per deployment of every comparison job: pooled latency statistics, and the
     speedup over eager as the paired estimate with its interval (1 / the ratio vs eager)."""
@@ -97,6 +111,7 @@ def latency_table(comparisons: list[dict]) -> pd.DataFrame:
                 "batch_size": rec["batch_size"],
                 "threads": dep["ready"].get("threads", rec["threads"]),
                 "weights_source": rec["weights_source"],
+                **allocation_columns(rec),
                 "error": dep["error"],
             }
             summary = dep.get("summary")

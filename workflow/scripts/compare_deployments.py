@@ -4,6 +4,7 @@ measured by long-lived workers in interleaved rounds, with paired ratios."""
 import sys
 
 from tvdeploy.bench import Protocol, bench_threads, job_span
+from tvdeploy.cluster import slurm_allocation
 from tvdeploy.compare import BlockRule, ProcessWorker, deployment_name, run_interleaved, summarize_comparison
 from tvdeploy.devices import available_cores
 from tvdeploy.environment import machine_fingerprint
@@ -64,6 +65,7 @@ write_json_atomic(
         "input": str(snakemake.input.dat),
         "weights_source": read_json(snakemake.input.provenance)["source"],
         "environment": machine_fingerprint(),
+        "allocation": slurm_allocation(),
         "deployments": deployments,
         "comparisons": comparisons,
         "schedule": schedule,

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from tvdeploy.bench import Protocol, bench_threads, run_rounds, summarize_rounds
+from tvdeploy.cluster import slurm_allocation
 from tvdeploy.devices import available_cores
 from tvdeploy.environment import machine_fingerprint
 from tvdeploy.harnesses import harness
@@ -56,6 +57,7 @@ write_json_atomic(
         **thread_settings,
         "protocol": protocol.as_dict(),
         "environment": machine_fingerprint(),
+        "allocation": slurm_allocation(),
         "versions": versions(),
         "summary": summary,
         "rounds": rounds,
