@@ -6,6 +6,7 @@ The session fixture cpp_binaries (conftest.py) compiles both programs once (a mi
 from __future__ import annotations
 
 import os
+import platform
 import runpy
 import subprocess
 import time
@@ -18,7 +19,14 @@ from conftest import REPO_ROOT
 from cpp_helpers import RUN_TIMEOUT_S
 
 from tvdeploy import cppbuild
-from tvdeploy.cppbuild import BuildError, build, cmake_configure_args
+from tvdeploy.cppbuild import (
+    BuildError,
+    ForeignBinaryError,
+    build,
+    check_runs_here,
+    cmake_configure_args,
+    elf_architecture,
+)
 
 CPP_SOURCE_DIR = REPO_ROOT / "cpp"
 BUILD_SCRIPT = REPO_ROOT / "workflow" / "scripts" / "build_cpp.py"
@@ -129,3 +137,26 @@ def test_program_sources_separate_the_programs():
     assert str(CPP_SOURCE_DIR / "include" / "tvdeploy" / "timing.hpp") in shared
     with pytest.raises(BuildError, match="unknown C\\+\\+ program 'serve'"):
         program_sources(CPP_SOURCE_DIR, "serve")
+
+
+def test_programs_are_checked_against_this_machines_architecture(cpp_binaries, tmp_path):
+    bench = cpp_binaries["bench"]
+    assert elf_architecture(bench) == platform.machine()
+    assert check_runs_here(bench) == bench.resolve()
+    other = "aarch64" if platform.machine() == "x86_64" else "x86_64"
+    with pytest.raises(ForeignBinaryError, match=f"built for {platform.machine()} but this node .* is {other}"):
+        check_runs_here(bench, machine=other)
+
+
+def test_a_binary_of_another_architecture_is_refused(tmp_path):
+    # The first bytes of an aarch64 executable: ELF magic, 64-bit, little endian, e_machine 0xB7.
+    header = b"\x7fELF\x02\x01\x01" + bytes(11) + (0xB7).to_bytes(2, "little") + bytes(44)
+    foreign = tmp_path / "bench"
+    foreign.write_bytes(header)
+    assert elf_architecture(foreign) == "aarch64"
+    with pytest.raises(ForeignBinaryError, match="--forcerun build_cpp"):
+        check_runs_here(foreign, machine="x86_64")
+    script = tmp_path / "script"
+    script.write_text("#!/bin/sh\n")
+    with pytest.raises(ForeignBinaryError, match="not an ELF executable"):
+        check_runs_here(script)

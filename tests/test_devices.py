@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from tvdeploy.devices import available_cores, resolve_devices
 
 
@@ -14,3 +16,25 @@ def test_auto_device_follows_the_machine():
 
 def test_available_cores_is_the_affinity_not_the_machine():
     assert available_cores() == len(os.sched_getaffinity(0)) >= 1
+
+
+def test_kernel_images_cover_a_gpu_of_the_same_major_or_by_ptx():
+    from tvdeploy.runtime import has_kernels_for
+
+    wheel = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
+    assert has_kernels_for((9, 0), wheel)  # H100
+    assert has_kernels_for((8, 9), wheel)  # L40S runs the sm_86 cubin
+    assert not has_kernels_for((7, 0), wheel)  # V100: older than every cubin
+    assert not has_kernels_for((6, 1), ["sm_75", "compute_75"])  # PTX only runs on newer GPUs
+    assert has_kernels_for((10, 3), ["sm_90", "compute_90"])  # PTX is compiled for newer GPUs
+
+
+def test_cuda_without_a_gpu_is_a_clear_error():
+    import torch
+
+    from tvdeploy.runtime import DeviceError, resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(DeviceError, match="no CUDA device is available"):
+        resolve_device("cuda")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import importlib.util
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -32,6 +33,18 @@ CUDA_ROOT_ENVS = ("CUDA_HOME", "CUDA_PATH")
 
 class BuildError(RuntimeError):
     """The C++ build cannot be configured or failed."""
+
+
+class ForeignBinaryError(RuntimeError):
+    """A C++ program was built for another CPU architecture than this machine's."""
+
+
+# ELF e_machine values (System V ABI) of the architectures torch wheels exist for, and the names
+# platform.machine() gives them.
+ELF_MAGIC = b"\x7fELF"
+ELF_MACHINE_OFFSET = 18
+ELF_ARCHITECTURES = {0x3E: "x86_64", 0xB7: "aarch64", 0x15: "ppc64le", 0x16: "s390x"}
+MACHINE_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
 
 
 def program_sources(source_dir: str | Path, program: str) -> list[str]:
@@ -221,3 +234,34 @@ def build(
         # A fresh mtime even when nothing was relinked: the rule ran, so its output is current.
         path.touch()
     return programs
+
+
+def elf_architecture(path: str | os.PathLike) -> str:
+    """The CPU architecture an ELF executable was built for (read from its header)."""
+    with open(path, "rb") as stream:
+        header = stream.read(ELF_MACHINE_OFFSET + 2)
+    if len(header) < ELF_MACHINE_OFFSET + 2 or not header.startswith(ELF_MAGIC):
+        raise ForeignBinaryError(f"{path} is not an ELF executable; rebuild it (snakemake --forcerun build_cpp)")
+    byteorder = "little" if header[5] == 1 else "big"
+    code = int.from_bytes(header[ELF_MACHINE_OFFSET : ELF_MACHINE_OFFSET + 2], byteorder)
+    return ELF_ARCHITECTURES.get(code, f"ELF machine {code:#x}")
+
+
+def check_runs_here(path: str | os.PathLike, machine: str | None = None) -> Path:
+    """``path`` resolved, after checking it was built for this machine's CPU architecture.
+
+    On a cluster the build job may land on another node type than the jobs running the program
+    (e.g. x86_64 CPU nodes and aarch64 GPU nodes); exec would fail with a bare "Exec format
+    error", so say what happened and how to rebuild instead.
+    """
+    resolved = Path(path).resolve()
+    here = (machine or platform.machine()).lower()
+    here = MACHINE_ALIASES.get(here, here)
+    built_for = elf_architecture(resolved)
+    if built_for != here:
+        raise ForeignBinaryError(
+            f"{resolved} was built for {built_for} but this node ({platform.node()}) is {here}: "
+            "build the C++ programs on the node type that runs them, e.g. "
+            "`snakemake --forcerun build_cpp --set-resources build_cpp:slurm_partition=<gpu partition>`"
+        )
+    return resolved

@@ -15,6 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from tvdeploy.bench import Protocol
+from tvdeploy.cppbuild import check_runs_here
 from tvdeploy.io import read_json
 from tvdeploy.registry import VARIANTS
 
@@ -59,9 +60,10 @@ def infer(
     output: str | Path,
 ) -> None:
     """Top-k predictions and logits of every input; ``output`` is written atomically by the program."""
+    _check_device(device)
     _run(
         [
-            str(Path(binary).resolve()),
+            str(check_runs_here(binary)),
             "--model", str(artifact),
             "--labels", str(labels),
             "--device", device,
@@ -75,10 +77,20 @@ def infer(
     )  # fmt: skip
 
 
+def _check_device(device: str) -> None:
+    """The same device checks as the Python harnesses (no GPU, a GPU the LibTorch build has no
+    kernels for), before a C++ program starts: its own error would come later and say less."""
+    if device == "cuda":
+        from tvdeploy.runtime import resolve_device
+
+        resolve_device(device)
+
+
 def _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads) -> list[str]:
     """What every use of ``bench`` passes: the deployment, its input and the threads."""
+    _check_device(device)
     return [
-        str(Path(binary).resolve()),
+        str(check_runs_here(binary)),
         "--model", str(artifact),
         "--input", str(dat),
         "--device", device,
