@@ -4,7 +4,7 @@ VENV ?= .venv
 CORES ?= 4
 BIN := $(VENV)/bin
 
-.PHONY: setup run test dry-run lint format model-sheet clean
+.PHONY: setup run test dry-run merge lint format model-sheet clean
 
 # The workflow's software, the linters, and the tvdeploy package itself (editable, so the rules
 # and tests import the source tree without path tricks).
@@ -24,6 +24,16 @@ dry-run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Another checkout's results for one device (e.g. a cluster's GPU run: FROM=login:tvdeploy
+# DEVICE=cuda) beside this one's CPU results, then the tables of both devices; measures nothing.
+DEVICE ?= cuda
+merge: setup
+	@test -n "$(FROM)" || { echo "usage: make merge FROM=<dir or host:dir of the other checkout> [DEVICE=cuda]"; exit 2; }
+	rsync -a --prune-empty-dirs --exclude='results/torchscript/**' --include='*/' \
+	  --include='results/*/$(DEVICE)/**' --exclude='*' $(FROM)/ ./
+	$(BIN)/snakemake --cores 1 --allowed-rules aggregate --forcerun aggregate \
+	  results/tables/latency.csv --config 'devices=[cpu,$(DEVICE)]'
 
 CPP_FILES = $(shell git ls-files 'cpp/*.cpp' 'cpp/*.hpp')
 SMK_FILES = Snakefile $(shell git ls-files 'workflow/rules/*.smk')

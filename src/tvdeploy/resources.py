@@ -41,18 +41,12 @@ def run_mem_mb(info: ModelInfo, batch: int = 1) -> int:
     return int(BASE_MEM_MB + RUN_WEIGHT_COPIES * weights_mb(info) + activation_mb(info, batch))
 
 
-def gpus(device: str) -> int | str:
-    """GPUs one job on ``device`` asks for: 0 on the CPU, and on a GPU the count as a string.
-
-    Snakemake sums the integer resources of a job group's jobs that may run side by side (a group
-    of ten GPU inference jobs would ask for ten GPUs) but requires a string resource to be equal
-    across the group, so a group of GPU jobs asks for one GPU and its jobs share it.
-    """
-    count = GPUS_PER_JOB[device]
-    return str(count) if count else 0
+def gpus(device: str) -> int:
+    """GPUs one job on ``device`` asks for."""
+    return GPUS_PER_JOB[device]
 
 
 def cpus_per_gpu(device: str, threads: int) -> int:
     """CPU cores to ask per GPU (SLURM ``--cpus-per-gpu``): the job's threads on a GPU, and 0
     (the executor then asks ``--cpus-per-task``) on the CPU."""
-    return threads if GPUS_PER_JOB[device] else 0
+    return threads if gpus(device) else 0

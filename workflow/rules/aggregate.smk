@@ -11,8 +11,9 @@ rule harness_overhead:
     resources:
         mem_mb=BASE_MEM_MB,
         bench_slot=1,
+        # No cpus_per_gpu: with --exclusive SLURM hands over every GPU of the node and
+        # multiplies (22.05 then refuses the job); --cpus-per-task asks for the threads.
         gpu=device_gpus,
-        cpus_per_gpu=device_cpus_per_gpu,
     params:
         bench=config["bench"],
     script:

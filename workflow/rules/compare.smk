@@ -15,8 +15,9 @@ rule compare:
     resources:
         mem_mb=comparison_mem_mb,
         bench_slot=1,
+        # No cpus_per_gpu: with --exclusive SLURM hands over every GPU of the node and
+        # multiplies (22.05 then refuses the job); --cpus-per-task asks for the threads.
         gpu=device_gpus,
-        cpus_per_gpu=device_cpus_per_gpu,
     params:
         bench=config["bench"],
         compare=config["compare"],
