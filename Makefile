@@ -30,6 +30,7 @@ test: setup
 DEVICE ?= cuda
 merge: setup
 	@test -n "$(FROM)" || { echo "usage: make merge FROM=<dir or host:dir of the other checkout> [DEVICE=cuda]"; exit 2; }
+	@command -v rsync > /dev/null || { echo "make merge copies with rsync: install it (apt-get install rsync)"; exit 2; }
 	rsync -a --prune-empty-dirs --exclude='results/torchscript/**' --include='*/' \
 	  --include='results/*/$(DEVICE)/**' --exclude='*' $(FROM)/ ./
 	$(BIN)/snakemake --cores 1 --allowed-rules aggregate --forcerun aggregate \
