@@ -60,14 +60,10 @@ def infer(
     output: str | Path,
 ) -> None:
     """Top-k predictions and logits of every input; ``output`` is written atomically by the program."""
-    _check_device(device)
     _run(
         [
-            str(check_runs_here(binary)),
-            "--model", str(artifact),
+            *_program_command(binary, artifact, device, variant),
             "--labels", str(labels),
-            "--device", device,
-            "--transform", VARIANTS[variant].load_transform,
             "--topk", str(topk),
             "--threads", str(threads),
             "--output", str(output),
@@ -77,24 +73,27 @@ def infer(
     )  # fmt: skip
 
 
-def _check_device(device: str) -> None:
-    """The same device checks as the Python harnesses (no GPU, a GPU the LibTorch build has no
-    kernels for), before a C++ program starts: its own error would come later and say less."""
+def _program_command(binary, artifact, device: str, variant: str) -> list[str]:
+    """What both programs are given: the checked binary, the deployment and its device. The device
+    gets the same checks as in the Python harnesses (no GPU, a GPU the LibTorch build has no
+    kernels for) before a C++ program starts: its own error would come later and say less."""
     if device == "cuda":
         from tvdeploy.runtime import resolve_device
 
         resolve_device(device)
+    return [
+        str(check_runs_here(binary)),
+        "--model", str(artifact),
+        "--device", device,
+        "--transform", VARIANTS[variant].load_transform,
+    ]  # fmt: skip
 
 
 def _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads) -> list[str]:
     """What every use of ``bench`` passes: the deployment, its input and the threads."""
-    _check_device(device)
     return [
-        str(check_runs_here(binary)),
-        "--model", str(artifact),
+        *_program_command(binary, artifact, device, variant),
         "--input", str(dat),
-        "--device", device,
-        "--transform", VARIANTS[variant].load_transform,
         "--batch-size", str(batch_size),
         "--threads", str(threads),
         "--interop-threads", str(interop_threads),
