@@ -101,22 +101,23 @@ class SingleNodeSlurm:
         self.processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
     def start(self) -> None:
-        for sub in ("ctld", "spool", "munge"):
+        for sub in ("ctld", "spool"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         SLURM_ETC.mkdir(parents=True, exist_ok=True)
         cpus = len(os.sched_getaffinity(0))
         self._own_etc_file("slurm.conf", _slurm_conf(self.state, self.host, cpus))
         self._own_etc_file("gres.conf", _gres_conf(self.host))
         # munged in the foreground, as its own user, with its socket where the clients look for it.
+        # Its PID file goes there too: pytest's temporary folders are private to root (mode 0700),
+        # so the munge user cannot reach a PID file under them.
         run_munge = Path("/run/munge")
         run_munge.mkdir(parents=True, exist_ok=True)
         shutil.chown(run_munge, MUNGE_USER, MUNGE_USER)
-        shutil.chown(self.state / "munge", MUNGE_USER, MUNGE_USER)
         if not _succeeds(["sh", "-c", "munge -n | unmunge"]):  # else a munged already runs
             self._spawn(
                 "munged",
                 ["runuser", "-u", MUNGE_USER, "--", "munged", "--foreground", "--force",
-                 "--pid-file", str(self.state / "munge" / "munged.pid")],
+                 "--pid-file", str(run_munge / "tvdeploy-test-munged.pid")],
             )  # fmt: skip
             self._wait_for(lambda: _succeeds(["sh", "-c", "munge -n | unmunge"]), "munged")
         self._spawn("slurmctld", ["slurmctld", "-D"])
