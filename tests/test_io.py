@@ -1,5 +1,8 @@
 """Atomic outputs: a reader never sees a half-written file, and a failed write leaves nothing."""
 
+import os
+import stat
+
 import pytest
 
 from tvdeploy.io import atomic_path, read_json, write_json_atomic, write_text_atomic
@@ -27,3 +30,12 @@ def test_unserialisable_json_writes_nothing(tmp_path):
     with pytest.raises(TypeError):
         write_json_atomic(dest, {"bad": object()})
     assert not dest.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_atomic_files_get_the_users_default_mode_not_mkstemps_private_one(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "table.csv", "a,b\n")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "table.csv").stat().st_mode) == 0o644

@@ -12,6 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+DEFAULT_FILE_MODE = 0o666
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
 
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
@@ -27,6 +35,9 @@ def atomic_path(dest: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates the file private (0600); a result file gets the mode any new file of
+        # this user gets, so results stay readable by a group, a web server or a cluster share.
+        tmp.chmod(DEFAULT_FILE_MODE & ~_umask())
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
