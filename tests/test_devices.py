@@ -38,3 +38,13 @@ def test_cuda_without_a_gpu_is_a_clear_error():
         pytest.skip("this machine has a GPU")
     with pytest.raises(DeviceError, match="no CUDA device is available"):
         resolve_device("cuda")
+
+
+def test_a_cpu_is_named_by_its_model_as_in_environment_json():
+    import torch
+
+    from tvdeploy.environment import cpu_info
+    from tvdeploy.runtime import device_name
+
+    assert device_name(torch.device("cpu")) == cpu_info()["model"]
+    assert device_name(torch.device("cpu")) != "x86_64" or not open("/proc/cpuinfo").read().count("model name")

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 import torchvision
 
+from tvdeploy.environment import cpu_info
 from tvdeploy.models import logits_of
 from tvdeploy.preprocess import read_dat
 
@@ -85,7 +86,8 @@ def apply_threads(threads: int, interop_threads: int) -> dict:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine()
+    # The CPU's model name, as environment.json and the C++ bench name it (not "x86_64").
+    return cpu_info()["model"]
 
 
 def versions() -> dict:
