@@ -76,6 +76,12 @@ def test_bench_report_structure(cpp_binaries, toy_model, bench_input, tmp_path):
     assert (report["min_iters"], report["max_iters"]) == (5, 5)
     assert (report["min_time_s"], report["max_time_s"]) == (1.0, 30.0)
     assert report["torch_version"] == torch.__version__.split("+")[0]
+    # glibc accepted the heap settings that keep freed activations in the process (see allocator.hpp).
+    assert report["allocator"] == {
+        "library": "glibc",
+        "mmap_threshold_bytes": 32 << 20,
+        "trim_threshold_bytes": 1 << 30,
+    }
     (rnd,) = report["rounds"]
     assert set(rnd) == {"latencies_ms", "stop_reason", "wall_s"}
     assert len(rnd["latencies_ms"]) == 5

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "tvdeploy/allocator.hpp"
 #include "tvdeploy/cli.hpp"
 #include "tvdeploy/dat.hpp"
 #include "tvdeploy/device.hpp"
@@ -138,6 +139,8 @@ void run(const ParsedArgs& args) {
   if (!serving && !args.has("output")) {
     throw UsageError("missing required option --output (or use --mode serve)");
   }
+  // Before the first allocation of the model: every block it frees stays for the next forward.
+  const json allocator = keep_freed_memory_in_process();
   const std::int64_t interop_threads = thread_option(args, "interop-threads");
   const std::int64_t threads = thread_option(args, "threads");
   const Protocol protocol = read_protocol(args);
@@ -196,6 +199,7 @@ void run(const ParsedArgs& args) {
       {"threads", at::get_num_threads()},
       {"interop_threads", at::get_num_interop_threads()},
       {"torch_version", kTorchVersion},
+      {"allocator", allocator},
   };
   if (serving) {
     serve(std::cin, std::cout, identity, step, sync);
