@@ -13,6 +13,9 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/export.smk"
 include: "workflow/rules/preprocess.smk"
@@ -20,6 +23,7 @@ include: "workflow/rules/cpp.smk"
 include: "workflow/rules/python.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/report.smk"
 
 
 # On a cluster these run on the submitting host: downloads need its network (compute nodes often
@@ -34,3 +38,5 @@ rule all:
     default_target: True
     input:
         PLAN.tables(),
+        PLAN.plot_files(),
+        paths.SUMMARY,

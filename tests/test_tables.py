@@ -1,5 +1,7 @@
 """Aggregation logic: speedups, parity rows, prediction rows."""
 
+import math
+
 import pytest
 from result_helpers import comparison_record
 
@@ -123,6 +125,7 @@ def test_deployment_summary_ratio_and_geomean():
     records = [
         comparison_record("a", {"eager/plain": 10.0, "ts-python/plain": 8.0, "ts-cpp/plain": 4.0}),
         comparison_record("b", {"eager/plain": 9.0, "ts-python/plain": 9.0, "ts-cpp/plain": 18.0}),
+        comparison_record("c", {"eager/plain": 5.0, "ts-python/plain": 6.0, "ts-cpp/plain": 7.0}),
     ]
     table, ratios = latency_table(records), ratios_table(records)
     summary = deployment_summary(table, ratios).set_index("model")
@@ -132,15 +135,18 @@ def test_deployment_summary_ratio_and_geomean():
     assert summary.loc["b", "fastest"] == "ts-python (plain)" and summary.loc["b", "speedup_vs_eager"] == pytest.approx(
         1
     )
+    # Every deployment of c is slower than eager: eager is its fastest deployment.
+    assert summary.loc["c", "fastest"] == "eager" and summary.loc["c", "fastest_ms"] == pytest.approx(5.0)
+    assert summary.loc["c", "speedup_vs_eager"] == 1.0 and math.isnan(summary.loc["c", "speedup_ci_low"])
     assert summary.loc["a", "cpp/python plain"] == "0.50 [0.50, 0.50]" and summary.loc["a", "verdict plain"] == "faster"
     assert summary.loc["b", "cpp/python plain"] == "2.00 [2.00, 2.00]" and summary.loc["b", "verdict plain"] == "slower"
     assert geometric_mean([2.5, 1.0]) == pytest.approx(2.5**0.5)
-    assert "1.58x over 2 models" in deployment_markdown(summary.reset_index())
+    assert "1.36x over 3 models" in deployment_markdown(summary.reset_index())
     counts = verdict_markdown(ratios)
     # Columns faster, indistinguishable, slower. a: both faster than eager, C++ faster than
-    # Python; b: Python indistinguishable from eager, C++ slower than both.
-    assert "| cross_language |        1 |                   0 |        1 |" in counts
-    assert "| vs_eager       |        2 |                   1 |        1 |" in counts
+    # Python; b: Python indistinguishable from eager, C++ slower than both; c: both slower.
+    assert "| cross_language |        1 |                   0 |        2 |" in counts
+    assert "| vs_eager       |        2 |                   1 |        3 |" in counts
 
 
 def test_run_wall_time_merges_overlaps_and_drops_interruptions():

@@ -1,6 +1,7 @@
 """End to end: the real Snakefile through Snakemake on a tiny config, in a copy of the repo."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,6 +14,9 @@ from conftest import REPO_ROOT
 from workflow_helpers import MODELS, RUNTIMES, copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
+
+# CI sets it: there a missing browser must fail the report check, not skip it.
+REQUIRE_BROWSER_ENV = "TVDEPLOY_REQUIRE_BROWSER"
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +104,21 @@ def test_parity_within_tolerance(run_dir):
     assert (parity["max_abs_diff"] <= parity["tolerance"]).all()
 
 
+# Per device and batch size (one each in the tiny config): latency, speedup, accuracy; per device:
+# throughput, deployability.
+FIGURE_JOBS = {
+    "plot_latency": 1,
+    "plot_speedup": 1,
+    "plot_accuracy": 1,
+    "plot_throughput": 1,
+    "plot_deployability": 1,
+    "summary": 1,
+}
+
+
 def test_forcerun_aggregate_rebuilds_tables_without_measuring(run_dir):
     jobs = planned_jobs(snakemake(run_dir, "-n", "--forcerun", "aggregate").stdout)
-    assert jobs == {"aggregate": 1, "all": 1}
+    assert jobs == {"aggregate": 1, **FIGURE_JOBS, "all": 1}
 
 
 def test_editing_cpp_bench_reruns_only_the_cpp_chain(run_dir):
@@ -118,6 +134,7 @@ def test_editing_cpp_bench_reruns_only_the_cpp_chain(run_dir):
         "compare": len(MODELS),
         "harness_overhead": 1,  # only the C++ harness's probe
         "aggregate": 1,
+        **FIGURE_JOBS,
         "all": 1,
     }
 
@@ -169,6 +186,50 @@ def test_cuda_without_gpu_is_a_clear_error(run_dir, target, log):
     assert done.returncode != 0
     assert "device 'cuda' requested but no CUDA device is available" in (run_dir / log).read_text()
     assert not (run_dir / target).exists()
+
+
+def test_figures_and_summary_of_the_run(run_dir):
+    from PIL import Image
+
+    for figure in ["latency", "speedup", "accuracy_vs_latency"]:
+        with Image.open(run_dir / "results" / "plots" / "cpu" / "b1" / f"{figure}.png") as image:
+            assert image.size[0] > 600
+    for figure in ["throughput", "deployability"]:
+        assert (run_dir / "results" / "plots" / "cpu" / f"{figure}.png").stat().st_size > 5000
+    summary = (run_dir / "results" / "summary.md").read_text()
+    assert "## cpu, batch 1" in summary and "Pareto front" in summary
+    assert all(model in summary for model in MODELS)
+
+
+def test_html_report_renders_in_a_browser(run_dir, tmp_path):
+    snakemake(run_dir, "--report", "results/report.html")
+    report = run_dir / "results" / "report.html"
+    assert report.stat().st_size > 100_000
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get(REQUIRE_BROWSER_ENV):
+            pytest.fail(f"{REQUIRE_BROWSER_ENV} is set but chromium is not installed")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    headless = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+                "--virtual-time-budget=10000", "--window-size=1400,1800"]  # fmt: skip
+    dom = subprocess.run(
+        [*headless, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    )
+    # The report is a JavaScript application: after it ran, the page holds its categories and
+    # every figure's name; an exception would leave it empty and be logged to the console.
+    for category in ["Latency", "Speedup", "Accuracy vs latency", "Deployability", "Parity", "Environment"]:
+        assert category in dom.stdout, category
+    assert "Uncaught" not in dom.stderr, dom.stderr[-2000:]
+    screenshot = tmp_path / "report.png"
+    subprocess.run(
+        [*headless, f"--screenshot={screenshot}", report.as_uri()], capture_output=True, timeout=120, check=True
+    )
+    from PIL import Image
+
+    with Image.open(screenshot) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    # A blank (failed) page has a handful of colours; a rendered report has many.
+    assert colours is None or len(colours) > 50
 
 
 def test_lint_is_clean():

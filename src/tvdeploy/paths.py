@@ -33,6 +33,19 @@ TABLES = {
     "predictions": f"{TABLES_DIR}/predictions.csv",
     "parity": f"{TABLES_DIR}/parity.csv",
 }
+# Figures of a run (tvdeploy.plots), per device and batch size or per device, and its one-page summary.
+PLOTS_DIR = "results/plots"
+PLOTS_PER_BATCH = {
+    "latency": PLOTS_DIR + "/{device}/b{batch}/latency.png",
+    "speedup": PLOTS_DIR + "/{device}/b{batch}/speedup.png",
+    "accuracy": PLOTS_DIR + "/{device}/b{batch}/accuracy_vs_latency.png",
+}
+PLOTS_PER_DEVICE = {
+    "throughput": PLOTS_DIR + "/{device}/throughput.png",
+    "deployability": PLOTS_DIR + "/{device}/deployability.png",
+}
+SUMMARY = "results/summary.md"
+REPORT = "results/report.html"
 CATALOG_DOC = "docs/generated/catalog.md"
 LOGS_DIR = "results/logs"
 # Snakemake `benchmark:` files: each job's wall time and peak memory.

@@ -7,6 +7,7 @@ Torch-free and fast: the Snakefile builds a ``Plan`` every time the workflow is 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -312,6 +313,23 @@ class Plan:
         return sorted({p[k] for p in self.parity_pairs(device, model) for k in ("reference_file", "candidate_file")})
 
     # ---- targets and accounting --------------------------------------------------------------
+
+    def plot_files(self) -> list[str]:
+        """Every figure of the run: per device and batch size, and per device."""
+        batches = self.config["bench"]["batch_sizes"]
+        per_batch = [
+            pattern.format(device=d, batch=b)
+            for pattern in paths.PLOTS_PER_BATCH.values()
+            for d in self.devices
+            for b in batches
+        ]
+        return per_batch + [
+            pattern.format(device=d) for pattern in paths.PLOTS_PER_DEVICE.values() for d in self.devices
+        ]
+
+    def accuracy(self) -> dict[str, float]:
+        """Published ImageNet top-1 accuracy (%) of each model's weights (torchvision metadata)."""
+        return {m: self.model(m).acc1 for m in self.models if not math.isnan(self.model(m).acc1)}
 
     def tables(self) -> list[str]:
         return list(paths.TABLES.values())

@@ -46,7 +46,13 @@ rule aggregate:
         provenance=list(PLAN.provenance_files().values()),
         overhead=PLAN.overhead_files(),
     output:
-        **paths.TABLES,
+        environment=report(paths.TABLES["environment"], caption="../report/tables.rst", category="Environment"),
+        overhead=paths.TABLES["overhead"],
+        latency_csv=report(paths.TABLES["latency_csv"], caption="../report/tables.rst", category="Latency"),
+        latency_md=paths.TABLES["latency_md"],
+        ratios=report(paths.TABLES["ratios"], caption="../report/tables.rst", category="Speedup"),
+        predictions=paths.TABLES["predictions"],
+        parity=report(paths.TABLES["parity"], caption="../report/tables.rst", category="Parity"),
     log:
         "results/logs/aggregate.log",
     benchmark:

@@ -1,0 +1,321 @@
+"""Figures of a run, drawn with matplotlib (headless) from the result tables.
+
+Every function takes tables (``tvdeploy.tables``) and returns a Figure; ``save`` writes it
+atomically. With 80 models the figures grow with the row count instead of shrinking the text,
+and only the points that matter (the Pareto front) carry labels.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+from tvdeploy.io import atomic_path
+from tvdeploy.registry import EAGER, RUNTIMES, column_label
+
+DPI = 120
+INCHES_PER_MODEL_ROW = 0.22
+MIN_HEIGHT_IN = 3.0
+WIDTH_IN = 9.0
+MARKERS = "os^Dvph<>*"
+# Deployability classes, in the heat map's colour order.
+DEPLOYABILITY = ("ok", "parity off", "failed", "not run")
+DEPLOYABILITY_COLOURS = ("#4caf50", "#ffb300", "#e53935", "#e0e0e0")
+# Accuracy figure: x range extended left by this factor for the labels, label offset and spacing
+# in axes fractions.
+LABEL_ROOM_FACTOR = 8.0
+LABEL_OFFSET = 0.03
+LABEL_GAP = 0.028
+# Ticks of ratio axes: round numbers, dense near 1 where most comparisons land.
+RATIO_TICKS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+
+
+def save(figure: Figure, path: str | Path) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        figure.savefig(tmp, dpi=DPI, bbox_inches="tight")
+    plt.close(figure)
+
+
+def _deployment_label(runtime: str, variant: str) -> str:
+    return column_label(runtime, variant)
+
+
+def _deployments(table: pd.DataFrame) -> list[tuple[str, str]]:
+    order = list(RUNTIMES)
+    pairs = {(r, v) for r, v in zip(table["runtime"], table["variant"], strict=True)}
+    return sorted(pairs, key=lambda p: (order.index(p[0]) if p[0] in order else len(order), p[1]))
+
+
+def _height(rows: int) -> float:
+    return max(MIN_HEIGHT_IN, 1.2 + INCHES_PER_MODEL_ROW * rows)
+
+
+def _model_rows(axes, models: list[str]) -> None:
+    """One labelled row per model, first at the top, every other row shaded so a point can be
+    followed to its name across a tall figure; x ticks repeated on top for the same reason."""
+    for row in range(0, len(models), 2):
+        axes.axhspan(row - 0.5, row + 0.5, color="#f2f2f2", zorder=0)
+    axes.set_yticks(range(len(models)), models, fontsize=8)
+    axes.set_ylim(len(models) - 0.5, -0.5)
+    axes.tick_params(axis="x", top=True, labeltop=len(models) > 20)
+
+
+def _legend_below(figure: Figure, entries: int) -> None:
+    """Below the axes, where it cannot hide a model's row."""
+    figure.legend(loc="outside lower center", ncols=min(entries, 4), fontsize=8, frameon=False)
+
+
+def _ratio_axis(axes) -> None:
+    """Log-scaled ratio axis labelled 0.8×, 1×, 1.25× instead of powers of ten (call after plotting:
+    the ticks are the round ratios inside the drawn range)."""
+    axes.set_xscale("log")
+    low, high = axes.get_xlim()
+    axes.xaxis.set_major_locator(FixedLocator([r for r in RATIO_TICKS if low <= r <= high]))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}×"))
+    axes.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _message_figure(title: str, message: str) -> Figure:
+    figure, axes = plt.subplots(figsize=(WIDTH_IN, 2.0))
+    axes.set_axis_off()
+    axes.set_title(title)
+    axes.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    return figure
+
+
+def latency_per_model(latency: pd.DataFrame, device: str, batch_size: int) -> Figure:
+    """Median latency of every deployment per model (log scale), whiskers from the fastest
+    iteration to the 90th percentile; models sorted by eager latency."""
+    rows = latency[(latency["device"] == device) & (latency["batch_size"] == batch_size) & latency["error"].isna()]
+    title = f"Latency per model — {device}, batch {batch_size}"
+    if rows.empty:
+        return _message_figure(title, "no successful measurement")
+    order = rows[rows["runtime"] == EAGER].set_index("model")["median_ms"]
+    models = sorted(set(rows["model"]), key=lambda m: (order.get(m, math.inf), m))
+    position = {m: i for i, m in enumerate(models)}
+    deployments = _deployments(rows)
+    figure, axes = plt.subplots(figsize=(WIDTH_IN, _height(len(models))), layout="constrained")
+    offsets = np.linspace(-0.25, 0.25, len(deployments)) if len(deployments) > 1 else [0.0]
+    for (runtime, variant), offset, marker in zip(deployments, offsets, MARKERS * 4, strict=False):
+        dep = rows[(rows["runtime"] == runtime) & (rows["variant"] == variant)]
+        y = np.array([position[m] for m in dep["model"]]) + offset
+        median = dep["median_ms"].to_numpy()
+        low = median - dep["min_ms"].to_numpy()
+        high = dep["p90_ms"].to_numpy() - median
+        axes.errorbar(
+            median, y, xerr=[low, high], fmt=marker, markersize=4, capsize=2, linewidth=0.8,
+            label=_deployment_label(runtime, variant),
+        )  # fmt: skip
+    _model_rows(axes, models)
+    axes.set_xscale("log")
+    axes.set_xlabel("latency per batch (ms, log scale): median, whiskers min – p90")
+    axes.set_title(title)
+    axes.grid(axis="x", which="both", alpha=0.3)
+    _legend_below(figure, len(deployments))
+    return figure
+
+
+def speedup_vs_eager(latency: pd.DataFrame, device: str, batch_size: int, confidence: float = 0.95) -> Figure:
+    """Paired speedup of every deployment over eager per model with its interval; 1.0 marked."""
+    rows = latency[
+        (latency["device"] == device)
+        & (latency["batch_size"] == batch_size)
+        & (latency["runtime"] != EAGER)
+        & latency["speedup_vs_eager"].notna()
+    ]
+    title = f"Speedup over eager PyTorch — {device}, batch {batch_size}"
+    if rows.empty:
+        return _message_figure(title, "no paired comparison with eager")
+    best = rows.groupby("model")["speedup_vs_eager"].max().sort_values(ascending=False)
+    models = list(best.index)
+    position = {m: i for i, m in enumerate(models)}
+    deployments = _deployments(rows)
+    figure, axes = plt.subplots(figsize=(WIDTH_IN, _height(len(models))), layout="constrained")
+    offsets = np.linspace(-0.25, 0.25, len(deployments)) if len(deployments) > 1 else [0.0]
+    for (runtime, variant), offset, marker in zip(deployments, offsets, MARKERS * 4, strict=False):
+        dep = rows[(rows["runtime"] == runtime) & (rows["variant"] == variant)]
+        y = np.array([position[m] for m in dep["model"]]) + offset
+        speedup = dep["speedup_vs_eager"].to_numpy()
+        low = speedup - dep["speedup_ci_low"].to_numpy()
+        high = np.minimum(dep["speedup_ci_high"].to_numpy(), speedup * 100) - speedup
+        axes.errorbar(
+            speedup, y, xerr=[low, high], fmt=marker, markersize=4, capsize=2, linewidth=0.8,
+            label=_deployment_label(runtime, variant),
+        )  # fmt: skip
+    axes.axvline(1.0, color="black", linewidth=1)
+    _model_rows(axes, models)
+    _ratio_axis(axes)
+    axes.set_xlabel(f"speedup over eager (×, log scale; > 1 faster), {confidence:.0%} interval over paired rounds")
+    axes.set_title(title)
+    axes.grid(axis="x", which="both", alpha=0.3)
+    _legend_below(figure, len(deployments))
+    return figure
+
+
+def throughput_vs_batch(latency: pd.DataFrame, device: str) -> Figure:
+    """Images per second against batch size: one panel per deployment, a line per model."""
+    rows = latency[(latency["device"] == device) & latency["error"].isna()]
+    title = f"Throughput vs batch size — {device}"
+    if rows["batch_size"].nunique() < 2:
+        sizes = ", ".join(str(b) for b in sorted(rows["batch_size"].unique())) or "none"
+        return _message_figure(title, f"one batch size measured ({sizes}): set bench.batch_sizes to several")
+    deployments = _deployments(rows)
+    columns = min(3, len(deployments))
+    lines = math.ceil(len(deployments) / columns)
+    figure, axes_grid = plt.subplots(
+        lines, columns, figsize=(WIDTH_IN, 3.0 * lines), squeeze=False, sharex=True, sharey=True
+    )
+    for axes, (runtime, variant) in zip(axes_grid.flat, deployments, strict=False):
+        dep = rows[(rows["runtime"] == runtime) & (rows["variant"] == variant)]
+        for _model, series in dep.sort_values("batch_size").groupby("model"):
+            axes.plot(series["batch_size"], series["throughput_ips"], marker=".", linewidth=0.8, alpha=0.7)
+        axes.set_title(_deployment_label(runtime, variant), fontsize=9)
+        axes.set_xscale("log", base=2)
+        axes.set_yscale("log")
+        axes.grid(which="both", alpha=0.3)
+    for axes in axes_grid.flat[len(deployments) :]:
+        axes.set_axis_off()
+    figure.supxlabel("batch size (log scale)")
+    figure.supylabel("images per second (log scale)")
+    figure.suptitle(f"{title}; one line per model")
+    return figure
+
+
+def pareto_front(points: pd.DataFrame, cost: str, value: str) -> pd.DataFrame:
+    """Rows not dominated by another row (no other is at most as costly and at least as good,
+    and strictly better in one), sorted by cost."""
+    ordered = points.sort_values([cost, value], ascending=[True, False])
+    front, best = [], -math.inf
+    for index, row in ordered.iterrows():
+        if row[value] > best:
+            front.append(index)
+            best = row[value]
+    return points.loc[front].sort_values(cost)
+
+
+def _stacked(heights: np.ndarray, gap: float = LABEL_GAP, top: float = 0.98) -> list[float]:
+    """Label heights (axes fraction) at least ``gap`` apart, each as close above its point as the
+    ones below allow, pushed back down where they would leave the axes."""
+    placed: list[float] = []
+    for height in heights:
+        placed.append(max(height, placed[-1] + gap) if placed else height)
+    for i in range(len(placed) - 1, -1, -1):
+        ceiling = top if i == len(placed) - 1 else placed[i + 1] - gap
+        placed[i] = min(placed[i], ceiling)
+    return placed
+
+
+def fastest_per_model(latency: pd.DataFrame, device: str, batch_size: int) -> pd.DataFrame:
+    """The fastest successful deployment of each model (median latency)."""
+    rows = latency[(latency["device"] == device) & (latency["batch_size"] == batch_size) & latency["error"].isna()]
+    if rows.empty:
+        return rows
+    return rows.loc[rows.groupby("model")["median_ms"].idxmin()].reset_index(drop=True)
+
+
+def accuracy_vs_latency(latency: pd.DataFrame, accuracy: dict[str, float], device: str, batch_size: int) -> Figure:
+    """Published ImageNet top-1 accuracy against the fastest deployment's latency; the Pareto
+    front (nothing both faster and more accurate) drawn and labelled."""
+    title = f"Accuracy vs latency — {device}, batch {batch_size}"
+    fastest = fastest_per_model(latency, device, batch_size)
+    if fastest.empty:
+        return _message_figure(title, "no successful measurement")
+    fastest = fastest.assign(acc1=fastest["model"].map(accuracy)).dropna(subset=["acc1"])
+    front = pareto_front(fastest, "median_ms", "acc1")
+    figure, axes = plt.subplots(figsize=(WIDTH_IN, 6.5))
+    axes.scatter(fastest["median_ms"], fastest["acc1"], s=14, color="#90a4ae", label="model (fastest deployment)")
+    axes.plot(front["median_ms"], front["acc1"], "-o", color="#d81b60", markersize=5, label="Pareto front")
+    axes.set_xscale("log")
+    # Room on the left for the labels: above and left of the front nothing is plotted (no model is
+    # both faster and more accurate), so the labels go there, stacked without overlapping.
+    latency_low, latency_high = fastest["median_ms"].min(), fastest["median_ms"].max()
+    acc_low, acc_high = fastest["acc1"].min(), fastest["acc1"].max()
+    axes.set_xlim(latency_low / LABEL_ROOM_FACTOR, latency_high * 1.5)
+    axes.set_ylim(acc_low - 1.0, acc_high + 0.1 * (acc_high - acc_low) + 1.0)
+    to_axes = axes.transData + axes.transAxes.inverted()
+    anchors = to_axes.transform(front[["median_ms", "acc1"]].to_numpy())
+    for (x, _), y, (_, row) in zip(anchors, _stacked(anchors[:, 1]), front.iterrows(), strict=True):
+        axes.annotate(
+            row["model"], (row["median_ms"], row["acc1"]), xytext=(x - LABEL_OFFSET, y),
+            textcoords="axes fraction", ha="right", va="center", fontsize=8, color="#880e4f",
+            arrowprops={"arrowstyle": "-", "color": "#d81b60", "linewidth": 0.5, "alpha": 0.6},
+        )  # fmt: skip
+    axes.set_xlabel("median latency of the fastest deployment (ms per batch, log scale)")
+    axes.set_ylabel("ImageNet top-1 accuracy (%, torchvision weights metadata)")
+    axes.set_title(title)
+    axes.grid(which="both", alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    return figure
+
+
+def deployability_matrix(latency: pd.DataFrame, parity: pd.DataFrame, device: str) -> pd.DataFrame:
+    """Model × deployment: ok, parity off (its logits differ from its reference's beyond the
+    tolerance), failed (an error in the comparison), not run."""
+    rows = latency[latency["device"] == device]
+    deployments = [_deployment_label(r, v) for r, v in _deployments(rows)]
+    models = sorted(set(rows["model"]))
+    matrix = pd.DataFrame("not run", index=models, columns=deployments)
+    for _, row in rows.iterrows():
+        label = _deployment_label(row["runtime"], row["variant"])
+        if isinstance(row["error"], str) and row["error"]:
+            matrix.loc[row["model"], label] = "failed"
+        elif matrix.loc[row["model"], label] != "failed":
+            matrix.loc[row["model"], label] = "ok"
+    for _, check in parity[parity["device"] == device].iterrows():
+        label = _deployment_label(check["runtime"], check["variant"])
+        if not check["within_tolerance"] and label in matrix.columns and matrix.loc[check["model"], label] == "ok":
+            matrix.loc[check["model"], label] = "parity off"
+    return matrix
+
+
+def deployability_heatmap(matrix: pd.DataFrame, device: str) -> Figure:
+    title = f"Deployability — {device}"
+    if matrix.empty:
+        return _message_figure(title, "no deployment ran")
+    code = {name: i for i, name in enumerate(DEPLOYABILITY)}
+    codes = matrix.apply(lambda column: column.map(code)).to_numpy(dtype=float)
+    figure, axes = plt.subplots(figsize=(max(4.0, 1.2 + 1.1 * matrix.shape[1]), _height(matrix.shape[0])))
+    axes.imshow(codes, cmap=ListedColormap(DEPLOYABILITY_COLOURS), vmin=-0.5, vmax=len(DEPLOYABILITY) - 0.5,
+                aspect="auto", interpolation="nearest")  # fmt: skip
+    axes.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=30, ha="right", fontsize=8)
+    axes.set_yticks(range(matrix.shape[0]), matrix.index, fontsize=8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in DEPLOYABILITY_COLOURS]
+    counts = {name: int((matrix == name).to_numpy().sum()) for name in DEPLOYABILITY}
+    axes.legend(handles, [f"{n} ({counts[n]})" for n in DEPLOYABILITY], loc="upper left",
+                bbox_to_anchor=(1.01, 1.0), fontsize=8)  # fmt: skip
+    axes.set_title(title)
+    return figure
+
+
+def draw(
+    kind: str,
+    latency: pd.DataFrame,
+    parity: pd.DataFrame,
+    device: str,
+    batch_size: int | None,
+    accuracy: dict[str, float],
+    confidence: float,
+) -> Figure:
+    """The figure of one kind (the keys of paths.PLOTS_PER_BATCH and paths.PLOTS_PER_DEVICE)."""
+    if kind == "latency":
+        return latency_per_model(latency, device, batch_size)
+    if kind == "speedup":
+        return speedup_vs_eager(latency, device, batch_size, confidence)
+    if kind == "accuracy":
+        return accuracy_vs_latency(latency, accuracy, device, batch_size)
+    if kind == "throughput":
+        return throughput_vs_batch(latency, device)
+    if kind == "deployability":
+        return deployability_heatmap(deployability_matrix(latency, parity, device), device)
+    raise ValueError(f"unknown plot kind {kind!r}")

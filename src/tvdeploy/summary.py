@@ -1,0 +1,161 @@
+"""results/summary.md: one page per run that answers "which deployment, how much faster, how
+sure", from the result tables."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from tvdeploy.plots import fastest_per_model, pareto_front
+from tvdeploy.registry import EAGER, column_label
+from tvdeploy.tables import deployment_summary, geometric_mean, interval_text
+
+# Failure classes, matched in order against a failed deployment's error text.
+FAILURE_CLASSES = (
+    ("out of memory", re.compile(r"out of memory|OutOfMemory|std::bad_alloc|MemoryError", re.I)),
+    ("no device", re.compile(r"no CUDA device|compute capability|device .* requested", re.I)),
+    ("crashed", re.compile(r"exited|signal|crash|died|closed its output", re.I)),
+    ("timed out", re.compile(r"timed out|timeout", re.I)),
+    ("unsupported", re.compile(r"not supported|unsupported|cannot export|NotImplemented", re.I)),
+)
+
+
+def failure_class(error: str) -> str:
+    for name, pattern in FAILURE_CLASSES:
+        if pattern.search(error):
+            return name
+    return "other"
+
+
+def _environment_lines(environment: dict) -> list[str]:
+    versions = environment.get("versions", {})
+    cpu = environment.get("cpu", {})
+    gpu = environment.get("gpu", {})
+    config = environment.get("config", {})
+    bench = config.get("bench", {})
+    return [
+        f"- machine: {environment.get('hostname', '?')}, CPU {cpu.get('model', '?')} ({cpu.get('cores', '?')} cores), "
+        f"GPU {gpu.get('name') or 'none'}",
+        f"- software: torch {versions.get('torch', '?')}, torchvision {versions.get('torchvision', '?')}, "
+        f"workflow commit {(environment.get('git', {}).get('commit') or 'unknown')[:12]}",
+        f"- protocol: {bench.get('rounds', '?')} interleaved rounds per comparison, threads "
+        f"{bench.get('threads', '?') or 'all cores of the job'}, interop threads {bench.get('interop_threads', '?')}",
+    ]
+
+
+def _pareto_section(latency: pd.DataFrame, accuracy: dict[str, float], device: str, batch: int) -> str:
+    fastest = fastest_per_model(latency, device, batch)
+    fastest = fastest.assign(acc1=fastest["model"].map(accuracy)).dropna(subset=["acc1"])
+    if fastest.empty:
+        return ""
+    front = pareto_front(fastest, "median_ms", "acc1")
+    table = pd.DataFrame(
+        {
+            "model": front["model"],
+            "deployment": [column_label(r, v) for r, v in zip(front["runtime"], front["variant"], strict=True)],
+            "median ms": front["median_ms"].round(2),
+            "top-1 %": front["acc1"].round(2),
+        }
+    )
+    return (
+        f"**Pareto front** (no other model is both faster and more accurate; published ImageNet top-1 of "
+        f"torchvision's weights against the fastest deployment measured here):\n\n"
+        f"{table.to_markdown(index=False)}\n"
+    )
+
+
+def _speedup_section(latency: pd.DataFrame) -> str:
+    deployed = latency[(latency["runtime"] != EAGER) & latency["speedup_vs_eager"].notna()]
+    if deployed.empty:
+        return ""
+    rows = [
+        {
+            "deployment": column_label(runtime, variant),
+            "models": len(group),
+            "geometric-mean speedup over eager": round(geometric_mean(group["speedup_vs_eager"]), 3),
+            "faster": int((group["verdict_vs_eager"] == "faster").sum()),
+            "indistinguishable": int((group["verdict_vs_eager"] == "indistinguishable").sum()),
+            "slower": int((group["verdict_vs_eager"] == "slower").sum()),
+        }
+        for (runtime, variant), group in deployed.groupby(["runtime", "variant"], sort=True)
+    ]
+    return f"{pd.DataFrame(rows).to_markdown(index=False)}\n"
+
+
+def _fastest_section(latency: pd.DataFrame, ratios: pd.DataFrame) -> str:
+    summary = deployment_summary(latency, ratios)
+    if summary.empty:
+        return ""
+    shown = pd.DataFrame(
+        {
+            "model": summary["model"],
+            "fastest": summary["fastest"],
+            "ms": summary["fastest_ms"].round(2),
+            "speedup over eager [95% CI]": [
+                interval_text(s, lo, hi)
+                for s, lo, hi in zip(
+                    summary["speedup_vs_eager"], summary["speedup_ci_low"], summary["speedup_ci_high"], strict=True
+                )
+            ],
+        }
+    )
+    return f"{shown.to_markdown(index=False)}\n"
+
+
+def _verdict_counts(ratios: pd.DataFrame) -> str:
+    judged = ratios[ratios["verdict"].notna()]
+    if judged.empty:
+        return ""
+    counts = judged.pivot_table(index="kind", columns="verdict", values="model", aggfunc="count", fill_value=0)
+    total = int((judged["verdict"] == "indistinguishable").sum())
+    return (
+        f"{total} of {len(judged)} paired comparisons were indistinguishable at the configured resolution:\n\n"
+        f"{counts.to_markdown()}\n"
+    )
+
+
+def _failure_section(latency: pd.DataFrame, parity: pd.DataFrame) -> str:
+    failed = latency[latency["error"].notna()]
+    off = parity[~parity["within_tolerance"].astype(bool)] if not parity.empty else parity
+    if failed.empty and off.empty:
+        return "No deployment failed, and every one agreed with its reference within tolerance.\n"
+    lines = []
+    if not failed.empty:
+        classes = failed.assign(cls=failed["error"].map(failure_class))
+        for cls, group in classes.groupby("cls", sort=True):
+            which = ", ".join(
+                f"{row.model} {column_label(row.runtime, row.variant)} on {row.device} b{row.batch_size}"
+                for row in group.itertuples()
+            )
+            lines.append(f"- {cls}: {len(group)} ({which})")
+    if not off.empty:
+        which = ", ".join(
+            f"{row.model} {column_label(row.runtime, row.variant)} on {row.device}" for row in off.itertuples()
+        )
+        lines.append(f"- parity off (logits beyond tolerance): {len(off)} ({which})")
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(
+    latency: pd.DataFrame,
+    ratios: pd.DataFrame,
+    parity: pd.DataFrame,
+    environment: dict,
+    accuracy: dict[str, float],
+) -> str:
+    parts = ["# Summary\n", *_environment_lines(environment), ""]
+    for (device, batch), group in latency.groupby(["device", "batch_size"], sort=True):
+        batch_ratios = ratios[(ratios["device"] == device) & (ratios["batch_size"] == batch)]
+        parts += [
+            f"## {device}, batch {batch}\n",
+            _pareto_section(group, accuracy, device, batch),
+            "**Speedup over eager per deployment** (paired over interleaved rounds; verdicts at the "
+            "configured resolution):\n",
+            _speedup_section(group),
+            "**Fastest deployment per model:**\n",
+            _fastest_section(group, batch_ratios),
+            _verdict_counts(batch_ratios),
+        ]
+    parts += ["## Failures\n", _failure_section(latency, parity)]
+    return "\n".join(p for p in parts if p is not None)

@@ -1,0 +1,149 @@
+"""Figures and the summary page from a small fixture of comparison results: two devices, two batch
+sizes, a noisy deployment, a failed one and a parity miss (tvdeploy.plots, tvdeploy.summary)."""
+
+import pandas as pd
+import pytest
+from PIL import Image
+from result_helpers import comparison_record
+
+from tvdeploy import paths, plots
+from tvdeploy.summary import failure_class, summary_markdown
+from tvdeploy.tables import latency_table, ratios_table
+
+ACCURACY = {"resnet18": 69.758, "resnet50": 80.858, "mobilenet_v3_small": 67.668, "vit_b_16": 81.072}
+# Median ms per deployment: resnet50 is slower and more accurate than resnet18; vit_b_16 is slower
+# and barely more accurate than resnet50 (still on the front); mobilenet_v3_small is fastest.
+MEDIANS = {
+    "resnet18": {"eager/plain": 20.0, "ts-python/plain": 18.0, "ts-cpp/plain": 17.5},
+    "resnet50": {"eager/plain": 50.0, "ts-python/plain": 45.0, "ts-cpp/plain": 46.0},
+    "mobilenet_v3_small": {"eager/plain": 8.0, "ts-python/plain": 7.0, "ts-cpp/plain": 7.2},
+    "vit_b_16": {"eager/plain": 120.0, "ts-python/plain": 118.0, "ts-cpp/plain": 119.0},
+}
+FAILED = ("vit_b_16", "ts-cpp/plain")
+
+
+def records():
+    result = []
+    for device, scale in (("cpu", 1.0), ("cuda", 0.1)):
+        for batch in (1, 8):
+            for model, medians in MEDIANS.items():
+                failed = (FAILED[1],) if model == FAILED[0] and device == "cpu" else ()
+                scaled = {name: ms * scale * batch**0.8 for name, ms in medians.items()}
+                result.append(comparison_record(model, scaled, batch=batch, device=device, failed=failed))
+    return result
+
+
+@pytest.fixture(scope="module")
+def tables():
+    recs = records()
+    latency = latency_table(recs)
+    # One noisy deployment, as a real run flags them.
+    latency.loc[(latency["model"] == "resnet18") & (latency["runtime"] == "eager"), "noisy"] = True
+    parity = pd.DataFrame(
+        [
+            {
+                "model": m,
+                "device": d,
+                "runtime": r,
+                "variant": "plain",
+                "within_tolerance": not (m == "resnet50" and r == "ts-cpp"),
+            }
+            for m in MEDIANS
+            for d in ("cpu", "cuda")
+            for r in ("ts-python", "ts-cpp")
+        ]
+    )
+    return latency, ratios_table(recs), parity
+
+
+def test_pareto_front_drops_dominated_models():
+    points = pd.DataFrame(
+        {"model": ["a", "b", "c", "d", "e"], "ms": [1.0, 2.0, 3.0, 2.5, 2.0], "acc": [60.0, 70.0, 80.0, 65.0, 69.0]}
+    )
+    front = plots.pareto_front(points, "ms", "acc")
+    # d is slower and less accurate than b; e ties b on latency but is less accurate.
+    assert list(front["model"]) == ["a", "b", "c"]
+
+
+def test_fastest_deployment_per_model_skips_failures(tables):
+    latency, _, _ = tables
+    fastest = plots.fastest_per_model(latency, "cpu", 1).set_index("model")
+    assert fastest.loc["resnet18", "runtime"] == "ts-cpp"
+    assert fastest.loc["vit_b_16", "runtime"] == "ts-python"  # its ts-cpp failed
+
+
+def test_deployability_classes(tables):
+    latency, _, parity = tables
+    matrix = plots.deployability_matrix(latency, parity, "cpu")
+    assert matrix.loc["vit_b_16", "ts-cpp (plain)"] == "failed"
+    assert matrix.loc["resnet50", "ts-cpp (plain)"] == "parity off"
+    assert matrix.loc["resnet18", "ts-cpp (plain)"] == "ok" and matrix.loc["resnet18", "eager"] == "ok"
+    assert plots.deployability_matrix(latency, parity, "cuda").loc["vit_b_16", "ts-cpp (plain)"] == "ok"
+
+
+@pytest.mark.parametrize("kind", [*paths.PLOTS_PER_BATCH, *paths.PLOTS_PER_DEVICE])
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_every_figure_renders(tables, tmp_path, kind, device):
+    latency, _, parity = tables
+    figure = plots.draw(kind, latency, parity, device, 1, ACCURACY, 0.95)
+    # Titles name what and where; axes carry units.
+    title = figure.get_suptitle() or figure.axes[0].get_title()
+    assert device in title
+    out = tmp_path / f"{kind}.png"
+    plots.save(figure, out)
+    with Image.open(out) as image:
+        width, height = image.size
+    assert width > 600 and height > 200
+
+
+def test_latency_figure_grows_with_the_models_and_labels_them_all(tables):
+    latency, _, _ = tables
+    figure = plots.latency_per_model(latency, "cpu", 1)
+    labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert labels == ["mobilenet_v3_small", "resnet18", "resnet50", "vit_b_16"]  # by eager latency
+    assert "ms" in figure.axes[0].get_xlabel() and figure.axes[0].get_xscale() == "log"
+
+
+def test_accuracy_figure_labels_the_pareto_front_only(tables):
+    latency, _, _ = tables
+    figure = plots.accuracy_vs_latency(latency, ACCURACY, "cpu", 1)
+    labelled = {t.get_text() for t in figure.axes[0].texts}
+    assert labelled == {"mobilenet_v3_small", "resnet18", "resnet50", "vit_b_16"}
+    dominated = dict(ACCURACY, resnet18=60.0)  # now slower and less accurate than mobilenet_v3_small
+    figure = plots.accuracy_vs_latency(latency, dominated, "cpu", 1)
+    assert "resnet18" not in {t.get_text() for t in figure.axes[0].texts}
+
+
+def test_throughput_needs_two_batch_sizes(tables):
+    latency, _, _ = tables
+    one_batch = latency[latency["batch_size"] == 1]
+    figure = plots.throughput_vs_batch(one_batch, "cpu")
+    assert "one batch size measured" in figure.axes[0].texts[0].get_text()
+    figure = plots.throughput_vs_batch(latency, "cpu")
+    assert len([a for a in figure.axes if a.lines]) == 3  # one panel per deployment
+
+
+def test_summary_page(tables):
+    latency, ratios, parity = tables
+    environment = {
+        "hostname": "box",
+        "cpu": {"model": "AMD EPYC", "cores": 2},
+        "gpu": {"name": None},
+        "versions": {"torch": "2.14.1", "torchvision": "0.29.1"},
+        "git": {"commit": "abc"},
+        "config": {"bench": {"rounds": 5, "threads": 0, "interop_threads": 1}},
+    }
+    text = summary_markdown(latency, ratios, parity, environment, ACCURACY)
+    assert "## cpu, batch 1" in text and "## cuda, batch 8" in text
+    assert "Pareto front" in text and "mobilenet_v3_small" in text
+    assert "AMD EPYC (2 cores)" in text and "torch 2.14.1" in text
+    assert "paired comparisons were indistinguishable" in text
+    assert "- crashed: 2 (vit_b_16 ts-cpp (plain) on cpu b1, vit_b_16 ts-cpp (plain) on cpu b8)" in text
+    assert "parity off (logits beyond tolerance): 2" in text  # resnet50 ts-cpp on cpu and cuda
+
+
+def test_failure_classes():
+    assert failure_class("ts-cpp/plain worker for m: exited unexpectedly (exit status -11)") == "crashed"
+    assert failure_class("CUDA error: out of memory") == "out of memory"
+    assert failure_class("device 'cuda' requested but no CUDA device is available") == "no device"
+    assert failure_class("something else") == "other"

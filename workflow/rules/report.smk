@@ -1,0 +1,108 @@
+# Figures and the one-page summary of a run, from the tables only: rebuilding them measures
+# nothing. Each figure goes into `snakemake --report` with its caption (workflow/report/*.rst).
+
+
+rule plot_latency:
+    input:
+        latency=paths.TABLES["latency_csv"],
+        ratios=paths.TABLES["ratios"],
+        parity=paths.TABLES["parity"],
+    output:
+        report(
+            paths.PLOTS_PER_BATCH["latency"],
+            caption="../report/latency.rst",
+            category="Latency",
+            subcategory="{device}, batch {batch}",
+        ),
+    log:
+        "results/logs/plots/{device}/b{batch}/latency.log",
+    conda:
+        "../envs/tvdeploy.yaml"
+    params:
+        kind="latency",
+        accuracy=PLAN.accuracy(),
+        confidence=config["compare"]["confidence"],
+    script:
+        "../scripts/plot.py"
+
+
+use rule plot_latency as plot_speedup with:
+    output:
+        report(
+            paths.PLOTS_PER_BATCH["speedup"],
+            caption="../report/speedup.rst",
+            category="Speedup",
+            subcategory="{device}, batch {batch}",
+        ),
+    log:
+        "results/logs/plots/{device}/b{batch}/speedup.log",
+    params:
+        kind="speedup",
+        accuracy=PLAN.accuracy(),
+        confidence=config["compare"]["confidence"],
+
+
+use rule plot_latency as plot_accuracy with:
+    output:
+        report(
+            paths.PLOTS_PER_BATCH["accuracy"],
+            caption="../report/accuracy.rst",
+            category="Accuracy vs latency",
+            subcategory="{device}, batch {batch}",
+        ),
+    log:
+        "results/logs/plots/{device}/b{batch}/accuracy.log",
+    params:
+        kind="accuracy",
+        accuracy=PLAN.accuracy(),
+        confidence=config["compare"]["confidence"],
+
+
+use rule plot_latency as plot_throughput with:
+    output:
+        report(
+            paths.PLOTS_PER_DEVICE["throughput"],
+            caption="../report/throughput.rst",
+            category="Latency",
+            subcategory="{device}, every batch size",
+        ),
+    log:
+        "results/logs/plots/{device}/throughput.log",
+    params:
+        kind="throughput",
+        accuracy=PLAN.accuracy(),
+        confidence=config["compare"]["confidence"],
+
+
+use rule plot_latency as plot_deployability with:
+    output:
+        report(
+            paths.PLOTS_PER_DEVICE["deployability"],
+            caption="../report/deployability.rst",
+            category="Deployability",
+            subcategory="{device}",
+        ),
+    log:
+        "results/logs/plots/{device}/deployability.log",
+    params:
+        kind="deployability",
+        accuracy=PLAN.accuracy(),
+        confidence=config["compare"]["confidence"],
+
+
+rule summary:
+    input:
+        latency=paths.TABLES["latency_csv"],
+        ratios=paths.TABLES["ratios"],
+        parity=paths.TABLES["parity"],
+        environment=paths.TABLES["environment"],
+    output:
+        report(paths.SUMMARY, caption="../report/summary.rst", category="Summary"),
+    log:
+        "results/logs/summary.log",
+    conda:
+        "../envs/tvdeploy.yaml"
+    params:
+        accuracy=PLAN.accuracy(),
+    script:
+        "../scripts/summarize.py"
