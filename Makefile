@@ -4,7 +4,7 @@ VENV ?= .venv
 CORES ?= 4
 BIN := $(VENV)/bin
 
-.PHONY: setup run test dry-run merge lint format model-sheet clean
+.PHONY: setup run test dry-run merge migrate lint format model-sheet clean
 
 # The workflow's software, the linters, and the tvdeploy package itself (editable, so the rules
 # and tests import the source tree without path tricks).
@@ -25,16 +25,21 @@ dry-run: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# Another checkout's results for one device (e.g. a cluster's GPU run: FROM=login:tvdeploy
-# DEVICE=cuda) beside this one's CPU results, then the tables of both devices; measures nothing.
-DEVICE ?= cuda
+# Another machine's run (results/runs/RUN of its checkout, e.g. a cluster's GPU run:
+# FROM=login:tvdeploy RUN=gpu01) copied in beside this one's, then every table, figure and the
+# summary rebuilt over all runs present; measures nothing.
+REPORT_RULES = aggregate plot_latency plot_speedup plot_accuracy plot_throughput plot_deployability plot_runs summary
 merge: setup
-	@test -n "$(FROM)" || { echo "usage: make merge FROM=<dir or host:dir of the other checkout> [DEVICE=cuda]"; exit 2; }
+	@test -n "$(FROM)" -a -n "$(RUN)" || { echo "usage: make merge FROM=<dir or host:dir of the other checkout> RUN=<its run label>"; exit 2; }
 	@command -v rsync > /dev/null || { echo "make merge copies with rsync: install it (apt-get install rsync)"; exit 2; }
-	rsync -a --prune-empty-dirs --exclude='results/torchscript/**' --include='*/' \
-	  --include='results/*/$(DEVICE)/**' --exclude='*' $(FROM)/ ./
-	$(BIN)/snakemake --cores 1 --allowed-rules aggregate --forcerun aggregate \
-	  results/tables/latency.csv --config 'devices=[cpu,$(DEVICE)]'
+	@test "$(RUN)" != "$$($(BIN)/python -m tvdeploy.runs label)" || { echo "RUN=$(RUN) is this machine's own run label: copying it in would overwrite this run's results"; exit 2; }
+	rsync -a $(FROM)/results/runs/$(RUN)/ results/runs/$(RUN)/
+	$(BIN)/snakemake --cores 1 --forcerun aggregate --allowed-rules $(REPORT_RULES)
+
+# Results from before run folders (results/compare, overhead, predictions, parity) moved into
+# results/runs/<this run's label>/, keeping their times: nothing is measured again.
+migrate: setup
+	$(BIN)/python -m tvdeploy.runs migrate
 
 CPP_FILES = $(shell git ls-files 'cpp/*.cpp' 'cpp/*.hpp')
 SMK_FILES = Snakefile $(shell git ls-files 'workflow/rules/*.smk')

@@ -3,7 +3,7 @@
 DRIFT = [1.0, 1.1, 0.9]  # the machine's speed in each of three rounds
 
 
-def comparison_record(model, medians_ms: dict[str, float], batch=1, device="cpu", failed=()):
+def comparison_record(model, medians_ms: dict[str, float], batch=1, device="cpu", failed=(), run="laptop"):
     """A comparison job's result: each deployment ran one block per round on a drifting machine."""
     from tvdeploy.compare import WorkerResult, summarize_comparison
 
@@ -27,6 +27,7 @@ def comparison_record(model, medians_ms: dict[str, float], batch=1, device="cpu"
         pairs.append({"kind": "cross_language", "candidate": ["ts-cpp", "plain"], "reference": ["ts-python", "plain"]})
     deployments, comparisons = summarize_comparison(results, pairs, batch, 0.95, 0.03)
     return {
+        "run": run,
         "model": model,
         "device": device,
         "batch_size": batch,

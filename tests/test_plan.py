@@ -29,7 +29,7 @@ def test_default_plan_on_a_cpu_machine():
     assert sorted(p.specs) == ["r256_c224_bilinear_in1k", "r342_c299_bilinear_in1k"]
     assert p.dats("inception_v3")[0] == "results/inputs/r342_c299_bilinear_in1k/chelsea_cat.dat"
     assert len(p.comparison_files()) == 2 and len(p.prediction_items()) == 2 * 3  # one comparison per model
-    assert p.comparison_files()[0] == "results/compare/cpu/b1/resnet18.json"
+    assert p.comparison_files()[0] == f"results/runs/{p.run}/compare/cpu/b1/resnet18.json"
     assert p.comparison_deployments("cpu") == [("eager", "plain"), ("ts-python", "plain"), ("ts-cpp", "plain")]
     assert p.tables()[0].startswith("results/tables/") and p.derived_torchscript() == []
 
@@ -86,7 +86,10 @@ def test_parity_pairs_follow_the_reference_chain():
     pairs = {(x["runtime"], x["variant"]): x for x in p.parity_pairs("cpu", "resnet18")}
     assert set(pairs) == {("ts-python", "plain"), ("ts-cpp", "plain")}
     assert pairs["ts-python", "plain"]["reference"] == "eager"
-    assert pairs["ts-python", "plain"]["reference_file"] == "results/predictions/cpu/eager/plain/resnet18.json"
+    assert (
+        pairs["ts-python", "plain"]["reference_file"]
+        == f"results/runs/{p.run}/predictions/cpu/eager/plain/resnet18.json"
+    )
     assert pairs["ts-cpp", "plain"]["reference"] == "ts-python/plain"
     assert pairs["ts-cpp", "plain"]["rtol"] == DEFAULT["parity"]["rtol"]
     assert len(p.parity_inputs("cpu", "resnet18")) == 3

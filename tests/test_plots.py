@@ -1,5 +1,6 @@
-"""Figures and the summary page from a small fixture of comparison results: two devices, two batch
-sizes, a noisy deployment, a failed one and a parity miss (tvdeploy.plots, tvdeploy.summary)."""
+"""Figures and the summary page from a small fixture of comparison results: two runs (a laptop's
+CPU, a cluster node's GPU), two batch sizes, a noisy deployment, a failed one and a parity miss
+(tvdeploy.plots, tvdeploy.summary)."""
 
 import pandas as pd
 import pytest
@@ -20,6 +21,7 @@ MEDIANS = {
     "vit_b_16": {"eager/plain": 120.0, "ts-python/plain": 118.0, "ts-cpp/plain": 119.0},
 }
 FAILED = ("vit_b_16", "ts-cpp/plain")
+RUNS = {"cpu": "laptop", "cuda": "gpu01"}
 
 
 def records():
@@ -29,7 +31,9 @@ def records():
             for model, medians in MEDIANS.items():
                 failed = (FAILED[1],) if model == FAILED[0] and device == "cpu" else ()
                 scaled = {name: ms * scale * batch**0.8 for name, ms in medians.items()}
-                result.append(comparison_record(model, scaled, batch=batch, device=device, failed=failed))
+                result.append(
+                    comparison_record(model, scaled, batch=batch, device=device, failed=failed, run=RUNS[device])
+                )
     return result
 
 
@@ -42,6 +46,7 @@ def tables():
     parity = pd.DataFrame(
         [
             {
+                "run": RUNS[d],
                 "model": m,
                 "device": d,
                 "runtime": r,
@@ -81,14 +86,14 @@ def test_deployability_classes(tables):
     assert plots.deployability_matrix(latency, parity, "cuda").loc["vit_b_16", "ts-cpp (plain)"] == "ok"
 
 
-@pytest.mark.parametrize("kind", [*paths.PLOTS_PER_BATCH, *paths.PLOTS_PER_DEVICE])
+@pytest.mark.parametrize("kind", [*paths.PLOTS_PER_BATCH, *paths.PLOTS_PER_DEVICE, "runs"])
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_every_figure_renders(tables, tmp_path, kind, device):
     latency, _, parity = tables
-    figure = plots.draw(kind, latency, parity, device, 1, ACCURACY, 0.95)
+    figure = plots.draw(kind, latency, parity, RUNS[device], device, 1, ACCURACY, 0.95)
     # Titles name what and where; axes carry units.
     title = figure.get_suptitle() or figure.axes[0].get_title()
-    assert device in title
+    assert f"{RUNS[device]} · {device}" in title or kind == "runs"
     out = tmp_path / f"{kind}.png"
     plots.save(figure, out)
     with Image.open(out) as image:
@@ -123,9 +128,29 @@ def test_throughput_needs_two_batch_sizes(tables):
     assert len([a for a in figure.axes if a.lines]) == 3  # one panel per deployment
 
 
+def test_runs_side_by_side_shows_every_run_and_device(tables):
+    latency, _, _ = tables
+    figure = plots.runs_side_by_side(latency, 1)
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert legend == ["gpu01 · cuda", "laptop · cpu"]
+    # Each run's points are its fastest deployment per model: the GPU run's are 10x faster.
+    points = {c.get_label(): c.get_offsets() for c in figure.axes[0].collections}
+    assert len(points["laptop · cpu"]) == len(points["gpu01 · cuda"]) == len(MEDIANS)
+    assert points["gpu01 · cuda"][:, 0].max() < points["laptop · cpu"][:, 0].max()
+
+
+def test_figures_of_one_run_leave_the_others_out(tables):
+    latency, _, parity = tables
+    matrix = plots.deployability_matrix(latency, parity, "cpu", run="gpu01")
+    assert matrix.empty  # gpu01 measured no CPU
+    figure = plots.latency_per_model(latency, "cuda", 1, run="gpu01")
+    assert "gpu01 · cuda, batch 1" in figure.axes[0].get_title()
+
+
 def test_summary_page(tables):
     latency, ratios, parity = tables
     environment = {
+        "run": "laptop",
         "hostname": "box",
         "cpu": {"model": "AMD EPYC", "cores": 2},
         "gpu": {"name": None},
@@ -134,11 +159,15 @@ def test_summary_page(tables):
         "config": {"bench": {"rounds": 5, "threads": 0, "interop_threads": 1}},
     }
     text = summary_markdown(latency, ratios, parity, environment, ACCURACY)
-    assert "## cpu, batch 1" in text and "## cuda, batch 8" in text
+    assert "## laptop · cpu, batch 1" in text and "## gpu01 · cuda, batch 8" in text
+    assert "- run laptop · cpu (this run): 4 models" in text and "- run gpu01 · cuda (copied in)" in text
     assert "Pareto front" in text and "mobilenet_v3_small" in text
     assert "AMD EPYC (2 cores)" in text and "torch 2.14.1" in text
     assert "paired comparisons were indistinguishable" in text
-    assert "- crashed: 2 (vit_b_16 ts-cpp (plain) on cpu b1, vit_b_16 ts-cpp (plain) on cpu b8)" in text
+    assert (
+        "- crashed: 2 (vit_b_16 ts-cpp (plain) on laptop · cpu, batch 1, "
+        "vit_b_16 ts-cpp (plain) on laptop · cpu, batch 8)" in text
+    )
     assert "parity off (logits beyond tolerance): 2" in text  # resnet50 ts-cpp on cpu and cuda
 
 

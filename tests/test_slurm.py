@@ -17,7 +17,7 @@ import time
 import pandas as pd
 import pytest
 from slurm_cluster import SingleNodeSlurm, job_records, unavailable_reason
-from workflow_helpers import MODELS, copy_workflow
+from workflow_helpers import MODELS, RUN, copy_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -149,7 +149,10 @@ def test_cpu_jobs_ask_for_no_gpu_and_small_jobs_travel_in_groups(runs):
 
 def test_cuda_jobs_ask_for_a_gpu_and_fail_clearly_without_cuda(runs):
     workdir = runs["workdir"]
-    targets = [f"results/predictions/cuda/eager/plain/{MODELS[0]}.json", f"results/compare/cuda/b1/{MODELS[0]}.json"]
+    targets = [
+        f"results/runs/{RUN}/predictions/cuda/eager/plain/{MODELS[0]}.json",
+        f"results/runs/{RUN}/compare/cuda/b1/{MODELS[0]}.json",
+    ]
     done = slurm_snakemake(workdir, *targets, "--config", "devices=[cuda]")
     assert done.returncode != 0
     records = {int(r["JobId"]): r for r in job_records()}

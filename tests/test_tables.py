@@ -71,17 +71,31 @@ def test_parity_table_takes_the_worst_image():
         }
         for img, diff, match in [("a", 1e-6, True), ("b", 2e-4, False)]
     ]
-    table = parity_table([{"comparisons": comparisons}], {"m": "random"})
-    row = table.iloc[0]
+    # The same check in a run copied in from a cluster, whose weights source is keyed by its run.
+    table = parity_table(
+        [{"run": "laptop", "comparisons": comparisons}, {"run": "gpu01", "comparisons": comparisons}],
+        {"m": "random", ("gpu01", "m"): "pretrained"},
+    )
+    assert list(table["run"]) == ["gpu01", "laptop"]
+    row = table.set_index("run").loc["laptop"]
     assert row["images"] == 2 and row["max_abs_diff"] == 2e-4 and not row["top5_match"]
     assert row["weights_source"] == "random" and row["within_tolerance"]
+    assert table.set_index("run").loc["gpu01", "weights_source"] == "pretrained"
 
 
 def test_predictions_table_rows():
-    record = {**prediction([0.0]), "model": "m", "runtime": "ts-cpp", "variant": "plain", "device": "cpu"}
+    record = {
+        **prediction([0.0]),
+        "run": "laptop",
+        "model": "m",
+        "runtime": "ts-cpp",
+        "variant": "plain",
+        "device": "cpu",
+    }
     table = predictions_table([record], {"m": "pretrained"})
     assert table.to_dict("records") == [
         {
+            "run": "laptop",
             "model": "m",
             "image": "a",
             "runtime": "ts-cpp",
@@ -97,8 +111,8 @@ def test_predictions_table_rows():
 
 
 def test_parity_table_without_pairs_is_empty_but_shaped():
-    table = parity_table([{"comparisons": []}], {})
-    assert table.empty and {"model", "runtime", "reference", "max_abs_diff", "top5_match"} <= set(table.columns)
+    table = parity_table([{"run": "laptop", "comparisons": []}], {})
+    assert table.empty and {"run", "model", "runtime", "reference", "max_abs_diff", "top5_match"} <= set(table.columns)
 
 
 def test_overhead_and_throughput_tables():
@@ -106,7 +120,13 @@ def test_overhead_and_throughput_tables():
     from tvdeploy.tables import overhead_table, throughput_markdown
 
     records = [
-        {"device": "cpu", "threads": 2, "runtime": rt, "summary": summarize_rounds([{"latencies_ms": [ms, ms, ms]}], 1)}
+        {
+            "run": "laptop",
+            "device": "cpu",
+            "threads": 2,
+            "runtime": rt,
+            "summary": summarize_rounds([{"latencies_ms": [ms, ms, ms]}], 1),
+        }
         for rt, ms in [("eager", 0.003), ("ts-python", 0.006), ("ts-cpp", 0.001)]
     ]
     table = overhead_table(records)
@@ -115,7 +135,7 @@ def test_overhead_and_throughput_tables():
 
     rows = [comparison_record("m", {"eager/plain": 10.0, "ts-cpp/plain": 5.0}, batch=batch) for batch in (1, 8)]
     markdown = throughput_markdown(latency_table(rows))
-    assert "batch 8: throughput" in markdown and "batch 1" not in markdown
+    assert "laptop · cpu, batch 8: throughput" in markdown and "batch 1" not in markdown
     assert "1600" in markdown and "800" in markdown  # 8 images / 5 ms, 8 images / 10 ms (pooled medians)
 
 

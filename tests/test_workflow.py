@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import pytest
 from conftest import REPO_ROOT
-from workflow_helpers import MODELS, RUNTIMES, copy_workflow, planned_jobs, snakemake
+from workflow_helpers import MODELS, RUN, RUNTIMES, copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -141,7 +141,7 @@ def test_editing_cpp_bench_reruns_only_the_cpp_chain(run_dir):
 
 def test_one_models_result_runs_only_its_chain(tmp_path):
     workdir = copy_workflow(tmp_path)
-    target = "results/compare/cpu/b1/squeezenet1_1.json"
+    target = f"results/runs/{RUN}/compare/cpu/b1/squeezenet1_1.json"
     jobs = planned_jobs(snakemake(workdir, "-n", target).stdout)
     assert jobs == {
         "download_weights": 1,
@@ -162,7 +162,7 @@ def test_unknown_model_stops_before_any_job(tmp_path):
 
 def test_unknown_model_in_a_target_names_the_closest(tmp_path):
     workdir = copy_workflow(tmp_path)
-    done = snakemake(workdir, "-n", "results/compare/cpu/b1/resnet05.json", check=False)
+    done = snakemake(workdir, "-n", f"results/runs/{RUN}/compare/cpu/b1/resnet05.json", check=False)
     output = done.stdout + done.stderr  # a dry run reports job errors on stdout
     assert done.returncode != 0 and "'resnet05' (closest: resnet50" in output
 
@@ -172,11 +172,11 @@ def test_unknown_model_in_a_target_names_the_closest(tmp_path):
     "target, log",
     [
         (
-            "results/predictions/cuda/ts-python/plain/squeezenet1_1.json",
+            f"results/runs/{RUN}/predictions/cuda/ts-python/plain/squeezenet1_1.json",
             "results/logs/infer_python/cuda/ts-python/plain/squeezenet1_1.log",
         ),
         (
-            "results/predictions/cuda/ts-cpp/plain/squeezenet1_1.json",
+            f"results/runs/{RUN}/predictions/cuda/ts-cpp/plain/squeezenet1_1.json",
             "results/logs/infer_cpp/cuda/ts-cpp/plain/squeezenet1_1.log",
         ),
     ],
@@ -191,14 +191,81 @@ def test_cuda_without_gpu_is_a_clear_error(run_dir, target, log):
 def test_figures_and_summary_of_the_run(run_dir):
     from PIL import Image
 
+    plots = run_dir / "results" / "plots" / RUN / "cpu"
     for figure in ["latency", "speedup", "accuracy_vs_latency"]:
-        with Image.open(run_dir / "results" / "plots" / "cpu" / "b1" / f"{figure}.png") as image:
+        with Image.open(plots / "b1" / f"{figure}.png") as image:
             assert image.size[0] > 600
     for figure in ["throughput", "deployability"]:
-        assert (run_dir / "results" / "plots" / "cpu" / f"{figure}.png").stat().st_size > 5000
+        assert (plots / f"{figure}.png").stat().st_size > 5000
+    assert not (run_dir / "results" / "plots" / "runs_b1.png").exists()  # one run: nothing side by side
     summary = (run_dir / "results" / "summary.md").read_text()
-    assert "## cpu, batch 1" in summary and "Pareto front" in summary
+    assert f"## {RUN} · cpu, batch 1" in summary and "Pareto front" in summary
     assert all(model in summary for model in MODELS)
+
+
+def copy_in_as_another_run(run_dir, other: str, device: str) -> None:
+    """This run's raw results, relabelled as if measured by machine ``other`` on ``device``."""
+    source = run_dir / "results" / "runs" / RUN
+    for path in source.rglob("*.json"):
+        relative = path.relative_to(source).as_posix().replace("/cpu/", f"/{device}/")
+        target = run_dir / "results" / "runs" / other / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        record = json.loads(path.read_text())
+        if "device" in record:
+            record["device"] = device
+        for check in record.get("comparisons", []):
+            if "device" in check:
+                check["device"] = device
+        target.write_text(json.dumps(record))
+
+
+def test_another_machines_run_copied_in_is_compared_without_measuring(run_dir, tmp_path):
+    merged = tmp_path / "merged"
+    shutil.copytree(run_dir, merged, symlinks=True)
+    copy_in_as_another_run(merged, "gpu01", "cuda")
+    jobs = planned_jobs(snakemake(merged, "-n").stdout)
+    # Only tables, figures and the summary: the copied-in run matches no measuring rule.
+    assert jobs == {
+        "aggregate": 1,
+        **{rule: 2 if rule.startswith("plot_") else 1 for rule in FIGURE_JOBS},
+        "plot_runs": 1,
+        "all": 1,
+    }
+    snakemake(merged)
+    latency = table(merged, "latency.csv")
+    assert set(zip(latency["run"], latency["device"], strict=True)) == {(RUN, "cpu"), ("gpu01", "cuda")}
+    assert set(table(merged, "parity.csv")["run"]) == {RUN, "gpu01"}
+    assert (merged / "results" / "plots" / "gpu01" / "cuda" / "b1" / "latency.png").exists()
+    assert (merged / "results" / "plots" / "runs_b1.png").stat().st_size > 5000
+    summary = (merged / "results" / "summary.md").read_text()
+    assert "## gpu01 · cuda, batch 1" in summary and f"- run {RUN} · cpu (this run)" in summary
+    # Rebuilding everything from the raw results of both runs measures nothing.
+    jobs = planned_jobs(snakemake(merged, "-n", "--forcerun", "aggregate").stdout)
+    assert "compare" not in jobs and jobs["aggregate"] == 1 and jobs["plot_runs"] == 1
+
+
+# Injected into a copy of the report: record uncaught errors from the start, and once the page has
+# loaded, decode every embedded PNG the way the report shows it (an <img> of its data URI) and
+# write what loaded into the DOM, where --dump-dom can read it.
+BROWSER_CHECK_HEAD = """<script>
+window.tvdeployErrors = [];
+window.addEventListener("error", (event) => window.tvdeployErrors.push(String(event.message)));
+</script>"""
+BROWSER_CHECK_BODY = """<script>
+window.addEventListener("load", async () => {
+  const figures = Object.entries(results).filter(([path]) => path.endsWith(".png"));
+  const loaded = await Promise.all(figures.map(([path, entry]) => new Promise((resolve) => {
+    const image = new Image();
+    image.onload = () => resolve([path, image.naturalWidth, image.naturalHeight]);
+    image.onerror = () => resolve([path, 0, 0]);
+    image.src = entry.data_uri;
+  })));
+  const out = document.createElement("pre");
+  out.id = "tvdeploy-check";
+  out.textContent = JSON.stringify({loaded: loaded, errors: window.tvdeployErrors});
+  document.body.appendChild(out);
+});
+</script>"""
 
 
 def test_html_report_renders_in_a_browser(run_dir, tmp_path):
@@ -210,25 +277,36 @@ def test_html_report_renders_in_a_browser(run_dir, tmp_path):
         if os.environ.get(REQUIRE_BROWSER_ENV):
             pytest.fail(f"{REQUIRE_BROWSER_ENV} is set but chromium is not installed")
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    headless = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-                "--virtual-time-budget=10000", "--window-size=1400,1800"]  # fmt: skip
-    dom = subprocess.run(
-        [*headless, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    headless = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
+                "--window-size=1400,1800"]  # fmt: skip
+    html = report.read_text()
+    checked = tmp_path / "report_checked.html"
+    checked.write_text(
+        html.replace("<head>", "<head>" + BROWSER_CHECK_HEAD, 1).replace("</body>", BROWSER_CHECK_BODY + "</body>", 1)
     )
-    # The report is a JavaScript application: after it ran, the page holds its categories and
-    # every figure's name; an exception would leave it empty and be logged to the console.
+    dom = subprocess.run(
+        [*headless, "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=180, check=True
+    ).stdout
+    # The report is a JavaScript application: once it ran, its menu lists the categories.
     for category in ["Latency", "Speedup", "Accuracy vs latency", "Deployability", "Parity", "Environment"]:
-        assert category in dom.stdout, category
-    assert "Uncaught" not in dom.stderr, dom.stderr[-2000:]
+        assert category in dom, category
+    found = re.search(r'<pre id="tvdeploy-check">(.*?)</pre>', dom, re.S)
+    assert found, "the check script did not run: " + dom[-2000:]
+    check = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert check["errors"] == []
+    figures = {path: (width, height) for path, width, height in check["loaded"]}
+    plots = sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "results" / "plots").rglob("*.png"))
+    assert sorted(figures) == plots and len(plots) == 5
+    assert all(width > 600 and height > 100 for width, height in figures.values()), figures
     screenshot = tmp_path / "report.png"
     subprocess.run(
-        [*headless, f"--screenshot={screenshot}", report.as_uri()], capture_output=True, timeout=120, check=True
+        [*headless, f"--screenshot={screenshot}", report.as_uri()], capture_output=True, timeout=180, check=True
     )
     from PIL import Image
 
     with Image.open(screenshot) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
-    # A blank (failed) page has a handful of colours; a rendered report has many.
+    # A blank (failed) page has a handful of colours; the rendered report has many.
     assert colours is None or len(colours) > 50
 
 

@@ -11,7 +11,10 @@ from conftest import REPO_ROOT
 
 MODELS = ["squeezenet1_1", "mobilenet_v3_small"]
 RUNTIMES = ["eager", "ts-python", "ts-cpp"]
+# The run label is fixed so targets do not depend on the test machine's host name.
+RUN = "tiny"
 TINY_CONFIG = {
+    "run": RUN,
     "models": MODELS,
     "weights": "random",
     "devices": ["cpu"],

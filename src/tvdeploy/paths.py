@@ -18,11 +18,16 @@ CPP_BUILD_DIR = "build/cpp"
 CPP_PROGRAM = CPP_BUILD_DIR + "/{program}"
 CPP_INFER = CPP_PROGRAM.format(program="infer")
 CPP_BENCH = CPP_PROGRAM.format(program="bench")
-PREDICTION = "results/predictions/{device}/{runtime}/{variant}/{model}.json"
+# Measurements belong to a run (tvdeploy.runs): one folder per machine, so runs made elsewhere can
+# be copied in beside this one. ``{run}`` is filled with this run's label before a rule sees it.
+RUNS_DIR = "results/runs"
+RUN_DIR = RUNS_DIR + "/{run}"
+PREDICTION = RUN_DIR + "/predictions/{device}/{runtime}/{variant}/{model}.json"
 # One interleaved comparison of every deployment of a model (tvdeploy.compare).
-COMPARISON = "results/compare/{device}/b{batch}/{model}.json"
-OVERHEAD = "results/overhead/{device}/{runtime}.json"
-PARITY = "results/parity/{device}/{model}.json"
+COMPARISON = RUN_DIR + "/compare/{device}/b{batch}/{model}.json"
+OVERHEAD = RUN_DIR + "/overhead/{device}/{runtime}.json"
+PARITY = RUN_DIR + "/parity/{device}/{model}.json"
+MEASUREMENTS = {"comparisons": COMPARISON, "overhead": OVERHEAD, "parity": PARITY, "predictions": PREDICTION}
 TABLES_DIR = "results/tables"
 TABLES = {
     "environment": f"{TABLES_DIR}/environment.json",
@@ -36,14 +41,16 @@ TABLES = {
 # Figures of a run (tvdeploy.plots), per device and batch size or per device, and its one-page summary.
 PLOTS_DIR = "results/plots"
 PLOTS_PER_BATCH = {
-    "latency": PLOTS_DIR + "/{device}/b{batch}/latency.png",
-    "speedup": PLOTS_DIR + "/{device}/b{batch}/speedup.png",
-    "accuracy": PLOTS_DIR + "/{device}/b{batch}/accuracy_vs_latency.png",
+    "latency": PLOTS_DIR + "/{run}/{device}/b{batch}/latency.png",
+    "speedup": PLOTS_DIR + "/{run}/{device}/b{batch}/speedup.png",
+    "accuracy": PLOTS_DIR + "/{run}/{device}/b{batch}/accuracy_vs_latency.png",
 }
 PLOTS_PER_DEVICE = {
-    "throughput": PLOTS_DIR + "/{device}/throughput.png",
-    "deployability": PLOTS_DIR + "/{device}/deployability.png",
+    "throughput": PLOTS_DIR + "/{run}/{device}/throughput.png",
+    "deployability": PLOTS_DIR + "/{run}/{device}/deployability.png",
 }
+# Every run and device present side by side (drawn once two are present).
+PLOT_RUNS = PLOTS_DIR + "/runs_b{batch}.png"
 SUMMARY = "results/summary.md"
 REPORT = "results/report.html"
 CATALOG_DOC = "docs/generated/catalog.md"

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from tvdeploy import paths, resources
+from tvdeploy import paths, resources, runs
 from tvdeploy.bench import Protocol, ProtocolError
 from tvdeploy.catalog import ModelInfo, UnknownModelError, read_sheet, resolve_models
 from tvdeploy.cppbuild import PROGRAMS
@@ -76,6 +76,8 @@ class Plan:
     runtimes: list[str]
     variants: list[str]
     protocol: Protocol = field(repr=False)
+    # This run's label: its measurements live under results/runs/<run>/ (tvdeploy.runs).
+    run: str = field(default_factory=runs.run_label)
 
     @classmethod
     def from_config(cls, config: dict, repo_dir: str | Path = ".", has_gpu=machine_has_gpu) -> Plan:
@@ -103,7 +105,12 @@ class Plan:
         bench_image = config["bench"].get("image") or next(iter(images))
         if bench_image not in images:
             raise ConfigError(f"bench.image: '{bench_image}' is not one of the images {sorted(images)}")
+        try:
+            run = runs.run_label(config.get("run"))
+        except runs.RunLabelError as err:
+            raise ConfigError(str(err)) from None
         return cls(
+            run=run,
             config=config,
             catalog=catalog,
             models=models,
@@ -217,7 +224,7 @@ class Plan:
     def prediction_items(self) -> list[dict]:
         return [
             {
-                "file": paths.PREDICTION.format(device=d, runtime=r, variant=v, model=m),
+                "file": self.here(paths.PREDICTION).format(device=d, runtime=r, variant=v, model=m),
                 "model": m,
                 "runtime": r,
                 "variant": v,
@@ -229,7 +236,7 @@ class Plan:
 
     def comparison_files(self) -> list[str]:
         return [
-            paths.COMPARISON.format(device=d, batch=b, model=m)
+            self.here(paths.COMPARISON).format(device=d, batch=b, model=m)
             for d in self.devices
             for b in self.config["bench"]["batch_sizes"]
             for m in self.models
@@ -264,10 +271,10 @@ class Plan:
         return len(self.comparison_deployments(device)) * self.run_mem_mb(model, batch)
 
     def overhead_files(self) -> list[str]:
-        return [paths.OVERHEAD.format(device=d, runtime=r) for d in self.devices for r in self.runtimes]
+        return [self.here(paths.OVERHEAD).format(device=d, runtime=r) for d in self.devices for r in self.runtimes]
 
     def parity_files(self) -> list[str]:
-        return [paths.PARITY.format(device=d, model=m) for d in self.devices for m in self.models]
+        return [self.here(paths.PARITY).format(device=d, model=m) for d in self.devices for m in self.models]
 
     def provenance_files(self) -> dict[str, str]:
         return {m: paths.WEIGHTS_PROVENANCE.format(model=m) for m in self.models}
@@ -299,10 +306,10 @@ class Plan:
                         # A reference with one variant (eager) is named alone.
                         "reference": ref if RUNTIMES[ref].variants == (PLAIN,) else f"{ref}/{ref_variant}",
                         "rtol": self.parity_rtol(device, variant, ref_variant),
-                        "reference_file": paths.PREDICTION.format(
+                        "reference_file": self.here(paths.PREDICTION).format(
                             device=device, runtime=ref, variant=ref_variant, model=model
                         ),
-                        "candidate_file": paths.PREDICTION.format(
+                        "candidate_file": self.here(paths.PREDICTION).format(
                             device=device, runtime=cand, variant=variant, model=model
                         ),
                     }
@@ -314,22 +321,54 @@ class Plan:
 
     # ---- targets and accounting --------------------------------------------------------------
 
-    def plot_files(self) -> list[str]:
-        """Every figure of the run: per device and batch size, and per device."""
-        batches = self.config["bench"]["batch_sizes"]
-        per_batch = [
-            pattern.format(device=d, batch=b)
-            for pattern in paths.PLOTS_PER_BATCH.values()
-            for d in self.devices
+    # ---- runs --------------------------------------------------------------------------------
+
+    def here(self, pattern: str) -> str:
+        """A measurement's path pattern in this run's folder (the rules' outputs)."""
+        return runs.in_run(pattern, self.run)
+
+    def other_runs(self, root: str | Path = ".") -> list[str]:
+        """Runs copied in from other machines (folders under results/runs/ besides this run's)."""
+        return runs.other_runs(self.run, root)
+
+    def other_measurements(self, root: str | Path = ".") -> dict[str, list[dict]]:
+        """The raw per-job results of the other runs present, by kind; read, never produced."""
+        return runs.measurements_of(self.other_runs(root), root)
+
+    def other_measurement_files(self, root: str | Path = ".") -> list[str]:
+        return [item["path"] for items in self.other_measurements(root).values() for item in items]
+
+    def run_devices_batches(self, root: str | Path = ".") -> dict[tuple[str, str], list[int]]:
+        """(run, device) → batch sizes, for this run (from config) and every other run present
+        (from its comparison files)."""
+        found = {(self.run, d): sorted(self.config["bench"]["batch_sizes"]) for d in self.devices}
+        for item in self.other_measurements(root)["comparisons"]:
+            batches = found.setdefault((item["run"], item["device"]), [])
+            if int(item["batch"]) not in batches:
+                batches.append(int(item["batch"]))
+                batches.sort()
+        return found
+
+    def plot_files(self, root: str | Path = ".") -> list[str]:
+        """Every figure: per run, device and batch size; per run and device; and, once two runs
+        or devices are present, the runs side by side per batch size."""
+        present = self.run_devices_batches(root)
+        files = [
+            pattern.format(run=r, device=d, batch=b)
+            for (r, d), batches in present.items()
             for b in batches
+            for pattern in paths.PLOTS_PER_BATCH.values()
         ]
-        return per_batch + [
-            pattern.format(device=d) for pattern in paths.PLOTS_PER_DEVICE.values() for d in self.devices
-        ]
+        files += [pattern.format(run=r, device=d) for (r, d) in present for pattern in paths.PLOTS_PER_DEVICE.values()]
+        if len(present) > 1:
+            shared = sorted({b for batches in present.values() for b in batches})
+            files += [paths.PLOT_RUNS.format(batch=b) for b in shared]
+        return files
 
     def accuracy(self) -> dict[str, float]:
-        """Published ImageNet top-1 accuracy (%) of each model's weights (torchvision metadata)."""
-        return {m: self.model(m).acc1 for m in self.models if not math.isnan(self.model(m).acc1)}
+        """Published ImageNet top-1 accuracy (%) of every catalog model's weights (torchvision
+        metadata): other runs copied in may have measured models this run did not."""
+        return {m: info.acc1 for m, info in self.catalog.items() if not math.isnan(info.acc1)}
 
     def tables(self) -> list[str]:
         return list(paths.TABLES.values())
@@ -367,6 +406,7 @@ class Plan:
             "runtime": alternation(RUNTIMES),
             "variant": alternation(VARIANTS),
             "batch": r"\d+",
+            "run": runs.LABEL.pattern.strip("^$"),
         }
 
     @staticmethod

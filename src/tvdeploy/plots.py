@@ -23,6 +23,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from tvdeploy.io import atomic_path
 from tvdeploy.registry import EAGER, RUNTIMES, column_label
+from tvdeploy.tables import run_title
 
 DPI = 120
 INCHES_PER_MODEL_ROW = 0.22
@@ -94,11 +95,20 @@ def _message_figure(title: str, message: str) -> Figure:
     return figure
 
 
-def latency_per_model(latency: pd.DataFrame, device: str, batch_size: int) -> Figure:
+def _of_run(table: pd.DataFrame, run: str | None) -> pd.DataFrame:
+    return table if run is None else table[table["run"] == run]
+
+
+def _where(run: str | None, device: str, batch_size: int | None = None) -> str:
+    return run_title(run, device, batch_size) if run else device + (f", batch {batch_size}" if batch_size else "")
+
+
+def latency_per_model(latency: pd.DataFrame, device: str, batch_size: int, run: str | None = None) -> Figure:
     """Median latency of every deployment per model (log scale), whiskers from the fastest
     iteration to the 90th percentile; models sorted by eager latency."""
+    latency = _of_run(latency, run)
     rows = latency[(latency["device"] == device) & (latency["batch_size"] == batch_size) & latency["error"].isna()]
-    title = f"Latency per model — {device}, batch {batch_size}"
+    title = f"Latency per model — {_where(run, device, batch_size)}"
     if rows.empty:
         return _message_figure(title, "no successful measurement")
     order = rows[rows["runtime"] == EAGER].set_index("model")["median_ms"]
@@ -126,15 +136,18 @@ def latency_per_model(latency: pd.DataFrame, device: str, batch_size: int) -> Fi
     return figure
 
 
-def speedup_vs_eager(latency: pd.DataFrame, device: str, batch_size: int, confidence: float = 0.95) -> Figure:
+def speedup_vs_eager(
+    latency: pd.DataFrame, device: str, batch_size: int, confidence: float = 0.95, run: str | None = None
+) -> Figure:
     """Paired speedup of every deployment over eager per model with its interval; 1.0 marked."""
+    latency = _of_run(latency, run)
     rows = latency[
         (latency["device"] == device)
         & (latency["batch_size"] == batch_size)
         & (latency["runtime"] != EAGER)
         & latency["speedup_vs_eager"].notna()
     ]
-    title = f"Speedup over eager PyTorch — {device}, batch {batch_size}"
+    title = f"Speedup over eager PyTorch — {_where(run, device, batch_size)}"
     if rows.empty:
         return _message_figure(title, "no paired comparison with eager")
     best = rows.groupby("model")["speedup_vs_eager"].max().sort_values(ascending=False)
@@ -163,10 +176,11 @@ def speedup_vs_eager(latency: pd.DataFrame, device: str, batch_size: int, confid
     return figure
 
 
-def throughput_vs_batch(latency: pd.DataFrame, device: str) -> Figure:
+def throughput_vs_batch(latency: pd.DataFrame, device: str, run: str | None = None) -> Figure:
     """Images per second against batch size: one panel per deployment, a line per model."""
+    latency = _of_run(latency, run)
     rows = latency[(latency["device"] == device) & latency["error"].isna()]
-    title = f"Throughput vs batch size — {device}"
+    title = f"Throughput vs batch size — {_where(run, device)}"
     if rows["batch_size"].nunique() < 2:
         sizes = ", ".join(str(b) for b in sorted(rows["batch_size"].unique())) or "none"
         return _message_figure(title, f"one batch size measured ({sizes}): set bench.batch_sizes to several")
@@ -216,19 +230,22 @@ def _stacked(heights: np.ndarray, gap: float = LABEL_GAP, top: float = 0.98) -> 
     return placed
 
 
-def fastest_per_model(latency: pd.DataFrame, device: str, batch_size: int) -> pd.DataFrame:
+def fastest_per_model(latency: pd.DataFrame, device: str, batch_size: int, run: str | None = None) -> pd.DataFrame:
     """The fastest successful deployment of each model (median latency)."""
+    latency = _of_run(latency, run)
     rows = latency[(latency["device"] == device) & (latency["batch_size"] == batch_size) & latency["error"].isna()]
     if rows.empty:
         return rows
     return rows.loc[rows.groupby("model")["median_ms"].idxmin()].reset_index(drop=True)
 
 
-def accuracy_vs_latency(latency: pd.DataFrame, accuracy: dict[str, float], device: str, batch_size: int) -> Figure:
+def accuracy_vs_latency(
+    latency: pd.DataFrame, accuracy: dict[str, float], device: str, batch_size: int, run: str | None = None
+) -> Figure:
     """Published ImageNet top-1 accuracy against the fastest deployment's latency; the Pareto
     front (nothing both faster and more accurate) drawn and labelled."""
-    title = f"Accuracy vs latency — {device}, batch {batch_size}"
-    fastest = fastest_per_model(latency, device, batch_size)
+    title = f"Accuracy vs latency — {_where(run, device, batch_size)}"
+    fastest = fastest_per_model(latency, device, batch_size, run)
     if fastest.empty:
         return _message_figure(title, "no successful measurement")
     fastest = fastest.assign(acc1=fastest["model"].map(accuracy)).dropna(subset=["acc1"])
@@ -259,9 +276,12 @@ def accuracy_vs_latency(latency: pd.DataFrame, accuracy: dict[str, float], devic
     return figure
 
 
-def deployability_matrix(latency: pd.DataFrame, parity: pd.DataFrame, device: str) -> pd.DataFrame:
+def deployability_matrix(
+    latency: pd.DataFrame, parity: pd.DataFrame, device: str, run: str | None = None
+) -> pd.DataFrame:
     """Model × deployment: ok, parity off (its logits differ from its reference's beyond the
     tolerance), failed (an error in the comparison), not run."""
+    latency, parity = _of_run(latency, run), _of_run(parity, run)
     rows = latency[latency["device"] == device]
     deployments = [_deployment_label(r, v) for r, v in _deployments(rows)]
     models = sorted(set(rows["model"]))
@@ -279,8 +299,8 @@ def deployability_matrix(latency: pd.DataFrame, parity: pd.DataFrame, device: st
     return matrix
 
 
-def deployability_heatmap(matrix: pd.DataFrame, device: str) -> Figure:
-    title = f"Deployability — {device}"
+def deployability_heatmap(matrix: pd.DataFrame, device: str, run: str | None = None) -> Figure:
+    title = f"Deployability — {_where(run, device)}"
     if matrix.empty:
         return _message_figure(title, "no deployment ran")
     code = {name: i for i, name in enumerate(DEPLOYABILITY)}
@@ -298,24 +318,57 @@ def deployability_heatmap(matrix: pd.DataFrame, device: str) -> Figure:
     return figure
 
 
+def runs_side_by_side(latency: pd.DataFrame, batch_size: int) -> Figure:
+    """The fastest deployment's median latency per model in every run and device present (log
+    scale): where a laptop CPU and a cluster GPU stand on the same models."""
+    title = f"Fastest deployment per model, every run — batch {batch_size}"
+    fastest = [
+        fastest_per_model(group, device, batch_size).assign(where=run_title(run, device))
+        for (run, device), group in latency.groupby(["run", "device"], sort=True)
+    ]
+    rows = pd.concat([f for f in fastest if not f.empty], ignore_index=True) if fastest else pd.DataFrame()
+    if rows.empty:
+        return _message_figure(title, "no successful measurement")
+    first = rows[rows["where"] == rows["where"].iloc[0]].set_index("model")["median_ms"]
+    models = sorted(set(rows["model"]), key=lambda m: (first.get(m, math.inf), m))
+    position = {m: i for i, m in enumerate(models)}
+    places = list(dict.fromkeys(rows["where"]))
+    figure, axes = plt.subplots(figsize=(WIDTH_IN, _height(len(models))), layout="constrained")
+    offsets = np.linspace(-0.2, 0.2, len(places)) if len(places) > 1 else [0.0]
+    for place, offset, marker in zip(places, offsets, MARKERS * 4, strict=False):
+        at = rows[rows["where"] == place]
+        axes.scatter(at["median_ms"], [position[m] + offset for m in at["model"]], marker=marker, s=16, label=place)
+    _model_rows(axes, models)
+    axes.set_xscale("log")
+    axes.set_xlabel("median latency of the model's fastest deployment (ms per batch, log scale)")
+    axes.set_title(title)
+    axes.grid(axis="x", which="both", alpha=0.3)
+    _legend_below(figure, len(places))
+    return figure
+
+
 def draw(
     kind: str,
     latency: pd.DataFrame,
     parity: pd.DataFrame,
-    device: str,
+    run: str | None,
+    device: str | None,
     batch_size: int | None,
     accuracy: dict[str, float],
     confidence: float,
 ) -> Figure:
-    """The figure of one kind (the keys of paths.PLOTS_PER_BATCH and paths.PLOTS_PER_DEVICE)."""
+    """The figure of one kind (the keys of paths.PLOTS_PER_BATCH and paths.PLOTS_PER_DEVICE, and
+    "runs") for one run and device."""
     if kind == "latency":
-        return latency_per_model(latency, device, batch_size)
+        return latency_per_model(latency, device, batch_size, run)
     if kind == "speedup":
-        return speedup_vs_eager(latency, device, batch_size, confidence)
+        return speedup_vs_eager(latency, device, batch_size, confidence, run)
     if kind == "accuracy":
-        return accuracy_vs_latency(latency, accuracy, device, batch_size)
+        return accuracy_vs_latency(latency, accuracy, device, batch_size, run)
     if kind == "throughput":
-        return throughput_vs_batch(latency, device)
+        return throughput_vs_batch(latency, device, run)
     if kind == "deployability":
-        return deployability_heatmap(deployability_matrix(latency, parity, device), device)
+        return deployability_heatmap(deployability_matrix(latency, parity, device, run), device, run)
+    if kind == "runs":
+        return runs_side_by_side(latency, batch_size)
     raise ValueError(f"unknown plot kind {kind!r}")

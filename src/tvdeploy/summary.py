@@ -9,7 +9,7 @@ import pandas as pd
 
 from tvdeploy.plots import fastest_per_model, pareto_front
 from tvdeploy.registry import EAGER, column_label
-from tvdeploy.tables import deployment_summary, geometric_mean, interval_text
+from tvdeploy.tables import RUN_KEYS, deployment_summary, geometric_mean, interval_text, run_title
 
 # Failure classes, matched in order against a failed deployment's error text.
 FAILURE_CLASSES = (
@@ -35,13 +35,25 @@ def _environment_lines(environment: dict) -> list[str]:
     config = environment.get("config", {})
     bench = config.get("bench", {})
     return [
-        f"- machine: {environment.get('hostname', '?')}, CPU {cpu.get('model', '?')} ({cpu.get('cores', '?')} cores), "
+        f"- this run: {environment.get('run', '?')}; machine {environment.get('hostname', '?')}, "
+        f"CPU {cpu.get('model', '?')} ({cpu.get('cores', '?')} cores), "
         f"GPU {gpu.get('name') or 'none'}",
         f"- software: torch {versions.get('torch', '?')}, torchvision {versions.get('torchvision', '?')}, "
         f"workflow commit {(environment.get('git', {}).get('commit') or 'unknown')[:12]}",
         f"- protocol: {bench.get('rounds', '?')} interleaved rounds per comparison, threads "
         f"{bench.get('threads', '?') or 'all cores of the job'}, interop threads {bench.get('interop_threads', '?')}",
     ]
+
+
+def _runs_lines(latency: pd.DataFrame, environment: dict) -> list[str]:
+    """Which runs the page covers: this one (the environment above) and any copied in."""
+    this_run = environment.get("run")
+    lines = []
+    for (run, device), group in latency.groupby(["run", "device"], sort=True):
+        hosts = ", ".join(sorted({str(h) for h in group["host"].dropna()})) or "unknown host"
+        mark = " (this run)" if run == this_run else " (copied in)"
+        lines.append(f"- run {run_title(run, device)}{mark}: {group['model'].nunique()} models on {hosts}")
+    return lines
 
 
 def _pareto_section(latency: pd.DataFrame, accuracy: dict[str, float], device: str, batch: int) -> str:
@@ -125,13 +137,15 @@ def _failure_section(latency: pd.DataFrame, parity: pd.DataFrame) -> str:
         classes = failed.assign(cls=failed["error"].map(failure_class))
         for cls, group in classes.groupby("cls", sort=True):
             which = ", ".join(
-                f"{row.model} {column_label(row.runtime, row.variant)} on {row.device} b{row.batch_size}"
+                f"{row.model} {column_label(row.runtime, row.variant)} on "
+                f"{run_title(row.run, row.device, row.batch_size)}"
                 for row in group.itertuples()
             )
             lines.append(f"- {cls}: {len(group)} ({which})")
     if not off.empty:
         which = ", ".join(
-            f"{row.model} {column_label(row.runtime, row.variant)} on {row.device}" for row in off.itertuples()
+            f"{row.model} {column_label(row.runtime, row.variant)} on {run_title(row.run, row.device)}"
+            for row in off.itertuples()
         )
         lines.append(f"- parity off (logits beyond tolerance): {len(off)} ({which})")
     return "\n".join(lines) + "\n"
@@ -144,11 +158,11 @@ def summary_markdown(
     environment: dict,
     accuracy: dict[str, float],
 ) -> str:
-    parts = ["# Summary\n", *_environment_lines(environment), ""]
-    for (device, batch), group in latency.groupby(["device", "batch_size"], sort=True):
-        batch_ratios = ratios[(ratios["device"] == device) & (ratios["batch_size"] == batch)]
+    parts = ["# Summary\n", *_environment_lines(environment), *_runs_lines(latency, environment), ""]
+    for (run, device, batch), group in latency.groupby(RUN_KEYS, sort=True):
+        batch_ratios = ratios[(ratios["run"] == run) & (ratios["device"] == device) & (ratios["batch_size"] == batch)]
         parts += [
-            f"## {device}, batch {batch}\n",
+            f"## {run_title(run, device, batch)}\n",
             _pareto_section(group, accuracy, device, batch),
             "**Speedup over eager per deployment** (paired over interleaved rounds; verdicts at the "
             "configured resolution):\n",

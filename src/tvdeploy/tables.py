@@ -12,6 +12,7 @@ from tvdeploy.models import compare_logits
 from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, column_label
 
 LATENCY_COLUMNS = [
+    "run",
     "model",
     "runtime",
     "variant",
@@ -43,6 +44,7 @@ LATENCY_COLUMNS = [
     "error",
 ]
 RATIO_COLUMNS = [
+    "run",
     "model",
     "device",
     "batch_size",
@@ -58,6 +60,13 @@ RATIO_COLUMNS = [
     "verdict",
 ]
 RUNTIME_ORDER = list(RUNTIMES)
+# What one set of measurements is grouped by: a run (machine), its device and the batch size.
+RUN_KEYS = ["run", "device", "batch_size"]
+
+
+def run_title(run: str, device: str, batch: int | None = None) -> str:
+    """How headings name a run's device (and batch size): ``vm · cpu, batch 1``."""
+    return f"{run} · {device}" + (f", batch {batch}" if batch is not None else "")
 
 
 def image_name(input_path: str) -> str:
@@ -104,6 +113,7 @@ def latency_table(comparisons: list[dict]) -> pd.DataFrame:
         for name, dep in rec["deployments"].items():
             runtime, variant = name.split("/", 1)
             row = {
+                "run": rec["run"],
                 "model": rec["model"],
                 "runtime": runtime,
                 "variant": variant,
@@ -130,7 +140,7 @@ def latency_table(comparisons: list[dict]) -> pd.DataFrame:
             rows.append(row)
     table = pd.DataFrame(rows, columns=LATENCY_COLUMNS)
     table["runtime"] = pd.Categorical(table["runtime"], RUNTIME_ORDER, ordered=True)
-    table = table.sort_values(["model", "device", "batch_size", "runtime", "variant"]).reset_index(drop=True)
+    table = table.sort_values(["run", "model", "device", "batch_size", "runtime", "variant"]).reset_index(drop=True)
     table["runtime"] = table["runtime"].astype(str)
     return table
 
@@ -140,10 +150,11 @@ def ratios_table(comparisons: list[dict]) -> pd.DataFrame:
     confidence interval and verdict."""
     rows = [
         {
+            "run": rec["run"],
             "model": rec["model"],
             "device": rec["device"],
             "batch_size": rec["batch_size"],
-            **{k: c.get(k) for k in RATIO_COLUMNS[3:]},
+            **{k: c.get(k) for k in RATIO_COLUMNS[RATIO_COLUMNS.index("kind") :]},
         }
         for rec in comparisons
         for c in rec["comparisons"]
@@ -161,7 +172,7 @@ def latency_markdown(table: pd.DataFrame) -> str:
     """Per device and batch size: model rows, one median-latency column per runtime/variant,
     and the fastest deployment with its speedup over eager."""
     parts = []
-    for (device, batch), group in table.groupby(["device", "batch_size"], sort=True):
+    for (run, device, batch), group in table.groupby(RUN_KEYS, sort=True):
         label = [column_label(r, v) for r, v in zip(group["runtime"], group["variant"], strict=True)]
         wide = group.assign(column=label).pivot_table(index="model", columns="column", values="median_ms")
         ordered = sorted(wide.columns, key=lambda c: (RUNTIME_ORDER.index(c.split(" ")[0]), c))
@@ -169,7 +180,10 @@ def latency_markdown(table: pd.DataFrame) -> str:
         deployed = group[(group["runtime"] != EAGER) & group["speedup_vs_eager"].notna()]
         if not deployed.empty:
             best = deployed.loc[deployed.groupby("model")["speedup_vs_eager"].idxmax()].set_index("model")
-            wide["fastest"] = best["runtime"] + " (" + best["variant"] + ")"
+            # The deployment with the largest speedup; below 1.00 eager itself was faster.
+            wide["best deployment"] = [
+                column_label(r, v) for r, v in zip(best["runtime"], best["variant"], strict=True)
+            ]
             wide["speedup vs eager [95% CI]"] = [
                 interval_text(r, lo, hi)
                 for r, lo, hi in zip(
@@ -181,7 +195,7 @@ def latency_markdown(table: pd.DataFrame) -> str:
         wide.insert(0, "weights", weights)
         noisy = group.loc[group["noisy"].fillna(False).astype(bool), "model"].unique()
         note = f"\nNoisy (IQR/median >= 10 %): {', '.join(sorted(noisy))}.\n" if len(noisy) else ""
-        parts.append(f"### {device}, batch {batch}: median latency (ms)\n\n{wide.to_markdown()}\n{note}")
+        parts.append(f"### {run_title(run, device, batch)}: median latency (ms)\n\n{wide.to_markdown()}\n{note}")
     return "\n".join(parts)
 
 
@@ -192,12 +206,13 @@ def predictions_table(predictions: list[dict], weights_source: dict[str, str]) -
             for item in result["topk"]:
                 rows.append(
                     {
+                        "run": pred["run"],
                         "model": pred["model"],
                         "image": image_name(result["input"]),
                         "runtime": pred["runtime"],
                         "variant": pred["variant"],
                         "device": pred["device"],
-                        "weights_source": weights_source.get(pred["model"]),
+                        "weights_source": pred.get("weights_source") or weights_source.get(pred["model"]),
                         "rank": item["rank"],
                         "class_index": item["class_index"],
                         "label": item["label"],
@@ -205,19 +220,19 @@ def predictions_table(predictions: list[dict], weights_source: dict[str, str]) -
                     }
                 )
     table = pd.DataFrame(rows)
-    return table.sort_values(["model", "image", "device", "runtime", "variant", "rank"]).reset_index(drop=True)
+    return table.sort_values(["run", "model", "image", "device", "runtime", "variant", "rank"]).reset_index(drop=True)
 
 
 def parity_table(parity_records: list[dict], weights_source: dict[str, str]) -> pd.DataFrame:
     """One row per model × device × runtime × variant: worst image's diff, all top-5 equal."""
-    keys = ["model", "device", "runtime", "variant", "reference"]
-    rows = pd.DataFrame([c for rec in parity_records for c in rec["comparisons"]])
+    keys = ["run", "model", "device", "runtime", "variant", "reference"]
+    rows = pd.DataFrame([{"run": rec["run"], **c} for rec in parity_records for c in rec["comparisons"]])
     if rows.empty:  # a single runtime has nothing to be compared with
         return pd.DataFrame(
             columns=[
-                keys[0],
+                *keys[:2],
                 "weights_source",
-                *keys[1:],
+                *keys[2:],
                 "images",
                 "max_abs_diff",
                 "tolerance",
@@ -238,7 +253,11 @@ def parity_table(parity_records: list[dict], weights_source: dict[str, str]) -> 
         )
         .reset_index()
     )
-    table.insert(1, "weights_source", table["model"].map(weights_source))
+    sources = [
+        weights_source.get((run, model), weights_source.get(model))
+        for run, model in zip(table["run"], table["model"], strict=True)
+    ]
+    table.insert(2, "weights_source", sources)
     return table
 
 
@@ -249,6 +268,7 @@ def overhead_table(records: list[dict]) -> pd.DataFrame:
         s = rec["summary"]
         rows.append(
             {
+                "run": rec["run"],
                 "device": rec["device"],
                 "runtime": rec["runtime"],
                 "threads": rec["threads"],
@@ -260,7 +280,18 @@ def overhead_table(records: list[dict]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(
-        rows, columns=["device", "runtime", "threads", "median_us", "p90_us", "iqr_over_median", "noisy", "iterations"]
+        rows,
+        columns=[
+            "run",
+            "device",
+            "runtime",
+            "threads",
+            "median_us",
+            "p90_us",
+            "iqr_over_median",
+            "noisy",
+            "iterations",
+        ],
     )
 
 
@@ -271,10 +302,10 @@ def throughput_markdown(table: pd.DataFrame) -> str:
         return ""
     label = [column_label(r, v) for r, v in zip(batched["runtime"], batched["variant"], strict=True)]
     parts = []
-    for (device, batch), group in batched.assign(column=label).groupby(["device", "batch_size"], sort=True):
+    for (run, device, batch), group in batched.assign(column=label).groupby(RUN_KEYS, sort=True):
         wide = group.pivot_table(index="model", columns="column", values="throughput_ips").round(1)
         ordered = sorted(wide.columns, key=lambda c: (RUNTIME_ORDER.index(c.split(" ")[0]), c))
-        parts.append(f"### {device}, batch {batch}: throughput (images/s)\n\n{wide[ordered].to_markdown()}\n")
+        parts.append(f"### {run_title(run, device, batch)}: throughput (images/s)\n\n{wide[ordered].to_markdown()}\n")
     return "\n".join(parts)
 
 
@@ -374,14 +405,14 @@ def deployment_summary(latency: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFr
     eager, and per variant the cross-language ratio (e.g. ts-cpp / ts-python on the same .pt)
     with its interval."""
     rows = []
-    for (device, batch, model), group in latency.groupby(["device", "batch_size", "model"], sort=True):
+    for (run, device, batch, model), group in latency.groupby([*RUN_KEYS, "model"], sort=True):
         deployed = group[(group["runtime"] != EAGER) & group["speedup_vs_eager"].notna()]
         eager = group[group["runtime"] == EAGER]
         if eager.empty or deployed.empty:
             continue
         best = deployed.loc[deployed["speedup_vs_eager"].idxmax()]
         eager_ms = float(eager["median_ms"].iloc[0])
-        row = {"device": device, "batch_size": batch, "model": model, "eager_ms": eager_ms}
+        row = {"run": run, "device": device, "batch_size": batch, "model": model, "eager_ms": eager_ms}
         if best["speedup_vs_eager"] < 1.0:
             # Every deployment is slower than eager PyTorch by its paired estimate: eager is the
             # fastest way to run this model, and a user should read that here.
@@ -396,7 +427,8 @@ def deployment_summary(latency: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFr
                 speedup_ci_high=float(best["speedup_ci_high"]),
             )
         cross = ratios[
-            (ratios["device"] == device)
+            (ratios["run"] == run)
+            & (ratios["device"] == device)
             & (ratios["batch_size"] == batch)
             & (ratios["model"] == model)
             & (ratios["kind"] == "cross_language")
@@ -421,10 +453,10 @@ def deployment_markdown(summary: pd.DataFrame) -> str:
     if summary.empty:
         return ""
     parts = []
-    for (device, batch), group in summary.groupby(["device", "batch_size"], sort=True):
-        shown = group.drop(columns=["device", "batch_size"]).set_index("model").round(3)
+    for (run, device, batch), group in summary.groupby(RUN_KEYS, sort=True):
+        shown = group.drop(columns=RUN_KEYS).set_index("model").round(3)
         parts.append(
-            f"### {device}, batch {batch}: fastest deployment and C++ / Python latency ratio\n\n"
+            f"### {run_title(run, device, batch)}: fastest deployment and C++ / Python latency ratio\n\n"
             f"Geometric-mean speedup of the fastest deployment over eager: "
             f"{geometric_mean(group['speedup_vs_eager']):.2f}x over {len(group)} models. Ratios are paired "
             f"estimates over interleaved rounds with their 95 % interval; below 1 the C++ harness was faster.\n\n"

@@ -2,7 +2,7 @@ rule harness_overhead:
     input:
         unpack(overhead_inputs),
     output:
-        paths.OVERHEAD,
+        PLAN.here(paths.OVERHEAD),
     log:
         "results/logs/harness_overhead/{device}/{runtime}.log",
     conda:
@@ -24,7 +24,7 @@ rule check_parity:
     input:
         parity_inputs,
     output:
-        paths.PARITY,
+        PLAN.here(paths.PARITY),
     log:
         "results/logs/check_parity/{device}/{model}.log",
     benchmark:
@@ -45,6 +45,8 @@ rule aggregate:
         parity=PLAN.parity_files(),
         provenance=list(PLAN.provenance_files().values()),
         overhead=PLAN.overhead_files(),
+        # Runs copied in from other machines: read only, so their changes re-aggregate.
+        other_runs=PLAN.other_measurement_files(),
     output:
         environment=report(paths.TABLES["environment"], caption="../report/tables.rst", category="Environment"),
         overhead=paths.TABLES["overhead"],
@@ -62,6 +64,8 @@ rule aggregate:
     params:
         predictions=PLAN.prediction_items(),
         provenance=PLAN.provenance_files(),
+        run=PLAN.run,
+        other=PLAN.other_measurements(),
         repo=workflow.basedir,
         # A config change re-renders environment.json even when no result changed.
         config_sha256=CONFIG_SHA256,
@@ -87,6 +91,7 @@ rule catalog_doc:
     conda:
         "../envs/tvdeploy.yaml"
     params:
+        run=PLAN.run,
         catalog=PLAN.catalog_rows(),
         mem_mb={m: PLAN.export_mem_mb(m) for m in PLAN.models},
     script:

@@ -6,7 +6,7 @@ rule compare:
     input:
         unpack(comparison_inputs),
     output:
-        paths.COMPARISON,
+        PLAN.here(paths.COMPARISON),
     log:
         "results/logs/compare/{device}/b{batch}/{model}.log",
     conda:

@@ -34,7 +34,7 @@ rule infer_cpp:
         sidecars=model_dat_sidecars,
         provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        paths.PREDICTION,
+        PLAN.here(paths.PREDICTION),
     log:
         "results/logs/infer_cpp/{device}/{runtime}/{variant}/{model}.log",
     benchmark:

@@ -10,7 +10,7 @@ rule infer_python:
         sidecars=model_dat_sidecars,
         provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        paths.PREDICTION,
+        PLAN.here(paths.PREDICTION),
     log:
         "results/logs/infer_python/{device}/{runtime}/{variant}/{model}.log",
     benchmark:

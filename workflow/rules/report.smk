@@ -12,10 +12,10 @@ rule plot_latency:
             paths.PLOTS_PER_BATCH["latency"],
             caption="../report/latency.rst",
             category="Latency",
-            subcategory="{device}, batch {batch}",
+            subcategory="{run} · {device}, batch {batch}",
         ),
     log:
-        "results/logs/plots/{device}/b{batch}/latency.log",
+        "results/logs/plots/{run}/{device}/b{batch}/latency.log",
     conda:
         "../envs/tvdeploy.yaml"
     params:
@@ -32,10 +32,10 @@ use rule plot_latency as plot_speedup with:
             paths.PLOTS_PER_BATCH["speedup"],
             caption="../report/speedup.rst",
             category="Speedup",
-            subcategory="{device}, batch {batch}",
+            subcategory="{run} · {device}, batch {batch}",
         ),
     log:
-        "results/logs/plots/{device}/b{batch}/speedup.log",
+        "results/logs/plots/{run}/{device}/b{batch}/speedup.log",
     params:
         kind="speedup",
         accuracy=PLAN.accuracy(),
@@ -48,10 +48,10 @@ use rule plot_latency as plot_accuracy with:
             paths.PLOTS_PER_BATCH["accuracy"],
             caption="../report/accuracy.rst",
             category="Accuracy vs latency",
-            subcategory="{device}, batch {batch}",
+            subcategory="{run} · {device}, batch {batch}",
         ),
     log:
-        "results/logs/plots/{device}/b{batch}/accuracy.log",
+        "results/logs/plots/{run}/{device}/b{batch}/accuracy.log",
     params:
         kind="accuracy",
         accuracy=PLAN.accuracy(),
@@ -64,10 +64,10 @@ use rule plot_latency as plot_throughput with:
             paths.PLOTS_PER_DEVICE["throughput"],
             caption="../report/throughput.rst",
             category="Latency",
-            subcategory="{device}, every batch size",
+            subcategory="{run} · {device}, every batch size",
         ),
     log:
-        "results/logs/plots/{device}/throughput.log",
+        "results/logs/plots/{run}/{device}/throughput.log",
     params:
         kind="throughput",
         accuracy=PLAN.accuracy(),
@@ -80,12 +80,28 @@ use rule plot_latency as plot_deployability with:
             paths.PLOTS_PER_DEVICE["deployability"],
             caption="../report/deployability.rst",
             category="Deployability",
-            subcategory="{device}",
+            subcategory="{run} · {device}",
         ),
     log:
-        "results/logs/plots/{device}/deployability.log",
+        "results/logs/plots/{run}/{device}/deployability.log",
     params:
         kind="deployability",
+        accuracy=PLAN.accuracy(),
+        confidence=config["compare"]["confidence"],
+
+
+use rule plot_latency as plot_runs with:
+    output:
+        report(
+            paths.PLOT_RUNS,
+            caption="../report/runs.rst",
+            category="Runs compared",
+            subcategory="batch {batch}",
+        ),
+    log:
+        "results/logs/plots/runs_b{batch}.log",
+    params:
+        kind="runs",
         accuracy=PLAN.accuracy(),
         confidence=config["compare"]["confidence"],
 

@@ -26,8 +26,20 @@ def write_csv(table, dest):
         table.to_csv(tmp, index=False, float_format="%.6g")
 
 
-comparison_records = [read_json(path) for path in snakemake.input.comparisons]
-overhead_records = [read_json(path) for path in snakemake.input.overhead]
+def with_run(path, run):
+    record = read_json(path)
+    record["run"] = run
+    return record
+
+
+# This run's raw results, then those of every other run copied in under results/runs/.
+this_run, other = params.run, params.other
+comparison_records = [with_run(p, this_run) for p in snakemake.input.comparisons]
+comparison_records += [with_run(item["path"], item["run"]) for item in other["comparisons"]]
+overhead_records = [with_run(p, this_run) for p in snakemake.input.overhead]
+overhead_records += [with_run(item["path"], item["run"]) for item in other["overhead"]]
+for item in other["comparisons"]:
+    weights_source.setdefault((item["run"], item["model"]), read_json(item["path"]).get("weights_source"))
 latency = latency_table(comparison_records)
 write_csv(latency, snakemake.output.latency_csv)
 ratios = ratios_table(comparison_records)
@@ -35,7 +47,10 @@ write_csv(ratios, snakemake.output.ratios)
 overhead = overhead_table(overhead_records)
 write_csv(overhead, snakemake.output.overhead)
 
-environment = capture(snakemake.config, params.repo, [r["environment"] for r in comparison_records + overhead_records])
+own_records = [r for r in comparison_records + overhead_records if r["run"] == this_run]
+environment = capture(snakemake.config, params.repo, [r["environment"] for r in own_records])
+environment["run"] = this_run
+environment["other_runs"] = sorted({r["run"] for r in comparison_records + overhead_records} - {this_run})
 write_json_atomic(snakemake.output.environment, environment)
 mixed = len(environment["result_environments"]) > 1
 failed = latency[latency["error"].notna()]
@@ -61,7 +76,10 @@ write_text_atomic(
             verdict_markdown(ratios),
             goals_markdown(
                 judge_goals(
-                    latency, ratios, snakemake.config.get("goals", {}), snakemake.config["compare"]["resolution"]
+                    latency[latency["run"] == this_run],
+                    ratios[ratios["run"] == this_run],
+                    snakemake.config.get("goals", {}),
+                    snakemake.config["compare"]["resolution"],
                 ),
                 snakemake.config["compare"]["resolution"],
             ),
@@ -69,7 +87,7 @@ write_text_atomic(
             if not failed.empty
             else "",
             "### Harness overhead per call (µs, module returning a view)\n",
-            overhead.pivot_table(index="device", columns="runtime", values="median_us").round(1).to_markdown(),
+            overhead.pivot_table(index=["run", "device"], columns="runtime", values="median_us").round(1).to_markdown(),
             "",
         ]
     ),
@@ -77,9 +95,16 @@ write_text_atomic(
 
 predictions = []
 for item in params.predictions:
-    record = read_json(item["file"])
+    record = with_run(item["file"], this_run)
     record.update({k: item[k] for k in ("model", "runtime", "variant", "device")})
     predictions.append(record)
+for item in other["predictions"]:
+    record = with_run(item["path"], item["run"])
+    record.update({k: item[k] for k in ("model", "runtime", "variant", "device")})
+    record["weights_source"] = weights_source.get((item["run"], item["model"]))
+    predictions.append(record)
+parity_records = [with_run(p, this_run) for p in snakemake.input.parity]
+parity_records += [with_run(item["path"], item["run"]) for item in other["parity"]]
 write_csv(predictions_table(predictions, weights_source), snakemake.output.predictions)
-write_csv(parity_table([read_json(p) for p in snakemake.input.parity], weights_source), snakemake.output.parity)
+write_csv(parity_table(parity_records, weights_source), snakemake.output.parity)
 log.info("wrote %d latency rows, %d ratios", len(latency), len(ratios))

@@ -11,9 +11,11 @@ params = snakemake.params
 catalog = {m: ModelInfo(**info) for m, info in params.catalog.items()}
 exports = {m: read_json(p) for m, p in zip(catalog, snakemake.input.exports, strict=True)}
 export_jobs = dict(zip(catalog, snakemake.input.export_jobs, strict=True))
-latency = pd.read_csv(snakemake.input.latency)
-ratios = pd.read_csv(snakemake.input.ratios)
-parity = pd.read_csv(snakemake.input.parity)
+# The catalog documents this run; runs copied in from other machines have their own pages.
+latency, ratios, parity = (
+    table[table["run"] == params.run]
+    for table in (pd.read_csv(snakemake.input[name]) for name in ("latency", "ratios", "parity"))
+)
 environment = read_json(snakemake.input.environment)
 intervals = [tsv_job_interval(p) for p in [*snakemake.input.job_files, snakemake.input.aggregate_job]]
 for path in snakemake.input.comparisons:
