@@ -27,11 +27,18 @@ include: "workflow/rules/report.smk"
 
 
 # On a cluster these run on the submitting host: downloads need its network (compute nodes often
-# have none), and the tables and the document take seconds, less than a scheduler round trip.
+# have none), and the tables, figures and documents take seconds, less than a scheduler round trip.
 localrules:
     download_weights,
     aggregate,
     catalog_doc,
+    plot_latency,
+    plot_speedup,
+    plot_accuracy,
+    plot_throughput,
+    plot_deployability,
+    plot_runs,
+    summary,
 
 
 rule all:

@@ -83,7 +83,7 @@ def runs(cluster, tmp_path_factory):
         stop.set()
         canceller.join()
     first_s = time.monotonic() - start
-    cancelled_result = workdir / "results" / "compare" / "cpu" / "b1" / f"{CANCELLED_MODEL}.json"
+    cancelled_result = workdir / "results" / "runs" / RUN / "compare" / "cpu" / "b1" / f"{CANCELLED_MODEL}.json"
     left_after_cancel = cancelled_result.exists()
     second = slurm_snakemake(workdir)
     print(
@@ -126,7 +126,9 @@ def test_tables_come_out_with_the_allocation_of_each_comparison(runs):
     assert latency["slurm_job"].notna().all() and latency["exclusive_node"].all()
     records = {r["JobId"]: r for r in job_records()}
     for model in MODELS:
-        result = json.loads((runs["workdir"] / "results" / "compare" / "cpu" / "b1" / f"{model}.json").read_text())
+        result = json.loads(
+            (runs["workdir"] / "results" / "runs" / RUN / "compare" / "cpu" / "b1" / f"{model}.json").read_text()
+        )
         allocation = result["allocation"]
         record = records[allocation["job_id"]]
         assert record["Comment"].startswith(f"rule_compare_wildcards_cpu_1_{model}")

@@ -61,7 +61,7 @@ def test_every_ratio_that_matters_has_an_interval(run_dir):
     assert set(cross["candidate"]) == {"ts-cpp/plain"} and set(cross["reference"]) == {"ts-python/plain"}
     assert (ratios["rounds"] == 3).all()
     assert ((ratios["ci_low"] <= ratios["ratio"]) & (ratios["ratio"] <= ratios["ci_high"])).all()
-    comparison = (run_dir / "results" / "compare" / "cpu" / "b1" / "squeezenet1_1.json").read_text()
+    comparison = (run_dir / "results" / "runs" / RUN / "compare" / "cpu" / "b1" / "squeezenet1_1.json").read_text()
     schedule = json.loads(comparison)["schedule"]
     # One block per deployment per round (plus re-runs of noisy blocks), never two at once.
     spans = sorted((s["started_at"], s["finished_at"]) for s in schedule)
@@ -125,8 +125,12 @@ def test_editing_cpp_bench_reruns_only_the_cpp_chain(run_dir):
     assert "Nothing to be done" in snakemake(run_dir, "-n").stdout
     bench_source = run_dir / "cpp" / "src" / "bench.cpp"
     # A real edit: Snakemake ignores a newer mtime when the content checksum is unchanged.
-    bench_source.write_text(bench_source.read_text() + "\n// an edit\n")
-    jobs = planned_jobs(snakemake(run_dir, "-n").stdout)
+    original = bench_source.read_text()
+    bench_source.write_text(original + "\n// an edit\n")
+    try:
+        jobs = planned_jobs(snakemake(run_dir, "-n").stdout)
+    finally:
+        bench_source.write_text(original)  # the module's other tests use this run
     # The comparisons (whose ratios depend on bench) re-run; exports, preprocessing, inference
     # and parity do not.
     assert jobs == {
@@ -219,10 +223,23 @@ def copy_in_as_another_run(run_dir, other: str, device: str) -> None:
         target.write_text(json.dumps(record))
 
 
-def test_another_machines_run_copied_in_is_compared_without_measuring(run_dir, tmp_path):
-    merged = tmp_path / "merged"
-    shutil.copytree(run_dir, merged, symlinks=True)
+def test_another_machines_run_copied_in_is_compared_without_measuring(run_dir):
+    # In the module's run itself (a copy elsewhere would re-run everything: rules name some
+    # inputs by absolute path); the run is put back as it was at the end.
+    merged = run_dir
     copy_in_as_another_run(merged, "gpu01", "cuda")
+    try:
+        check_merged_run(merged)
+    finally:
+        shutil.rmtree(merged / "results" / "runs" / "gpu01")
+        shutil.rmtree(merged / "results" / "plots" / "gpu01", ignore_errors=True)
+        (merged / "results" / "plots" / "runs_b1.png").unlink(missing_ok=True)
+        snakemake(merged)
+    assert not (merged / "results" / "plots" / "runs_b1.png").exists()
+    assert set(table(merged, "latency.csv")["run"]) == {RUN}
+
+
+def check_merged_run(merged):
     jobs = planned_jobs(snakemake(merged, "-n").stdout)
     # Only tables, figures and the summary: the copied-in run matches no measuring rule.
     assert jobs == {
@@ -281,8 +298,10 @@ def test_html_report_renders_in_a_browser(run_dir, tmp_path):
                 "--window-size=1400,1800"]  # fmt: skip
     html = report.read_text()
     checked = tmp_path / "report_checked.html"
+    # The page's own <head> comes first and its </body> last (the scripts inside mention both).
+    before, _, after = html.rpartition("</body>")
     checked.write_text(
-        html.replace("<head>", "<head>" + BROWSER_CHECK_HEAD, 1).replace("</body>", BROWSER_CHECK_BODY + "</body>", 1)
+        (before + BROWSER_CHECK_BODY + "</body>" + after).replace("<head>", "<head>" + BROWSER_CHECK_HEAD, 1)
     )
     dom = subprocess.run(
         [*headless, "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=180, check=True
