@@ -32,6 +32,7 @@ localrules:
     download_weights,
     aggregate,
     catalog_doc,
+    readme_figure,
     plot_latency,
     plot_speedup,
     plot_accuracy,

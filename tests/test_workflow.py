@@ -207,6 +207,11 @@ def test_figures_and_summary_of_the_run(run_dir):
     assert all(model in summary for model in MODELS)
 
 
+def test_the_readme_figure_comes_from_the_run(run_dir):
+    jobs = planned_jobs(snakemake(run_dir, "-n", "docs/generated/accuracy_vs_latency.png").stdout)
+    assert jobs == {"readme_figure": 1}
+
+
 def copy_in_as_another_run(run_dir, other: str, device: str) -> None:
     """This run's raw results, relabelled as if measured by machine ``other`` on ``device``."""
     source = run_dir / "results" / "runs" / RUN

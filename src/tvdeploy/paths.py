@@ -54,6 +54,8 @@ PLOT_RUNS = PLOTS_DIR + "/runs_b{batch}.png"
 SUMMARY = "results/summary.md"
 REPORT = "results/report.html"
 CATALOG_DOC = "docs/generated/catalog.md"
+# The figure the README shows: this run's accuracy vs latency on its first device at batch 1.
+README_FIGURE = "docs/generated/accuracy_vs_latency.png"
 LOGS_DIR = "results/logs"
 # Snakemake `benchmark:` files: each job's wall time and peak memory.
 JOBS_DIR = "results/jobs"

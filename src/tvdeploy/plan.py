@@ -349,6 +349,11 @@ class Plan:
                 batches.sort()
         return found
 
+    def readme_figure_source(self) -> str:
+        """The figure the README embeds: accuracy vs latency of this run's first device, batch 1."""
+        batch = min(self.config["bench"]["batch_sizes"])
+        return paths.PLOTS_PER_BATCH["accuracy"].format(run=self.run, device=self.devices[0], batch=batch)
+
     def plot_files(self, root: str | Path = ".") -> list[str]:
         """Every figure: per run, device and batch size; per run and device; and, once two runs
         or devices are present, the runs side by side per batch size."""

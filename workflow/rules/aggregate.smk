@@ -96,3 +96,17 @@ rule catalog_doc:
         mem_mb={m: PLAN.export_mem_mb(m) for m in PLAN.models},
     script:
         "../scripts/render_catalog.py"
+
+
+# The README's figure, from a whole-catalog run (on request, like docs/generated/catalog.md).
+rule readme_figure:
+    input:
+        PLAN.readme_figure_source(),
+    output:
+        paths.README_FIGURE,
+    log:
+        "results/logs/readme_figure.log",
+    conda:
+        "../envs/tvdeploy.yaml"
+    script:
+        "../scripts/copy_figure.py"

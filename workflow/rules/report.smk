@@ -122,3 +122,4 @@ rule summary:
         accuracy=PLAN.accuracy(),
     script:
         "../scripts/summarize.py"
+
