@@ -126,6 +126,9 @@ def test_throughput_needs_two_batch_sizes(tables):
     assert "one batch size measured" in figure.axes[0].texts[0].get_text()
     figure = plots.throughput_vs_batch(latency, "cpu")
     assert len([a for a in figure.axes if a.lines]) == 3  # one panel per deployment
+    # Few models: a legend names each line; the x axis shows the batch sizes themselves.
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == sorted(MEDIANS)
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["1", "8"]
 
 
 def test_runs_side_by_side_shows_every_run_and_device(tables):

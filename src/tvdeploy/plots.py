@@ -38,6 +38,8 @@ DEPLOYABILITY_COLOURS = ("#4caf50", "#ffb300", "#e53935", "#e0e0e0")
 LABEL_ROOM_FACTOR = 8.0
 LABEL_OFFSET = 0.03
 LABEL_GAP = 0.028
+# The throughput figure names its models in a legend up to this many.
+MAX_LEGEND_MODELS = 20
 # Ticks of ratio axes: round numbers, dense near 1 where most comparisons land.
 RATIO_TICKS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 
@@ -188,14 +190,25 @@ def throughput_vs_batch(latency: pd.DataFrame, device: str, run: str | None = No
     columns = min(3, len(deployments))
     lines = math.ceil(len(deployments) / columns)
     figure, axes_grid = plt.subplots(
-        lines, columns, figsize=(WIDTH_IN, 3.0 * lines), squeeze=False, sharex=True, sharey=True
-    )
+        lines, columns, figsize=(WIDTH_IN, 1.0 + 2.8 * lines), squeeze=False, sharex=True, sharey=True,
+        layout="constrained",
+    )  # fmt: skip
+    models = sorted(set(rows["model"]))
+    palette = plt.get_cmap("tab10" if len(models) <= 10 else "tab20")
+    colours = {m: palette(i % palette.N) for i, m in enumerate(models)}
+    sizes = sorted(rows["batch_size"].unique())
     for axes, (runtime, variant) in zip(axes_grid.flat, deployments, strict=False):
         dep = rows[(rows["runtime"] == runtime) & (rows["variant"] == variant)]
-        for _model, series in dep.sort_values("batch_size").groupby("model"):
-            axes.plot(series["batch_size"], series["throughput_ips"], marker=".", linewidth=0.8, alpha=0.7)
+        for model, series in dep.sort_values("batch_size").groupby("model"):
+            axes.plot(
+                series["batch_size"], series["throughput_ips"], marker=".", linewidth=0.8, alpha=0.8,
+                color=colours[model], label=model,
+            )  # fmt: skip
         axes.set_title(_deployment_label(runtime, variant), fontsize=9)
         axes.set_xscale("log", base=2)
+        axes.xaxis.set_major_locator(FixedLocator(sizes))
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        axes.xaxis.set_minor_formatter(NullFormatter())
         axes.set_yscale("log")
         axes.grid(which="both", alpha=0.3)
     for axes in axes_grid.flat[len(deployments) :]:
@@ -203,6 +216,10 @@ def throughput_vs_batch(latency: pd.DataFrame, device: str, run: str | None = No
     figure.supxlabel("batch size (log scale)")
     figure.supylabel("images per second (log scale)")
     figure.suptitle(f"{title}; one line per model")
+    # Names only while a legend stays readable; with the whole catalog the lines show the trend.
+    if len(models) <= MAX_LEGEND_MODELS:
+        handles, labels = axes_grid.flat[0].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
     return figure
 
 
