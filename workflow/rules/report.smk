@@ -122,4 +122,3 @@ rule summary:
         accuracy=PLAN.accuracy(),
     script:
         "../scripts/summarize.py"
-
