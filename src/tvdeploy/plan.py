@@ -319,8 +319,6 @@ class Plan:
     def parity_inputs(self, device: str, model: str) -> list[str]:
         return sorted({p[k] for p in self.parity_pairs(device, model) for k in ("reference_file", "candidate_file")})
 
-    # ---- targets and accounting --------------------------------------------------------------
-
     # ---- runs --------------------------------------------------------------------------------
 
     def here(self, pattern: str) -> str:
@@ -348,6 +346,8 @@ class Plan:
                 batches.append(int(item["batch"]))
                 batches.sort()
         return found
+
+    # ---- targets and accounting --------------------------------------------------------------
 
     def readme_figure_source(self) -> str:
         """The figure the README embeds: accuracy vs latency of this run's first device, batch 1."""
