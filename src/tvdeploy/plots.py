@@ -74,6 +74,26 @@ def _model_rows(axes, models: list[str]) -> None:
     axes.tick_params(axis="x", top=True, labeltop=len(models) > 20)
 
 
+def _model_rows_figure(models: list[str]) -> tuple[Figure, plt.Axes, dict[str, int]]:
+    """A figure with one row per model (first at the top) and each model's row position."""
+    figure, axes = plt.subplots(figsize=(WIDTH_IN, _height(len(models))), layout="constrained")
+    return figure, axes, {m: i for i, m in enumerate(models)}
+
+
+def _row_offsets(entries: int, spread: float) -> np.ndarray | list[float]:
+    """Vertical offsets that keep several series of one model's row apart."""
+    return np.linspace(-spread, spread, entries) if entries > 1 else [0.0]
+
+
+def _finish_model_rows(figure: Figure, axes, models: list[str], title: str, xlabel: str, entries: int) -> Figure:
+    _model_rows(axes, models)
+    axes.set_xlabel(xlabel)
+    axes.set_title(title)
+    axes.grid(axis="x", which="both", alpha=0.3)
+    _legend_below(figure, entries)
+    return figure
+
+
 def _legend_below(figure: Figure, entries: int) -> None:
     """Below the axes, where it cannot hide a model's row."""
     figure.legend(loc="outside lower center", ncols=min(entries, 4), fontsize=8, frameon=False)
@@ -115,10 +135,9 @@ def latency_per_model(latency: pd.DataFrame, device: str, batch_size: int, run: 
         return _message_figure(title, "no successful measurement")
     order = rows[rows["runtime"] == EAGER].set_index("model")["median_ms"]
     models = sorted(set(rows["model"]), key=lambda m: (order.get(m, math.inf), m))
-    position = {m: i for i, m in enumerate(models)}
     deployments = _deployments(rows)
-    figure, axes = plt.subplots(figsize=(WIDTH_IN, _height(len(models))), layout="constrained")
-    offsets = np.linspace(-0.25, 0.25, len(deployments)) if len(deployments) > 1 else [0.0]
+    figure, axes, position = _model_rows_figure(models)
+    offsets = _row_offsets(len(deployments), 0.25)
     for (runtime, variant), offset, marker in zip(deployments, offsets, MARKERS * 4, strict=False):
         dep = rows[(rows["runtime"] == runtime) & (rows["variant"] == variant)]
         y = np.array([position[m] for m in dep["model"]]) + offset
@@ -129,13 +148,9 @@ def latency_per_model(latency: pd.DataFrame, device: str, batch_size: int, run: 
             median, y, xerr=[low, high], fmt=marker, markersize=4, capsize=2, linewidth=0.8,
             label=_deployment_label(runtime, variant),
         )  # fmt: skip
-    _model_rows(axes, models)
     axes.set_xscale("log")
-    axes.set_xlabel("latency per batch (ms, log scale): median, whiskers min – p90")
-    axes.set_title(title)
-    axes.grid(axis="x", which="both", alpha=0.3)
-    _legend_below(figure, len(deployments))
-    return figure
+    xlabel = "latency per batch (ms, log scale): median, whiskers min – p90"
+    return _finish_model_rows(figure, axes, models, title, xlabel, len(deployments))
 
 
 def speedup_vs_eager(
@@ -154,10 +169,9 @@ def speedup_vs_eager(
         return _message_figure(title, "no paired comparison with eager")
     best = rows.groupby("model")["speedup_vs_eager"].max().sort_values(ascending=False)
     models = list(best.index)
-    position = {m: i for i, m in enumerate(models)}
     deployments = _deployments(rows)
-    figure, axes = plt.subplots(figsize=(WIDTH_IN, _height(len(models))), layout="constrained")
-    offsets = np.linspace(-0.25, 0.25, len(deployments)) if len(deployments) > 1 else [0.0]
+    figure, axes, position = _model_rows_figure(models)
+    offsets = _row_offsets(len(deployments), 0.25)
     for (runtime, variant), offset, marker in zip(deployments, offsets, MARKERS * 4, strict=False):
         dep = rows[(rows["runtime"] == runtime) & (rows["variant"] == variant)]
         y = np.array([position[m] for m in dep["model"]]) + offset
@@ -169,13 +183,9 @@ def speedup_vs_eager(
             label=_deployment_label(runtime, variant),
         )  # fmt: skip
     axes.axvline(1.0, color="black", linewidth=1)
-    _model_rows(axes, models)
     _ratio_axis(axes)
-    axes.set_xlabel(f"speedup over eager (×, log scale; > 1 faster), {confidence:.0%} interval over paired rounds")
-    axes.set_title(title)
-    axes.grid(axis="x", which="both", alpha=0.3)
-    _legend_below(figure, len(deployments))
-    return figure
+    xlabel = f"speedup over eager (×, log scale; > 1 faster), {confidence:.0%} interval over paired rounds"
+    return _finish_model_rows(figure, axes, models, title, xlabel, len(deployments))
 
 
 def throughput_vs_batch(latency: pd.DataFrame, device: str, run: str | None = None) -> Figure:
@@ -256,6 +266,11 @@ def fastest_per_model(latency: pd.DataFrame, device: str, batch_size: int, run: 
     return rows.loc[rows.groupby("model")["median_ms"].idxmin()].reset_index(drop=True)
 
 
+def with_accuracy(fastest: pd.DataFrame, accuracy: dict[str, float]) -> pd.DataFrame:
+    """Rows of models with a published top-1 accuracy, in column ``acc1``."""
+    return fastest.assign(acc1=fastest["model"].map(accuracy)).dropna(subset=["acc1"])
+
+
 def accuracy_vs_latency(
     latency: pd.DataFrame, accuracy: dict[str, float], device: str, batch_size: int, run: str | None = None
 ) -> Figure:
@@ -265,7 +280,7 @@ def accuracy_vs_latency(
     fastest = fastest_per_model(latency, device, batch_size, run)
     if fastest.empty:
         return _message_figure(title, "no successful measurement")
-    fastest = fastest.assign(acc1=fastest["model"].map(accuracy)).dropna(subset=["acc1"])
+    fastest = with_accuracy(fastest, accuracy)
     front = pareto_front(fastest, "median_ms", "acc1")
     figure, axes = plt.subplots(figsize=(WIDTH_IN, 6.5))
     axes.scatter(fastest["median_ms"], fastest["acc1"], s=14, color="#90a4ae", label="model (fastest deployment)")
@@ -348,20 +363,15 @@ def runs_side_by_side(latency: pd.DataFrame, batch_size: int) -> Figure:
         return _message_figure(title, "no successful measurement")
     first = rows[rows["where"] == rows["where"].iloc[0]].set_index("model")["median_ms"]
     models = sorted(set(rows["model"]), key=lambda m: (first.get(m, math.inf), m))
-    position = {m: i for i, m in enumerate(models)}
     places = list(dict.fromkeys(rows["where"]))
-    figure, axes = plt.subplots(figsize=(WIDTH_IN, _height(len(models))), layout="constrained")
-    offsets = np.linspace(-0.2, 0.2, len(places)) if len(places) > 1 else [0.0]
+    figure, axes, position = _model_rows_figure(models)
+    offsets = _row_offsets(len(places), 0.2)
     for place, offset, marker in zip(places, offsets, MARKERS * 4, strict=False):
         at = rows[rows["where"] == place]
         axes.scatter(at["median_ms"], [position[m] + offset for m in at["model"]], marker=marker, s=16, label=place)
-    _model_rows(axes, models)
     axes.set_xscale("log")
-    axes.set_xlabel("median latency of the model's fastest deployment (ms per batch, log scale)")
-    axes.set_title(title)
-    axes.grid(axis="x", which="both", alpha=0.3)
-    _legend_below(figure, len(places))
-    return figure
+    xlabel = "median latency of the model's fastest deployment (ms per batch, log scale)"
+    return _finish_model_rows(figure, axes, models, title, xlabel, len(places))
 
 
 def draw(

@@ -7,9 +7,9 @@ import re
 
 import pandas as pd
 
-from tvdeploy.plots import fastest_per_model, pareto_front
+from tvdeploy.plots import fastest_per_model, pareto_front, with_accuracy
 from tvdeploy.registry import EAGER, column_label
-from tvdeploy.tables import RUN_KEYS, deployment_summary, geometric_mean, interval_text, run_title
+from tvdeploy.tables import RUN_KEYS, deployment_summary, geometric_mean, interval_text, run_title, verdict_counts
 
 # Failure classes, matched in order against a failed deployment's error text.
 FAILURE_CLASSES = (
@@ -57,8 +57,7 @@ def _runs_lines(latency: pd.DataFrame, environment: dict) -> list[str]:
 
 
 def _pareto_section(latency: pd.DataFrame, accuracy: dict[str, float], device: str, batch: int) -> str:
-    fastest = fastest_per_model(latency, device, batch)
-    fastest = fastest.assign(acc1=fastest["model"].map(accuracy)).dropna(subset=["acc1"])
+    fastest = with_accuracy(fastest_per_model(latency, device, batch), accuracy)
     if fastest.empty:
         return ""
     front = pareto_front(fastest, "median_ms", "acc1")
@@ -116,14 +115,13 @@ def _fastest_section(latency: pd.DataFrame, ratios: pd.DataFrame) -> str:
 
 
 def _verdict_counts(ratios: pd.DataFrame) -> str:
-    judged = ratios[ratios["verdict"].notna()]
-    if judged.empty:
+    counts = verdict_counts(ratios)
+    if counts.empty:
         return ""
-    counts = judged.pivot_table(index="kind", columns="verdict", values="model", aggfunc="count", fill_value=0)
-    total = int((judged["verdict"] == "indistinguishable").sum())
+    total = int(counts.get("indistinguishable", pd.Series(dtype=int)).sum())
     return (
-        f"{total} of {len(judged)} paired comparisons were indistinguishable at the configured resolution:\n\n"
-        f"{counts.to_markdown()}\n"
+        f"{total} of {int(counts.to_numpy().sum())} paired comparisons were indistinguishable at the configured "
+        f"resolution:\n\n{counts.to_markdown()}\n"
     )
 
 

@@ -465,12 +465,20 @@ def deployment_markdown(summary: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
-def verdict_markdown(ratios: pd.DataFrame) -> str:
-    """How many paired comparisons of each kind came out faster, slower or indistinguishable."""
+def verdict_counts(ratios: pd.DataFrame) -> pd.DataFrame:
+    """Paired comparisons per kind (rows) and verdict (columns); empty when none was judged."""
     judged = ratios[ratios["verdict"].notna()]
     if judged.empty:
+        return pd.DataFrame()
+    return judged.pivot_table(index="kind", columns="verdict", values="model", aggfunc="count", fill_value=0)
+
+
+def verdict_markdown(ratios: pd.DataFrame) -> str:
+    """How many paired comparisons of each kind came out faster, slower or indistinguishable."""
+    counts = verdict_counts(ratios)
+    if counts.empty:
         return ""
-    counts = judged.pivot_table(index="kind", columns="verdict", values="model", aggfunc="count", fill_value=0)
+    judged = ratios[ratios["verdict"].notna()]
     resolution = ", ".join(f"{r:.0%}" for r in sorted(judged["resolution"].unique()))
     return (
         "### Paired comparisons by verdict\n\n"
