@@ -78,6 +78,7 @@ class Plan:
     protocol: Protocol = field(repr=False)
     # This run's label: its measurements live under results/runs/<run>/ (tvdeploy.runs).
     run: str = field(default_factory=runs.run_label)
+    _other_measurements: dict[str, dict[str, list[dict]]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_config(cls, config: dict, repo_dir: str | Path = ".", has_gpu=machine_has_gpu) -> Plan:
@@ -330,8 +331,12 @@ class Plan:
         return runs.other_runs(self.run, root)
 
     def other_measurements(self, root: str | Path = ".") -> dict[str, list[dict]]:
-        """The raw per-job results of the other runs present, by kind; read, never produced."""
-        return runs.measurements_of(self.other_runs(root), root)
+        """The raw per-job results of the other runs present, by kind; read, never produced.
+        Found once per root: parsing asks for them several times (inputs, params, figures)."""
+        key = str(root)
+        if key not in self._other_measurements:
+            self._other_measurements[key] = runs.measurements_of(self.other_runs(root), root)
+        return self._other_measurements[key]
 
     def other_measurement_files(self, root: str | Path = ".") -> list[str]:
         return [item["path"] for items in self.other_measurements(root).values() for item in items]

@@ -18,6 +18,7 @@ from tvdeploy.tables import (
 
 log = setup_script_logging(snakemake)
 params = snakemake.params
+this_run, other = params.run, params.other
 weights_source = {model: read_json(path)["source"] for model, path in params.provenance.items()}
 
 
@@ -26,20 +27,24 @@ def write_csv(table, dest):
         table.to_csv(tmp, index=False, float_format="%.6g")
 
 
-def with_run(path, run):
+def with_run(path, run, **fields):
     record = read_json(path)
-    record["run"] = run
+    record.update(run=run, **fields)
     return record
 
 
-# This run's raw results, then those of every other run copied in under results/runs/.
-this_run, other = params.run, params.other
-comparison_records = [with_run(p, this_run) for p in snakemake.input.comparisons]
-comparison_records += [with_run(item["path"], item["run"]) for item in other["comparisons"]]
-overhead_records = [with_run(p, this_run) for p in snakemake.input.overhead]
-overhead_records += [with_run(item["path"], item["run"]) for item in other["overhead"]]
-for item in other["comparisons"]:
-    weights_source.setdefault((item["run"], item["model"]), read_json(item["path"]).get("weights_source"))
+def all_runs(own_paths, kind):
+    """This run's raw results, then those of every other run copied in under results/runs/."""
+    own = [with_run(p, this_run) for p in own_paths]
+    return own + [with_run(item["path"], item["run"]) for item in other[kind]]
+
+
+comparison_records = all_runs(snakemake.input.comparisons, "comparisons")
+overhead_records = all_runs(snakemake.input.overhead, "overhead")
+# Other runs' weights sources come from their comparison records (their provenance files stayed home).
+for record in comparison_records:
+    if record["run"] != this_run:
+        weights_source.setdefault((record["run"], record["model"]), record.get("weights_source"))
 latency = latency_table(comparison_records)
 write_csv(latency, snakemake.output.latency_csv)
 ratios = ratios_table(comparison_records)
@@ -93,18 +98,16 @@ write_text_atomic(
     ),
 )
 
-predictions = []
-for item in params.predictions:
-    record = with_run(item["file"], this_run)
-    record.update({k: item[k] for k in ("model", "runtime", "variant", "device")})
-    predictions.append(record)
-for item in other["predictions"]:
-    record = with_run(item["path"], item["run"])
-    record.update({k: item[k] for k in ("model", "runtime", "variant", "device")})
-    record["weights_source"] = weights_source.get((item["run"], item["model"]))
-    predictions.append(record)
-parity_records = [with_run(p, this_run) for p in snakemake.input.parity]
-parity_records += [with_run(item["path"], item["run"]) for item in other["parity"]]
+identity = ("model", "runtime", "variant", "device")
+predictions = [with_run(item["file"], this_run, **{k: item[k] for k in identity}) for item in params.predictions]
+predictions += [
+    with_run(
+        item["path"], item["run"], weights_source=weights_source.get((item["run"], item["model"])),
+        **{k: item[k] for k in identity},
+    )
+    for item in other["predictions"]
+]  # fmt: skip
+parity_records = all_runs(snakemake.input.parity, "parity")
 write_csv(predictions_table(predictions, weights_source), snakemake.output.predictions)
 write_csv(parity_table(parity_records, weights_source), snakemake.output.parity)
 log.info("wrote %d latency rows, %d ratios", len(latency), len(ratios))
