@@ -11,6 +11,8 @@ from tvdeploy.plan import ConfigError, Plan, list_images
 from tvdeploy.registry import CPP, PYTHON, RUNTIMES
 
 DEFAULT = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+TORCHSCRIPT_RUNTIMES = ["eager", "ts-python", "ts-cpp"]
+PEERS = ["onnxruntime", "openvino-python"]
 
 
 def plan(gpu=False, **overrides):
@@ -20,8 +22,10 @@ def plan(gpu=False, **overrides):
 
 
 def test_default_plan_on_a_cpu_machine():
-    p = plan()
-    assert p.devices == ["cpu"] and p.runtimes == ["eager", "ts-python", "ts-cpp"]
+    # The default compares against the peers users pick instead of TorchScript.
+    assert plan().runtimes == TORCHSCRIPT_RUNTIMES + PEERS
+    p = plan(runtimes=TORCHSCRIPT_RUNTIMES)
+    assert p.devices == ["cpu"]
     assert p.deployments() == [("cpu", "eager", "plain"), ("cpu", "ts-python", "plain"), ("cpu", "ts-cpp", "plain")]
     assert p.deployments(CPP) == [("cpu", "ts-cpp", "plain")]
     assert list(p.images) == ["chelsea_cat", "coffee_cup", "falcon9_rocket"] and p.bench_image == "chelsea_cat"
@@ -47,7 +51,9 @@ def test_variants_and_devices_multiply_and_fp16_stays_on_cuda():
         ("cuda", "fp16"),
     }
     batches = [1, 8]
-    p2 = plan(variants=["plain", "frozen"], bench={**DEFAULT["bench"], "batch_sizes": batches})
+    p2 = plan(
+        runtimes=TORCHSCRIPT_RUNTIMES, variants=["plain", "frozen"], bench={**DEFAULT["bench"], "batch_sizes": batches}
+    )
     assert len(p2.comparison_files()) == 2 * len(batches)
     assert len(p2.comparison_deployments("cpu")) == 1 + 2 + 2
     # Five workers of the model at once.
@@ -55,7 +61,7 @@ def test_variants_and_devices_multiply_and_fp16_stays_on_cuda():
 
 
 def test_comparison_pairs_are_the_ratios_that_matter():
-    p = plan(variants=["plain", "frozen"])
+    p = plan(runtimes=TORCHSCRIPT_RUNTIMES, variants=["plain", "frozen"])
     pairs = {(x["kind"], "/".join(x["candidate"]), "/".join(x["reference"])) for x in p.comparison_pairs("cpu")}
     assert pairs == {
         ("vs_eager", "ts-python/plain", "eager/plain"),
@@ -72,6 +78,27 @@ def test_comparison_pairs_are_the_ratios_that_matter():
     assert kinds == {"cross_language"}
 
 
+def test_peer_runtimes_join_every_comparison_and_openvino_stays_on_the_cpu():
+    p = plan(gpu=True, devices=["cpu", "cuda"])
+    assert ("openvino-python", "plain") in p.comparison_deployments("cpu")
+    assert ("openvino-python", "plain") not in p.comparison_deployments("cuda")
+    assert ("onnxruntime", "plain") in p.comparison_deployments("cuda")
+    pairs = p.comparison_pairs("cpu")
+    peer = {("/".join(x["candidate"]), "/".join(x["reference"])) for x in pairs if x["kind"] == "vs_peer"}
+    # Every deployment but eager and the peer itself against ONNX Runtime.
+    assert peer == {(f"{r}/plain", "onnxruntime/plain") for r in ("ts-python", "ts-cpp", "openvino-python")}
+    vs_eager = {x["candidate"][0] for x in p.comparison_pairs("cpu") if x["kind"] == "vs_eager"}
+    assert vs_eager == {"ts-python", "ts-cpp", *PEERS}
+    assert p.artifact("onnxruntime", "cpu", "plain", "resnet18") == "results/onnx/resnet18"
+    assert p.artifact("openvino-python", "cpu", "plain", "resnet18") == "results/openvino/resnet18"
+    assert p.built_artifacts() == ["onnx", "openvino"]
+    assert plan(runtimes=TORCHSCRIPT_RUNTIMES).built_artifacts() == []
+    # Checked against eager, like TorchScript.
+    parity = {x["runtime"]: x["reference"] for x in p.parity_pairs("cpu", "resnet18")}
+    assert parity["onnxruntime"] == "eager" and parity["openvino-python"] == "eager"
+    assert "openvino-python" not in {x["runtime"] for x in p.parity_pairs("cuda", "resnet18")}
+
+
 def test_artifacts_follow_the_runtime():
     p = plan()
     assert p.artifact("eager", "cpu", "plain", "resnet18") == "data/weights/resnet18.pth"
@@ -82,7 +109,7 @@ def test_artifacts_follow_the_runtime():
 
 
 def test_parity_pairs_follow_the_reference_chain():
-    p = plan()
+    p = plan(runtimes=TORCHSCRIPT_RUNTIMES)
     pairs = {(x["runtime"], x["variant"]): x for x in p.parity_pairs("cpu", "resnet18")}
     assert set(pairs) == {("ts-python", "plain"), ("ts-cpp", "plain")}
     assert pairs["ts-python", "plain"]["reference"] == "eager"
@@ -153,13 +180,16 @@ def test_wildcard_constraints_come_from_the_registry():
 
 
 def test_job_wildcards_cover_every_non_benchmark_job():
-    p = plan(variants=["plain", "frozen"])
+    p = plan(runtimes=TORCHSCRIPT_RUNTIMES, variants=["plain", "frozen"])
     jobs = p.job_wildcards()
     assert jobs["build_cpp"] == [{"program": "infer"}, {"program": "bench"}]
     assert len(jobs["download_weights"]) == 2 and len(jobs["preprocess_image"]) == 2 * 3
     assert len(jobs["derive_torchscript_variant"]) == 2  # frozen, two models, cpu
     assert len(jobs["infer_python"]) == 2 * 3 and len(jobs["infer_cpp"]) == 2 * 2
     assert {w["runtime"] for w in jobs["infer_cpp"]} == {"ts-cpp"}
+    assert "export_onnx" not in jobs
+    peers = plan().job_wildcards()
+    assert peers["export_onnx"] == peers["convert_openvino"] == [{"model": "resnet18"}, {"model": "inception_v3"}]
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO_ROOT / "config").glob("*.yaml")))

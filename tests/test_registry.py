@@ -9,6 +9,7 @@ from conftest import REPO_ROOT
 
 from tvdeploy import registry
 from tvdeploy.registry import (
+    BUILT_ARTIFACTS,
     CPP,
     DEVICE_CHOICES,
     DEVICES,
@@ -34,7 +35,7 @@ def test_schema_allows_exactly_the_registry_names():
 @pytest.mark.parametrize("name", list(RUNTIMES))
 def test_every_runtime_is_complete(name):
     rt = RUNTIMES[name]
-    assert rt.language in (PYTHON, CPP) and rt.artifact in (WEIGHTS, TORCHSCRIPT)
+    assert rt.language in (PYTHON, CPP) and rt.artifact in (WEIGHTS, TORCHSCRIPT, *BUILT_ARTIFACTS)
     assert rt.variants and set(rt.variants) <= set(VARIANTS) and set(rt.devices) <= set(DEVICES)
     module = importlib.import_module(rt.harness)
     if rt.language == PYTHON:

@@ -10,7 +10,7 @@ import yaml
 from conftest import REPO_ROOT
 
 MODELS = ["squeezenet1_1", "mobilenet_v3_small"]
-RUNTIMES = ["eager", "ts-python", "ts-cpp"]
+RUNTIMES = ["eager", "ts-python", "ts-cpp", "onnxruntime", "openvino-python"]
 # The run label is fixed so targets do not depend on the test machine's host name.
 RUN = "tiny"
 TINY_CONFIG = {

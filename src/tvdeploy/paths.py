@@ -12,6 +12,9 @@ TORCHSCRIPT_PLAIN = "results/torchscript/plain/{model}.pt"
 TORCHSCRIPT_PLAIN_META = "results/torchscript/plain/{model}.json"
 TORCHSCRIPT_DERIVED = "results/torchscript/{device}/{variant}/{model}.pt"
 TORCHSCRIPT_DERIVED_META = "results/torchscript/{device}/{variant}/{model}.json"
+# Artifacts built for the peer runtimes: a folder per model with the file(s) and build.json
+# (tvdeploy.exporters). Device-independent: both have a dynamic batch and are loaded per device.
+BUILT_ARTIFACT = "results/{artifact}/{model}"
 INPUT_DAT = "results/inputs/{spec}/{image}.dat"
 INPUT_SIDECAR = "results/inputs/{spec}/{image}.json"
 CPP_BUILD_DIR = "build/cpp"
@@ -37,6 +40,8 @@ TABLES = {
     "ratios": f"{TABLES_DIR}/ratios.csv",
     "predictions": f"{TABLES_DIR}/predictions.csv",
     "parity": f"{TABLES_DIR}/parity.csv",
+    "deployability": f"{TABLES_DIR}/deployability.csv",
+    "builds": f"{TABLES_DIR}/builds.csv",
 }
 # Figures of a run (tvdeploy.plots), per device and batch size or per device, and its one-page summary.
 PLOTS_DIR = "results/plots"
@@ -65,3 +70,8 @@ def torchscript(device: str, variant: str, model: str) -> str:
     if variant == PLAIN:
         return TORCHSCRIPT_PLAIN.format(model=model)
     return TORCHSCRIPT_DERIVED.format(device=device, variant=variant, model=model)
+
+
+def built_artifact(kind: str) -> str:
+    """The folder pattern (wildcard ``{model}``) of one built artifact kind."""
+    return BUILT_ARTIFACT.replace("{artifact}", kind)

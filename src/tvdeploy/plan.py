@@ -19,13 +19,16 @@ from tvdeploy.catalog import ModelInfo, UnknownModelError, read_sheet, resolve_m
 from tvdeploy.cppbuild import PROGRAMS
 from tvdeploy.devices import machine_has_gpu, resolve_devices
 from tvdeploy.registry import (
+    BUILT_ARTIFACTS,
     CPP,
     DEVICES,
     EAGER,
+    PEER_REFERENCE,
     PLAIN,
     PYTHON,
     RUNTIMES,
     VARIANTS,
+    WEIGHTS,
     cross_language_pairs,
     derived_variants,
     runtime,
@@ -175,9 +178,16 @@ class Plan:
         rt = runtime(runtime_name)
         if variant not in rt.variants:
             raise ConfigError(f"{runtime_name} has no variant '{variant}' (it has {', '.join(rt.variants)})")
-        if rt.artifact == "weights":
+        if rt.artifact == WEIGHTS:
             return paths.WEIGHTS.format(model=model)
+        if rt.artifact in BUILT_ARTIFACTS:
+            return paths.BUILT_ARTIFACT.format(artifact=rt.artifact, model=model)
         return paths.torchscript(device, variant, model)
+
+    def built_artifacts(self) -> list[str]:
+        """The built artifact kinds (ONNX, OpenVINO IR) the run's runtimes load, in registry order."""
+        needed = {RUNTIMES[r].artifact for _, r, _ in self.deployments()}
+        return [kind for kind in BUILT_ARTIFACTS if kind in needed]
 
     def export_mem_mb(self, model: str) -> int:
         return resources.export_mem_mb(self.model(model))
@@ -249,7 +259,8 @@ class Plan:
 
     def comparison_pairs(self, device: str) -> list[dict]:
         """The ratios that matter: every deployment vs eager; the same artifact in two languages
-        (ts-cpp vs ts-python on the same .pt); each variant vs the plain export of its runtime."""
+        (ts-cpp vs ts-python on the same .pt); each variant vs the plain export of its runtime;
+        every deployment vs the peer runtime (ONNX Runtime) where the run has it."""
         present = set(self.comparison_deployments(device))
         pairs = []
 
@@ -265,6 +276,9 @@ class Plan:
         for runtime_name, variant_name in self.comparison_deployments(device):
             if variant_name != PLAIN:
                 add("vs_plain", (runtime_name, variant_name), (runtime_name, PLAIN))
+        for runtime_name, variant_name in self.comparison_deployments(device):
+            if runtime_name != EAGER:
+                add("vs_peer", (runtime_name, variant_name), (PEER_REFERENCE, PLAIN))
         return pairs
 
     def comparison_mem_mb(self, device: str, model: str, batch: int) -> int:
@@ -393,6 +407,7 @@ class Plan:
             "export_torchscript": [{"model": m} for m in self.models],
             "preprocess_image": [{"spec": s, "image": i} for s in self.specs for i in self.images],
             "derive_torchscript_variant": self.derived_torchscript(),
+            **{BUILT_ARTIFACTS[kind]: [{"model": m} for m in self.models] for kind in self.built_artifacts()},
             **{
                 f"infer_{language}": [
                     {k: p[k] for k in ("device", "runtime", "variant", "model")}

@@ -30,6 +30,12 @@ CPP = "cpp"
 # Artifacts a runtime consumes: the weights file (rebuilt into the nn.Module) or an export.
 WEIGHTS = "weights"
 TORCHSCRIPT = "torchscript"
+# Built from the nn.Module into a folder with a build record, failed builds included
+# (tvdeploy.exporters); one rule each (workflow/rules/export.smk).
+ONNX = "onnx"
+OPENVINO = "openvino"
+# Each built artifact kind and the rule that builds it.
+BUILT_ARTIFACTS = {ONNX: "export_onnx", OPENVINO: "convert_openvino"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,8 @@ class Runtime:
         """The variants this runtime runs on ``device``: those of ``selected`` it supports, in
         registry order. A runtime with only the plain variant (eager) always runs it: it is the
         reference the others are checked and compared against."""
+        if device not in self.devices:
+            return []
         if self.variants == (PLAIN,):
             return [PLAIN]
         return [v for v in self.variants if v in selected and VARIANTS[v].supports(device)]
@@ -122,8 +130,32 @@ RUNTIMES: dict[str, Runtime] = {
             variants=TORCHSCRIPT_VARIANTS,
             reference="ts-python",
         ),
+        Runtime(
+            "onnxruntime",
+            "ONNX (torch.onnx dynamo exporter) run by an ONNX Runtime session in Python",
+            language=PYTHON,
+            artifact=ONNX,
+            harness="tvdeploy.harnesses.onnxruntime",
+            variants=(PLAIN,),
+            reference=EAGER,
+        ),
+        Runtime(
+            "openvino-python",
+            "OpenVINO IR compiled by the OpenVINO CPU plugin in Python (float32)",
+            language=PYTHON,
+            artifact=OPENVINO,
+            harness="tvdeploy.harnesses.openvino",
+            variants=(PLAIN,),
+            devices=("cpu",),
+            reference=EAGER,
+        ),
     )
 }
+
+
+# The peer every deployment is also compared against: the fastest widely used CPU runtime for
+# these models, so a deployment's ratio to it says how far from the practical state of the art it is.
+PEER_REFERENCE = "onnxruntime"
 
 
 def runtime(name: str) -> Runtime:

@@ -11,7 +11,7 @@ from tvdeploy import paths
 from tvdeploy.cppbuild import PROGRAMS, program_sources
 from tvdeploy.environment import config_sha256
 from tvdeploy.plan import ConfigError, Plan, alternation
-from tvdeploy.registry import CPP, PYTHON, derived_variants
+from tvdeploy.registry import BUILT_ARTIFACTS, CPP, ONNX, OPENVINO, PYTHON, derived_variants
 from tvdeploy.resources import BASE_MEM_MB, BUILD_MEM_MB, cpus_per_gpu, gpus
 from tvdeploy.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
 
@@ -142,3 +142,38 @@ def job_benchmark_files():
         for rule, jobs in PLAN.job_wildcards().items()
         for wildcards in jobs
     ]
+
+
+def build_items():
+    """Every artifact build of this run: what it built, its record (the export's metadata or the
+    build folder) and its job's benchmark file (wall time, peak memory); call after the export
+    rules are defined."""
+    items = [
+        {
+            "model": m,
+            "artifact": "torchscript",
+            "record": paths.TORCHSCRIPT_PLAIN_META.format(model=m),
+            "job": rules.export_torchscript.benchmark.format(model=m),
+        }
+        for m in PLAN.models
+    ]
+    items += [
+        {
+            "model": w["model"],
+            "artifact": f"torchscript {w['variant']} ({w['device']})",
+            "record": paths.TORCHSCRIPT_DERIVED_META.format(**w),
+            "job": rules.derive_torchscript_variant.benchmark.format(**w),
+        }
+        for w in PLAN.derived_torchscript()
+    ]
+    items += [
+        {
+            "model": m,
+            "artifact": kind,
+            "record": paths.built_artifact(kind).format(model=m),
+            "job": getattr(rules, BUILT_ARTIFACTS[kind]).benchmark.format(model=m),
+        }
+        for kind in PLAN.built_artifacts()
+        for m in PLAN.models
+    ]
+    return items

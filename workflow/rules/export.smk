@@ -74,3 +74,55 @@ rule derive_torchscript_variant:
         seed=config["weights_seed"],
     script:
         "../scripts/derive_variant.py"
+
+
+# The peer runtimes' artifacts (tvdeploy.exporters): a folder per model holding the file(s) and
+# build.json. A model that cannot be exported or converted gets a folder with the record alone.
+# ONNX from the torch.export-based exporter, dynamic batch.
+rule export_onnx:
+    input:
+        weights=paths.WEIGHTS,
+        provenance=paths.WEIGHTS_PROVENANCE,
+    output:
+        directory(paths.built_artifact(ONNX)),
+    log:
+        "results/logs/export_onnx/{model}.log",
+    benchmark:
+        "results/jobs/export_onnx/{model}.tsv"
+    conda:
+        "../envs/tvdeploy.yaml"
+    threads: 1
+    resources:
+        mem_mb=export_mem_mb,
+    params:
+        info=model_info,
+        artifact=ONNX,
+        seed=config["weights_seed"],
+        timeout_s=config["export"]["timeout_s"],
+    script:
+        "../scripts/build_artifact.py"
+
+
+# OpenVINO IR, converted from the traced module or else from a torch.export program.
+rule convert_openvino:
+    input:
+        weights=paths.WEIGHTS,
+        provenance=paths.WEIGHTS_PROVENANCE,
+    output:
+        directory(paths.built_artifact(OPENVINO)),
+    log:
+        "results/logs/convert_openvino/{model}.log",
+    benchmark:
+        "results/jobs/convert_openvino/{model}.tsv"
+    conda:
+        "../envs/tvdeploy.yaml"
+    threads: 1
+    resources:
+        mem_mb=export_mem_mb,
+    params:
+        info=model_info,
+        artifact=OPENVINO,
+        seed=config["weights_seed"],
+        timeout_s=config["export"]["timeout_s"],
+    script:
+        "../scripts/build_artifact.py"

@@ -10,11 +10,12 @@ from tvdeploy.bench import Protocol, bench_threads, run_rounds, summarize_rounds
 from tvdeploy.cluster import slurm_allocation
 from tvdeploy.devices import available_cores
 from tvdeploy.environment import machine_fingerprint
+from tvdeploy.exporters import EXAMPLE_BATCH, build_artifact
 from tvdeploy.harnesses import harness
 from tvdeploy.io import setup_script_logging, write_json_atomic
 from tvdeploy.models import OverheadProbe, quiet_torchscript_deprecation
 from tvdeploy.preprocess import read_dat
-from tvdeploy.registry import CPP, TORCHSCRIPT, runtime
+from tvdeploy.registry import BUILT_ARTIFACTS, CPP, TORCHSCRIPT, runtime
 from tvdeploy.runtime import apply_threads, resolve_device, synchronizer, versions
 
 log = setup_script_logging(snakemake)
@@ -40,7 +41,15 @@ with tempfile.TemporaryDirectory() as scratch:
         )  # fmt: skip
         rounds, thread_settings = raw["rounds"], {k: raw[k] for k in ("threads", "interop_threads")}
     else:
-        module = OverheadProbe() if rt.artifact != TORCHSCRIPT else harness(wc.runtime).load(probe_path, "", device)
+        if rt.artifact == TORCHSCRIPT:
+            module = harness(wc.runtime).load(probe_path, "", device)
+        elif rt.artifact in BUILT_ARTIFACTS:
+            # Built the way the models are, by the same builder, and loaded by the same harness.
+            example = batch.cpu().repeat(EXAMPLE_BATCH, 1, 1, 1)
+            build_artifact(rt.artifact, OverheadProbe(), example, Path(scratch) / "probe", log=log)
+            module = harness(wc.runtime).load(Path(scratch) / "probe", "", device)
+        else:
+            module = OverheadProbe()
         with torch.inference_mode():
             rounds = run_rounds(lambda: module(batch), synchronizer(device), protocol)
 

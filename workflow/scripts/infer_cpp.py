@@ -1,18 +1,36 @@
-"""Snakemake script for rule infer_cpp: top-k predictions of a C++ runtime (the infer program)."""
+"""Snakemake script for rule infer_cpp: top-k predictions of a C++ runtime (the infer program). A
+model the program cannot load or run is recorded with its error (the run goes on)."""
 
+from tvdeploy.failures import RUN_ERROR, failure_fields
 from tvdeploy.harnesses import harness
-from tvdeploy.io import setup_script_logging
+from tvdeploy.harnesses.cpp import CppProgramError
+from tvdeploy.io import setup_script_logging, write_json_atomic
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards
-harness(wc.runtime).infer(
-    snakemake.input.infer,
-    snakemake.input.model,
-    snakemake.input.labels,
-    snakemake.input.dats,
-    device=wc.device,
-    variant=wc.variant,
-    topk=snakemake.params.topk,
-    threads=snakemake.threads,
-    output=snakemake.output[0],
-)
+try:
+    harness(wc.runtime).infer(
+        snakemake.input.infer,
+        snakemake.input.model,
+        snakemake.input.labels,
+        snakemake.input.dats,
+        device=wc.device,
+        variant=wc.variant,
+        topk=snakemake.params.topk,
+        threads=snakemake.threads,
+        output=snakemake.output[0],
+    )
+except CppProgramError as err:
+    log.error("%s/%s cannot deploy %s: %s", wc.runtime, wc.variant, wc.model, err)
+    write_json_atomic(
+        snakemake.output[0],
+        {
+            "program": "infer",
+            "runtime": wc.runtime,
+            "variant": wc.variant,
+            "model": wc.model,
+            "device": wc.device,
+            "results": [],
+            **failure_fields(err, RUN_ERROR),
+        },
+    )

@@ -42,10 +42,15 @@ def protocol_args(protocol: Protocol) -> list[str]:
 def _run(command: list[str], what: str) -> None:
     LOG.info("running %s", " ".join(command))
     sys.stderr.flush()
-    # The program's own messages go to this process's stderr, which the rule sends to its log.
-    completed = subprocess.run(command, check=False, stdout=sys.stderr, stderr=sys.stderr)
+    # The program's own messages go to this process's stderr, which the rule sends to its log;
+    # the last of them (the error) also goes into the exception, for the results' error column.
+    completed = subprocess.run(command, check=False, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+    sys.stderr.write(completed.stderr)
+    sys.stderr.flush()
     if completed.returncode != 0:
-        raise CppProgramError(f"C++ {what} exited with status {completed.returncode} (its message is above)")
+        lines = [line for line in completed.stderr.splitlines() if line.strip()]
+        message = lines[-1].strip() if lines else "no message"
+        raise CppProgramError(f"C++ {what} exited with status {completed.returncode}: {message}")
 
 
 def infer(

@@ -1,0 +1,250 @@
+"""Artifacts built from the nn.Module for the peer runtimes (ONNX for ONNX Runtime, OpenVINO IR for
+OpenVINO), each into a folder of its own with a build record.
+
+A build that fails is an outcome, not a crash: the folder then holds only ``build.json`` with the
+error and its class (unsupported operator, export error, compile error, timeout, out of memory),
+so the rest of the run goes on and the deployability matrix shows why. A harness asked to load a
+failed artifact raises ``ArtifactUnavailable`` with that error. The folder appears complete or not
+at all (it is built beside its destination and renamed into place).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tvdeploy.failures import CONVERSION_ERROR, EXPORT_ERROR, TIMEOUT, classify, error_text
+from tvdeploy.io import read_json, write_json_atomic
+from tvdeploy.models import LogitsOnly, _logits_index
+
+BUILD_RECORD = "build.json"
+ONNX_FILE = "model.onnx"
+OPENVINO_FILE = "model.xml"
+# ONNX's protobuf cannot hold more than 2 GB; larger models keep their weights in a side file.
+ONNX_INLINE_LIMIT_BYTES = 1_800_000_000
+ONNX_OPSET = 20
+# The largest batch a dynamic-batch artifact accepts (torch.export needs an upper bound to reason
+# with; the benchmarks use far less).
+MAX_BATCH = 1024
+# torch.export specialises a dimension whose example size is 0 or 1, so the example batch is 2.
+EXAMPLE_BATCH = 2
+
+
+class BuildTimeout(TimeoutError):
+    """A build ran past its time limit."""
+
+
+class ArtifactUnavailable(RuntimeError):
+    """The artifact a runtime should load was not built (its build record says why)."""
+
+    def __init__(self, message: str, error_class: str):
+        super().__init__(message)
+        self.error_class = error_class
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise BuildTimeout in the main thread once ``seconds`` passed (0: no limit). The signal is
+    handled between Python bytecodes, so a long native call finishes before the timeout shows."""
+    if seconds <= 0:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise BuildTimeout(f"build took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def logits_module(net: nn.Module, example: torch.Tensor) -> nn.Module:
+    """``net`` returning its logits tensor (googlenet and inception_v3 return a namedtuple in some
+    modes); exporters need one tensor out."""
+    with torch.inference_mode():
+        index = _logits_index(net(example[:1]))
+    return net if index is None else LogitsOnly(net, index).eval()
+
+
+def example_batch(input_shape, seed: int) -> torch.Tensor:
+    """A seeded random example of ``EXAMPLE_BATCH`` images of the model's input shape."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn((EXAMPLE_BATCH, *input_shape[1:]), generator=generator)
+
+
+def _batch_dim():
+    return torch.export.Dim("batch", min=1, max=MAX_BATCH)
+
+
+def parameter_bytes(net: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in [*net.parameters(), *net.buffers()])
+
+
+def export_onnx(net: nn.Module, example: torch.Tensor, folder: Path) -> dict:
+    """The torch.export-based ONNX exporter (dynamo) with a dynamic batch; weights beside the graph
+    only where the 2 GB protobuf limit forces it. Returns what the build record keeps."""
+    import onnx
+
+    external = parameter_bytes(net) > ONNX_INLINE_LIMIT_BYTES
+    with _phase(EXPORT_ERROR):
+        program = torch.onnx.export(
+            net,
+            (example,),
+            dynamo=True,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_shapes=({0: _batch_dim()},),
+            opset_version=ONNX_OPSET,
+            verbose=False,
+        )
+        program.save(str(folder / ONNX_FILE), external_data=external)
+        # The file must be a valid model (the checker follows external data by path).
+        onnx.checker.check_model(str(folder / ONNX_FILE))
+    return {
+        "method": "torch.onnx.export(dynamo=True)",
+        "opset": ONNX_OPSET,
+        "external_data": external,
+        "dynamic_batch": [1, MAX_BATCH],
+        "versions": {"onnx": onnx.__version__},
+    }
+
+
+def convert_openvino(net: nn.Module, example: torch.Tensor, folder: Path) -> dict:
+    """OpenVINO IR (float32 weights: save_model would halve them to fp16 by default), converted
+    from the traced module and, where tracing or its conversion fails, from a torch.export
+    program (OpenVINO's documented alternative)."""
+    import openvino as ov
+
+    attempts = []
+    model = None
+    for method in ("trace", "torch.export"):
+        try:
+            with _phase(CONVERSION_ERROR), torch.no_grad():
+                if method == "trace":
+                    model = ov.convert_model(net, example_input=example)
+                else:
+                    program = torch.export.export(net, (example,), dynamic_shapes=({0: _batch_dim()},))
+                    model = ov.convert_model(program)
+            break
+        except _PhaseError as err:
+            attempts.append({"method": method, "error": error_text(err.__cause__)})
+            if method == "torch.export":
+                raise
+    ov.save_model(model, str(folder / OPENVINO_FILE), compress_to_fp16=False)
+    return {
+        "method": f"openvino.convert_model ({method})",
+        "failed_attempts": attempts,
+        "input_shape": str(model.inputs[0].partial_shape),
+        "compress_to_fp16": False,
+        "versions": {"openvino": ov.get_version()},
+    }
+
+
+# The builder of each artifact kind (registry.Runtime.artifact) and the file its harness loads.
+BUILDERS: dict[str, tuple[Callable[[nn.Module, torch.Tensor, Path], dict], str]] = {
+    "onnx": (export_onnx, ONNX_FILE),
+    "openvino": (convert_openvino, OPENVINO_FILE),
+}
+
+
+class _PhaseError(Exception):
+    """Carries the failure class of the phase an error happened in (its __cause__)."""
+
+    def __init__(self, error_class: str):
+        super().__init__(error_class)
+        self.error_class = error_class
+
+
+@contextlib.contextmanager
+def _phase(error_class: str) -> Iterator[None]:
+    try:
+        yield
+    except BuildTimeout:
+        raise
+    except Exception as err:
+        raise _PhaseError(error_class) from err
+
+
+def build_artifact(
+    kind: str,
+    net: nn.Module,
+    example: torch.Tensor,
+    dest: str | os.PathLike,
+    record: dict | None = None,
+    timeout_s: float = 0,
+    log=None,
+) -> dict:
+    """Build the ``kind`` artifact of ``net`` into the folder ``dest``, failed or not, and return
+    its build record (also written as ``dest/build.json``): status, error class and error, wall
+    time, this process's peak memory, and what the builder reports."""
+    builder, payload = BUILDERS[kind]
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    built = {"artifact": kind, "file": payload, **(record or {})}
+    start = time.perf_counter()
+    try:
+        with time_limit(timeout_s):
+            details = builder(logits_module(net, example), example, staging)
+        built.update(status="ok", error_class=None, error=None, **details)
+    except (_PhaseError, BuildTimeout, MemoryError) as err:
+        cause = err.__cause__ if isinstance(err, _PhaseError) else err
+        phase_class = err.error_class if isinstance(err, _PhaseError) else TIMEOUT
+        if log is not None:
+            log.error("building %s failed:\n%s", kind, "".join(traceback.format_exception(cause)))
+        # Nothing half-built stays: the folder holds the record alone.
+        shutil.rmtree(staging)
+        staging.mkdir()
+        built.update(status="failed", error_class=classify(cause, phase_class), error=error_text(cause))
+    built.update(build_s=time.perf_counter() - start, peak_rss_mb=peak_rss_mb())
+    try:
+        write_json_atomic(staging / BUILD_RECORD, built)
+        staging.chmod(0o777 & ~_umask())
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return built
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def read_build(folder: str | os.PathLike) -> dict:
+    return read_json(Path(folder) / BUILD_RECORD)
+
+
+def artifact_file(folder: str | os.PathLike) -> Path:
+    """The file to load from a built artifact folder; ArtifactUnavailable when its build failed."""
+    record = read_build(folder)
+    if record["status"] != "ok":
+        raise ArtifactUnavailable(
+            f"the {record['artifact']} artifact was not built ({record['error_class']}): {record['error']}",
+            record["error_class"],
+        )
+    return Path(folder) / record["file"]

@@ -1,0 +1,73 @@
+"""Why a deployment failed: one set of failure classes for builds, inference and benchmarks, used
+by the build records, the result tables, the deployability matrix and the summary. Torch-free."""
+
+from __future__ import annotations
+
+import re
+
+# Classes named by what went wrong, matched in this order against an error's text ...
+TIMEOUT = "timeout"
+OUT_OF_MEMORY = "out of memory"
+NO_DEVICE = "no device"
+UNSUPPORTED = "unsupported operator"
+CRASHED = "crashed"
+# ... and, when none matches, the class of the phase that failed.
+EXPORT_ERROR = "export error"
+CONVERSION_ERROR = "conversion error"
+COMPILE_ERROR = "compile error"
+LOAD_ERROR = "load error"
+RUN_ERROR = "run error"
+OTHER = "other"
+
+_BY_TEXT = (
+    (TIMEOUT, re.compile(r"timed out|timeout|took longer than", re.I)),
+    (
+        OUT_OF_MEMORY,
+        re.compile(r"out of memory|OutOfMemory|(can.t|cannot) allocate memory|bad_alloc|MemoryError", re.I),
+    ),
+    (NO_DEVICE, re.compile(r"no CUDA device|compute capability|device .* requested|runs on the CPU only", re.I)),
+    (
+        UNSUPPORTED,
+        re.compile(
+            r"not supported|unsupported|cannot export|NotImplemented|not implemented|no conversion rule"
+            r"|no decomposition|OpConversionFailure|could not find a translation",
+            re.I,
+        ),
+    ),
+    (CRASHED, re.compile(r"exited unexpectedly|exit status -\d+|signal|crash|died|closed its output", re.I)),
+)
+
+
+def classify_text(error: str, phase_class: str = OTHER) -> str:
+    """The failure class of an error known by its text; ``phase_class`` when no pattern matches."""
+    for name, pattern in _BY_TEXT:
+        if pattern.search(error):
+            return name
+    return phase_class
+
+
+def classify(error: BaseException, phase_class: str) -> str:
+    """The failure class of an exception raised while doing what ``phase_class`` names."""
+    if isinstance(error, TimeoutError):
+        return TIMEOUT
+    if isinstance(error, MemoryError):
+        return OUT_OF_MEMORY
+    known = getattr(error, "error_class", None)
+    if isinstance(known, str):
+        return known
+    return classify_text(f"{type(error).__name__}: {error}", phase_class)
+
+
+# Terminal colour codes some exporters put into their messages.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def error_text(error: BaseException, limit: int = 2000) -> str:
+    """One error's type and message, shortened for tables (the log keeps the traceback)."""
+    text = _ANSI_ESCAPE.sub("", f"{type(error).__name__}: {error}").strip()
+    return text if len(text) <= limit else text[: limit - 15] + " … (truncated)"
+
+
+def failure_fields(error: BaseException, phase_class: str) -> dict:
+    """The ``error`` and ``error_class`` fields of a result that records a failure."""
+    return {"error": error_text(error), "error_class": classify(error, phase_class)}

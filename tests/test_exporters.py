@@ -1,0 +1,142 @@
+"""The peer runtimes' artifacts (tvdeploy.exporters) and their harnesses: a real model through the
+ONNX export and ONNX Runtime, and through the OpenVINO conversion and OpenVINO, with parity against
+eager; failed builds recorded with their class and nothing half-built; the failure classes."""
+
+import json
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from tvdeploy import exporters, failures
+from tvdeploy.exporters import ArtifactUnavailable, artifact_file, build_artifact, example_batch, read_build
+from tvdeploy.harnesses import harness
+from tvdeploy.models import random_state_dict
+from tvdeploy.registry import BUILT_ARTIFACTS, RUNTIMES
+
+MODEL = "squeezenet1_1"
+
+
+@pytest.fixture(scope="module")
+def eager_net(tmp_path_factory):
+    weights = tmp_path_factory.mktemp("weights") / f"{MODEL}.pth"
+    torch.save(random_state_dict(MODEL, seed=0), weights)
+    return harness("eager").load(weights, MODEL, torch.device("cpu"))
+
+
+def peer_runtimes():
+    return [name for name, rt in RUNTIMES.items() if rt.artifact in BUILT_ARTIFACTS]
+
+
+@pytest.mark.parametrize("runtime_name", peer_runtimes())
+def test_runtime_reproduces_eager_at_any_batch(eager_net, tmp_path, runtime_name):
+    kind = RUNTIMES[runtime_name].artifact
+    record = build_artifact(kind, eager_net, example_batch((1, 3, 224, 224), seed=0), tmp_path / kind)
+    assert record["status"] == "ok" and record["error"] is None, record
+    assert record["build_s"] > 0 and record["peak_rss_mb"] > 100
+    assert read_build(tmp_path / kind) == record
+    assert artifact_file(tmp_path / kind).is_file()
+    torch.set_num_threads(2)
+    deployed = harness(runtime_name).load(tmp_path / kind, MODEL, torch.device("cpu"))
+    # The batch is dynamic: 1 and 3 both run, and match eager to float32 accumulation order.
+    for batch in (1, 3):
+        x = torch.randn(batch, 3, 224, 224, generator=torch.Generator().manual_seed(batch))
+        with torch.inference_mode():
+            reference = eager_net(x)
+            out = deployed(x)
+        assert out.shape == reference.shape and out.dtype == torch.float32
+        scale = float(reference.abs().max())
+        assert float((out - reference).abs().max()) <= 1e-4 * scale
+
+
+def test_openvino_runs_float32_with_the_jobs_threads(eager_net, tmp_path):
+    build_artifact("openvino", eager_net, example_batch((1, 3, 224, 224), seed=0), tmp_path / "ov")
+    torch.set_num_threads(1)
+    deployed = harness("openvino-python").load(tmp_path / "ov", MODEL, torch.device("cpu"))
+    # OpenVINO would run bf16 on a CPU with avx512_bf16 unless told otherwise.
+    assert deployed.settings["INFERENCE_PRECISION_HINT"] in ("f32", "<Type: 'float32'>")
+    assert deployed.settings["INFERENCE_NUM_THREADS"] == "1" and deployed.settings["ENABLE_CPU_PINNING"] == "False"
+    torch.set_num_threads(2)
+    assert deployed.compiled.get_property("INFERENCE_PRECISION_HINT") is not None
+
+
+def test_onnxruntime_session_uses_the_jobs_threads_and_does_not_spin(eager_net, tmp_path):
+    build_artifact("onnx", eager_net, example_batch((1, 3, 224, 224), seed=0), tmp_path / "onnx")
+    torch.set_num_threads(1)
+    deployed = harness("onnxruntime").load(tmp_path / "onnx", MODEL, torch.device("cpu"))
+    options = deployed.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    torch.set_num_threads(2)
+
+
+@torch.library.custom_op("tvdeploy_test::mystery", mutates_args=())
+def mystery(x: torch.Tensor) -> torch.Tensor:
+    return x.flatten(1)[:, :10] * 2
+
+
+@mystery.register_fake
+def _(x):
+    return x.new_empty((x.shape[0], 10))
+
+
+class Mystery(nn.Module):
+    """An operator PyTorch runs but no exporter or converter knows: neither ONNX nor OpenVINO
+    has a translation for it."""
+
+    def forward(self, x):
+        return mystery(x)
+
+
+@pytest.mark.parametrize("kind", BUILT_ARTIFACTS)
+def test_failed_build_is_recorded_and_refused_at_load(tmp_path, kind):
+    dest = tmp_path / kind
+    record = build_artifact(kind, Mystery(), torch.randn(2, 3, 8, 8), dest)
+    assert record["status"] == "failed" and record["error_class"] == failures.UNSUPPORTED, record
+    assert "\x1b[" not in record["error"] and record["build_s"] >= 0  # no terminal colour codes
+    # Nothing half-built: the folder holds the record alone, and no staging folder is left beside it.
+    assert sorted(p.name for p in dest.iterdir()) == [exporters.BUILD_RECORD]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [kind]
+    with pytest.raises(ArtifactUnavailable, match=f"{kind} artifact was not built") as caught:
+        artifact_file(dest)
+    assert caught.value.error_class == record["error_class"]
+    assert failures.classify(caught.value, failures.LOAD_ERROR) == record["error_class"]
+
+
+def test_build_past_its_time_limit_is_a_timeout(tmp_path, monkeypatch):
+    def slow_builder(net, example, folder):
+        (folder / "partial.bin").write_bytes(b"x")
+        time.sleep(5)
+        return {}
+
+    monkeypatch.setitem(exporters.BUILDERS, "onnx", (slow_builder, exporters.ONNX_FILE))
+    record = build_artifact("onnx", nn.Flatten(), torch.randn(2, 3, 4, 4), tmp_path / "slow", timeout_s=0.5)
+    assert record["status"] == "failed" and record["error_class"] == failures.TIMEOUT
+    assert "longer than 0.5 s" in record["error"]
+    assert json.loads((tmp_path / "slow" / exporters.BUILD_RECORD).read_text())["status"] == "failed"
+    assert not (tmp_path / "slow" / "partial.bin").exists()
+
+
+def test_a_rebuild_replaces_the_folder(eager_net, tmp_path):
+    dest = tmp_path / "onnx"
+    build_artifact("onnx", Mystery(), torch.randn(2, 3, 8, 8), dest)
+    assert read_build(dest)["status"] == "failed"
+    build_artifact("onnx", eager_net, example_batch((1, 3, 224, 224), seed=0), dest)
+    assert read_build(dest)["status"] == "ok" and (dest / exporters.ONNX_FILE).is_file()
+
+
+@pytest.mark.parametrize(
+    ("error", "phase", "expected"),
+    [
+        (TimeoutError("x"), failures.EXPORT_ERROR, failures.TIMEOUT),
+        (MemoryError(), failures.EXPORT_ERROR, failures.OUT_OF_MEMORY),
+        (RuntimeError("DefaultCPUAllocator: can't allocate memory"), failures.RUN_ERROR, failures.OUT_OF_MEMORY),
+        (RuntimeError("CUDA out of memory. Tried to allocate"), failures.RUN_ERROR, failures.OUT_OF_MEMORY),
+        (RuntimeError("OpConversionFailure: No conversion rule found for aten::foo"), failures.CONVERSION_ERROR,
+         failures.UNSUPPORTED),
+        (RuntimeError("guard on data-dependent expression"), failures.EXPORT_ERROR, failures.EXPORT_ERROR),
+    ],
+)  # fmt: skip
+def test_failure_classes(error, phase, expected):
+    assert failures.classify(error, phase) == expected

@@ -1,0 +1,36 @@
+"""Snakemake script for rules export_onnx and convert_openvino: the artifact folder of one model,
+with its build record; a failed build is recorded there and the run goes on."""
+
+import torch
+
+from tvdeploy.catalog import ModelInfo
+from tvdeploy.exporters import build_artifact, example_batch
+from tvdeploy.io import read_json, setup_script_logging
+from tvdeploy.models import build_model
+from tvdeploy.runtime import versions
+
+log = setup_script_logging(snakemake)
+info = ModelInfo(**snakemake.params.info)
+torch.set_num_threads(snakemake.threads)
+
+net = build_model(info.model, snakemake.input.weights)
+record = build_artifact(
+    snakemake.params.artifact,
+    net,
+    example_batch(info.input_shape, snakemake.params.seed),
+    snakemake.output[0],
+    record={
+        "model": info.model,
+        "input_shape": list(info.input_shape),
+        "weights": read_json(snakemake.input.provenance),
+        "torch_versions": versions(),
+        "timeout_s": snakemake.params.timeout_s,
+    },
+    timeout_s=snakemake.params.timeout_s,
+    log=log,
+)
+log.info(
+    "%s %s: %s in %.1f s, peak %.0f MB%s",
+    snakemake.params.artifact, info.model, record["status"], record["build_s"], record["peak_rss_mb"],
+    f" ({record['error_class']}: {record['error']})" if record["error"] else "",
+)  # fmt: skip
