@@ -5,7 +5,8 @@ A build that fails is an outcome, not a crash: the folder then holds only ``buil
 error and its class (unsupported operator, export error, compile error, timeout, out of memory),
 so the rest of the run goes on and the deployability matrix shows why. A harness asked to load a
 failed artifact raises ``ArtifactUnavailable`` with that error. The folder appears complete or not
-at all (it is built beside its destination and renamed into place).
+at all (it is built beside its destination and renamed into place). Reading a built folder is
+``tvdeploy.builds`` (torch-free).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tvdeploy.failures import CONVERSION_ERROR, EXPORT_ERROR, TIMEOUT, classify, error_text
-from tvdeploy.io import read_json, write_json_atomic
+from tvdeploy.builds import BUILD_RECORD
+from tvdeploy.failures import COMPILE_ERROR, CONVERSION_ERROR, EXPORT_ERROR, TIMEOUT, classify, error_text
+from tvdeploy.io import write_json_atomic
 from tvdeploy.models import LogitsOnly, _logits_index
 
-BUILD_RECORD = "build.json"
 ONNX_FILE = "model.onnx"
 OPENVINO_FILE = "model.xml"
+AOTI_FILE = "model.pt2"
 # ONNX's protobuf cannot hold more than 2 GB; larger models keep their weights in a side file.
 ONNX_INLINE_LIMIT_BYTES = 1_800_000_000
 ONNX_OPSET = 20
@@ -43,14 +45,6 @@ EXAMPLE_BATCH = 2
 
 class BuildTimeout(TimeoutError):
     """A build ran past its time limit."""
-
-
-class ArtifactUnavailable(RuntimeError):
-    """The artifact a runtime should load was not built (its build record says why)."""
-
-    def __init__(self, message: str, error_class: str):
-        super().__init__(message)
-        self.error_class = error_class
 
 
 def peak_rss_mb() -> float:
@@ -100,7 +94,7 @@ def parameter_bytes(net: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in [*net.parameters(), *net.buffers()])
 
 
-def export_onnx(net: nn.Module, example: torch.Tensor, folder: Path) -> dict:
+def export_onnx(net: nn.Module, example: torch.Tensor, folder: Path, device: torch.device) -> dict:
     """The torch.export-based ONNX exporter (dynamo) with a dynamic batch; weights beside the graph
     only where the 2 GB protobuf limit forces it. Returns what the build record keeps."""
     import onnx
@@ -129,7 +123,7 @@ def export_onnx(net: nn.Module, example: torch.Tensor, folder: Path) -> dict:
     }
 
 
-def convert_openvino(net: nn.Module, example: torch.Tensor, folder: Path) -> dict:
+def convert_openvino(net: nn.Module, example: torch.Tensor, folder: Path, device: torch.device) -> dict:
     """OpenVINO IR (float32 weights: save_model would halve them to fp16 by default), converted
     from the traced module and, where tracing or its conversion fails, from a torch.export
     program (OpenVINO's documented alternative)."""
@@ -160,10 +154,40 @@ def convert_openvino(net: nn.Module, example: torch.Tensor, folder: Path) -> dic
     }
 
 
+# Inductor settings of every AOTInductor package. Freezing inlines the weights as constants and
+# folds them (it only happens when grad is off during compilation, hence no_grad below). Dynamic
+# threads: the kernels follow the thread count set at run time instead of the build job's (one
+# thread would otherwise be compiled in: Inductor hard-codes it unless it equals the core count).
+AOTI_INDUCTOR_CONFIGS = {"freezing": True, "cpp.dynamic_threads": True}
+
+
+def package_aoti(net: nn.Module, example: torch.Tensor, folder: Path, device: torch.device) -> dict:
+    """torch.export with a dynamic batch, then AOTInductor into a .pt2 package for ``device``."""
+    from torch._inductor import aoti_compile_and_package
+    from torch._inductor.cpu_vec_isa import pick_vec_isa
+
+    net, example = net.to(device), example.to(device)
+    with _phase(EXPORT_ERROR):
+        program = torch.export.export(net, (example,), dynamic_shapes=({0: _batch_dim()},))
+    with _phase(COMPILE_ERROR), torch.no_grad():
+        # A copy: the compiler adds its own keys to the dict it is given.
+        configs = dict(AOTI_INDUCTOR_CONFIGS)
+        aoti_compile_and_package(program, package_path=str(folder / AOTI_FILE), inductor_configs=configs)
+    return {
+        "method": "torch.export.export + torch._inductor.aoti_compile_and_package",
+        "device": device.type,
+        "inductor_configs": AOTI_INDUCTOR_CONFIGS,
+        # The generated CPU code uses this machine's instruction set (-march=native).
+        "cpu_vec_isa": str(pick_vec_isa()) if device.type == "cpu" else None,
+        "dynamic_batch": [1, MAX_BATCH],
+    }
+
+
 # The builder of each artifact kind (registry.Runtime.artifact) and the file its harness loads.
-BUILDERS: dict[str, tuple[Callable[[nn.Module, torch.Tensor, Path], dict], str]] = {
+BUILDERS: dict[str, tuple[Callable[[nn.Module, torch.Tensor, Path, torch.device], dict], str]] = {
     "onnx": (export_onnx, ONNX_FILE),
     "openvino": (convert_openvino, OPENVINO_FILE),
+    "aoti": (package_aoti, AOTI_FILE),
 }
 
 
@@ -193,6 +217,7 @@ def build_artifact(
     record: dict | None = None,
     timeout_s: float = 0,
     log=None,
+    device: torch.device | None = None,
 ) -> dict:
     """Build the ``kind`` artifact of ``net`` into the folder ``dest``, failed or not, and return
     its build record (also written as ``dest/build.json``): status, error class and error, wall
@@ -205,7 +230,7 @@ def build_artifact(
     start = time.perf_counter()
     try:
         with time_limit(timeout_s):
-            details = builder(logits_module(net, example), example, staging)
+            details = builder(logits_module(net, example), example, staging, device or torch.device("cpu"))
         built.update(status="ok", error_class=None, error=None, **details)
     except (_PhaseError, BuildTimeout, MemoryError) as err:
         cause = err.__cause__ if isinstance(err, _PhaseError) else err
@@ -233,18 +258,3 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def read_build(folder: str | os.PathLike) -> dict:
-    return read_json(Path(folder) / BUILD_RECORD)
-
-
-def artifact_file(folder: str | os.PathLike) -> Path:
-    """The file to load from a built artifact folder; ArtifactUnavailable when its build failed."""
-    record = read_build(folder)
-    if record["status"] != "ok":
-        raise ArtifactUnavailable(
-            f"the {record['artifact']} artifact was not built ({record['error_class']}): {record['error']}",
-            record["error_class"],
-        )
-    return Path(folder) / record["file"]

@@ -1,11 +1,18 @@
 """Snakemake script for rule aggregate: the result tables."""
 
+from pathlib import Path
+
+from tvdeploy.builds import read_build
 from tvdeploy.environment import capture
 from tvdeploy.goals import goals_markdown, judge_goals
 from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
 from tvdeploy.tables import (
+    builds_table,
+    deployability_table,
     deployment_markdown,
     deployment_summary,
+    job_max_rss_mb,
+    job_seconds,
     latency_markdown,
     latency_table,
     overhead_table,
@@ -109,5 +116,28 @@ predictions += [
 ]  # fmt: skip
 parity_records = all_runs(snakemake.input.parity, "parity")
 write_csv(predictions_table(predictions, weights_source), snakemake.output.predictions)
-write_csv(parity_table(parity_records, weights_source), snakemake.output.parity)
 log.info("wrote %d latency rows, %d ratios", len(latency), len(ratios))
+parity = parity_table(parity_records, weights_source)
+write_csv(parity, snakemake.output.parity)
+write_csv(deployability_table(predictions, parity, latency), snakemake.output.deployability)
+
+
+def build_row(item):
+    """One artifact's build: its record (a build folder's build.json, or an export's metadata)
+    and its job's wall time and peak memory."""
+    path = Path(item["record"])
+    record = read_build(path) if path.is_dir() else read_json(path)
+    return {
+        "run": this_run,
+        "model": item["model"],
+        "artifact": item["artifact"],
+        "status": record.get("status", "ok"),
+        "error_class": record.get("error_class"),
+        "build_s": record.get("build_s", record.get("export_s")),
+        "job_s": job_seconds(item["job"]),
+        "job_max_rss_mb": job_max_rss_mb(item["job"]),
+        "error": record.get("error"),
+    }
+
+
+write_csv(builds_table([build_row(item) for item in params.builds]), snakemake.output.builds)

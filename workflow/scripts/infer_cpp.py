@@ -1,6 +1,7 @@
 """Snakemake script for rule infer_cpp: top-k predictions of a C++ runtime (the infer program). A
 model the program cannot load or run is recorded with its error (the run goes on)."""
 
+from tvdeploy.builds import ArtifactUnavailable
 from tvdeploy.failures import RUN_ERROR, failure_fields
 from tvdeploy.harnesses import harness
 from tvdeploy.harnesses.cpp import CppProgramError
@@ -20,7 +21,7 @@ try:
         threads=snakemake.threads,
         output=snakemake.output[0],
     )
-except CppProgramError as err:
+except (CppProgramError, ArtifactUnavailable) as err:
     log.error("%s/%s cannot deploy %s: %s", wc.runtime, wc.variant, wc.model, err)
     write_json_atomic(
         snakemake.output[0],

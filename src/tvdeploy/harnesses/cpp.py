@@ -1,4 +1,5 @@
-"""Harness of the C++ runtimes: the ``infer`` and ``bench`` programs built from ``cpp/``.
+"""Harness of the C++ runtimes: the ``infer`` and ``bench`` programs built from ``cpp/``, which load
+TorchScript (ts-cpp) or an AOTInductor package (aoti-cpp), chosen by the file.
 
 The programs take the benchmark protocol as one option per ``Protocol`` field (``warmup_iters``
 → ``--warmup-iters``) and the variant's load transform as ``--transform``; their raw per-iteration
@@ -15,6 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from tvdeploy.bench import Protocol
+from tvdeploy.builds import artifact_file
 from tvdeploy.cppbuild import check_runs_here
 from tvdeploy.io import read_json
 from tvdeploy.registry import VARIANTS
@@ -86,6 +88,9 @@ def _program_command(binary, artifact, device: str, variant: str) -> list[str]:
         from tvdeploy.runtime import resolve_device
 
         resolve_device(device)
+    # A built artifact folder (AOTInductor) holds the file to load, or why it was not built.
+    if Path(artifact).is_dir():
+        artifact = artifact_file(artifact)
     return [
         str(check_runs_here(binary)),
         "--model", str(artifact),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from tvdeploy.exporters import artifact_file
+from tvdeploy.builds import artifact_file
 from tvdeploy.runtime import DeviceError
 
 CPU_PROVIDER = "CPUExecutionProvider"

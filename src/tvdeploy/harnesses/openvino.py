@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tvdeploy.exporters import artifact_file
+from tvdeploy.builds import artifact_file
 from tvdeploy.runtime import DeviceError
 
 OPENVINO_DEVICE = "CPU"

@@ -1,0 +1,35 @@
+"""Reading a built artifact folder (``tvdeploy.exporters`` writes them): its build record and the
+file a harness loads, or why there is none. Torch-free: the comparison's coordinator resolves
+artifacts for the C++ programs without importing torch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tvdeploy.io import read_json
+
+BUILD_RECORD = "build.json"
+
+
+class ArtifactUnavailable(RuntimeError):
+    """The artifact a runtime should load was not built (its build record says why)."""
+
+    def __init__(self, message: str, error_class: str):
+        super().__init__(message)
+        self.error_class = error_class
+
+
+def read_build(folder: str | os.PathLike) -> dict:
+    return read_json(Path(folder) / BUILD_RECORD)
+
+
+def artifact_file(folder: str | os.PathLike) -> Path:
+    """The file to load from a built artifact folder; ArtifactUnavailable when its build failed."""
+    record = read_build(folder)
+    if record["status"] != "ok":
+        raise ArtifactUnavailable(
+            f"the {record['artifact']} artifact was not built ({record['error_class']}): {record['error']}",
+            record["error_class"],
+        )
+    return Path(folder) / record["file"]
