@@ -9,7 +9,7 @@ from result_helpers import comparison_record
 
 from tvdeploy import paths, plots
 from tvdeploy.summary import failure_class, summary_markdown
-from tvdeploy.tables import latency_table, ratios_table
+from tvdeploy.tables import deployability_table, latency_table, ratios_table
 
 ACCURACY = {"resnet18": 69.758, "resnet50": 80.858, "mobilenet_v3_small": 67.668, "vit_b_16": 81.072}
 # Median ms per deployment: resnet50 is slower and more accurate than resnet18; vit_b_16 is slower
@@ -51,6 +51,11 @@ def tables():
                 "device": d,
                 "runtime": r,
                 "variant": "plain",
+                "reference": "eager",
+                "max_abs_diff": 3e-3 if (m == "resnet50" and r == "ts-cpp") else 1e-6,
+                "tolerance": 1e-3,
+                "logits_max_abs": 10.0,
+                "top5_match": True,
                 "within_tolerance": not (m == "resnet50" and r == "ts-cpp"),
             }
             for m in MEDIANS
@@ -58,7 +63,13 @@ def tables():
             for r in ("ts-python", "ts-cpp")
         ]
     )
-    return latency, ratios_table(recs), parity
+    predictions = [
+        {"run": RUNS[d], "device": d, "model": m, "runtime": name.split("/")[0], "variant": "plain", "error": None}
+        for m, medians in MEDIANS.items()
+        for d in ("cpu", "cuda")
+        for name in medians
+    ]
+    return latency, ratios_table(recs), deployability_table(predictions, parity, latency)
 
 
 def test_pareto_front_drops_dominated_models():
@@ -78,19 +89,23 @@ def test_fastest_deployment_per_model_skips_failures(tables):
 
 
 def test_deployability_classes(tables):
-    latency, _, parity = tables
-    matrix = plots.deployability_matrix(latency, parity, "cpu")
+    _, _, deployability = tables
+    matrix = plots.deployability_matrix(deployability, "cpu")
     assert matrix.loc["vit_b_16", "ts-cpp (plain)"] == "failed"
-    assert matrix.loc["resnet50", "ts-cpp (plain)"] == "parity off"
+    assert matrix.loc["resnet50", "ts-cpp (plain)"] == "parity failed"
     assert matrix.loc["resnet18", "ts-cpp (plain)"] == "ok" and matrix.loc["resnet18", "eager"] == "ok"
-    assert plots.deployability_matrix(latency, parity, "cuda").loc["vit_b_16", "ts-cpp (plain)"] == "ok"
+    assert plots.deployability_matrix(deployability, "cuda").loc["vit_b_16", "ts-cpp (plain)"] == "ok"
+    # The benchmark's failure is classified from its message; the parity miss says by how much.
+    rows = deployability.set_index(["device", "model", "runtime"])
+    assert rows.loc[("cpu", "vit_b_16", "ts-cpp"), "error_class"] == "benchmark: crashed"
+    assert rows.loc[("cpu", "resnet50", "ts-cpp"), "detail"].startswith("max |Δ| 3× tolerance (0.0003 of the logits")
 
 
 @pytest.mark.parametrize("kind", [*paths.PLOTS_PER_BATCH, *paths.PLOTS_PER_DEVICE, "runs"])
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_every_figure_renders(tables, tmp_path, kind, device):
-    latency, _, parity = tables
-    figure = plots.draw(kind, latency, parity, RUNS[device], device, 1, ACCURACY, 0.95)
+    latency, _, deployability = tables
+    figure = plots.draw(kind, latency, deployability, RUNS[device], device, 1, ACCURACY, 0.95)
     # Titles name what and where; axes carry units.
     title = figure.get_suptitle() or figure.axes[0].get_title()
     assert f"{RUNS[device]} · {device}" in title or kind == "runs"
@@ -143,15 +158,15 @@ def test_runs_side_by_side_shows_every_run_and_device(tables):
 
 
 def test_figures_of_one_run_leave_the_others_out(tables):
-    latency, _, parity = tables
-    matrix = plots.deployability_matrix(latency, parity, "cpu", run="gpu01")
+    latency, _, deployability = tables
+    matrix = plots.deployability_matrix(deployability, "cpu", run="gpu01")
     assert matrix.empty  # gpu01 measured no CPU
     figure = plots.latency_per_model(latency, "cuda", 1, run="gpu01")
     assert "gpu01 · cuda, batch 1" in figure.axes[0].get_title()
 
 
 def test_summary_page(tables):
-    latency, ratios, parity = tables
+    latency, ratios, deployability = tables
     environment = {
         "run": "laptop",
         "hostname": "box",
@@ -161,17 +176,15 @@ def test_summary_page(tables):
         "git": {"commit": "abc"},
         "config": {"bench": {"rounds": 5, "threads": 0, "interop_threads": 1}},
     }
-    text = summary_markdown(latency, ratios, parity, environment, ACCURACY)
+    text = summary_markdown(latency, ratios, deployability, environment, ACCURACY)
     assert "## laptop · cpu, batch 1" in text and "## gpu01 · cuda, batch 8" in text
     assert "- run laptop · cpu (this run): 4 models" in text and "- run gpu01 · cuda (copied in)" in text
     assert "Pareto front" in text and "mobilenet_v3_small" in text
     assert "AMD EPYC (2 cores)" in text and "torch 2.14.1" in text
     assert "paired comparisons were indistinguishable" in text
-    assert (
-        "- crashed: 2 (vit_b_16 ts-cpp (plain) on laptop · cpu, batch 1, "
-        "vit_b_16 ts-cpp (plain) on laptop · cpu, batch 8)" in text
-    )
-    assert "parity off (logits beyond tolerance): 2" in text  # resnet50 ts-cpp on cpu and cuda
+    assert "- benchmark: crashed: 1 (vit_b_16 ts-cpp (plain) on laptop · cpu)" in text
+    # resnet50 ts-cpp on cpu and cuda
+    assert "- parity failed (logits beyond tolerance): 2 (resnet50 ts-cpp (plain) on gpu01 · cuda, " in text
 
 
 def test_failure_classes():
@@ -179,3 +192,5 @@ def test_failure_classes():
     assert failure_class("CUDA error: out of memory") == "out of memory"
     assert failure_class("device 'cuda' requested but no CUDA device is available") == "no device"
     assert failure_class("something else") == "other"
+    assert failure_class("BuildTimeout: build took longer than 60 s") == "timeout"
+    assert failure_class("OpConversionFailure: Model wasn't fully converted") == "unsupported operator"

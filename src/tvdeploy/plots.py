@@ -23,7 +23,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from tvdeploy.io import atomic_path
 from tvdeploy.registry import EAGER, RUNTIMES, column_label
-from tvdeploy.tables import run_title
+from tvdeploy.tables import DEPLOYABILITY_STATES, deployability_wide, run_title
 
 DPI = 120
 INCHES_PER_MODEL_ROW = 0.22
@@ -31,7 +31,7 @@ MIN_HEIGHT_IN = 3.0
 WIDTH_IN = 9.0
 MARKERS = "os^Dvph<>*"
 # Deployability classes, in the heat map's colour order.
-DEPLOYABILITY = ("ok", "parity off", "failed", "not run")
+DEPLOYABILITY = DEPLOYABILITY_STATES
 DEPLOYABILITY_COLOURS = ("#4caf50", "#ffb300", "#e53935", "#e0e0e0")
 # Accuracy figure: x range extended left by this factor for the labels, label offset and spacing
 # in axes fractions.
@@ -308,27 +308,14 @@ def accuracy_vs_latency(
     return figure
 
 
-def deployability_matrix(
-    latency: pd.DataFrame, parity: pd.DataFrame, device: str, run: str | None = None
-) -> pd.DataFrame:
-    """Model × deployment: ok, parity off (its logits differ from its reference's beyond the
-    tolerance), failed (an error in the comparison), not run."""
-    latency, parity = _of_run(latency, run), _of_run(parity, run)
-    rows = latency[latency["device"] == device]
-    deployments = [_deployment_label(r, v) for r, v in _deployments(rows)]
-    models = sorted(set(rows["model"]))
-    matrix = pd.DataFrame("not run", index=models, columns=deployments)
-    for _, row in rows.iterrows():
-        label = _deployment_label(row["runtime"], row["variant"])
-        if isinstance(row["error"], str) and row["error"]:
-            matrix.loc[row["model"], label] = "failed"
-        elif matrix.loc[row["model"], label] != "failed":
-            matrix.loc[row["model"], label] = "ok"
-    for _, check in parity[parity["device"] == device].iterrows():
-        label = _deployment_label(check["runtime"], check["variant"])
-        if not check["within_tolerance"] and label in matrix.columns and matrix.loc[check["model"], label] == "ok":
-            matrix.loc[check["model"], label] = "parity off"
-    return matrix
+def deployability_matrix(deployability: pd.DataFrame, device: str, run: str | None = None) -> pd.DataFrame:
+    """Model × deployment states (``tvdeploy.tables.deployability_table``) of one device: ok,
+    parity failed, failed, not run."""
+    rows = _of_run(deployability, run)
+    rows = rows[rows["device"] == device]
+    if rows.empty:
+        return pd.DataFrame()
+    return pd.concat([deployability_wide(rows, r, device) for r in sorted(set(rows["run"]))]).groupby(level=0).first()
 
 
 def deployability_heatmap(matrix: pd.DataFrame, device: str, run: str | None = None) -> Figure:
@@ -377,7 +364,7 @@ def runs_side_by_side(latency: pd.DataFrame, batch_size: int) -> Figure:
 def draw(
     kind: str,
     latency: pd.DataFrame,
-    parity: pd.DataFrame,
+    deployability: pd.DataFrame,
     run: str | None,
     device: str | None,
     batch_size: int | None,
@@ -395,7 +382,7 @@ def draw(
     if kind == "throughput":
         return throughput_vs_batch(latency, device, run)
     if kind == "deployability":
-        return deployability_heatmap(deployability_matrix(latency, parity, device, run), device, run)
+        return deployability_heatmap(deployability_matrix(deployability, device, run), device, run)
     if kind == "runs":
         return runs_side_by_side(latency, batch_size)
     raise ValueError(f"unknown plot kind {kind!r}")

@@ -3,29 +3,25 @@ sure", from the result tables."""
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
+from tvdeploy.failures import OTHER, classify_text
 from tvdeploy.plots import fastest_per_model, pareto_front, with_accuracy
 from tvdeploy.registry import EAGER, column_label
-from tvdeploy.tables import RUN_KEYS, deployment_summary, geometric_mean, interval_text, run_title, verdict_counts
-
-# Failure classes, matched in order against a failed deployment's error text.
-FAILURE_CLASSES = (
-    ("out of memory", re.compile(r"out of memory|OutOfMemory|std::bad_alloc|MemoryError", re.I)),
-    ("no device", re.compile(r"no CUDA device|compute capability|device .* requested", re.I)),
-    ("crashed", re.compile(r"exited|signal|crash|died|closed its output", re.I)),
-    ("timed out", re.compile(r"timed out|timeout", re.I)),
-    ("unsupported", re.compile(r"not supported|unsupported|cannot export|NotImplemented", re.I)),
+from tvdeploy.tables import (
+    FAILED,
+    PARITY_FAILED,
+    RUN_KEYS,
+    deployment_summary,
+    geometric_mean,
+    interval_text,
+    run_title,
+    verdict_counts,
 )
 
 
 def failure_class(error: str) -> str:
-    for name, pattern in FAILURE_CLASSES:
-        if pattern.search(error):
-            return name
-    return "other"
+    return classify_text(error, OTHER)
 
 
 def _environment_lines(environment: dict) -> list[str]:
@@ -125,34 +121,27 @@ def _verdict_counts(ratios: pd.DataFrame) -> str:
     )
 
 
-def _failure_section(latency: pd.DataFrame, parity: pd.DataFrame) -> str:
-    failed = latency[latency["error"].notna()]
-    off = parity[~parity["within_tolerance"].astype(bool)] if not parity.empty else parity
-    if failed.empty and off.empty:
+def _failure_section(deployability: pd.DataFrame) -> str:
+    """Every deployment that did not deploy cleanly, by failure class (build, inference or
+    benchmark) and parity misses, from the deployability table."""
+    problems = deployability[deployability["status"].isin([FAILED, PARITY_FAILED])]
+    if problems.empty:
         return "No deployment failed, and every one agreed with its reference within tolerance.\n"
     lines = []
-    if not failed.empty:
-        classes = failed.assign(cls=failed["error"].map(failure_class))
-        for cls, group in classes.groupby("cls", sort=True):
-            which = ", ".join(
-                f"{row.model} {column_label(row.runtime, row.variant)} on "
-                f"{run_title(row.run, row.device, row.batch_size)}"
-                for row in group.itertuples()
-            )
-            lines.append(f"- {cls}: {len(group)} ({which})")
-    if not off.empty:
+    for (status, cls), group in problems.groupby(["status", "error_class"], sort=True):
         which = ", ".join(
             f"{row.model} {column_label(row.runtime, row.variant)} on {run_title(row.run, row.device)}"
-            for row in off.itertuples()
+            for row in group.itertuples()
         )
-        lines.append(f"- parity off (logits beyond tolerance): {len(off)} ({which})")
+        label = "parity failed (logits beyond tolerance)" if status == PARITY_FAILED else cls
+        lines.append(f"- {label}: {len(group)} ({which})")
     return "\n".join(lines) + "\n"
 
 
 def summary_markdown(
     latency: pd.DataFrame,
     ratios: pd.DataFrame,
-    parity: pd.DataFrame,
+    deployability: pd.DataFrame,
     environment: dict,
     accuracy: dict[str, float],
 ) -> str:
@@ -169,5 +158,5 @@ def summary_markdown(
             _fastest_section(group, batch_ratios),
             _verdict_counts(batch_ratios),
         ]
-    parts += ["## Failures\n", _failure_section(latency, parity)]
+    parts += ["## Failures\n", _failure_section(deployability)]
     return "\n".join(p for p in parts if p is not None)

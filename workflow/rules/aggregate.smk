@@ -45,6 +45,8 @@ rule aggregate:
         parity=PLAN.parity_files(),
         provenance=list(PLAN.provenance_files().values()),
         overhead=PLAN.overhead_files(),
+        builds=[item["record"] for item in build_items()],
+        build_jobs=[item["job"] for item in build_items()],
         # Runs copied in from other machines: read only, so their changes re-aggregate.
         other_runs=PLAN.other_measurement_files(),
     output:
@@ -55,6 +57,8 @@ rule aggregate:
         ratios=report(paths.TABLES["ratios"], caption="../report/tables.rst", category="Speedup"),
         predictions=paths.TABLES["predictions"],
         parity=report(paths.TABLES["parity"], caption="../report/tables.rst", category="Parity"),
+        deployability=report(paths.TABLES["deployability"], caption="../report/tables.rst", category="Deployability"),
+        builds=report(paths.TABLES["builds"], caption="../report/tables.rst", category="Deployability"),
     log:
         "results/logs/aggregate.log",
     benchmark:
@@ -64,6 +68,7 @@ rule aggregate:
     params:
         predictions=PLAN.prediction_items(),
         provenance=PLAN.provenance_files(),
+        builds=build_items(),
         run=PLAN.run,
         other=PLAN.other_measurements(),
         repo=workflow.basedir,
@@ -78,6 +83,8 @@ rule catalog_doc:
         latency=paths.TABLES["latency_csv"],
         ratios=paths.TABLES["ratios"],
         parity=paths.TABLES["parity"],
+        deployability=paths.TABLES["deployability"],
+        builds=paths.TABLES["builds"],
         environment=paths.TABLES["environment"],
         exports=expand(paths.TORCHSCRIPT_PLAIN_META, model=PLAN.models),
         export_jobs=expand(rules.export_torchscript.benchmark, model=PLAN.models),

@@ -6,7 +6,7 @@ rule plot_latency:
     input:
         latency=paths.TABLES["latency_csv"],
         ratios=paths.TABLES["ratios"],
-        parity=paths.TABLES["parity"],
+        deployability=paths.TABLES["deployability"],
     output:
         report(
             paths.PLOTS_PER_BATCH["latency"],
@@ -110,7 +110,7 @@ rule summary:
     input:
         latency=paths.TABLES["latency_csv"],
         ratios=paths.TABLES["ratios"],
-        parity=paths.TABLES["parity"],
+        deployability=paths.TABLES["deployability"],
         environment=paths.TABLES["environment"],
     output:
         report(paths.SUMMARY, caption="../report/summary.rst", category="Summary"),

@@ -11,7 +11,7 @@ params = snakemake.params
 figure = plots.draw(
     params.kind,
     pd.read_csv(snakemake.input.latency),
-    pd.read_csv(snakemake.input.parity),
+    pd.read_csv(snakemake.input.deployability),
     wc.get("run"),
     wc.get("device"),
     int(wc.batch) if "batch" in wc.keys() else None,

@@ -4,7 +4,15 @@ import pandas as pd
 
 from tvdeploy.catalog import ModelInfo
 from tvdeploy.io import read_json, setup_script_logging, write_text_atomic
-from tvdeploy.tables import catalog_markdown, run_wall_time, tsv_job_interval
+from tvdeploy.registry import PEER_REFERENCE
+from tvdeploy.tables import (
+    builds_markdown,
+    catalog_markdown,
+    deployability_markdown,
+    ratio_matrix_markdown,
+    run_wall_time,
+    tsv_job_interval,
+)
 
 log = setup_script_logging(snakemake)
 params = snakemake.params
@@ -12,9 +20,11 @@ catalog = {m: ModelInfo(**info) for m, info in params.catalog.items()}
 exports = {m: read_json(p) for m, p in zip(catalog, snakemake.input.exports, strict=True)}
 export_jobs = dict(zip(catalog, snakemake.input.export_jobs, strict=True))
 # The catalog documents this run; runs copied in from other machines have their own pages.
-latency, ratios, parity = (
+latency, ratios, parity, deployability, builds = (
     table[table["run"] == params.run]
-    for table in (pd.read_csv(snakemake.input[name]) for name in ("latency", "ratios", "parity"))
+    for table in (
+        pd.read_csv(snakemake.input[name]) for name in ("latency", "ratios", "parity", "deployability", "builds")
+    )
 )
 environment = read_json(snakemake.input.environment)
 intervals = [tsv_job_interval(p) for p in [*snakemake.input.job_files, snakemake.input.aggregate_job]]
@@ -56,6 +66,14 @@ header = "\n".join(
         "save, reload, parity check).",
     ]
 )
-write_text_atomic(
-    snakemake.output[0], catalog_markdown(catalog, exports, export_jobs, params.mem_mb, latency, ratios, parity, header)
-)
+sections = [
+    catalog_markdown(catalog, exports, export_jobs, params.mem_mb, latency, ratios, parity, header),
+    "## Every deployment against eager and against ONNX Runtime\n",
+    ratio_matrix_markdown(ratios, "vs_eager", "eager"),
+    ratio_matrix_markdown(ratios, "vs_peer", PEER_REFERENCE),
+    "## Deployability\n",
+    "Every model × deployment of this run, from its build, inference, parity check and benchmark.\n",
+    deployability_markdown(deployability),
+    builds_markdown(builds),
+]
+write_text_atomic(snakemake.output[0], "\n".join(s for s in sections if s))

@@ -9,7 +9,7 @@ log = setup_script_logging(snakemake)
 text = summary_markdown(
     pd.read_csv(snakemake.input.latency),
     pd.read_csv(snakemake.input.ratios),
-    pd.read_csv(snakemake.input.parity),
+    pd.read_csv(snakemake.input.deployability),
     read_json(snakemake.input.environment),
     snakemake.params.accuracy,
 )
