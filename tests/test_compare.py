@@ -168,6 +168,7 @@ def test_python_worker_serves_blocks_and_idles_without_cpu(toy_artifacts, tmp_pa
         worker = python_worker(model, dat, log)
         ready = worker.start()
         assert ready["threads"] == 2 and ready["device"] == "cpu"  # both cores: OpenMP threads idle too
+        assert ready["first_call_s"] > 0  # the first forward, timed apart from warm-up
         warm = worker.warmup(iters=1000, max_time_s=0.2)
         assert 1 <= warm["iters"] <= 1000 and (warm["iters"] == 1000 or warm["seconds"] >= 0.2)
         block = worker.block(RULE)
@@ -176,6 +177,26 @@ def test_python_worker_serves_blocks_and_idles_without_cpu(toy_artifacts, tmp_pa
         assert idle_cpu_s < 0.05, f"an idle worker used {idle_cpu_s:.3f} s of CPU in 2 s"
         with pytest.raises(WorkerError, match="reported an error: RequestError"):
             worker.request({"op": "dance"})
+        worker.close()
+
+
+@pytest.mark.parametrize(("runtime", "kind"), [("onnxruntime", "onnx"), ("openvino-python", "openvino")])
+def test_peer_runtime_workers_idle_without_cpu(toy_artifacts, tmp_path, runtime, kind):
+    """ONNX Runtime's pool spins after a run by default, and OpenVINO's TBB keeps cores busy for
+    a while: an idle worker must not steal CPU from the one being timed."""
+    from tvdeploy.exporters import build_artifact
+
+    _, dat = toy_artifacts
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10)).eval()
+    folder = tmp_path / kind
+    assert build_artifact(kind, net, torch.rand(2, 3, 8, 8), folder)["status"] == "ok"
+    with open(tmp_path / "worker.log", "w") as log:
+        worker = python_worker(folder, dat, log, runtime=runtime)
+        assert worker.start()["threads"] == 2
+        worker.warmup(iters=20, max_time_s=0.5)
+        assert len(worker.block(RULE)["latencies_ms"]) == 5
+        idle_cpu_s = idle_cpu_seconds(worker._process.pid, seconds=2.0)
+        assert idle_cpu_s < 0.05, f"an idle {runtime} worker used {idle_cpu_s:.3f} s of CPU in 2 s"
         worker.close()
 
 

@@ -10,10 +10,11 @@ import torch
 from torch import nn
 
 from tvdeploy import exporters, failures
-from tvdeploy.exporters import ArtifactUnavailable, artifact_file, build_artifact, example_batch, read_build
+from tvdeploy.builds import BUILD_RECORD, ArtifactUnavailable, artifact_file, read_build
+from tvdeploy.exporters import build_artifact, example_batch
 from tvdeploy.harnesses import harness
 from tvdeploy.models import random_state_dict
-from tvdeploy.registry import BUILT_ARTIFACTS, RUNTIMES
+from tvdeploy.registry import BUILT_ARTIFACTS, PYTHON, RUNTIMES
 
 MODEL = "squeezenet1_1"
 
@@ -26,7 +27,8 @@ def eager_net(tmp_path_factory):
 
 
 def peer_runtimes():
-    return [name for name, rt in RUNTIMES.items() if rt.artifact in BUILT_ARTIFACTS]
+    """The Python runtimes of every built artifact (the C++ ones have their own tests)."""
+    return [name for name, rt in RUNTIMES.items() if rt.artifact in BUILT_ARTIFACTS and rt.language == PYTHON]
 
 
 @pytest.mark.parametrize("runtime_name", peer_runtimes())
@@ -89,14 +91,32 @@ class Mystery(nn.Module):
         return mystery(x)
 
 
-@pytest.mark.parametrize("kind", BUILT_ARTIFACTS)
-def test_failed_build_is_recorded_and_refused_at_load(tmp_path, kind):
+class DataDependent(nn.Module):
+    """Python control flow on a tensor's value: torch.export cannot make one graph of it."""
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return x.flatten(1)[:, :10]
+        return -x.flatten(1)[:, :10]
+
+
+@pytest.mark.parametrize(
+    ("kind", "module", "error_class"),
+    [
+        ("onnx", Mystery(), failures.UNSUPPORTED),
+        ("openvino", Mystery(), failures.UNSUPPORTED),
+        # AOTInductor calls an operator it cannot compile through PyTorch, so it fails earlier.
+        ("aoti", DataDependent(), failures.EXPORT_ERROR),
+    ],
+)
+def test_failed_build_is_recorded_and_refused_at_load(tmp_path, kind, module, error_class):
+    assert set(BUILT_ARTIFACTS) == {"onnx", "openvino", "aoti"}  # every builder has a case here
     dest = tmp_path / kind
-    record = build_artifact(kind, Mystery(), torch.randn(2, 3, 8, 8), dest)
-    assert record["status"] == "failed" and record["error_class"] == failures.UNSUPPORTED, record
+    record = build_artifact(kind, module, torch.randn(2, 3, 8, 8), dest)
+    assert record["status"] == "failed" and record["error_class"] == error_class, record
     assert "\x1b[" not in record["error"] and record["build_s"] >= 0  # no terminal colour codes
     # Nothing half-built: the folder holds the record alone, and no staging folder is left beside it.
-    assert sorted(p.name for p in dest.iterdir()) == [exporters.BUILD_RECORD]
+    assert sorted(p.name for p in dest.iterdir()) == [BUILD_RECORD]
     assert sorted(p.name for p in tmp_path.iterdir()) == [kind]
     with pytest.raises(ArtifactUnavailable, match=f"{kind} artifact was not built") as caught:
         artifact_file(dest)
@@ -105,7 +125,7 @@ def test_failed_build_is_recorded_and_refused_at_load(tmp_path, kind):
 
 
 def test_build_past_its_time_limit_is_a_timeout(tmp_path, monkeypatch):
-    def slow_builder(net, example, folder):
+    def slow_builder(net, example, folder, device):
         (folder / "partial.bin").write_bytes(b"x")
         time.sleep(5)
         return {}
@@ -114,7 +134,7 @@ def test_build_past_its_time_limit_is_a_timeout(tmp_path, monkeypatch):
     record = build_artifact("onnx", nn.Flatten(), torch.randn(2, 3, 4, 4), tmp_path / "slow", timeout_s=0.5)
     assert record["status"] == "failed" and record["error_class"] == failures.TIMEOUT
     assert "longer than 0.5 s" in record["error"]
-    assert json.loads((tmp_path / "slow" / exporters.BUILD_RECORD).read_text())["status"] == "failed"
+    assert json.loads((tmp_path / "slow" / BUILD_RECORD).read_text())["status"] == "failed"
     assert not (tmp_path / "slow" / "partial.bin").exists()
 
 
@@ -140,3 +160,14 @@ def test_a_rebuild_replaces_the_folder(eager_net, tmp_path):
 )  # fmt: skip
 def test_failure_classes(error, phase, expected):
     assert failures.classify(error, phase) == expected
+
+
+def test_compile_runtime_reproduces_eager(tmp_path):
+    weights = tmp_path / f"{MODEL}.pth"
+    torch.save(random_state_dict(MODEL, seed=0), weights)
+    eager = harness("eager").load(weights, MODEL, torch.device("cpu"))
+    compiled = harness("compile").load(weights, MODEL, torch.device("cpu"))
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        reference, out = eager(x), compiled(x)
+    assert float((out - reference).abs().max()) <= 1e-4 * float(reference.abs().max())

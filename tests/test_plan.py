@@ -200,3 +200,17 @@ def test_every_experiment_config_makes_a_plan(name):
     config.update(yaml.safe_load((REPO_ROOT / "config" / name).read_text()))
     p = Plan.from_config(config, REPO_ROOT, has_gpu=lambda: True)
     assert p.models and p.comparison_files()
+
+
+def test_aoti_packages_are_built_per_device_and_loaded_in_both_languages():
+    p = plan(gpu=True, devices=["cpu", "cuda"], runtimes=["eager", "aoti-python", "aoti-cpp", "compile"])
+    assert p.artifact("aoti-cpp", "cuda", "plain", "resnet18") == "results/aoti/cuda/resnet18"
+    assert p.artifact("compile", "cpu", "plain", "resnet18") == "data/weights/resnet18.pth"
+    builds = p.artifact_builds()
+    assert list(builds) == ["package_aoti"]
+    assert builds["package_aoti"] == [{"device": d, "model": m} for d in ("cpu", "cuda") for m in p.models]
+    pairs = {(x["kind"], "/".join(x["candidate"]), "/".join(x["reference"])) for x in p.comparison_pairs("cpu")}
+    assert ("cross_language", "aoti-cpp/plain", "aoti-python/plain") in pairs
+    parity = {x["runtime"]: x["reference"] for x in p.parity_pairs("cpu", "resnet18")}
+    assert parity == {"aoti-python": "eager", "aoti-cpp": "aoti-python", "compile": "eager"}
+    assert p.deployments(CPP) == [("cpu", "aoti-cpp", "plain"), ("cuda", "aoti-cpp", "plain")]

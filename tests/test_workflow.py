@@ -56,7 +56,10 @@ def test_latency_table_has_every_model_and_runtime(run_dir):
 def test_every_ratio_that_matters_has_an_interval(run_dir):
     ratios = table(run_dir, "ratios.csv")
     kinds = {(m, k) for m, k in zip(ratios["model"], ratios["kind"], strict=True)}
-    assert kinds == {(m, k) for m in MODELS for k in ("vs_eager", "cross_language")}
+    assert kinds == {(m, k) for m in MODELS for k in ("vs_eager", "cross_language", "vs_peer")}
+    peer = ratios[ratios["kind"] == "vs_peer"]
+    assert set(peer["reference"]) == {"onnxruntime/plain"}
+    assert set(peer["candidate"]) == {"ts-python/plain", "ts-cpp/plain", "openvino-python/plain"}
     cross = ratios[ratios["kind"] == "cross_language"]
     assert set(cross["candidate"]) == {"ts-cpp/plain"} and set(cross["reference"]) == {"ts-python/plain"}
     assert (ratios["rounds"] == 3).all()
@@ -73,15 +76,22 @@ def test_catalog_doc_renders_the_run(run_dir):
     snakemake(run_dir, "docs/generated/catalog.md")
     doc = (run_dir / "docs" / "generated" / "catalog.md").read_text()
     assert (
-        f"Models: {len(MODELS)}; latency rows: {len(MODELS) * len(RUNTIMES)}; parity rows within tolerance: 4 of 4"
+        f"Models: {len(MODELS)}; latency rows: {len(MODELS) * len(RUNTIMES)}; parity rows within tolerance: 8 of 8"
         in doc
     )
     wall = re.search(r"Wall time of the run: ([\d.]+) min .* less 0 idle gap", doc)
     assert wall and 0 < float(wall.group(1)) < 30, doc[:1500]
     assert "ts-cpp / ts-python cpu [95% CI]" in doc and "paired verdicts:" in doc
-    rows = [line for line in doc.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+    per_model, comparisons = doc.split("## Every deployment against eager and against ONNX Runtime")
+    rows = [line for line in per_model.splitlines() if line.startswith("| ") and not line.startswith("| model")]
     assert sorted(row.split("|")[1].strip() for row in rows) == sorted(MODELS)
     assert all("| True " in row for row in rows)  # top-5 equal
+    assert "time vs eager" in comparisons and "time vs onnxruntime" in comparisons
+    # The deployability matrix: every model deployed everywhere, and what each build cost.
+    matrix = comparisons.split("### Deployability — tiny · cpu")[1]
+    cells = [line for line in matrix.splitlines() if line.startswith(("| squeezenet1_1 ", "| mobilenet_v3_small "))]
+    assert "| openvino-python" in matrix and len(cells) == 2 and all(line.count("✓") == 5 for line in cells)
+    assert "| onnx " in matrix and "| openvino " in matrix
 
 
 def test_cpp_top5_equals_python_torchscript_top5(run_dir):
@@ -99,9 +109,59 @@ def test_cpp_top5_equals_python_torchscript_top5(run_dir):
 def test_parity_within_tolerance(run_dir):
     parity = table(run_dir, "parity.csv")
     pairs = set(zip(parity["model"], parity["runtime"], parity["reference"], strict=True))
-    assert pairs == {(m, "ts-python", "eager") for m in MODELS} | {(m, "ts-cpp", "ts-python/plain") for m in MODELS}
+    assert pairs == {(m, r, "eager") for m in MODELS for r in ("ts-python", "onnxruntime", "openvino-python")} | {
+        (m, "ts-cpp", "ts-python/plain") for m in MODELS
+    }
     assert parity["within_tolerance"].all() and parity["top5_match"].all()
     assert (parity["max_abs_diff"] <= parity["tolerance"]).all()
+
+
+def test_deployability_and_build_cost_tables(run_dir):
+    deployability = table(run_dir, "deployability.csv")
+    assert sorted(zip(deployability["model"], deployability["runtime"], strict=True)) == sorted(
+        (m, r) for m in MODELS for r in RUNTIMES
+    )
+    assert (deployability["status"] == "ok").all()
+    builds = table(run_dir, "builds.csv")
+    assert sorted(zip(builds["model"], builds["artifact"], strict=True)) == sorted(
+        (m, a) for m in MODELS for a in ("torchscript", "onnx", "openvino")
+    )
+    assert (builds["status"] == "ok").all() and (builds["job_s"] >= builds["build_s"]).all()
+    assert (builds["job_max_rss_mb"] > 100).all()
+    onnx_folder = run_dir / "results" / "onnx" / "squeezenet1_1"
+    # Besides Snakemake's own marker (.snakemake_timestamp), the model and its build record.
+    assert sorted(p.name for p in onnx_folder.iterdir() if not p.name.startswith(".")) == ["build.json", "model.onnx"]
+
+
+def test_every_runtime_on_one_model(run_dir, tmp_path):
+    """config/compiled.yaml's runtimes (AOTInductor in Python and C++, torch.compile) on one model,
+    in a copy of the finished run: only the new artifact, predictions, comparison and parity run."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(run_dir, workdir, symlinks=True)
+    compiled = (REPO_ROOT / "config" / "compiled.yaml").read_text()
+    every = re.search(r"^runtimes: \[(.*)\]$", compiled, re.M).group(1).replace(" ", "")
+    model = "squeezenet1_1"
+    comparison = f"results/runs/{RUN}/compare/cpu/b1/{model}.json"
+    parity = f"results/runs/{RUN}/parity/cpu/{model}.json"
+    # mtime only: the copy's absolute input paths differ, which is no reason to redo the chain.
+    args = [comparison, parity, "--rerun-triggers", "mtime", "--forcerun", "compare", "check_parity"]
+    snakemake(workdir, *args, "--config", f"runtimes=[{every}]")
+    record = json.loads((workdir / comparison).read_text())
+    deployments = record["deployments"]
+    assert set(deployments) == {f"{r}/plain" for r in every.split(",")}
+    assert all(d["error"] is None and d["summary"]["median_ms"] > 0 for d in deployments.values()), deployments
+    # torch.compile compiles in the first call of each worker start, reported apart from latency.
+    assert (
+        deployments["compile/plain"]["ready"]["first_call_s"]
+        > 10 * deployments["compile/plain"]["summary"]["median_ms"] / 1000
+    )
+    pairs = {(c["kind"], c["candidate"]) for c in record["comparisons"] if c["verdict"]}
+    assert ("cross_language", "aoti-cpp/plain") in pairs and ("vs_peer", "aoti-python/plain") in pairs
+    checks = json.loads((workdir / parity).read_text())["comparisons"]
+    checked = {(c["runtime"], c["reference"]) for c in checks if c["within_tolerance"]}
+    assert {("aoti-python", "eager"), ("aoti-cpp", "aoti-python"), ("compile", "eager")} <= checked
+    build = json.loads((workdir / "results" / "aoti" / "cpu" / model / "build.json").read_text())
+    assert build["status"] == "ok" and build["inductor_configs"]["freezing"] is True
 
 
 # Per device and batch size (one each in the tiny config): latency, speedup, accuracy; per device:
@@ -152,6 +212,8 @@ def test_one_models_result_runs_only_its_chain(tmp_path):
         "export_torchscript": 1,
         "preprocess_image": 1,  # the benchmark image only
         "build_cpp": 1,  # bench only
+        "export_onnx": 1,
+        "convert_openvino": 1,
         "compare": 1,
     }
 

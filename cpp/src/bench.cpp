@@ -1,5 +1,5 @@
-// bench: measure per-forward latency of a TorchScript model on one preprocessed
-// image repeated to a batch; writes raw latencies (statistics are computed in Python).
+// bench: measure per-forward latency of a TorchScript model or AOTInductor package on one
+// preprocessed image repeated to a batch; writes raw latencies (statistics are computed in Python).
 // --mode serve keeps the model loaded and answers timed-block requests on stdin instead
 // (tvdeploy/measure.hpp), so a coordinator can interleave it with other runtimes.
 #include <ATen/Parallel.h>
@@ -37,13 +37,14 @@ constexpr std::string_view kModeServe = "serve";
 constexpr std::string_view kModeChoices = "once|serve";
 
 ArgParser make_parser() {
-  ArgParser parser(std::string(kProgram),
-                   "Benchmark a TorchScript model on one preprocessed input (X.dat with "
-                   "sidecar X.json, N=1) repeated to --batch-size; writes raw per-iteration "
-                   "latencies to a JSON file. With --mode serve it loads the model once and "
-                   "answers warm-up and timed-block requests (JSON lines) on stdin/stdout.",
-                   "", 0, 0);
-  parser.add({"model", "M.pt", "TorchScript model", true, ""})
+  ArgParser parser(
+      std::string(kProgram),
+      "Benchmark a TorchScript model or AOTInductor package on one preprocessed input (X.dat with "
+      "sidecar X.json, N=1) repeated to --batch-size; writes raw per-iteration "
+      "latencies to a JSON file. With --mode serve it loads the model once and "
+      "answers warm-up and timed-block requests (JSON lines) on stdin/stdout.",
+      "", 0, 0);
+  parser.add({"model", "M.pt", "TorchScript model (.pt) or AOTInductor package (.pt2)", true, ""})
       .add({"input", "X.dat", "preprocessed input with batch dimension 1", true, ""})
       .add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
       .add({"transform", std::string(kTransformChoices),
@@ -156,8 +157,8 @@ void run(const ParsedArgs& args) {
 
   c10::InferenceMode inference_guard;
   torch::Device device(torch::kCPU);
-  torch::jit::Module module;
-  std::vector<c10::IValue> inputs;
+  std::unique_ptr<Classifier> model;
+  torch::Tensor input;
   try {
     device = choose_device(args.get("device"));
     const torch::Tensor image = load_dat(input_path);
@@ -165,8 +166,8 @@ void run(const ParsedArgs& args) {
       throw InputError("input " + quoted(input_path) + " has batch dimension " +
                        std::to_string(image.size(0)) + ", bench needs 1 (use --batch-size)");
     }
-    inputs.emplace_back(image.repeat({protocol.batch_size, 1, 1, 1}).contiguous().to(device));
-    module = load_model(model_path, device, args.get("transform"));
+    input = image.repeat({protocol.batch_size, 1, 1, 1}).contiguous().to(device);
+    model = load_classifier(model_path, device, args.get("transform"));
   } catch (const std::exception& e) {
     // A serving worker tells its coordinator why it cannot start, in the protocol.
     if (serving) std::cout << json{{"ok", false}, {"error", describe(e)}}.dump() << std::endl;
@@ -177,7 +178,7 @@ void run(const ParsedArgs& args) {
   bool output_checked = false;
   const Step step = [&] {
     with_model_context(model_path, input_path, [&] {
-      const c10::IValue output = module.forward(inputs);
+      const c10::IValue output = model->forward(input);
       if (!output_checked) {
         require_logits(output, protocol.batch_size, model_path);
         output_checked = true;
@@ -194,6 +195,7 @@ void run(const ParsedArgs& args) {
       {"input", input_path.string()},
       {"device", device_string(device)},
       {"transform", args.get("transform")},
+      {"format", model->format()},
       {"device_name", device_name(device)},
       {"batch_size", protocol.batch_size},
       {"threads", at::get_num_threads()},

@@ -1,5 +1,5 @@
-// infer: classify preprocessed images (.dat + sidecar) with a TorchScript model
-// and write logits plus top-k predictions as JSON.
+// infer: classify preprocessed images (.dat + sidecar) with a TorchScript model or AOTInductor
+// package and write logits plus top-k predictions as JSON.
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
@@ -28,11 +28,15 @@ constexpr std::int64_t kDefaultTopk = 5;
 constexpr std::int64_t kClassDim = 1;
 
 ArgParser make_parser() {
-  ArgParser parser(std::string(kProgram),
-                   "Run a TorchScript classifier on preprocessed inputs (X.dat with sidecar "
-                   "X.json) and write logits and top-k predictions to a JSON file.",
-                   "INPUT.dat", 1, std::numeric_limits<std::size_t>::max());
-  parser.add({"model", "M.pt", "TorchScript model returning [N, C] logits", true, ""})
+  ArgParser parser(
+      std::string(kProgram),
+      "Run a TorchScript or AOTInductor classifier on preprocessed inputs (X.dat with sidecar "
+      "X.json) and write logits and top-k predictions to a JSON file.",
+      "INPUT.dat", 1, std::numeric_limits<std::size_t>::max());
+  parser
+      .add({"model", "M.pt",
+            "TorchScript model (.pt) or AOTInductor package (.pt2) returning [N, C] logits", true,
+            ""})
       .add({"labels", "L.txt", "class labels, one per line (C lines)", true, ""})
       .add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
       .add({"transform", std::string(kTransformChoices),
@@ -77,7 +81,8 @@ void run(const ParsedArgs& args) {
   }
 
   c10::InferenceMode inference_guard;
-  torch::jit::Module module = load_model(model_path, device, args.get("transform"));
+  const std::unique_ptr<Classifier> model =
+      load_classifier(model_path, device, args.get("transform"));
 
   json results = json::array();
   for (const std::string& input : args.positionals) {
@@ -85,7 +90,7 @@ void run(const ParsedArgs& args) {
     const torch::Tensor image = load_dat(input_path).to(device);
     const std::int64_t batch = image.size(0);
     const c10::IValue output =
-        with_model_context(model_path, input_path, [&] { return module.forward({image}); });
+        with_model_context(model_path, input_path, [&] { return model->forward(image); });
     torch::Tensor logits = require_logits(output, batch, model_path);
     if (logits.size(kClassDim) != num_classes) {
       throw InputError("model " + quoted(model_path) + " outputs " +

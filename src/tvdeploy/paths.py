@@ -2,7 +2,7 @@
 and by the target lists (``tvdeploy.plan``). Patterns are Snakemake wildcard strings; fill them
 with ``str.format``. Torch-free."""
 
-from tvdeploy.registry import PLAIN
+from tvdeploy.registry import DEVICE_ARTIFACTS, PLAIN
 
 WEIGHTS = "data/weights/{model}.pth"
 WEIGHTS_PROVENANCE = "data/weights/{model}.json"
@@ -12,9 +12,11 @@ TORCHSCRIPT_PLAIN = "results/torchscript/plain/{model}.pt"
 TORCHSCRIPT_PLAIN_META = "results/torchscript/plain/{model}.json"
 TORCHSCRIPT_DERIVED = "results/torchscript/{device}/{variant}/{model}.pt"
 TORCHSCRIPT_DERIVED_META = "results/torchscript/{device}/{variant}/{model}.json"
-# Artifacts built for the peer runtimes: a folder per model with the file(s) and build.json
-# (tvdeploy.exporters). Device-independent: both have a dynamic batch and are loaded per device.
+# Artifacts built from the nn.Module: a folder per model with the file(s) and build.json
+# (tvdeploy.exporters). ONNX and OpenVINO IR are loaded on any device; AOTInductor packages are
+# compiled for one.
 BUILT_ARTIFACT = "results/{artifact}/{model}"
+DEVICE_BUILT_ARTIFACT = "results/{artifact}/{device}/{model}"
 INPUT_DAT = "results/inputs/{spec}/{image}.dat"
 INPUT_SIDECAR = "results/inputs/{spec}/{image}.json"
 CPP_BUILD_DIR = "build/cpp"
@@ -73,5 +75,7 @@ def torchscript(device: str, variant: str, model: str) -> str:
 
 
 def built_artifact(kind: str) -> str:
-    """The folder pattern (wildcard ``{model}``) of one built artifact kind."""
-    return BUILT_ARTIFACT.replace("{artifact}", kind)
+    """The folder pattern (wildcards ``{model}``, and ``{device}`` for device-specific kinds) of
+    one built artifact kind."""
+    pattern = DEVICE_BUILT_ARTIFACT if kind in DEVICE_ARTIFACTS else BUILT_ARTIFACT
+    return pattern.replace("{artifact}", kind)

@@ -21,6 +21,7 @@ from tvdeploy.devices import machine_has_gpu, resolve_devices
 from tvdeploy.registry import (
     BUILT_ARTIFACTS,
     CPP,
+    DEVICE_ARTIFACTS,
     DEVICES,
     EAGER,
     PEER_REFERENCE,
@@ -181,13 +182,26 @@ class Plan:
         if rt.artifact == WEIGHTS:
             return paths.WEIGHTS.format(model=model)
         if rt.artifact in BUILT_ARTIFACTS:
-            return paths.BUILT_ARTIFACT.format(artifact=rt.artifact, model=model)
+            return paths.built_artifact(rt.artifact).format(device=device, model=model)
         return paths.torchscript(device, variant, model)
 
     def built_artifacts(self) -> list[str]:
-        """The built artifact kinds (ONNX, OpenVINO IR) the run's runtimes load, in registry order."""
+        """The built artifact kinds (ONNX, OpenVINO IR, AOTInductor) the run's runtimes load, in
+        registry order."""
         needed = {RUNTIMES[r].artifact for _, r, _ in self.deployments()}
         return [kind for kind in BUILT_ARTIFACTS if kind in needed]
+
+    def artifact_builds(self) -> dict[str, list[dict]]:
+        """Wildcards of every built artifact folder of the run, by building rule."""
+        builds = {}
+        for kind in self.built_artifacts():
+            if kind in DEVICE_ARTIFACTS:
+                devices = [d for d, r, _ in self.deployments() if RUNTIMES[r].artifact == kind]
+                wildcards = [{"device": d, "model": m} for d in dict.fromkeys(devices) for m in self.models]
+            else:
+                wildcards = [{"model": m} for m in self.models]
+            builds[BUILT_ARTIFACTS[kind]] = wildcards
+        return builds
 
     def export_mem_mb(self, model: str) -> int:
         return resources.export_mem_mb(self.model(model))
@@ -407,7 +421,7 @@ class Plan:
             "export_torchscript": [{"model": m} for m in self.models],
             "preprocess_image": [{"spec": s, "image": i} for s in self.specs for i in self.images],
             "derive_torchscript_variant": self.derived_torchscript(),
-            **{BUILT_ARTIFACTS[kind]: [{"model": m} for m in self.models] for kind in self.built_artifacts()},
+            **self.artifact_builds(),
             **{
                 f"infer_{language}": [
                     {k: p[k] for k in ("device", "runtime", "variant", "model")}

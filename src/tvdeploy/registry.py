@@ -34,8 +34,11 @@ TORCHSCRIPT = "torchscript"
 # (tvdeploy.exporters); one rule each (workflow/rules/export.smk).
 ONNX = "onnx"
 OPENVINO = "openvino"
+AOTI = "aoti"
 # Each built artifact kind and the rule that builds it.
-BUILT_ARTIFACTS = {ONNX: "export_onnx", OPENVINO: "convert_openvino"}
+BUILT_ARTIFACTS = {ONNX: "export_onnx", OPENVINO: "convert_openvino", AOTI: "package_aoti"}
+# Compiled for one device (AOTInductor generates CPU or CUDA code); the others load anywhere.
+DEVICE_ARTIFACTS = (AOTI,)
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,33 @@ RUNTIMES: dict[str, Runtime] = {
             harness="tvdeploy.harnesses.cpp",
             variants=TORCHSCRIPT_VARIANTS,
             reference="ts-python",
+        ),
+        Runtime(
+            "aoti-python",
+            "torch.export + AOTInductor package (.pt2, frozen weights) loaded with aoti_load_package in Python",
+            language=PYTHON,
+            artifact=AOTI,
+            harness="tvdeploy.harnesses.aoti",
+            variants=(PLAIN,),
+            reference=EAGER,
+        ),
+        Runtime(
+            "aoti-cpp",
+            "the same AOTInductor package loaded by the C++ infer and bench programs (AOTIModelPackageLoader)",
+            language=CPP,
+            artifact=AOTI,
+            harness="tvdeploy.harnesses.cpp",
+            variants=(PLAIN,),
+            reference="aoti-python",
+        ),
+        Runtime(
+            "compile",
+            "torch.compile (inductor, frozen weights) of the nn.Module in Python; first call compiles",
+            language=PYTHON,
+            artifact=WEIGHTS,
+            harness="tvdeploy.harnesses.compile",
+            variants=(PLAIN,),
+            reference=EAGER,
         ),
         Runtime(
             "onnxruntime",

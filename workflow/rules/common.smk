@@ -11,7 +11,7 @@ from tvdeploy import paths
 from tvdeploy.cppbuild import PROGRAMS, program_sources
 from tvdeploy.environment import config_sha256
 from tvdeploy.plan import ConfigError, Plan, alternation
-from tvdeploy.registry import BUILT_ARTIFACTS, CPP, ONNX, OPENVINO, PYTHON, derived_variants
+from tvdeploy.registry import AOTI, BUILT_ARTIFACTS, CPP, ONNX, OPENVINO, PYTHON, derived_variants
 from tvdeploy.resources import BASE_MEM_MB, BUILD_MEM_MB, cpus_per_gpu, gpus
 from tvdeploy.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
 
@@ -166,14 +166,15 @@ def build_items():
         }
         for w in PLAN.derived_torchscript()
     ]
+    kinds = {rule: kind for kind, rule in BUILT_ARTIFACTS.items()}
     items += [
         {
-            "model": m,
-            "artifact": kind,
-            "record": paths.built_artifact(kind).format(model=m),
-            "job": getattr(rules, BUILT_ARTIFACTS[kind]).benchmark.format(model=m),
+            "model": w["model"],
+            "artifact": kinds[rule] + (f" ({w['device']})" if "device" in w else ""),
+            "record": paths.built_artifact(kinds[rule]).format(**w),
+            "job": getattr(rules, rule).benchmark.format(**w),
         }
-        for kind in PLAN.built_artifacts()
-        for m in PLAN.models
+        for rule, builds in PLAN.artifact_builds().items()
+        for w in builds
     ]
     return items

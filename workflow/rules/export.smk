@@ -126,3 +126,32 @@ rule convert_openvino:
         timeout_s=config["export"]["timeout_s"],
     script:
         "../scripts/build_artifact.py"
+
+
+# AOTInductor: torch.export program compiled by Inductor into a .pt2 package for one device (its
+# generated code targets this machine's CPU or the GPU), frozen weights, dynamic batch.
+rule package_aoti:
+    input:
+        weights=paths.WEIGHTS,
+        provenance=paths.WEIGHTS_PROVENANCE,
+    output:
+        directory(paths.built_artifact(AOTI)),
+    log:
+        "results/logs/package_aoti/{device}/{model}.log",
+    benchmark:
+        "results/jobs/package_aoti/{device}/{model}.tsv"
+    conda:
+        "../envs/tvdeploy.yaml"
+    # Inductor compiles the generated C++ with parallel workers.
+    threads: 2
+    resources:
+        mem_mb=export_mem_mb,
+        gpu=device_gpus,
+        cpus_per_gpu=device_cpus_per_gpu,
+    params:
+        info=model_info,
+        artifact=AOTI,
+        seed=config["weights_seed"],
+        timeout_s=config["export"]["timeout_s"],
+    script:
+        "../scripts/build_artifact.py"

@@ -1,5 +1,5 @@
-"""Snakemake script for rules export_onnx and convert_openvino: the artifact folder of one model,
-with its build record; a failed build is recorded there and the run goes on."""
+"""Snakemake script for rules export_onnx, convert_openvino and package_aoti: the artifact folder
+of one model, with its build record; a failed build is recorded there and the run goes on."""
 
 import torch
 
@@ -7,11 +7,13 @@ from tvdeploy.catalog import ModelInfo
 from tvdeploy.exporters import build_artifact, example_batch
 from tvdeploy.io import read_json, setup_script_logging
 from tvdeploy.models import build_model
-from tvdeploy.runtime import versions
+from tvdeploy.runtime import resolve_device, versions
 
 log = setup_script_logging(snakemake)
 info = ModelInfo(**snakemake.params.info)
 torch.set_num_threads(snakemake.threads)
+# A device this machine lacks stops the job (a configuration error, not the model's failure).
+device = resolve_device(snakemake.wildcards.get("device", "cpu"))
 
 net = build_model(info.model, snakemake.input.weights)
 record = build_artifact(
@@ -28,6 +30,7 @@ record = build_artifact(
     },
     timeout_s=snakemake.params.timeout_s,
     log=log,
+    device=device,
 )
 log.info(
     "%s %s: %s in %.1f s, peak %.0f MB%s",

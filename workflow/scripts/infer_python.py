@@ -1,6 +1,8 @@
 """Snakemake script for rule infer_python: top-k predictions of a Python runtime's harness. A model
 the runtime cannot load or run is recorded with its error (the run goes on)."""
 
+import time
+
 from tvdeploy.failures import LOAD_ERROR, RUN_ERROR, failure_fields
 from tvdeploy.harnesses import harness
 from tvdeploy.io import setup_script_logging, write_json_atomic
@@ -14,7 +16,9 @@ device = resolve_device(wc.device)
 outcome = {"results": [], "error": None, "error_class": None}
 phase = LOAD_ERROR
 try:
+    start = time.perf_counter()
     module = harness(wc.runtime).load(snakemake.input.model, wc.model, device, wc.variant)
+    outcome["load_s"] = time.perf_counter() - start
     phase = RUN_ERROR
     labels = read_labels(snakemake.input.labels)
     outcome["results"] = predict(module, snakemake.input.dats, labels, device, snakemake.params.topk)

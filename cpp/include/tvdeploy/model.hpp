@@ -1,5 +1,5 @@
-// TorchScript classifiers: loading (with the --transform applied), the output contract, and
-// error context for running them.
+// Deployed classifiers (TorchScript with the --transform applied, or AOTInductor packages):
+// loading, the output contract, and error context for running them.
 #pragma once
 
 #include <torch/script.h>
@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -27,9 +28,24 @@ inline constexpr std::string_view kTransformChoices = "none|optimize_for_inferen
 // UsageError unless transform is one of kTransformChoices.
 void check_transform(const std::string& transform);
 
-// Loads the model onto device in eval mode and applies transform; InputError if it cannot.
-torch::jit::Module load_model(const fs::path& path, const torch::Device& device,
-                              const std::string& transform = std::string(kTransformNone));
+// AOTInductor packages are recognised by this extension; anything else is TorchScript.
+inline constexpr std::string_view kAotiPackageExtension = ".pt2";
+
+// A deployed classifier, whatever format it was loaded from: one batch in, its output out.
+class Classifier {
+ public:
+  virtual ~Classifier() = default;
+  virtual c10::IValue forward(const torch::Tensor& batch) = 0;
+  // "torchscript" or "aoti", for the programs' reports.
+  virtual std::string format() const = 0;
+};
+
+// Loads the model at path onto device: an AOTInductor package (.pt2, compiled for that device;
+// transform must be "none") or a TorchScript file in eval mode with transform applied.
+// InputError if it cannot.
+std::unique_ptr<Classifier> load_classifier(
+    const fs::path& path, const torch::Device& device,
+    const std::string& transform = std::string(kTransformNone));
 
 // The model contract: forward returns a [N, C] tensor with N = batch size.
 torch::Tensor require_logits(const c10::IValue& output, std::int64_t batch, const fs::path& model);

@@ -1,5 +1,11 @@
 #include "tvdeploy/model.hpp"
 
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
 namespace tvdeploy {
 
 void check_transform(const std::string& transform) {
@@ -9,11 +15,59 @@ void check_transform(const std::string& transform) {
   }
 }
 
-torch::jit::Module load_model(const fs::path& path, const torch::Device& device,
-                              const std::string& transform) {
+namespace {
+
+class TorchScriptClassifier final : public Classifier {
+ public:
+  explicit TorchScriptClassifier(torch::jit::Module module) : module_(std::move(module)) {}
+  c10::IValue forward(const torch::Tensor& batch) override { return module_.forward({batch}); }
+  std::string format() const override { return "torchscript"; }
+
+ private:
+  torch::jit::Module module_;
+};
+
+class AotiClassifier final : public Classifier {
+ public:
+  AotiClassifier(const fs::path& path, const torch::Device& device)
+      : loader_(path.string(), "model", /*run_single_threaded=*/false, /*num_runners=*/1,
+                device.has_index() ? device.index() : -1) {}
+  c10::IValue forward(const torch::Tensor& batch) override {
+    std::vector<at::Tensor> outputs = loader_.run({batch});
+    if (outputs.size() != 1) {
+      throw InputError("AOTInductor package returned " + std::to_string(outputs.size()) +
+                       " outputs, expected one logits tensor");
+    }
+    return outputs.front();
+  }
+  std::string format() const override { return "aoti"; }
+
+ private:
+  torch::inductor::AOTIModelPackageLoader loader_;
+};
+
+}  // namespace
+
+std::unique_ptr<Classifier> load_classifier(const fs::path& path, const torch::Device& device,
+                                            const std::string& transform) {
   check_transform(transform);
   if (!fs::is_regular_file(path)) {
     throw InputError("model " + quoted(path) + " does not exist or is not a regular file");
+  }
+  if (path.extension() == kAotiPackageExtension) {
+    if (transform != kTransformNone) {
+      throw UsageError("option --transform " + transform +
+                       " applies to TorchScript only, not to the AOTInductor package " +
+                       quoted(path));
+    }
+    try {
+      return std::make_unique<AotiClassifier>(path, device);
+    } catch (const c10::Error& e) {
+      throw InputError("cannot load AOTInductor package " + quoted(path) + ": " +
+                       e.what_without_backtrace());
+    } catch (const std::runtime_error& e) {
+      throw InputError("cannot load AOTInductor package " + quoted(path) + ": " + e.what());
+    }
   }
   try {
     torch::jit::Module module = torch::jit::load(path.string(), device);
@@ -21,7 +75,7 @@ torch::jit::Module load_model(const fs::path& path, const torch::Device& device,
     if (transform == kTransformOptimize) {
       module = torch::jit::optimize_for_inference(module);
     }
-    return module;
+    return std::make_unique<TorchScriptClassifier>(std::move(module));
   } catch (const c10::Error& e) {
     throw InputError("cannot load TorchScript model " + quoted(path) + ": " +
                      e.what_without_backtrace());

@@ -1,0 +1,31 @@
+"""Harness of ``aoti-python``: an AOTInductor package (.pt2) loaded with aoti_load_package.
+
+The package was compiled for this run's device (``package_aoti``); its kernels follow the thread
+count set at run time (built with ``cpp.dynamic_threads``), which every caller sets first
+(``tvdeploy.runtime.apply_threads``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tvdeploy.builds import artifact_file
+
+
+class AotiModule:
+    """Calls the package's runner like a module: one float32 NCHW tensor in, logits out."""
+
+    def __init__(self, path: str | Path, device: torch.device):
+        from torch._inductor import aoti_load_package
+
+        self.device = device
+        self.runner = aoti_load_package(str(path), device_index=device.index if device.index is not None else -1)
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        # The package expects the layout it was exported with: contiguous NCHW.
+        return self.runner(batch.contiguous())
+
+
+def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain") -> AotiModule:
+    return AotiModule(artifact_file(artifact), device)

@@ -1,0 +1,73 @@
+"""The C++ programs on an AOTInductor package (aoti-cpp): the same loader choice by file, the same
+results as the package in Python and as eager, any batch size, and TorchScript-only options refused.
+
+Compiling the package takes about ten seconds; the programs come from the session fixture."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from cpp_helpers import ATOL, EXIT_USAGE, NUM_CLASSES, infer_args, random_image, run, write_input
+
+from tvdeploy.builds import artifact_file
+from tvdeploy.exporters import build_artifact
+from tvdeploy.harnesses import harness
+
+
+@pytest.fixture(scope="module")
+def toy_package(tmp_path_factory):
+    """A tiny conv classifier and its AOTInductor package folder: (folder, eager module)."""
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, NUM_CLASSES),
+    ).eval()
+    folder = tmp_path_factory.mktemp("aoti") / "toy"
+    record = build_artifact("aoti", net, torch.randn(2, 3, 16, 16), folder)
+    assert record["status"] == "ok", record
+    # What was compiled, recorded with the package.
+    assert record["inductor_configs"] == {"freezing": True, "cpp.dynamic_threads": True}
+    assert record["cpu_vec_isa"]
+    return folder, net
+
+
+def test_infer_runs_the_package_like_python_and_eager(cpp_binaries, toy_package, toy_labels, tmp_path):
+    folder, net = toy_package
+    package = artifact_file(folder)
+    assert package.suffix == ".pt2"
+    images = [random_image(i) for i in range(2)] + [random_image(9, shape=(3, 3, 16, 16))]
+    inputs = [write_input(tmp_path / f"img{i}.dat", image) for i, image in enumerate(images)]
+    out = tmp_path / "out.json"
+    proc = run(cpp_binaries["infer"], *infer_args(package, toy_labels, out, *inputs))
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(out.read_text())["results"]
+    python = harness("aoti-python").load(folder, "toy", torch.device("cpu"))
+    rows = [(image, row) for image in images for row in range(image.shape[0])]
+    assert len(results) == len(rows)
+    for result, (image, row) in zip(results, rows, strict=True):
+        x = torch.from_numpy(image)
+        with torch.inference_mode():
+            eager, packaged = net(x)[row], python(x)[row]
+        np.testing.assert_allclose(result["logits"], packaged.numpy(), atol=ATOL, rtol=0)
+        np.testing.assert_allclose(result["logits"], eager.numpy(), atol=ATOL, rtol=0)
+
+
+def test_bench_reports_the_format_and_refuses_a_torchscript_transform(cpp_binaries, toy_package, tmp_path):
+    package = artifact_file(toy_package[0])
+    dat = write_input(tmp_path / "img.dat", random_image(3))
+    out = tmp_path / "bench.json"
+    common = ["--model", package, "--input", dat, "--device", "cpu", "--threads", 1, "--batch-size", 4]
+    protocol = ["--rounds", 1, "--min-iters", 3, "--max-iters", 5, "--min-time-s", 0.01, "--max-time-s", 1]
+    proc = run(cpp_binaries["bench"], *common, *protocol, "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["format"] == "aoti" and report["batch_size"] == 4 and len(report["rounds"][0]["latencies_ms"]) >= 3
+    refused = run(cpp_binaries["bench"], *common, "--transform", "optimize_for_inference", "--output", out)
+    assert refused.returncode == EXIT_USAGE and "applies to TorchScript only" in refused.stderr
