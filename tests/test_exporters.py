@@ -2,7 +2,9 @@
 ONNX export and ONNX Runtime, and through the OpenVINO conversion and OpenVINO, with parity against
 eager; failed builds recorded with their class and nothing half-built; the failure classes."""
 
+import errno
 import json
+import os
 import time
 
 import pytest
@@ -171,3 +173,22 @@ def test_compile_runtime_reproduces_eager(tmp_path):
     with torch.inference_mode():
         reference, out = eager(x), compiled(x)
     assert float((out - reference).abs().max()) <= 1e-4 * float(reference.abs().max())
+
+
+@pytest.mark.parametrize(
+    "error",
+    [OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), RuntimeError(f"[enforce fail] {os.strerror(errno.ENOSPC)}")],
+)
+def test_a_full_disk_fails_the_build_instead_of_blaming_the_model(tmp_path, monkeypatch, error):
+    """A full disk is the machine's failure: recording it as the model's would make a rerun skip
+    the model for good. The job fails, and nothing is left behind."""
+
+    def builder_on_a_full_disk(net, example, folder, device):
+        (folder / "model.onnx").write_bytes(b"partial")
+        with exporters._phase(failures.EXPORT_ERROR):
+            raise error
+
+    monkeypatch.setitem(exporters.BUILDERS, "onnx", (builder_on_a_full_disk, exporters.ONNX_FILE))
+    with pytest.raises(type(error), match="No space left on device"):
+        build_artifact("onnx", nn.Flatten(), torch.randn(2, 3, 4, 4), tmp_path / "full")
+    assert list(tmp_path.iterdir()) == []

@@ -12,6 +12,7 @@ at all (it is built beside its destination and renamed into place). Reading a bu
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import resource
 import shutil
@@ -206,7 +207,21 @@ def _phase(error_class: str) -> Iterator[None]:
     except BuildTimeout:
         raise
     except Exception as err:
+        if is_machine_failure(err):
+            raise
         raise _PhaseError(error_class) from err
+
+
+# The machine, not the model: a full disk or quota fails the job (and a rerun builds the model),
+# instead of being recorded as this model's failure to deploy.
+_MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_machine_failure(error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno in _MACHINE_ERRNOS:
+        return True
+    # Torch's C++ writers report a full disk as a RuntimeError with the C library's message.
+    return any(os.strerror(code) in str(error) for code in _MACHINE_ERRNOS)
 
 
 def build_artifact(
@@ -233,14 +248,11 @@ def build_artifact(
             details = builder(logits_module(net, example), example, staging, device or torch.device("cpu"))
         built.update(status="ok", error_class=None, error=None, **details)
     except (_PhaseError, BuildTimeout, MemoryError) as err:
-        cause = err.__cause__ if isinstance(err, _PhaseError) else err
-        phase_class = err.error_class if isinstance(err, _PhaseError) else TIMEOUT
-        if log is not None:
-            log.error("building %s failed:\n%s", kind, "".join(traceback.format_exception(cause)))
-        # Nothing half-built stays: the folder holds the record alone.
-        shutil.rmtree(staging)
-        staging.mkdir()
-        built.update(status="failed", error_class=classify(cause, phase_class), error=error_text(cause))
+        _record_failure(built, err, staging, kind, log)
+    except BaseException:
+        # A failure of the machine (full disk) or of this code: no folder, the job fails.
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     built.update(build_s=time.perf_counter() - start, peak_rss_mb=peak_rss_mb())
     try:
         write_json_atomic(staging / BUILD_RECORD, built)
@@ -252,6 +264,18 @@ def build_artifact(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return built
+
+
+def _record_failure(built: dict, err: BaseException, staging: Path, kind: str, log) -> None:
+    """The model could not be built: its class and error go into the record, and nothing
+    half-built stays (the folder will hold the record alone)."""
+    cause = err.__cause__ if isinstance(err, _PhaseError) else err
+    phase_class = err.error_class if isinstance(err, _PhaseError) else TIMEOUT
+    if log is not None:
+        log.error("building %s failed:\n%s", kind, "".join(traceback.format_exception(cause)))
+    shutil.rmtree(staging)
+    staging.mkdir()
+    built.update(status="failed", error_class=classify(cause, phase_class), error=error_text(cause))
 
 
 def _umask() -> int:
