@@ -43,8 +43,9 @@ def providers(device: torch.device) -> list:
     if CUDA_PROVIDER not in ort.get_available_providers():
         raise DeviceError(
             f"onnxruntime {ort.__version__} has no CUDA execution provider (it has "
-            f"{', '.join(ort.get_available_providers())}); install the optional GPU package "
-            "(pip install -r requirements-gpu.txt) or leave onnxruntime out of a cuda run"
+            f"{', '.join(ort.get_available_providers())}); on a GPU machine replace the CPU package "
+            f"(both install the module onnxruntime): pip uninstall -y onnxruntime && "
+            f"pip install onnxruntime-gpu=={ort.__version__}, or leave onnxruntime out of a cuda run"
         )
     # TF32 off: the same float32 arithmetic parity expects of the other CUDA runtimes.
     return [(CUDA_PROVIDER, {"device_id": device.index or 0, "use_tf32": 0}), CPU_PROVIDER]
