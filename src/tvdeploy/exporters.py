@@ -17,7 +17,6 @@ import os
 import resource
 import shutil
 import signal
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ from torch import nn
 
 from tvdeploy.builds import BUILD_RECORD
 from tvdeploy.failures import COMPILE_ERROR, CONVERSION_ERROR, EXPORT_ERROR, TIMEOUT, classify, error_text
-from tvdeploy.io import write_json_atomic
+from tvdeploy.io import atomic_directory, write_json_atomic
 from tvdeploy.models import LogitsOnly, _logits_index
 
 ONNX_FILE = "model.onnx"
@@ -238,31 +237,18 @@ def build_artifact(
     its build record (also written as ``dest/build.json``): status, error class and error, wall
     time, this process's peak memory, and what the builder reports."""
     builder, payload = BUILDERS[kind]
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     built = {"artifact": kind, "file": payload, **(record or {})}
-    start = time.perf_counter()
-    try:
-        with time_limit(timeout_s):
-            details = builder(logits_module(net, example), example, staging, device or torch.device("cpu"))
-        built.update(status="ok", error_class=None, error=None, **details)
-    except (_PhaseError, BuildTimeout, MemoryError) as err:
-        _record_failure(built, err, staging, kind, log)
-    except BaseException:
-        # A failure of the machine (full disk) or of this code: no folder, the job fails.
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    built.update(build_s=time.perf_counter() - start, peak_rss_mb=peak_rss_mb())
-    try:
+    # A failure of the machine (full disk) or of this code escapes: no folder, the job fails.
+    with atomic_directory(dest) as staging:
+        start = time.perf_counter()
+        try:
+            with time_limit(timeout_s):
+                details = builder(logits_module(net, example), example, staging, device or torch.device("cpu"))
+            built.update(status="ok", error_class=None, error=None, **details)
+        except (_PhaseError, BuildTimeout, MemoryError) as err:
+            _record_failure(built, err, staging, kind, log)
+        built.update(build_s=time.perf_counter() - start, peak_rss_mb=peak_rss_mb())
         write_json_atomic(staging / BUILD_RECORD, built)
-        staging.chmod(0o777 & ~_umask())
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(staging, dest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return built
 
 
@@ -276,9 +262,3 @@ def _record_failure(built: dict, err: BaseException, staging: Path, kind: str, l
     shutil.rmtree(staging)
     staging.mkdir()
     built.update(status="failed", error_class=classify(cause, phase_class), error=error_text(cause))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_FILE_MODE = 0o666
+DEFAULT_DIR_MODE = 0o777
 
 
 def _umask() -> int:
@@ -41,6 +43,25 @@ def atomic_path(dest: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_directory(dest: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``dest``; on success it replaces ``dest`` (a previous
+    folder there is removed), on any exception it is removed and ``dest`` is left untouched."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        yield staging
+        # mkdtemp creates the folder private (0700), like mkstemp's files.
+        staging.chmod(DEFAULT_DIR_MODE & ~_umask())
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
