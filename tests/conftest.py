@@ -52,19 +52,11 @@ def toy_labels(tmp_path_factory) -> Path:
 def frozen_convbn(tmp_path_factory):
     """A conv + batch-norm model frozen like the 'optimized' variant's file: (path, module)."""
     import torch
-    from cpp_helpers import NUM_CLASSES
+    from cpp_helpers import conv_bn_classifier
 
     from tvdeploy.models import make_variant
 
-    torch.manual_seed(3)
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3),
-        torch.nn.BatchNorm2d(8),
-        torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(8, NUM_CLASSES),
-    ).eval()
+    net = conv_bn_classifier(seed=3)
     path = tmp_path_factory.mktemp("variant") / "frozen.pt"
     frozen = make_variant(torch.jit.script(net), "frozen")
     frozen.save(str(path))

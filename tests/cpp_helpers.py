@@ -33,6 +33,20 @@ class FlatModel(torch.nn.Module):
         return x.flatten()
 
 
+def conv_bn_classifier(seed: int) -> torch.nn.Module:
+    """A small conv + batch-norm classifier in eval mode (3 channels in, NUM_CLASSES logits out):
+    what freezing and compilers fold, unlike the plain toy model."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, NUM_CLASSES),
+    ).eval()
+
+
 def save_scripted(module: torch.nn.Module, path: Path) -> torch.jit.ScriptModule:
     scripted = torch.jit.script(module.eval())
     scripted.save(str(path))

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from cpp_helpers import ATOL, EXIT_USAGE, NUM_CLASSES, infer_args, random_image, run, write_input
+from cpp_helpers import ATOL, EXIT_USAGE, conv_bn_classifier, infer_args, random_image, run, write_input
 
 from tvdeploy.builds import artifact_file
 from tvdeploy.exporters import build_artifact
@@ -20,15 +20,7 @@ from tvdeploy.harnesses import harness
 @pytest.fixture(scope="module")
 def toy_package(tmp_path_factory):
     """A tiny conv classifier and its AOTInductor package folder: (folder, eager module)."""
-    torch.manual_seed(1)
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3),
-        torch.nn.BatchNorm2d(8),
-        torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(8, NUM_CLASSES),
-    ).eval()
+    net = conv_bn_classifier(seed=1)
     folder = tmp_path_factory.mktemp("aoti") / "toy"
     record = build_artifact("aoti", net, torch.randn(2, 3, 16, 16), folder)
     assert record["status"] == "ok", record
