@@ -10,6 +10,7 @@ import time
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO_ROOT
 from workflow_helpers import MODELS, RUN, RUNTIMES, copy_workflow, planned_jobs, snakemake
 
@@ -131,6 +132,34 @@ def test_deployability_and_build_cost_tables(run_dir):
     onnx_folder = run_dir / "results" / "onnx" / "squeezenet1_1"
     # Besides Snakemake's own marker (.snakemake_timestamp), the model and its build record.
     assert sorted(p.name for p in onnx_folder.iterdir() if not p.name.startswith(".")) == ["build.json", "model.onnx"]
+    # The tables read the record's copy kept beside the folders.
+    kept = run_dir / "results" / "builds" / "onnx" / "squeezenet1_1.json"
+    assert json.loads(kept.read_text()) == json.loads((onnx_folder / "build.json").read_text())
+
+
+def test_dropped_artifacts_are_deleted_after_use_and_not_rebuilt(run_dir, tmp_path):
+    """export.keep_artifacts: false makes the artifacts temporary: an artifact goes once the jobs
+    that read it are done, and its absence alone rebuilds nothing."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(run_dir, workdir, symlinks=True)
+    model = "squeezenet1_1"
+    prediction = f"results/runs/{RUN}/predictions/cpu/onnxruntime/plain/{model}.json"
+    (workdir / prediction).unlink()
+    tiny = workdir / "config" / "tiny.yaml"
+    config = yaml.safe_load(tiny.read_text())
+    config["export"] = {"timeout_s": 3600, "keep_artifacts": False}
+    tiny.write_text(yaml.safe_dump(config))
+    # mtime only: the copy's absolute input paths differ, which is no reason to redo the chain.
+    assert planned_jobs(snakemake(workdir, "-n", prediction, "--rerun-triggers", "mtime").stdout) == {"infer_python": 1}
+    snakemake(workdir, prediction, "--rerun-triggers", "mtime")
+    assert json.loads((workdir / prediction).read_text())["model"] == model
+    # Every reader of squeezenet1_1's ONNX model is done; the other model's was not read again.
+    assert not (workdir / "results" / "onnx" / model).exists()
+    assert (workdir / "results" / "onnx" / "mobilenet_v3_small" / "model.onnx").is_file()
+    assert (workdir / "results" / "builds" / "onnx" / f"{model}.json").is_file()
+    # The new prediction is re-checked and re-tabled; the missing artifact rebuilds nothing.
+    jobs = planned_jobs(snakemake(workdir, "-n", "--rerun-triggers", "mtime").stdout)
+    assert jobs == {"check_parity": 1, "aggregate": 1, **FIGURE_JOBS, "all": 1}
 
 
 def test_every_runtime_on_one_model(run_dir, tmp_path):

@@ -17,6 +17,10 @@ TORCHSCRIPT_DERIVED_META = "results/torchscript/{device}/{variant}/{model}.json"
 # compiled for one.
 BUILT_ARTIFACT = "results/{artifact}/{model}"
 DEVICE_BUILT_ARTIFACT = "results/{artifact}/{device}/{model}"
+# Each build's record is also kept apart from its folder: the tables read it, so they outlive an
+# artifact dropped once its jobs are done (config export.keep_artifacts: false).
+BUILT_ARTIFACT_RECORD = "results/builds/{artifact}/{model}.json"
+DEVICE_BUILT_ARTIFACT_RECORD = "results/builds/{artifact}/{device}/{model}.json"
 INPUT_DAT = "results/inputs/{spec}/{image}.dat"
 INPUT_SIDECAR = "results/inputs/{spec}/{image}.json"
 CPP_BUILD_DIR = "build/cpp"
@@ -78,4 +82,10 @@ def built_artifact(kind: str) -> str:
     """The folder pattern (wildcards ``{model}``, and ``{device}`` for device-specific kinds) of
     one built artifact kind."""
     pattern = DEVICE_BUILT_ARTIFACT if kind in DEVICE_ARTIFACTS else BUILT_ARTIFACT
+    return pattern.replace("{artifact}", kind)
+
+
+def built_artifact_record(kind: str) -> str:
+    """The pattern of the build record kept beside the folders of one built artifact kind."""
+    pattern = DEVICE_BUILT_ARTIFACT_RECORD if kind in DEVICE_ARTIFACTS else BUILT_ARTIFACT_RECORD
     return pattern.replace("{artifact}", kind)

@@ -35,6 +35,11 @@ wildcard_constraints:
     **PLAN.wildcard_constraints(),
 
 
+def artifact_output(path):
+    """A deployable artifact's output: kept, or temp() when config export.keep_artifacts is false."""
+    return path if config["export"]["keep_artifacts"] else temp(path)
+
+
 def model_info(wildcards):
     return PLAN.model_fields(wildcards.model)
 
@@ -146,7 +151,7 @@ def job_benchmark_files():
 
 def build_items():
     """Every artifact build of this run: what it built, its record (the export's metadata or the
-    build folder) and its job's benchmark file (wall time, peak memory); call after the export
+    build record) and its job's benchmark file (wall time, peak memory); call after the export
     rules are defined."""
     items = [
         {
@@ -171,7 +176,7 @@ def build_items():
         {
             "model": w["model"],
             "artifact": kinds[rule] + (f" ({w['device']})" if "device" in w else ""),
-            "record": paths.built_artifact(kinds[rule]).format(**w),
+            "record": paths.built_artifact_record(kinds[rule]).format(**w),
             "job": getattr(rules, rule).benchmark.format(**w),
         }
         for rule, builds in PLAN.artifact_builds().items()

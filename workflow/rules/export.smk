@@ -25,7 +25,7 @@ rule export_torchscript:
         weights=paths.WEIGHTS,
         provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        model=paths.TORCHSCRIPT_PLAIN,
+        model=artifact_output(paths.TORCHSCRIPT_PLAIN),
         meta=paths.TORCHSCRIPT_PLAIN_META,
         labels=paths.LABELS,
     log:
@@ -52,7 +52,7 @@ rule derive_torchscript_variant:
         weights=paths.WEIGHTS,
         provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        model=paths.TORCHSCRIPT_DERIVED,
+        model=artifact_output(paths.TORCHSCRIPT_DERIVED),
         meta=paths.TORCHSCRIPT_DERIVED_META,
     log:
         "results/logs/derive_torchscript_variant/{device}/{variant}/{model}.log",
@@ -77,14 +77,16 @@ rule derive_torchscript_variant:
 
 
 # The peer runtimes' artifacts (tvdeploy.exporters): a folder per model holding the file(s) and
-# build.json. A model that cannot be exported or converted gets a folder with the record alone.
+# build.json, whose copy beside it is what the tables read. A model that cannot be exported or
+# converted gets a folder with the record alone.
 # ONNX from the torch.export-based exporter, dynamic batch.
 rule export_onnx:
     input:
         weights=paths.WEIGHTS,
         provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        directory(paths.built_artifact(ONNX)),
+        artifact=artifact_output(directory(paths.built_artifact(ONNX))),
+        record=paths.built_artifact_record(ONNX),
     log:
         "results/logs/export_onnx/{model}.log",
     benchmark:
@@ -109,7 +111,8 @@ rule convert_openvino:
         weights=paths.WEIGHTS,
         provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        directory(paths.built_artifact(OPENVINO)),
+        artifact=artifact_output(directory(paths.built_artifact(OPENVINO))),
+        record=paths.built_artifact_record(OPENVINO),
     log:
         "results/logs/convert_openvino/{model}.log",
     benchmark:
@@ -135,7 +138,8 @@ rule package_aoti:
         weights=paths.WEIGHTS,
         provenance=paths.WEIGHTS_PROVENANCE,
     output:
-        directory(paths.built_artifact(AOTI)),
+        artifact=artifact_output(directory(paths.built_artifact(AOTI))),
+        record=paths.built_artifact_record(AOTI),
     log:
         "results/logs/package_aoti/{device}/{model}.log",
     benchmark:

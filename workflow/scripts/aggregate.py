@@ -1,8 +1,5 @@
 """Snakemake script for rule aggregate: the result tables."""
 
-from pathlib import Path
-
-from tvdeploy.builds import read_build
 from tvdeploy.environment import capture
 from tvdeploy.goals import goals_markdown, judge_goals
 from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
@@ -123,10 +120,9 @@ write_csv(deployability_table(predictions, parity, latency), snakemake.output.de
 
 
 def build_row(item):
-    """One artifact's build: its record (a build folder's build.json, or an export's metadata)
-    and its job's wall time and peak memory."""
-    path = Path(item["record"])
-    record = read_build(path) if path.is_dir() else read_json(path)
+    """One artifact's build: its record (a built artifact's record, or an export's metadata) and
+    its job's wall time and peak memory."""
+    record = read_json(item["record"])
     return {
         "run": this_run,
         "model": item["model"],

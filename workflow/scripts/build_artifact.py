@@ -1,11 +1,12 @@
 """Snakemake script for rules export_onnx, convert_openvino and package_aoti: the artifact folder
-of one model, with its build record; a failed build is recorded there and the run goes on."""
+of one model, with its build record (also written apart for the tables); a failed build is
+recorded there and the run goes on."""
 
 import torch
 
 from tvdeploy.catalog import ModelInfo
 from tvdeploy.exporters import build_artifact, example_batch
-from tvdeploy.io import read_json, setup_script_logging
+from tvdeploy.io import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.models import build_model
 from tvdeploy.runtime import resolve_device, versions
 
@@ -20,7 +21,7 @@ record = build_artifact(
     snakemake.params.artifact,
     net,
     example_batch(info.input_shape, snakemake.params.seed),
-    snakemake.output[0],
+    snakemake.output.artifact,
     record={
         "model": info.model,
         "input_shape": list(info.input_shape),
@@ -32,6 +33,7 @@ record = build_artifact(
     log=log,
     device=device,
 )
+write_json_atomic(snakemake.output.record, record)
 log.info(
     "%s %s: %s in %.1f s, peak %.0f MB%s",
     snakemake.params.artifact, info.model, record["status"], record["build_s"], record["peak_rss_mb"],
