@@ -99,6 +99,14 @@ def test_peer_runtimes_join_every_comparison_and_openvino_stays_on_the_cpu():
     assert "openvino-python" not in {x["runtime"] for x in p.parity_pairs("cuda", "resnet18")}
 
 
+def test_cuda_graphs_runtime_joins_only_the_gpu_comparison():
+    p = plan(gpu=True, devices=["cpu", "cuda"], runtimes=["eager", "compile", "compile-cudagraphs"])
+    assert ("compile-cudagraphs", "plain") in p.comparison_deployments("cuda")
+    assert ("compile-cudagraphs", "plain") not in p.comparison_deployments("cpu")
+    parity = {x["runtime"]: x["reference"] for x in p.parity_pairs("cuda", "resnet18")}
+    assert parity["compile-cudagraphs"] == "eager"
+
+
 def test_artifacts_follow_the_runtime():
     p = plan()
     assert p.artifact("eager", "cpu", "plain", "resnet18") == "data/weights/resnet18.pth"

@@ -161,6 +161,16 @@ RUNTIMES: dict[str, Runtime] = {
             reference=EAGER,
         ),
         Runtime(
+            "compile-cudagraphs",
+            "torch.compile as compile, replayed as CUDA graphs (Inductor's reduce-overhead mode); CUDA only",
+            language=PYTHON,
+            artifact=WEIGHTS,
+            harness="tvdeploy.harnesses.compile_cudagraphs",
+            variants=(PLAIN,),
+            devices=("cuda",),
+            reference=EAGER,
+        ),
+        Runtime(
             "onnxruntime",
             "ONNX (torch.onnx dynamo exporter) run by an ONNX Runtime session in Python",
             language=PYTHON,
