@@ -49,7 +49,14 @@ def test_latency_table_has_every_model_and_runtime(run_dir):
     assert deployed["verdict_vs_eager"].isin(["faster", "slower", "indistinguishable"]).all()
     for column in ["batch_size", "p90_ms", "mean_ms", "std_ms", "threads", "device"]:
         assert latency[column].notna().all()
+    # Efficiency: the model's arithmetic per second against the peak its comparison job measured.
+    assert (latency["peak_gflop_per_s"] > 1).all() and latency.groupby("model")["peak_gflop_per_s"].nunique().eq(
+        1
+    ).all()
+    rate = latency["model_gflop"] / (latency["median_ms"] / 1000)
+    assert ((latency["gflop_per_s"] - rate).abs() <= 1e-4 * rate).all()  # the CSV keeps 6 digits
     markdown = (run_dir / "results" / "tables" / "latency.md").read_text()
+    assert "efficiency, GFLOP/s" in markdown
     assert all(m in markdown for m in MODELS) and "ts-cpp (plain)" in markdown
     assert "Paired comparisons by verdict" in markdown and "speedup vs eager [95% CI]" in markdown
 

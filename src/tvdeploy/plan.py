@@ -408,6 +408,11 @@ class Plan:
         metadata): other runs copied in may have measured models this run did not."""
         return {m: info.acc1 for m, info in self.catalog.items() if not math.isnan(info.acc1)}
 
+    def gmacs(self) -> dict[str, float]:
+        """Multiply-accumulates per image (G) of every catalog model (torchvision metadata), for
+        the efficiency columns of this run and of runs copied in."""
+        return {m: info.gflops for m, info in self.catalog.items() if not math.isnan(info.gflops)}
+
     def tables(self) -> list[str]:
         return list(paths.TABLES.values())
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tvdeploy.efficiency import EFFICIENCY_COLUMNS, efficiency
 from tvdeploy.failures import RUN_ERROR, classify_text
 from tvdeploy.models import compare_logits
 from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, column_label
@@ -42,6 +43,7 @@ LATENCY_COLUMNS = [
     "speedup_ci_low",
     "speedup_ci_high",
     "verdict_vs_eager",
+    *EFFICIENCY_COLUMNS,
     "error",
 ]
 RATIO_COLUMNS = [
@@ -105,11 +107,14 @@ def allocation_columns(record: dict) -> dict:
     }
 
 
-def latency_table(comparisons: list[dict]) -> pd.DataFrame:
-    """One row per deployment of every comparison job: pooled latency statistics, and the
-    speedup over eager as the paired estimate with its interval (1 / the ratio vs eager)."""
+def latency_table(comparisons: list[dict], gmacs: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per deployment of every comparison job: pooled latency statistics, the speedup
+    over eager as the paired estimate with its interval (1 / the ratio vs eager), and the
+    efficiency against the job's measured peak (``gmacs``: the models' multiply-accumulates)."""
+    gmacs = gmacs or {}
     rows = []
     for rec in comparisons:
+        peak = (rec.get("peak") or {}).get("gflop_per_s")
         vs_eager = {c["candidate"]: c for c in rec["comparisons"] if c["kind"] == "vs_eager" and c.get("verdict")}
         for name, dep in rec["deployments"].items():
             runtime, variant = name.split("/", 1)
@@ -128,6 +133,7 @@ def latency_table(comparisons: list[dict]) -> pd.DataFrame:
             summary = dep.get("summary")
             if summary:
                 row.update({k: summary[k] for k in LATENCY_COLUMNS if k in summary})
+                row.update(efficiency(gmacs.get(rec["model"]), rec["batch_size"], summary["median_ms"], peak))
             if runtime == EAGER and summary:
                 row.update(speedup_vs_eager=1.0, speedup_ci_low=1.0, speedup_ci_high=1.0, verdict_vs_eager=None)
             elif name in vs_eager:

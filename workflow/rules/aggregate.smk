@@ -70,6 +70,7 @@ rule aggregate:
         provenance=PLAN.provenance_files(),
         builds=build_items(),
         run=PLAN.run,
+        gmacs=PLAN.gmacs(),
         other=PLAN.other_measurements(),
         repo=workflow.basedir,
         # A config change re-renders environment.json even when no result changed.

@@ -1,5 +1,6 @@
 """Snakemake script for rule aggregate: the result tables."""
 
+from tvdeploy.efficiency import efficiency_markdown
 from tvdeploy.environment import capture
 from tvdeploy.goals import goals_markdown, judge_goals
 from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
@@ -49,7 +50,7 @@ overhead_records = all_runs(snakemake.input.overhead, "overhead")
 for record in comparison_records:
     if record["run"] != this_run:
         weights_source.setdefault((record["run"], record["model"]), record.get("weights_source"))
-latency = latency_table(comparison_records)
+latency = latency_table(comparison_records, params.gmacs)
 write_csv(latency, snakemake.output.latency_csv)
 ratios = ratios_table(comparison_records)
 write_csv(ratios, snakemake.output.ratios)
@@ -81,6 +82,7 @@ write_text_atomic(
             "each per round in a shuffled order; speedups are paired estimates over those rounds.\n",
             latency_markdown(latency),
             throughput_markdown(latency),
+            efficiency_markdown(latency),
             deployment_markdown(deployment_summary(latency, ratios)),
             verdict_markdown(ratios),
             goals_markdown(

@@ -10,6 +10,7 @@ from tvdeploy.devices import available_cores
 from tvdeploy.environment import machine_fingerprint
 from tvdeploy.harnesses import worker_command
 from tvdeploy.io import read_json, setup_script_logging, write_json_atomic
+from tvdeploy.peak import probe
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards
@@ -19,6 +20,10 @@ protocol = Protocol.from_config(settings)
 batch_size = int(wc.batch)
 threads = bench_threads(settings["threads"], snakemake.threads, available_cores())
 programs = {"bench": snakemake.input.bench} if "bench" in snakemake.input.keys() else {}
+
+# The machine's float32 peak on the workers' threads, measured before they start.
+peak = probe(wc.device, threads)
+log.info("float32 matmul peak: %s GFLOP/s%s", peak["gflop_per_s"], f" ({peak['error']})" if peak["error"] else "")
 
 workers = {}
 for (runtime, variant), artifact in zip(params.deployments, snakemake.input.artifacts, strict=True):
@@ -66,6 +71,7 @@ write_json_atomic(
         "weights_source": read_json(snakemake.input.provenance)["source"],
         "environment": machine_fingerprint(),
         "allocation": slurm_allocation(),
+        "peak": peak,
         "deployments": deployments,
         "comparisons": comparisons,
         "schedule": schedule,
