@@ -63,9 +63,11 @@ def test_device_restricted_variants():
     assert RUNTIMES["ts-python"].variants_on("cuda", ["fp16", "plain"]) == ["plain", "fp16"]
 
 
-def test_load_transforms_are_known_and_only_optimized_has_one():
+def test_load_transforms_are_known_and_only_optimized_and_fused_have_one():
     assert {v.load_transform for v in VARIANTS.values()} <= set(registry.LOAD_TRANSFORMS)
-    assert [n for n, v in VARIANTS.items() if v.load_transform != registry.NO_TRANSFORM] == ["optimized"]
+    transformed = {n: v.load_transform for n, v in VARIANTS.items() if v.load_transform != registry.NO_TRANSFORM}
+    assert transformed == {"optimized": registry.OPTIMIZE_FOR_INFERENCE, "fused": registry.ONEDNN_FUSION}
+    assert VARIANTS["fused"].devices == ("cpu",) and VARIANTS["fused"].prefers_trace
 
 
 def test_derived_pairs_and_labels():

@@ -21,7 +21,7 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 from tvdeploy.catalog import UnknownModelError
-from tvdeploy.registry import NO_TRANSFORM, OPTIMIZE_FOR_INFERENCE, derived_variants
+from tvdeploy.registry import NO_TRANSFORM, ONEDNN_FUSION, OPTIMIZE_FOR_INFERENCE, derived_variants
 
 # torch.load reads this on every call; it overrides a caller that does not ask for weights_only.
 FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
@@ -269,7 +269,15 @@ def _channels_last(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
 # How each derived variant of the registry is made from the plain export (tests check that the
 # keys are exactly the registry's derived variants). "optimized" is saved frozen: its
 # optimize_for_inference is the registry's load transform, applied by every harness.
-VARIANT_BUILDERS = {"frozen": _frozen, "optimized": _frozen, "fp16": _half, "channels_last": _channels_last}
+VARIANT_BUILDERS = {
+    "frozen": _frozen,
+    "optimized": _frozen,
+    "fp16": _half,
+    "channels_last": _channels_last,
+    # Frozen like "frozen"; the fuser is the load transform. Its graph may come from a trace
+    # (traced_if_exact).
+    "fused": _frozen,
+}
 
 
 def make_variant(plain: torch.jit.ScriptModule, variant: str) -> torch.jit.ScriptModule:
@@ -280,12 +288,70 @@ def make_variant(plain: torch.jit.ScriptModule, variant: str) -> torch.jit.Scrip
         return VARIANT_BUILDERS[variant](plain)
 
 
-def apply_load_transform(module: torch.jit.ScriptModule, transform: str) -> torch.jit.ScriptModule:
+def traced_if_exact(
+    eager: nn.Module, scripted: torch.jit.ScriptModule, example: torch.Tensor, rtol: float, atol: float
+) -> tuple[torch.jit.ScriptModule, str]:
+    """The eager module traced on ``example`` if the trace reproduces it on a batch of another
+    size (tracing records one path through the code and may bake in shapes), else ``scripted``;
+    with the reason, for the variant's provenance."""
+    other = torch.randn((example.shape[0] + 1, *example.shape[1:]), generator=torch.Generator().manual_seed(1))
+    other = other.to(example.device)
+    try:
+        with torch.inference_mode(False), torch.no_grad(), quiet_torchscript_deprecation():
+            traced = torch.jit.trace(eager.eval(), example, check_trace=False)
+            comparison = compare_logits(logits_of(eager(other)), logits_of(traced(other)), rtol, atol)
+    except Exception as err:  # any tracing failure means: use the scripted export
+        return scripted, f"scripted: tracing failed ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
+    if not comparison["within_tolerance"]:
+        return (
+            scripted,
+            f"scripted: the trace differs at batch {other.shape[0]} (max |Δ| {comparison['max_abs_diff']:.3g})",
+        )
+    return traced, f"traced: reproduces eager at batch {other.shape[0]}"
+
+
+class FusedModule:
+    """A frozen TorchScript module run with the oneDNN Graph fuser. The profiling executor fuses a
+    graph for an input shape only after profiling it (``torch._C._jit_get_num_profiled_runs()``
+    calls), so a new shape first gets those calls: every output returned, warm-up and timed calls
+    alike, comes from the fused graph.
+
+    The fuser is a process-wide switch, on only during this module's calls: on a module that is
+    not frozen it computes wrong logits (a conv + linear toy model was off by 0.06 at a scale of
+    0.5 here, torch 2.14.1), so it must not reach other modules of the same process."""
+
+    def __init__(self, module: torch.jit.ScriptModule):
+        self.module = module
+        self.profiling_calls = torch._C._jit_get_num_profiled_runs()
+        self._shapes: set[tuple[int, ...]] = set()
+
+    def __call__(self, batch: torch.Tensor):
+        was_enabled = torch.jit.onednn_fusion_enabled()
+        torch.jit.enable_onednn_fusion(True)
+        try:
+            shape = tuple(batch.shape)
+            if shape not in self._shapes:
+                for _ in range(self.profiling_calls):
+                    self.module(batch)
+                self._shapes.add(shape)
+            return self.module(batch)
+        finally:
+            torch.jit.enable_onednn_fusion(was_enabled)
+
+    def fusion_groups(self) -> int:
+        """Fusion groups in the graph the executor last ran (0: the fuser did not run)."""
+        graph = torch.jit.last_executed_optimized_graph()
+        return len(graph.findAllNodes("prim::oneDNNFusionGroup", True)) if graph is not None else 0
+
+
+def apply_load_transform(module: torch.jit.ScriptModule, transform: str):
     if transform == NO_TRANSFORM:
         return module
     if transform == OPTIMIZE_FOR_INFERENCE:
         with quiet_torchscript_deprecation():
             return torch.jit.optimize_for_inference(module)
+    if transform == ONEDNN_FUSION:
+        return FusedModule(module)
     raise ValueError(f"unknown load transform '{transform}'")
 
 

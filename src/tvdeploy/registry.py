@@ -21,7 +21,10 @@ DEVICE_CHOICES = ("auto", *DEVICES)
 # names for --transform (checked by tests/test_cpp_cli.py).
 NO_TRANSFORM = "none"
 OPTIMIZE_FOR_INFERENCE = "optimize_for_inference"
-LOAD_TRANSFORMS = (NO_TRANSFORM, OPTIMIZE_FOR_INFERENCE)
+# TorchScript's oneDNN Graph (LLGA) fuser: a process-wide switch, effective once the profiling
+# executor has profiled a shape; harnesses run those profiling calls before a new shape counts.
+ONEDNN_FUSION = "onednn_fusion"
+LOAD_TRANSFORMS = (NO_TRANSFORM, OPTIMIZE_FOR_INFERENCE, ONEDNN_FUSION)
 
 # The languages harnesses are written in; each has its own infer and bench rules.
 PYTHON = "python"
@@ -53,6 +56,10 @@ class Variant:
     # The parity config key for this variant compared against a different variant (e.g. half
     # precision against float32 eager); None: the device's float32 tolerance.
     cross_variant_rtol_key: str | None = None
+    # Built from torch.jit.trace of the eager module where the trace reproduces it at another
+    # batch size (a leaner graph: no shape checks left for the interpreter), else from the
+    # scripted export.
+    prefers_trace: bool = False
 
     def supports(self, device: str) -> bool:
         return device in self.devices
@@ -73,6 +80,15 @@ VARIANTS: dict[str, Variant] = {
         # Half precision on a CPU is emulated or unsupported for many ops: not a deployment there.
         Variant("fp16", "half precision, float32 in and out", devices=("cuda",), cross_variant_rtol_key="fp16_rtol"),
         Variant("channels_last", "NHWC memory format, frozen"),
+        # oneDNN Graph fuses conv/matmul chains with their element-wise ops; CPU float32 here.
+        # Measured on random inputs: within 1e-6 of the logits' scale, so float32 tolerance.
+        Variant(
+            "fused",
+            "traced (else scripted) and frozen, run with TorchScript's oneDNN Graph fuser",
+            devices=("cpu",),
+            load_transform=ONEDNN_FUSION,
+            prefers_trace=True,
+        ),
     )
 }
 TORCHSCRIPT_VARIANTS = tuple(VARIANTS)

@@ -131,6 +131,9 @@ def main(argv=None) -> None:
         "versions": versions(),
         "first_call_s": first_call_s,
     }
+    if hasattr(module, "fusion_groups"):
+        # Proof that TorchScript's fuser ran (tvdeploy.models.FusedModule), and its warm-up.
+        ready.update(fusion_groups=module.fusion_groups(), profiling_calls=module.profiling_calls)
     with torch.inference_mode():
         serve(lambda: module(batch), synchronize, ready, sys.stdin, protocol_out)
 

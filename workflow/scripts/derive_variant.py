@@ -1,4 +1,5 @@
-"""Snakemake script for rule derive_torchscript_variant: frozen / optimized / fp16 / channels_last."""
+"""Snakemake script for rule derive_torchscript_variant: frozen / optimized / fp16 / channels_last /
+fused."""
 
 import torch
 
@@ -12,6 +13,7 @@ from tvdeploy.models import (
     logits_of,
     make_variant,
     quiet_torchscript_deprecation,
+    traced_if_exact,
 )
 from tvdeploy.registry import VARIANTS
 from tvdeploy.runtime import resolve_device, versions
@@ -26,10 +28,16 @@ atol = snakemake.params.atol
 transform = VARIANTS[wc.variant].load_transform
 
 example = torch.randn(info.input_shape, generator=torch.Generator().manual_seed(snakemake.params.seed)).to(device)
+eager = build_model(info.model, snakemake.input.weights).to(device).eval()
 with torch.inference_mode():
-    reference = logits_of(build_model(info.model, snakemake.input.weights).to(device)(example))
+    reference = logits_of(eager(example))
 
-variant = make_variant(load_torchscript(snakemake.input.plain, device), wc.variant)
+graph = load_torchscript(snakemake.input.plain, device)
+graph_source = "scripted"
+if VARIANTS[wc.variant].prefers_trace:
+    graph, graph_source = traced_if_exact(eager, graph, example, rtol, atol)
+    log.info("%s: %s", wc.variant, graph_source)
+variant = make_variant(graph, wc.variant)
 with atomic_path(snakemake.output.model, suffix=".pt") as tmp, quiet_torchscript_deprecation():
     variant.save(str(tmp))
     # Check what a harness will run: the reloaded file with the variant's load transform.
@@ -46,6 +54,7 @@ write_json_atomic(
         "variant": wc.variant,
         "device": device.type,
         "derived_from": str(snakemake.input.plain),
+        "graph": graph_source,
         "load_transform": transform,
         "weights": read_json(snakemake.input.provenance),
         "parity_random_input": comparison,

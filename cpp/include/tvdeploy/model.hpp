@@ -8,6 +8,7 @@
 #include <exception>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,7 +24,11 @@ namespace fs = std::filesystem;
 // The same names as tvdeploy.registry.LOAD_TRANSFORMS (checked by tests/test_cpp_cli.py).
 inline constexpr std::string_view kTransformNone = "none";
 inline constexpr std::string_view kTransformOptimize = "optimize_for_inference";
-inline constexpr std::string_view kTransformChoices = "none|optimize_for_inference";
+// TorchScript's oneDNN Graph (LLGA) fuser, switched on process-wide. The profiling executor
+// fuses a graph for an input shape only after profiling it, so a new shape first gets those
+// profiling calls: every output returned comes from the fused graph.
+inline constexpr std::string_view kTransformFuse = "onednn_fusion";
+inline constexpr std::string_view kTransformChoices = "none|optimize_for_inference|onednn_fusion";
 
 // UsageError unless transform is one of kTransformChoices.
 void check_transform(const std::string& transform);
@@ -38,6 +43,8 @@ class Classifier {
   virtual c10::IValue forward(const torch::Tensor& batch) = 0;
   // "torchscript" or "aoti", for the programs' reports.
   virtual std::string format() const = 0;
+  // With the oneDNN Graph fuser: the fusion groups in the graph last run (0: it fused nothing).
+  virtual std::optional<std::int64_t> fusion_groups() const { return std::nullopt; }
 };
 
 // Loads the model at path onto device: an AOTInductor package (.pt2, compiled for that device;

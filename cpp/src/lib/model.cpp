@@ -1,7 +1,10 @@
 #include "tvdeploy/model.hpp"
 
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+#include <torch/csrc/jit/codegen/onednn/interface.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 
+#include <set>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -9,7 +12,8 @@
 namespace tvdeploy {
 
 void check_transform(const std::string& transform) {
-  if (transform != kTransformNone && transform != kTransformOptimize) {
+  if (transform != kTransformNone && transform != kTransformOptimize &&
+      transform != kTransformFuse) {
     throw UsageError("option --transform must be one of " + std::string(kTransformChoices) +
                      ", got '" + transform + "'");
   }
@@ -19,12 +23,33 @@ namespace {
 
 class TorchScriptClassifier final : public Classifier {
  public:
-  explicit TorchScriptClassifier(torch::jit::Module module) : module_(std::move(module)) {}
-  c10::IValue forward(const torch::Tensor& batch) override { return module_.forward({batch}); }
+  TorchScriptClassifier(torch::jit::Module module, bool fused)
+      : module_(std::move(module)), fused_(fused) {}
+
+  c10::IValue forward(const torch::Tensor& batch) override {
+    if (fused_ && profiled_shapes_.insert(batch.sizes().vec()).second) {
+      const std::size_t profiling_calls = torch::jit::getNumProfiledRuns();
+      for (std::size_t call = 0; call < profiling_calls; ++call) {
+        module_.forward({batch});
+      }
+    }
+    return module_.forward({batch});
+  }
+
   std::string format() const override { return "torchscript"; }
+
+  std::optional<std::int64_t> fusion_groups() const override {
+    if (!fused_) return std::nullopt;
+    const std::shared_ptr<torch::jit::Graph> graph = torch::jit::lastExecutedOptimizedGraph();
+    if (!graph) return 0;
+    return static_cast<std::int64_t>(
+        torch::jit::findAllNodes(*graph, c10::prim::oneDNNFusionGroup, /*recurse=*/true).size());
+  }
 
  private:
   torch::jit::Module module_;
+  bool fused_;
+  std::set<std::vector<std::int64_t>> profiled_shapes_;
 };
 
 class AotiClassifier final : public Classifier {
@@ -75,7 +100,14 @@ std::unique_ptr<Classifier> load_classifier(const fs::path& path, const torch::D
     if (transform == kTransformOptimize) {
       module = torch::jit::optimize_for_inference(module);
     }
-    return std::make_unique<TorchScriptClassifier>(std::move(module));
+    const bool fused = transform == kTransformFuse;
+    if (fused) {
+      if (!device.is_cpu()) {
+        throw UsageError("option --transform " + transform + " runs on the CPU only");
+      }
+      torch::jit::RegisterLlgaFuseGraph::setEnabled(true);
+    }
+    return std::make_unique<TorchScriptClassifier>(std::move(module), fused);
   } catch (const c10::Error& e) {
     throw InputError("cannot load TorchScript model " + quoted(path) + ": " +
                      e.what_without_backtrace());

@@ -1,0 +1,105 @@
+"""The fused TorchScript variant: TorchScript's oneDNN Graph fuser in Python and in the C++
+programs on a small conv classifier, parity with eager, proof that the fuser ran, and the
+trace-or-script choice of its graph. The programs come from the session fixture."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from cpp_helpers import ATOL, conv_bn_classifier, infer_args, random_image, run, write_input
+
+from tvdeploy.harnesses import harness
+from tvdeploy.models import FusedModule, make_variant, traced_if_exact
+from tvdeploy.registry import ONEDNN_FUSION, VARIANTS
+
+pytestmark = pytest.mark.slow
+RTOL, PARITY_ATOL = 1e-4, 1e-6
+
+
+@pytest.fixture(scope="module")
+def fused_file(tmp_path_factory):
+    """The conv classifier as the derive rule builds the fused variant: (path, eager module)."""
+    net = conv_bn_classifier(seed=2)
+    example = torch.randn(1, 3, 16, 16)
+    graph, source = traced_if_exact(net, torch.jit.script(net), example, RTOL, PARITY_ATOL)
+    assert source.startswith("traced")
+    path = tmp_path_factory.mktemp("fused") / "fused.pt"
+    make_variant(graph, "fused").save(str(path))
+    return path, net
+
+
+def test_python_harness_fuses_and_reproduces_eager(fused_file):
+    path, net = fused_file
+    assert VARIANTS["fused"].load_transform == ONEDNN_FUSION
+    module = harness("ts-python").load(path, "toy", torch.device("cpu"), "fused")
+    assert isinstance(module, FusedModule) and module.profiling_calls >= 1
+    for batch in (1, 3):
+        x = torch.randn(batch, 3, 16, 16, generator=torch.Generator().manual_seed(batch))
+        with torch.inference_mode():
+            fused, eager = module(x), net(x)
+        # Every returned output, the first of a new shape included, comes from the fused graph.
+        assert module.fusion_groups() > 0
+        torch.testing.assert_close(fused, eager, atol=ATOL, rtol=0)
+
+
+def test_cpp_programs_fuse_and_match_python(cpp_binaries, fused_file, toy_labels, tmp_path):
+    path, net = fused_file
+    images = [random_image(i) for i in range(2)] + [random_image(9, shape=(3, 3, 16, 16))]
+    inputs = [write_input(tmp_path / f"img{i}.dat", image) for i, image in enumerate(images)]
+    out = tmp_path / "out.json"
+    proc = run(cpp_binaries["infer"], *infer_args(path, toy_labels, out, *inputs, extra=("--transform", ONEDNN_FUSION)))
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(out.read_text())["results"]
+    rows = [(image, row) for image in images for row in range(image.shape[0])]
+    assert len(results) == len(rows)
+    for result, (image, row) in zip(results, rows, strict=True):
+        with torch.inference_mode():
+            eager = net(torch.from_numpy(image))[row]
+        np.testing.assert_allclose(result["logits"], eager.numpy(), atol=ATOL, rtol=0)
+
+    bench_out = tmp_path / "bench.json"
+    common = ["--model", path, "--input", inputs[0], "--device", "cpu", "--threads", 1, "--batch-size", 2]
+    protocol = ["--rounds", 1, "--min-iters", 3, "--max-iters", 5, "--min-time-s", 0.01, "--max-time-s", 1]
+    fused = run(cpp_binaries["bench"], *common, *protocol, "--transform", ONEDNN_FUSION, "--output", bench_out)
+    assert fused.returncode == 0, fused.stderr
+    report = json.loads(bench_out.read_text())
+    # The fuser ran: the graph the executor last ran holds oneDNN fusion groups.
+    assert report["fusion_groups"] > 0 and report["first_call_s"] > 0
+    plain = run(cpp_binaries["bench"], *common, *protocol, "--output", bench_out)
+    assert plain.returncode == 0, plain.stderr
+    assert "fusion_groups" not in json.loads(bench_out.read_text())
+
+
+def test_the_fuser_stays_off_for_other_modules_of_the_process(fused_file, toy_model):
+    """On a module that is not frozen the fuser computes wrong logits, so FusedModule switches it
+    on only during its own calls."""
+    path, _ = fused_file
+    fused = harness("ts-python").load(path, "toy", torch.device("cpu"), "fused")
+    _, unfrozen = toy_model
+    x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        fused(x)
+        assert not torch.jit.onednn_fusion_enabled()
+        reference = unfrozen(x)
+        for _ in range(3):  # past the profiling run, where the executor would fuse
+            fused(x)
+            torch.testing.assert_close(unfrozen(x), reference, atol=0, rtol=0)
+
+
+class BatchDependent(torch.nn.Module):
+    """Takes a different path for a batch of one: a trace records only the path it saw."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 1:
+            return x.flatten(1)
+        return 2 * x.flatten(1)
+
+
+def test_a_trace_that_does_not_generalise_falls_back_to_the_scripted_graph():
+    net = BatchDependent().eval()
+    scripted = torch.jit.script(net)
+    graph, source = traced_if_exact(net, scripted, torch.randn(1, 3, 4, 4), RTOL, PARITY_ATOL)
+    assert graph is scripted and source.startswith("scripted: the trace differs at batch 2")
