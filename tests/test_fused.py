@@ -12,7 +12,7 @@ import torch
 from cpp_helpers import ATOL, conv_bn_classifier, infer_args, random_image, run, write_input
 
 from tvdeploy.harnesses import harness
-from tvdeploy.models import FusedModule, make_variant, traced_if_exact
+from tvdeploy.models import FusedModule, make_variant, save_first_deployable, traced_if_exact
 from tvdeploy.registry import ONEDNN_FUSION, VARIANTS
 
 pytestmark = pytest.mark.slow
@@ -103,3 +103,40 @@ def test_a_trace_that_does_not_generalise_falls_back_to_the_scripted_graph():
     scripted = torch.jit.script(net)
     graph, source = traced_if_exact(net, scripted, torch.randn(1, 3, 4, 4), RTOL, PARITY_ATOL)
     assert graph is scripted and source.startswith("scripted: the trace differs at batch 2")
+
+
+class FailsOnRun(torch.nn.Module):
+    """Loads, then fails on the first forward, as the fuser does on swin_t's graphs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("vector::_M_range_check: __n (which is 0) >= this->size() (which is 0)")
+
+
+def test_the_first_graph_that_runs_and_reproduces_eager_is_kept(fused_file, tmp_path):
+    _, net = fused_file
+    example = torch.randn(1, 3, 16, 16)
+    with torch.inference_mode():
+        reference = net(example)
+    broken, good = torch.jit.script(FailsOnRun()), torch.jit.script(net)
+    path = tmp_path / "variant.pt"
+    status, attempts = save_first_deployable(
+        [(broken, "traced"), (good, "scripted")],
+        "fused",
+        path,
+        torch.device("cpu"),
+        example,
+        reference,
+        RTOL,
+        PARITY_ATOL,
+    )
+    assert status == "ok" and [a["graph"] for a in attempts] == ["traced", "scripted"]
+    assert "vector::_M_range_check" in attempts[0]["error"] and attempts[1]["parity_random_input"]["within_tolerance"]
+    with torch.inference_mode():
+        torch.testing.assert_close(
+            harness("ts-python").load(path, "toy", torch.device("cpu"), "fused")(example), reference
+        )
+    # None runs: the last is kept for the run to record its failure, and nothing raises here.
+    status, attempts = save_first_deployable(
+        [(broken, "scripted")], "fused", path, torch.device("cpu"), example, reference, RTOL, PARITY_ATOL
+    )
+    assert status == "failed" and "error" in attempts[0] and path.is_file()

@@ -21,7 +21,7 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 from tvdeploy.catalog import UnknownModelError
-from tvdeploy.registry import NO_TRANSFORM, ONEDNN_FUSION, OPTIMIZE_FOR_INFERENCE, derived_variants
+from tvdeploy.registry import NO_TRANSFORM, ONEDNN_FUSION, OPTIMIZE_FOR_INFERENCE, VARIANTS, derived_variants
 
 # torch.load reads this on every call; it overrides a caller that does not ask for weights_only.
 FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
@@ -308,6 +308,44 @@ def traced_if_exact(
             f"scripted: the trace differs at batch {other.shape[0]} (max |Δ| {comparison['max_abs_diff']:.3g})",
         )
     return traced, f"traced: reproduces eager at batch {other.shape[0]}"
+
+
+def save_first_deployable(
+    candidates: list[tuple[torch.jit.ScriptModule, str]],
+    variant: str,
+    path: str | Path,
+    device: torch.device,
+    example: torch.Tensor,
+    reference: torch.Tensor,
+    rtol: float,
+    atol: float,
+) -> tuple[str, list[dict]]:
+    """Saves ``variant`` of the first candidate graph whose file, reloaded with the variant's load
+    transform as a harness does, runs ``example`` and reproduces eager's ``reference``; when none
+    does (the oneDNN fuser fails on some graphs), the last is saved anyway, so that its runs fail
+    or miss parity and the run records that for this model and variant instead of stopping.
+    Returns ("ok" or "failed", one record per candidate tried)."""
+    from tvdeploy.harnesses.torchscript import load_torchscript  # the harness's own loading
+
+    transform = VARIANTS[variant].load_transform
+    attempts = []
+    for graph, source in candidates:
+        with quiet_torchscript_deprecation():
+            make_variant(graph, variant).save(str(path))
+        try:
+            deployed = load_torchscript(path, device, transform)
+            with torch.inference_mode():
+                comparison = compare_logits(reference, logits_of(deployed(example)), rtol, atol)
+        except (RuntimeError, torch.jit.Error) as err:
+            lines = [line for line in str(err).splitlines() if line.strip()] or [""]
+            # The interpreter's own errors end with the raised one, after a TorchScript traceback.
+            message = lines[-1].strip() if isinstance(err, torch.jit.Error) else lines[0]
+            attempts.append({"graph": source, "error": f"{type(err).__name__}: {message}"})
+            continue
+        attempts.append({"graph": source, "parity_random_input": comparison})
+        if comparison["within_tolerance"]:
+            return "ok", attempts
+    return "failed", attempts
 
 
 class FusedModule:

@@ -6,15 +6,7 @@ import torch
 from tvdeploy.catalog import ModelInfo
 from tvdeploy.harnesses.torchscript import load_torchscript
 from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic
-from tvdeploy.models import (
-    build_model,
-    check_parity,
-    compare_logits,
-    logits_of,
-    make_variant,
-    quiet_torchscript_deprecation,
-    traced_if_exact,
-)
+from tvdeploy.models import build_model, logits_of, save_first_deployable, traced_if_exact
 from tvdeploy.registry import VARIANTS
 from tvdeploy.runtime import resolve_device, versions
 
@@ -32,20 +24,21 @@ eager = build_model(info.model, snakemake.input.weights).to(device).eval()
 with torch.inference_mode():
     reference = logits_of(eager(example))
 
-graph = load_torchscript(snakemake.input.plain, device)
-graph_source = "scripted"
+scripted = load_torchscript(snakemake.input.plain, device)
+candidates = [(scripted, "scripted")]
 if VARIANTS[wc.variant].prefers_trace:
-    graph, graph_source = traced_if_exact(eager, graph, example, rtol, atol)
-    log.info("%s: %s", wc.variant, graph_source)
-variant = make_variant(graph, wc.variant)
-with atomic_path(snakemake.output.model, suffix=".pt") as tmp, quiet_torchscript_deprecation():
-    variant.save(str(tmp))
-    # Check what a harness will run: the reloaded file with the variant's load transform.
-    deployed = load_torchscript(tmp, device, transform)
-    with torch.inference_mode():
-        comparison = compare_logits(reference, deployed(example), rtol, atol)
-    check_parity(f"{info.model}: eager vs TorchScript {wc.variant} on {device} (random input)", comparison)
-log.info("parity eager vs %s: %s", wc.variant, comparison)
+    traced, why = traced_if_exact(eager, scripted, example, rtol, atol)
+    log.info("%s: %s", wc.variant, why)
+    if traced is not scripted:
+        candidates.insert(0, (traced, why))
+
+with atomic_path(snakemake.output.model, suffix=".pt") as tmp:
+    status, attempts = save_first_deployable(candidates, wc.variant, tmp, device, example, reference, rtol, atol)
+for attempt in attempts:
+    log.info("%s from the %s graph: %s", wc.variant, attempt["graph"].split(":")[0], attempt)
+if status != "ok":
+    log.error("%s of %s does not run or reproduce eager; kept for the run to record", wc.variant, info.model)
+last = attempts[-1]
 
 write_json_atomic(
     snakemake.output.meta,
@@ -54,10 +47,12 @@ write_json_atomic(
         "variant": wc.variant,
         "device": device.type,
         "derived_from": str(snakemake.input.plain),
-        "graph": graph_source,
+        "status": status,
+        "graph": last["graph"],
         "load_transform": transform,
         "weights": read_json(snakemake.input.provenance),
-        "parity_random_input": comparison,
+        "parity_random_input": last.get("parity_random_input"),
+        "attempts": attempts,
         "versions": versions(),
     },
 )
