@@ -23,6 +23,12 @@ def comparison_record(model, medians_ms: dict[str, float], batch=1, device="cpu"
         for name in medians_ms
         if not name.startswith("eager/")
     ]
+    if "onnxruntime/plain" in medians_ms:
+        pairs += [
+            {"kind": "vs_peer", "candidate": name.split("/"), "reference": ["onnxruntime", "plain"]}
+            for name in medians_ms
+            if not name.startswith(("eager/", "onnxruntime/"))
+        ]
     if {"ts-cpp/plain", "ts-python/plain"} <= set(medians_ms):
         pairs.append({"kind": "cross_language", "candidate": ["ts-cpp", "plain"], "reference": ["ts-python", "plain"]})
     deployments, comparisons = summarize_comparison(results, pairs, batch, 0.95, 0.03)

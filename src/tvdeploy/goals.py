@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tvdeploy.registry import EAGER
+from tvdeploy.registry import CPP, EAGER, PEER_REFERENCE, RUNTIMES
 
 MET, MISSED, UNDECIDED = "met", "missed", "undecided"
 
@@ -39,6 +39,12 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict, resolu
       holds for every model at once only conservatively, so this is wide, never optimistic).
     - ``max_cross_language_ratio``: every cross-language ratio (C++ / Python on the same
       artifact) at most this; one row per pair, missed where the interval lies above it.
+    - ``max_cpp_vs_peer_ratio``: per model, the best C++ deployment (any runtime and variant)
+      against the peer runtime (ONNX Runtime) at most this; a model whose C++ deployments all
+      failed is missed. "Matches" is met or undecided: the interval does not lie above it.
+    - ``max_floor_ratio``: per model, the fastest deployment's latency over the compute floor
+      (the model's FLOP at the peak its comparison job measured, tvdeploy.efficiency) at most
+      this; a point value, since the peak is one measurement per job.
     """
     rows = []
     if "min_speedup_geomean" in goals:
@@ -75,9 +81,57 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict, resolu
                     "verdict": judge(c["ci_low"], c["ci_high"], target, higher_is_better=False, resolution=resolution),
                 }
             )
+    if "max_cpp_vs_peer_ratio" in goals:
+        rows += _cpp_vs_peer_rows(latency, ratios, goals["max_cpp_vs_peer_ratio"], resolution)
+    if "max_floor_ratio" in goals:
+        target = goals["max_floor_ratio"]
+        measured = latency[latency["peak_fraction"].notna()]
+        for (device, batch, model), group in measured.groupby(["device", "batch_size", "model"], sort=True):
+            best = group.loc[group["median_ms"].idxmin()]
+            value = 1.0 / best["peak_fraction"]
+            rows.append(
+                {
+                    "goal": f"fastest deployment ({best['runtime']} {best['variant']}) / compute floor <= {target}",
+                    "device": device,
+                    "batch_size": batch,
+                    "subject": model,
+                    "value": value,
+                    "ci_low": value,
+                    "ci_high": value,
+                    "verdict": judge(value, value, target, higher_is_better=False, resolution=resolution),
+                }
+            )
     return pd.DataFrame(
         rows, columns=["goal", "device", "batch_size", "subject", "value", "ci_low", "ci_high", "verdict"]
     )
+
+
+def _cpp_vs_peer_rows(latency: pd.DataFrame, ratios: pd.DataFrame, target: float, resolution: float) -> list[dict]:
+    cpp_runtimes = {name for name, rt in RUNTIMES.items() if rt.language == CPP}
+    peer = ratios[(ratios["kind"] == "vs_peer") & ratios["verdict"].notna()]
+    peer = peer[peer["candidate"].str.split("/").str[0].isin(cpp_runtimes)]
+    goal = f"best C++ deployment / {PEER_REFERENCE} <= {target}"
+    rows = []
+    for (device, batch), group in latency.groupby(["device", "batch_size"], sort=True):
+        for model in sorted(group["model"].unique()):
+            candidates = peer[(peer["device"] == device) & (peer["batch_size"] == batch) & (peer["model"] == model)]
+            row = {"goal": goal, "device": device, "batch_size": batch, "subject": model}
+            if candidates.empty:
+                rows.append({**row, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "verdict": MISSED})
+                continue
+            best = candidates.loc[candidates["ratio"].idxmin()]
+            verdict = judge(best["ci_low"], best["ci_high"], target, higher_is_better=False, resolution=resolution)
+            rows.append(
+                {
+                    **row,
+                    "goal": f"{goal} ({best['candidate']})",
+                    "value": best["ratio"],
+                    "ci_low": best["ci_low"],
+                    "ci_high": best["ci_high"],
+                    "verdict": verdict,
+                }
+            )
+    return rows
 
 
 def goals_markdown(judged: pd.DataFrame, resolution: float = 0.0) -> str:
