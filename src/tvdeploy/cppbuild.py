@@ -148,6 +148,20 @@ def find_nlohmann_include_dir() -> Path:
     )
 
 
+def find_openvino_cmake_dir() -> Path:
+    """The CMake package of the ``openvino`` wheel (OpenVINOConfig.cmake), for openvino-cpp."""
+    try:
+        from openvino.utils import get_cmake_path
+    except ImportError as err:
+        raise BuildError(
+            f"the Python package 'openvino' is needed for its C++ runtime ({err}); pip install openvino"
+        ) from None
+    path = Path(get_cmake_path())
+    if not (path / "OpenVINOConfig.cmake").is_file():
+        raise BuildError(f"the openvino package's CMake directory {path} has no OpenVINOConfig.cmake")
+    return path
+
+
 def cmake_configure_args(build_type: str = DEFAULT_BUILD_TYPE) -> list[str]:
     """The -D arguments CMake needs to find LibTorch (and CUDA pieces for CUDA wheels)."""
     import torch  # slow import: only when actually configuring
@@ -157,6 +171,7 @@ def cmake_configure_args(build_type: str = DEFAULT_BUILD_TYPE) -> list[str]:
         f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
         f"-DCMAKE_BUILD_TYPE={build_type}",
         f"-DNLOHMANN_JSON_INCLUDE_DIR={find_nlohmann_include_dir()}",
+        f"-DOpenVINO_DIR={find_openvino_cmake_dir()}",
     ]
     if torch.version.cuda is not None:
         cuda_root = find_cuda_root()

@@ -205,6 +205,16 @@ RUNTIMES: dict[str, Runtime] = {
             devices=("cpu",),
             reference=EAGER,
         ),
+        Runtime(
+            "openvino-cpp",
+            "the same OpenVINO IR compiled by the OpenVINO CPU plugin in the C++ infer and bench programs",
+            language=CPP,
+            artifact=OPENVINO,
+            harness="tvdeploy.harnesses.cpp",
+            variants=(PLAIN,),
+            devices=("cpu",),
+            reference="openvino-python",
+        ),
     )
 }
 

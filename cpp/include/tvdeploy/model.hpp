@@ -33,26 +33,33 @@ inline constexpr std::string_view kTransformChoices = "none|optimize_for_inferen
 // UsageError unless transform is one of kTransformChoices.
 void check_transform(const std::string& transform);
 
-// AOTInductor packages are recognised by this extension; anything else is TorchScript.
+// AOTInductor packages and OpenVINO IR are recognised by their extensions; anything else is
+// TorchScript.
 inline constexpr std::string_view kAotiPackageExtension = ".pt2";
+inline constexpr std::string_view kOpenVinoExtension = ".xml";
 
 // A deployed classifier, whatever format it was loaded from: one batch in, its output out.
 class Classifier {
  public:
   virtual ~Classifier() = default;
   virtual c10::IValue forward(const torch::Tensor& batch) = 0;
-  // "torchscript" or "aoti", for the programs' reports.
+  // "torchscript", "aoti" or "openvino", for the programs' reports.
   virtual std::string format() const = 0;
   // With the oneDNN Graph fuser: the fusion groups in the graph last run (0: it fused nothing).
   virtual std::optional<std::int64_t> fusion_groups() const { return std::nullopt; }
 };
 
-// Loads the model at path onto device: an AOTInductor package (.pt2, compiled for that device;
-// transform must be "none") or a TorchScript file in eval mode with transform applied.
+// Loads the model at path onto device: an AOTInductor package (.pt2, compiled for that device),
+// an OpenVINO IR (.xml, CPU only, run on at::get_num_threads() threads) — for both transform
+// must be "none" — or a TorchScript file in eval mode with transform applied.
 // InputError if it cannot.
 std::unique_ptr<Classifier> load_classifier(
     const fs::path& path, const torch::Device& device,
     const std::string& transform = std::string(kTransformNone));
+
+// The OpenVINO part of load_classifier (src/lib/openvino_model.cpp).
+std::unique_ptr<Classifier> load_openvino_classifier(const fs::path& path,
+                                                     const torch::Device& device, int threads);
 
 // The model contract: forward returns a [N, C] tensor with N = batch size.
 torch::Tensor require_logits(const c10::IValue& output, std::int64_t batch, const fs::path& model);

@@ -1,5 +1,6 @@
 #include "tvdeploy/model.hpp"
 
+#include <ATen/Parallel.h>
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/csrc/jit/codegen/onednn/interface.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
@@ -78,6 +79,13 @@ std::unique_ptr<Classifier> load_classifier(const fs::path& path, const torch::D
   check_transform(transform);
   if (!fs::is_regular_file(path)) {
     throw InputError("model " + quoted(path) + " does not exist or is not a regular file");
+  }
+  if (path.extension() == kOpenVinoExtension) {
+    if (transform != kTransformNone) {
+      throw UsageError("option --transform " + transform +
+                       " applies to TorchScript only, not to the OpenVINO IR " + quoted(path));
+    }
+    return load_openvino_classifier(path, device, at::get_num_threads());
   }
   if (path.extension() == kAotiPackageExtension) {
     if (transform != kTransformNone) {

@@ -1,5 +1,6 @@
 """Harness of the C++ runtimes: the ``infer`` and ``bench`` programs built from ``cpp/``, which load
-TorchScript (ts-cpp) or an AOTInductor package (aoti-cpp), chosen by the file.
+TorchScript (ts-cpp), an AOTInductor package (aoti-cpp) or an OpenVINO IR (openvino-cpp), chosen
+by the file.
 
 The programs take the benchmark protocol as one option per ``Protocol`` field (``warmup_iters``
 → ``--warmup-iters``) and the variant's load transform as ``--transform``; their raw per-iteration
