@@ -170,7 +170,7 @@ def test_dropped_artifacts_are_deleted_after_use_and_not_rebuilt(run_dir, tmp_pa
 
 
 def test_every_runtime_on_one_model(run_dir, tmp_path):
-    """config/compiled.yaml's runtimes (AOTInductor in Python and C++, torch.compile) on one model,
+    """config/compiled.yaml's runtimes (AOTInductor in Python and C++, torch.compile, OpenVINO in C++) on one model,
     in a copy of the finished run: only the new artifact, predictions, comparison and parity run."""
     workdir = tmp_path / "copy"
     shutil.copytree(run_dir, workdir, symlinks=True)
@@ -193,9 +193,11 @@ def test_every_runtime_on_one_model(run_dir, tmp_path):
     )
     pairs = {(c["kind"], c["candidate"]) for c in record["comparisons"] if c["verdict"]}
     assert ("cross_language", "aoti-cpp/plain") in pairs and ("vs_peer", "aoti-python/plain") in pairs
+    assert ("cross_language", "openvino-cpp/plain") in pairs
     checks = json.loads((workdir / parity).read_text())["comparisons"]
     checked = {(c["runtime"], c["reference"]) for c in checks if c["within_tolerance"]}
     assert {("aoti-python", "eager"), ("aoti-cpp", "aoti-python"), ("compile", "eager")} <= checked
+    assert ("openvino-cpp", "openvino-python") in checked
     build = json.loads((workdir / "results" / "aoti" / "cpu" / model / "build.json").read_text())
     assert build["status"] == "ok" and build["inductor_configs"]["freezing"] is True
 
