@@ -40,8 +40,16 @@ def test_cpp_against_the_peer_and_the_compute_floor():
         # C++ faster than ONNX Runtime; 2 GFLOP in 4 ms is 500 GFLOP/s, twice the job's peak.
         comparison_record("a", {"eager/plain": 10.0, "ts-cpp/plain": 4.0, "onnxruntime/plain": 5.0}),
         # The fused C++ deployment is the better one, and still 5.6 % slower than the peer.
+        # (openvino-cpp is faster, but it is the peer's own C++ path, not LibTorch's.)
         comparison_record(
-            "b", {"eager/plain": 20.0, "ts-cpp/plain": 18.0, "ts-cpp/fused": 9.5, "onnxruntime/plain": 9.0}
+            "b",
+            {
+                "eager/plain": 20.0,
+                "ts-cpp/plain": 18.0,
+                "ts-cpp/fused": 9.5,
+                "openvino-cpp/plain": 8.0,
+                "onnxruntime/plain": 9.0,
+            },
         ),
         # Its only C++ deployment failed.
         comparison_record(
@@ -53,10 +61,10 @@ def test_cpp_against_the_peer_and_the_compute_floor():
     latency = latency_table(records, {"a": 1.0, "b": 1.0, "c": 1.0})
     goals = {"max_cpp_vs_peer_ratio": 1.0, "max_floor_ratio": 1.5}
     judged = judge_goals(latency, ratios_table(records), goals, resolution=0.03)
-    peer = judged[judged["goal"].str.startswith("best C++")].set_index("subject")
+    peer = judged[judged["goal"].str.startswith("best LibTorch C++")].set_index("subject")
     assert dict(peer["verdict"]) == {"a": MET, "b": MISSED, "c": MISSED}
     assert "ts-cpp/fused" in peer.loc["b", "goal"] and abs(peer.loc["b", "value"] - 9.5 / 9.0) < 1e-9
     floor = judged[judged["goal"].str.contains("compute floor")].set_index("subject")
     assert abs(floor.loc["a", "value"] - 0.5) < 1e-9 and floor.loc["a", "verdict"] == MET
-    # b's fastest is the peer: 2 GFLOP in 9 ms is 222 GFLOP/s, 1.125x the floor.
-    assert "onnxruntime" in floor.loc["b", "goal"] and floor.loc["b", "verdict"] == MET
+    # b's fastest is openvino-cpp: 2 GFLOP in 8 ms is 250 GFLOP/s, the peak itself.
+    assert "openvino-cpp" in floor.loc["b", "goal"] and abs(floor.loc["b", "value"] - 1.0) < 1e-9

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tvdeploy.registry import CPP, EAGER, PEER_REFERENCE, RUNTIMES
+from tvdeploy.registry import AOTI, CPP, EAGER, PEER_REFERENCE, RUNTIMES, TORCHSCRIPT
 
 MET, MISSED, UNDECIDED = "met", "missed", "undecided"
 
@@ -39,9 +39,10 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict, resolu
       holds for every model at once only conservatively, so this is wide, never optimistic).
     - ``max_cross_language_ratio``: every cross-language ratio (C++ / Python on the same
       artifact) at most this; one row per pair, missed where the interval lies above it.
-    - ``max_cpp_vs_peer_ratio``: per model, the best C++ deployment (any runtime and variant)
-      against the peer runtime (ONNX Runtime) at most this; a model whose C++ deployments all
-      failed is missed. "Matches" is met or undecided: the interval does not lie above it.
+    - ``max_cpp_vs_peer_ratio``: per model, the best LibTorch deployment in C++ (TorchScript in
+      any variant or AOTInductor, in the C++ programs) against the peer runtime (ONNX Runtime) at
+      most this; a model whose LibTorch C++ deployments all failed is missed. "Matches" is met
+      or undecided: the interval does not lie above it.
     - ``max_floor_ratio``: per model, the fastest deployment's latency over the compute floor
       (the model's FLOP at the peak its comparison job measured, tvdeploy.efficiency) at most
       this; a point value, since the peak is one measurement per job.
@@ -107,10 +108,11 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict, resolu
 
 
 def _cpp_vs_peer_rows(latency: pd.DataFrame, ratios: pd.DataFrame, target: float, resolution: float) -> list[dict]:
-    cpp_runtimes = {name for name, rt in RUNTIMES.items() if rt.language == CPP}
+    # LibTorch's C++ deployments, not every C++ runtime (openvino-cpp is the peer's own C++ path).
+    cpp_runtimes = {name for name, rt in RUNTIMES.items() if rt.language == CPP and rt.artifact in (TORCHSCRIPT, AOTI)}
     peer = ratios[(ratios["kind"] == "vs_peer") & ratios["verdict"].notna()]
     peer = peer[peer["candidate"].str.split("/").str[0].isin(cpp_runtimes)]
-    goal = f"best C++ deployment / {PEER_REFERENCE} <= {target}"
+    goal = f"best LibTorch C++ deployment / {PEER_REFERENCE} <= {target}"
     rows = []
     for (device, batch), group in latency.groupby(["device", "batch_size"], sort=True):
         for model in sorted(group["model"].unique()):
