@@ -105,3 +105,21 @@ def infer_args(model_path, labels, out, *inputs, extra=()):
         out,
         *inputs,
     ]
+
+
+def assert_infer_reproduces(infer_binary, model_path, labels, tmp_path, references, extra=()):
+    """Runs the C++ infer program on two single images and a batch of three; every row's logits
+    must equal each reference's (a module called on the same batch) within ATOL."""
+    images = [random_image(i) for i in range(2)] + [random_image(9, shape=(3, 3, 16, 16))]
+    inputs = [write_input(tmp_path / f"img{i}.dat", image) for i, image in enumerate(images)]
+    out = tmp_path / "out.json"
+    proc = run(infer_binary, *infer_args(model_path, labels, out, *inputs, extra=extra))
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(out.read_text())["results"]
+    rows = [(image, row) for image in images for row in range(image.shape[0])]
+    assert len(results) == len(rows)
+    for result, (image, row) in zip(results, rows, strict=True):
+        with torch.inference_mode():
+            expected = [reference(torch.from_numpy(image))[row] for reference in references]
+        for logits in expected:
+            np.testing.assert_allclose(result["logits"], logits.numpy(), atol=ATOL, rtol=0)

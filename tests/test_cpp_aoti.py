@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
-from cpp_helpers import ATOL, EXIT_USAGE, conv_bn_classifier, infer_args, random_image, run, write_input
+from cpp_helpers import EXIT_USAGE, assert_infer_reproduces, conv_bn_classifier, random_image, run, write_input
 
 from tvdeploy.builds import artifact_file
 from tvdeploy.exporters import build_artifact
@@ -34,21 +33,8 @@ def test_infer_runs_the_package_like_python_and_eager(cpp_binaries, toy_package,
     folder, net = toy_package
     package = artifact_file(folder)
     assert package.suffix == ".pt2"
-    images = [random_image(i) for i in range(2)] + [random_image(9, shape=(3, 3, 16, 16))]
-    inputs = [write_input(tmp_path / f"img{i}.dat", image) for i, image in enumerate(images)]
-    out = tmp_path / "out.json"
-    proc = run(cpp_binaries["infer"], *infer_args(package, toy_labels, out, *inputs))
-    assert proc.returncode == 0, proc.stderr
-    results = json.loads(out.read_text())["results"]
     python = harness("aoti-python").load(folder, "toy", torch.device("cpu"))
-    rows = [(image, row) for image in images for row in range(image.shape[0])]
-    assert len(results) == len(rows)
-    for result, (image, row) in zip(results, rows, strict=True):
-        x = torch.from_numpy(image)
-        with torch.inference_mode():
-            eager, packaged = net(x)[row], python(x)[row]
-        np.testing.assert_allclose(result["logits"], packaged.numpy(), atol=ATOL, rtol=0)
-        np.testing.assert_allclose(result["logits"], eager.numpy(), atol=ATOL, rtol=0)
+    assert_infer_reproduces(cpp_binaries["infer"], package, toy_labels, tmp_path, [python, net])
 
 
 def test_bench_reports_the_format_and_refuses_a_torchscript_transform(cpp_binaries, toy_package, tmp_path):

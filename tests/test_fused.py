@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
-from cpp_helpers import ATOL, conv_bn_classifier, infer_args, random_image, run, write_input
+from cpp_helpers import ATOL, assert_infer_reproduces, conv_bn_classifier, random_image, run, write_input
 
 from tvdeploy.harnesses import harness
 from tvdeploy.models import FusedModule, make_variant, save_first_deployable, traced_if_exact
@@ -47,21 +46,13 @@ def test_python_harness_fuses_and_reproduces_eager(fused_file):
 
 def test_cpp_programs_fuse_and_match_python(cpp_binaries, fused_file, toy_labels, tmp_path):
     path, net = fused_file
-    images = [random_image(i) for i in range(2)] + [random_image(9, shape=(3, 3, 16, 16))]
-    inputs = [write_input(tmp_path / f"img{i}.dat", image) for i, image in enumerate(images)]
-    out = tmp_path / "out.json"
-    proc = run(cpp_binaries["infer"], *infer_args(path, toy_labels, out, *inputs, extra=("--transform", ONEDNN_FUSION)))
-    assert proc.returncode == 0, proc.stderr
-    results = json.loads(out.read_text())["results"]
-    rows = [(image, row) for image in images for row in range(image.shape[0])]
-    assert len(results) == len(rows)
-    for result, (image, row) in zip(results, rows, strict=True):
-        with torch.inference_mode():
-            eager = net(torch.from_numpy(image))[row]
-        np.testing.assert_allclose(result["logits"], eager.numpy(), atol=ATOL, rtol=0)
+    assert_infer_reproduces(
+        cpp_binaries["infer"], path, toy_labels, tmp_path, [net], extra=("--transform", ONEDNN_FUSION)
+    )
+    dat = write_input(tmp_path / "bench_input.dat", random_image(4))
 
     bench_out = tmp_path / "bench.json"
-    common = ["--model", path, "--input", inputs[0], "--device", "cpu", "--threads", 1, "--batch-size", 2]
+    common = ["--model", path, "--input", dat, "--device", "cpu", "--threads", 1, "--batch-size", 2]
     protocol = ["--rounds", 1, "--min-iters", 3, "--max-iters", 5, "--min-time-s", 0.01, "--max-time-s", 1]
     fused = run(cpp_binaries["bench"], *common, *protocol, "--transform", ONEDNN_FUSION, "--output", bench_out)
     assert fused.returncode == 0, fused.stderr
