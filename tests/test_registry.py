@@ -72,7 +72,11 @@ def test_load_transforms_are_known_and_only_optimized_and_fused_have_one():
 
 def test_derived_pairs_and_labels():
     assert registry.derived_variants() == [v for v in VARIANTS if v != PLAIN]
-    assert registry.cross_language_pairs() == [("ts-cpp", "ts-python"), ("aoti-cpp", "aoti-python")]
+    assert registry.cross_language_pairs() == [
+        ("ts-cpp", "ts-python"),
+        ("aoti-cpp", "aoti-python"),
+        ("openvino-cpp", "openvino-python"),
+    ]
     assert registry.column_label("eager", PLAIN) == "eager"
     assert registry.column_label("ts-cpp", "frozen") == "ts-cpp (frozen)"
 
