@@ -181,10 +181,11 @@ def test_every_runtime_on_one_model(run_dir, tmp_path):
     parity = f"results/runs/{RUN}/parity/cpu/{model}.json"
     # mtime only: the copy's absolute input paths differ, which is no reason to redo the chain.
     args = [comparison, parity, "--rerun-triggers", "mtime", "--forcerun", "compare", "check_parity"]
-    snakemake(workdir, *args, "--config", f"runtimes=[{every}]")
+    snakemake(workdir, *args, "--config", f"runtimes=[{every}]", "variants=[plain,fused]")
     record = json.loads((workdir / comparison).read_text())
     deployments = record["deployments"]
-    assert set(deployments) == {f"{r}/plain" for r in every.split(",")}
+    fused = {"ts-python/fused", "ts-cpp/fused"}
+    assert set(deployments) == {f"{r}/plain" for r in every.split(",")} | fused
     assert all(d["error"] is None and d["summary"]["median_ms"] > 0 for d in deployments.values()), deployments
     # torch.compile compiles in the first call of each worker start, reported apart from latency.
     assert (
@@ -198,6 +199,12 @@ def test_every_runtime_on_one_model(run_dir, tmp_path):
     checked = {(c["runtime"], c["reference"]) for c in checks if c["within_tolerance"]}
     assert {("aoti-python", "eager"), ("aoti-cpp", "aoti-python"), ("compile", "eager")} <= checked
     assert ("openvino-cpp", "openvino-python") in checked
+    # The default's fused variant: parity against eager, and the oneDNN Graph fuser really ran in C++.
+    fused_checked = {
+        (c["runtime"], c["reference"]) for c in checks if c["variant"] == "fused" and c["within_tolerance"]
+    }
+    assert fused_checked == {("ts-python", "eager"), ("ts-cpp", "ts-python/fused")}
+    assert deployments["ts-cpp/fused"]["ready"]["fusion_groups"] > 0
     build = json.loads((workdir / "results" / "aoti" / "cpu" / model / "build.json").read_text())
     assert build["status"] == "ok" and build["inductor_configs"]["freezing"] is True
 

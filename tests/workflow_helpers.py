@@ -18,6 +18,8 @@ TINY_CONFIG = {
     "models": MODELS,
     "weights": "random",
     "devices": ["cpu"],
+    # The default's fused variant runs through the workflow in test_every_runtime_on_one_model.
+    "variants": ["plain"],
     "bench": {
         "batch_sizes": [1],
         "threads": 0,
