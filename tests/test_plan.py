@@ -26,16 +26,21 @@ def test_default_plan_on_a_cpu_machine():
     assert plan().runtimes == TORCHSCRIPT_RUNTIMES + PEERS
     p = plan(runtimes=TORCHSCRIPT_RUNTIMES)
     assert p.devices == ["cpu"]
-    assert p.deployments() == [("cpu", "eager", "plain"), ("cpu", "ts-python", "plain"), ("cpu", "ts-cpp", "plain")]
-    assert p.deployments(CPP) == [("cpu", "ts-cpp", "plain")]
+    # TorchScript as scripted and as fused by oneDNN Graph, LibTorch's fast CPU path.
+    assert DEFAULT["variants"] == ["plain", "fused"]
+    deployments = [("eager", "plain"), ("ts-python", "plain"), ("ts-python", "fused")]
+    deployments += [("ts-cpp", "plain"), ("ts-cpp", "fused")]
+    assert p.deployments() == [("cpu", *d) for d in deployments]
+    assert p.deployments(CPP) == [("cpu", "ts-cpp", "plain"), ("cpu", "ts-cpp", "fused")]
     assert list(p.images) == ["chelsea_cat", "coffee_cup", "falcon9_rocket"] and p.bench_image == "chelsea_cat"
     # Two models with different preprocessing recipes, three images each.
     assert sorted(p.specs) == ["r256_c224_bilinear_in1k", "r342_c299_bilinear_in1k"]
     assert p.dats("inception_v3")[0] == "results/inputs/r342_c299_bilinear_in1k/chelsea_cat.dat"
-    assert len(p.comparison_files()) == 2 and len(p.prediction_items()) == 2 * 3  # one comparison per model
+    assert len(p.comparison_files()) == 2 and len(p.prediction_items()) == 2 * 5  # one comparison per model
     assert p.comparison_files()[0] == f"results/runs/{p.run}/compare/cpu/b1/resnet18.json"
-    assert p.comparison_deployments("cpu") == [("eager", "plain"), ("ts-python", "plain"), ("ts-cpp", "plain")]
-    assert p.tables()[0].startswith("results/tables/") and p.derived_torchscript() == []
+    assert p.comparison_deployments("cpu") == deployments
+    assert p.tables()[0].startswith("results/tables/")
+    assert p.derived_torchscript() == [{"device": "cpu", "variant": "fused", "model": m} for m in p.models]
 
 
 def test_variants_and_devices_multiply_and_fp16_stays_on_cuda():
@@ -74,7 +79,7 @@ def test_comparison_pairs_are_the_ratios_that_matter():
         ("vs_plain", "ts-cpp/frozen", "ts-cpp/plain"),
     }
     # Without eager there is no baseline pair, the others stay.
-    kinds = {x["kind"] for x in plan(runtimes=["ts-python", "ts-cpp"]).comparison_pairs("cpu")}
+    kinds = {x["kind"] for x in plan(runtimes=["ts-python", "ts-cpp"], variants=["plain"]).comparison_pairs("cpu")}
     assert kinds == {"cross_language"}
 
 
@@ -86,7 +91,8 @@ def test_peer_runtimes_join_every_comparison_and_openvino_stays_on_the_cpu():
     pairs = p.comparison_pairs("cpu")
     peer = {("/".join(x["candidate"]), "/".join(x["reference"])) for x in pairs if x["kind"] == "vs_peer"}
     # Every deployment but eager and the peer itself against ONNX Runtime.
-    assert peer == {(f"{r}/plain", "onnxruntime/plain") for r in ("ts-python", "ts-cpp", "openvino-python")}
+    deployments = ["ts-python/plain", "ts-python/fused", "ts-cpp/plain", "ts-cpp/fused", "openvino-python/plain"]
+    assert peer == {(d, "onnxruntime/plain") for d in deployments}
     vs_eager = {x["candidate"][0] for x in p.comparison_pairs("cpu") if x["kind"] == "vs_eager"}
     assert vs_eager == {"ts-python", "ts-cpp", *PEERS}
     assert p.artifact("onnxruntime", "cpu", "plain", "resnet18") == "results/onnx/resnet18"
@@ -119,17 +125,19 @@ def test_artifacts_follow_the_runtime():
 def test_parity_pairs_follow_the_reference_chain():
     p = plan(runtimes=TORCHSCRIPT_RUNTIMES)
     pairs = {(x["runtime"], x["variant"]): x for x in p.parity_pairs("cpu", "resnet18")}
-    assert set(pairs) == {("ts-python", "plain"), ("ts-cpp", "plain")}
+    assert set(pairs) == {("ts-python", "plain"), ("ts-cpp", "plain"), ("ts-python", "fused"), ("ts-cpp", "fused")}
     assert pairs["ts-python", "plain"]["reference"] == "eager"
+    assert pairs["ts-python", "fused"]["reference"] == "eager"
+    assert pairs["ts-cpp", "fused"]["reference"] == "ts-python/fused"
     assert (
         pairs["ts-python", "plain"]["reference_file"]
         == f"results/runs/{p.run}/predictions/cpu/eager/plain/resnet18.json"
     )
     assert pairs["ts-cpp", "plain"]["reference"] == "ts-python/plain"
     assert pairs["ts-cpp", "plain"]["rtol"] == DEFAULT["parity"]["rtol"]
-    assert len(p.parity_inputs("cpu", "resnet18")) == 3
+    assert len(p.parity_inputs("cpu", "resnet18")) == 5  # every prediction once
     # Without ts-python, C++ is checked against eager directly.
-    direct = plan(runtimes=["eager", "ts-cpp"]).parity_pairs("cpu", "resnet18")
+    direct = plan(runtimes=["eager", "ts-cpp"], variants=["plain"]).parity_pairs("cpu", "resnet18")
     assert [(x["runtime"], x["reference"]) for x in direct] == [("ts-cpp", "eager")]
     # Eager alone has nothing to be compared with.
     assert plan(runtimes=["eager"]).parity_pairs("cpu", "resnet18") == []
