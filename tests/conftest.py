@@ -1,5 +1,6 @@
 """Shared pytest fixtures. The tvdeploy package is installed (``make setup``), not path-inserted."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,12 +10,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def cpp_binaries(tmp_path_factory):
-    """The C++ infer and bench programs, built once per test session (about a minute)."""
+    """The C++ infer and bench programs, built once per test session (about a minute on 2 cores;
+    every core of the machine builds)."""
     from tvdeploy.cppbuild import build
 
     build_dir = tmp_path_factory.mktemp("cpp-build")
     with open(build_dir / "build.log", "w") as log:
-        return build(REPO_ROOT / "cpp", build_dir, jobs=2, log=log)
+        return build(REPO_ROOT / "cpp", build_dir, jobs=os.cpu_count() or 2, log=log)
 
 
 # Inputs of the C++ programs' tests (tests/test_cpp_*.py). Imports are local: most test files
