@@ -113,6 +113,30 @@ def test_cuda_graphs_runtime_joins_only_the_gpu_comparison():
     assert parity["compile-cudagraphs"] == "eager"
 
 
+def test_cuda_graph_replay_is_a_gpu_variant_of_torchscript_and_aoti():
+    runtimes = ["eager", "ts-python", "ts-cpp", "aoti-python", "aoti-cpp"]
+    p = plan(gpu=True, devices=["cpu", "cuda"], runtimes=runtimes, variants=["plain", "cudagraphs"])
+    replayed = {(r, v) for r, v in p.comparison_deployments("cuda") if v == "cudagraphs"}
+    assert replayed == {(r, "cudagraphs") for r in runtimes[1:]}
+    assert all(v == "plain" for _, v in p.comparison_deployments("cpu"))
+    # The replay is a load transform: the AOTInductor package is the one built for the device.
+    assert p.artifact("aoti-cpp", "cuda", "cudagraphs", "resnet18") == p.artifact(
+        "aoti-cpp", "cuda", "plain", "resnet18"
+    )
+    assert p.derived_torchscript() == [{"device": "cuda", "variant": "cudagraphs", "model": m} for m in p.models]
+    parity = {(x["runtime"], x["variant"]): x["reference"] for x in p.parity_pairs("cuda", "resnet18")}
+    assert parity["aoti-cpp", "plain"] == "aoti-python"
+    assert parity["aoti-cpp", "cudagraphs"] == "aoti-python/cudagraphs"
+    assert parity["ts-cpp", "cudagraphs"] == "ts-python/cudagraphs"
+    gains = {"/".join(x["candidate"]) for x in p.comparison_pairs("cuda") if x["kind"] == "vs_plain"}
+    assert gains == {f"{r}/cudagraphs" for r in runtimes[1:]}
+    # A package runs as built whatever TorchScript variants are chosen.
+    assert plan(runtimes=["eager", "aoti-cpp"], variants=["fused"]).comparison_deployments("cpu") == [
+        ("eager", "plain"),
+        ("aoti-cpp", "plain"),
+    ]
+
+
 def test_artifacts_follow_the_runtime():
     p = plan()
     assert p.artifact("eager", "cpu", "plain", "resnet18") == "data/weights/resnet18.pth"

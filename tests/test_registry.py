@@ -63,11 +63,18 @@ def test_device_restricted_variants():
     assert RUNTIMES["ts-python"].variants_on("cuda", ["fp16", "plain"]) == ["plain", "fp16"]
 
 
-def test_load_transforms_are_known_and_only_optimized_and_fused_have_one():
+def test_load_transforms_are_known_and_only_optimized_fused_and_cudagraphs_have_one():
     assert {v.load_transform for v in VARIANTS.values()} <= set(registry.LOAD_TRANSFORMS)
     transformed = {n: v.load_transform for n, v in VARIANTS.items() if v.load_transform != registry.NO_TRANSFORM}
-    assert transformed == {"optimized": registry.OPTIMIZE_FOR_INFERENCE, "fused": registry.ONEDNN_FUSION}
+    assert transformed == {
+        "optimized": registry.OPTIMIZE_FOR_INFERENCE,
+        "fused": registry.ONEDNN_FUSION,
+        "cudagraphs": registry.CUDA_GRAPH,
+    }
     assert VARIANTS["fused"].devices == ("cpu",) and VARIANTS["fused"].prefers_trace
+    assert VARIANTS["cudagraphs"].devices == ("cuda",)
+    # Only the AOTInductor runtimes share a variant with TorchScript (a load transform, no new file).
+    assert RUNTIMES["aoti-cpp"].variants == RUNTIMES["aoti-python"].variants == (PLAIN, "cudagraphs")
 
 
 def test_derived_pairs_and_labels():
@@ -79,6 +86,9 @@ def test_derived_pairs_and_labels():
     ]
     assert registry.column_label("eager", PLAIN) == "eager"
     assert registry.column_label("ts-cpp", "frozen") == "ts-cpp (frozen)"
+    assert registry.column_label("aoti-cpp", PLAIN) == "aoti-cpp"
+    assert registry.column_label("aoti-cpp", "cudagraphs") == "aoti-cpp (cudagraphs)"
+    assert registry.column_label("ts-cpp", PLAIN) == "ts-cpp (plain)"
 
 
 def test_unknown_names_are_clear_errors():

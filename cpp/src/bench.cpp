@@ -211,6 +211,9 @@ void run(const ParsedArgs& args) {
       {"allocator", allocator},
       {"first_call_s", first_call_s},
   };
+  if (const auto captures = model->cuda_graph_captures()) {
+    identity["cuda_graph_captures"] = *captures;
+  }
   if (const auto groups = model->fusion_groups()) {
     identity["fusion_groups"] = *groups;
   }

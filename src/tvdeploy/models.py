@@ -21,7 +21,18 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 from tvdeploy.catalog import UnknownModelError
-from tvdeploy.registry import NO_TRANSFORM, ONEDNN_FUSION, OPTIMIZE_FOR_INFERENCE, VARIANTS, derived_variants
+from tvdeploy.cuda_graphs import CudaGraphReplay
+from tvdeploy.registry import (
+    CUDA_GRAPH,
+    CUDAGRAPHS,
+    NO_TRANSFORM,
+    ONEDNN_FUSION,
+    OPTIMIZE_FOR_INFERENCE,
+    VARIANTS,
+    derived_variants,
+)
+
+CPU = torch.device("cpu")
 
 # torch.load reads this on every call; it overrides a caller that does not ask for weights_only.
 FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
@@ -277,6 +288,8 @@ VARIANT_BUILDERS = {
     # Frozen like "frozen"; the fuser is the load transform. Its graph may come from a trace
     # (traced_if_exact).
     "fused": _frozen,
+    # Frozen like "frozen"; the capture and replay is the load transform.
+    CUDAGRAPHS: _frozen,
 }
 
 
@@ -382,7 +395,8 @@ class FusedModule:
         return len(graph.findAllNodes("prim::oneDNNFusionGroup", True)) if graph is not None else 0
 
 
-def apply_load_transform(module: torch.jit.ScriptModule, transform: str):
+def apply_load_transform(module: torch.jit.ScriptModule, transform: str, device: torch.device = CPU):
+    """``module`` (loaded onto ``device``) as its variant runs it."""
     if transform == NO_TRANSFORM:
         return module
     if transform == OPTIMIZE_FOR_INFERENCE:
@@ -390,6 +404,8 @@ def apply_load_transform(module: torch.jit.ScriptModule, transform: str):
             return torch.jit.optimize_for_inference(module)
     if transform == ONEDNN_FUSION:
         return FusedModule(module)
+    if transform == CUDA_GRAPH:
+        return CudaGraphReplay(module, device)
     raise ValueError(f"unknown load transform '{transform}'")
 
 

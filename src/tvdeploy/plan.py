@@ -332,8 +332,8 @@ class Plan:
                     {
                         "runtime": cand,
                         "variant": variant,
-                        # A reference with one variant (eager) is named alone.
-                        "reference": ref if RUNTIMES[ref].variants == (PLAIN,) else f"{ref}/{ref_variant}",
+                        # A reference running its artifact as built (eager) is named alone.
+                        "reference": f"{ref}/{ref_variant}" if RUNTIMES[ref].names_variant(ref_variant) else ref,
                         "rtol": self.parity_rtol(device, variant, ref_variant),
                         "reference_file": self.here(paths.PREDICTION).format(
                             device=device, runtime=ref, variant=ref_variant, model=model

@@ -24,7 +24,10 @@ OPTIMIZE_FOR_INFERENCE = "optimize_for_inference"
 # TorchScript's oneDNN Graph (LLGA) fuser: a process-wide switch, effective once the profiling
 # executor has profiled a shape; harnesses run those profiling calls before a new shape counts.
 ONEDNN_FUSION = "onednn_fusion"
-LOAD_TRANSFORMS = (NO_TRANSFORM, OPTIMIZE_FOR_INFERENCE, ONEDNN_FUSION)
+# Each input shape captured once as a CUDA graph and replayed (tvdeploy.cuda_graphs; C++
+# src/lib/cuda_graph.cpp); applies to TorchScript and AOTInductor packages alike.
+CUDA_GRAPH = "cuda_graph"
+LOAD_TRANSFORMS = (NO_TRANSFORM, OPTIMIZE_FOR_INFERENCE, ONEDNN_FUSION, CUDA_GRAPH)
 
 # The languages harnesses are written in; each has its own infer and bench rules.
 PYTHON = "python"
@@ -46,7 +49,9 @@ DEVICE_ARTIFACTS = (AOTI,)
 
 @dataclass(frozen=True)
 class Variant:
-    """One way of deploying the exported model (a separate artifact, separately measured)."""
+    """One way of deploying the exported model, separately measured: a TorchScript file of its
+    own (every variant but plain is derived from the plain export by its own rule), and for the
+    variants that are only a load transform (cudagraphs) also the AOTInductor package as built."""
 
     name: str
     description: str
@@ -66,6 +71,7 @@ class Variant:
 
 
 PLAIN = "plain"
+CUDAGRAPHS = "cudagraphs"
 # The baseline every deployment is compared against.
 EAGER = "eager"
 
@@ -89,9 +95,19 @@ VARIANTS: dict[str, Variant] = {
             load_transform=ONEDNN_FUSION,
             prefers_trace=True,
         ),
+        # At small batch a GPU waits on the CPU launching hundreds of small kernels; one graph
+        # launch replays them all. Same kernels as without the graph: float32 tolerance.
+        Variant(
+            CUDAGRAPHS,
+            "frozen, each input shape captured once as a CUDA graph and replayed",
+            devices=("cuda",),
+            load_transform=CUDA_GRAPH,
+        ),
     )
 }
 TORCHSCRIPT_VARIANTS = tuple(VARIANTS)
+# What an AOTInductor package runs as: as built, or replayed as CUDA graphs.
+AOTI_VARIANTS = (PLAIN, CUDAGRAPHS)
 
 
 @dataclass(frozen=True)
@@ -111,13 +127,21 @@ class Runtime:
 
     def variants_on(self, device: str, selected) -> list[str]:
         """The variants this runtime runs on ``device``: those of ``selected`` it supports, in
-        registry order. A runtime with only the plain variant (eager) always runs it: it is the
-        reference the others are checked and compared against."""
+        registry order. A runtime whose artifact is not TorchScript always runs its artifact as
+        built (plain): eager is the reference the others are checked and compared against, and
+        an AOTInductor package or ONNX file has no other export to choose instead."""
         if device not in self.devices:
             return []
-        if self.variants == (PLAIN,):
-            return [PLAIN]
-        return [v for v in self.variants if v in selected and VARIANTS[v].supports(device)]
+        return [
+            v
+            for v in self.variants
+            if (v in selected or (v == PLAIN and self.artifact != TORCHSCRIPT)) and VARIANTS[v].supports(device)
+        ]
+
+    def names_variant(self, variant_name: str) -> bool:
+        """Whether a deployment's name includes its variant: always for TorchScript (plain is one
+        export among several), for the others only beyond the artifact as built."""
+        return self.artifact == TORCHSCRIPT or variant_name != PLAIN
 
 
 RUNTIMES: dict[str, Runtime] = {
@@ -155,7 +179,7 @@ RUNTIMES: dict[str, Runtime] = {
             language=PYTHON,
             artifact=AOTI,
             harness="tvdeploy.harnesses.aoti",
-            variants=(PLAIN,),
+            variants=AOTI_VARIANTS,
             reference=EAGER,
         ),
         Runtime(
@@ -164,7 +188,7 @@ RUNTIMES: dict[str, Runtime] = {
             language=CPP,
             artifact=AOTI,
             harness="tvdeploy.harnesses.cpp",
-            variants=(PLAIN,),
+            variants=AOTI_VARIANTS,
             reference="aoti-python",
         ),
         Runtime(
@@ -258,7 +282,7 @@ def cross_language_pairs() -> list[tuple[str, str]]:
 
 
 def column_label(runtime_name: str, variant_name: str) -> str:
-    """How tables name a deployment: the runtime alone where it has only the plain variant."""
-    if RUNTIMES[runtime_name].variants == (PLAIN,):
+    """How tables name a deployment: the runtime alone where it runs its artifact as built."""
+    if not RUNTIMES[runtime_name].names_variant(variant_name):
         return runtime_name
     return f"{runtime_name} ({variant_name})"

@@ -134,6 +134,9 @@ def main(argv=None) -> None:
     if hasattr(module, "fusion_groups"):
         # Proof that TorchScript's fuser ran (tvdeploy.models.FusedModule), and its warm-up.
         ready.update(fusion_groups=module.fusion_groups(), profiling_calls=module.profiling_calls)
+    if hasattr(module, "captures"):
+        # Proof that the forward is a CUDA graph replay (tvdeploy.cuda_graphs), as the C++ bench reports.
+        ready.update(cuda_graph_captures=module.captures)
     with torch.inference_mode():
         serve(lambda: module(batch), synchronize, ready, sys.stdin, protocol_out)
 

@@ -28,7 +28,11 @@ inline constexpr std::string_view kTransformOptimize = "optimize_for_inference";
 // fuses a graph for an input shape only after profiling it, so a new shape first gets those
 // profiling calls: every output returned comes from the fused graph.
 inline constexpr std::string_view kTransformFuse = "onednn_fusion";
-inline constexpr std::string_view kTransformChoices = "none|optimize_for_inference|onednn_fusion";
+// Each input shape captured once as a CUDA graph and replayed (TorchScript and AOTInductor;
+// src/lib/cuda_graph.cpp): at small batch the GPU otherwise waits on kernel launches.
+inline constexpr std::string_view kTransformCudaGraph = "cuda_graph";
+inline constexpr std::string_view kTransformChoices =
+    "none|optimize_for_inference|onednn_fusion|cuda_graph";
 
 // UsageError unless transform is one of kTransformChoices.
 void check_transform(const std::string& transform);
@@ -47,15 +51,23 @@ class Classifier {
   virtual std::string format() const = 0;
   // With the oneDNN Graph fuser: the fusion groups in the graph last run (0: it fused nothing).
   virtual std::optional<std::int64_t> fusion_groups() const { return std::nullopt; }
+  // Replayed as CUDA graphs: the input shapes captured so far.
+  virtual std::optional<std::int64_t> cuda_graph_captures() const { return std::nullopt; }
 };
 
-// Loads the model at path onto device: an AOTInductor package (.pt2, compiled for that device),
-// an OpenVINO IR (.xml, CPU only, run on at::get_num_threads() threads) — for both transform
-// must be "none" — or a TorchScript file in eval mode with transform applied.
+// Loads the model at path onto device: an AOTInductor package (.pt2, compiled for that device;
+// transform "none" or "cuda_graph"), an OpenVINO IR (.xml, CPU only, run on
+// at::get_num_threads() threads; transform "none") or a TorchScript file in eval mode with
+// transform applied.
 // InputError if it cannot.
 std::unique_ptr<Classifier> load_classifier(
     const fs::path& path, const torch::Device& device,
     const std::string& transform = std::string(kTransformNone));
+
+// inner replayed as CUDA graphs on device (src/lib/cuda_graph.cpp). UsageError when device is
+// not CUDA, or when LibTorch was built without CUDA.
+std::unique_ptr<Classifier> replay_as_cuda_graphs(std::unique_ptr<Classifier> inner,
+                                                  const torch::Device& device);
 
 // The OpenVINO part of load_classifier (src/lib/openvino_model.cpp).
 std::unique_ptr<Classifier> load_openvino_classifier(const fs::path& path,

@@ -14,7 +14,7 @@ namespace tvdeploy {
 
 void check_transform(const std::string& transform) {
   if (transform != kTransformNone && transform != kTransformOptimize &&
-      transform != kTransformFuse) {
+      transform != kTransformFuse && transform != kTransformCudaGraph) {
     throw UsageError("option --transform must be one of " + std::string(kTransformChoices) +
                      ", got '" + transform + "'");
   }
@@ -87,20 +87,23 @@ std::unique_ptr<Classifier> load_classifier(const fs::path& path, const torch::D
     }
     return load_openvino_classifier(path, device, at::get_num_threads());
   }
+  const bool cuda_graph = transform == kTransformCudaGraph;
   if (path.extension() == kAotiPackageExtension) {
-    if (transform != kTransformNone) {
+    if (transform != kTransformNone && !cuda_graph) {
       throw UsageError("option --transform " + transform +
                        " applies to TorchScript only, not to the AOTInductor package " +
                        quoted(path));
     }
+    std::unique_ptr<Classifier> package;
     try {
-      return std::make_unique<AotiClassifier>(path, device);
+      package = std::make_unique<AotiClassifier>(path, device);
     } catch (const c10::Error& e) {
       throw InputError("cannot load AOTInductor package " + quoted(path) + ": " +
                        e.what_without_backtrace());
     } catch (const std::runtime_error& e) {
       throw InputError("cannot load AOTInductor package " + quoted(path) + ": " + e.what());
     }
+    return cuda_graph ? replay_as_cuda_graphs(std::move(package), device) : std::move(package);
   }
   try {
     torch::jit::Module module = torch::jit::load(path.string(), device);
@@ -115,7 +118,9 @@ std::unique_ptr<Classifier> load_classifier(const fs::path& path, const torch::D
       }
       torch::jit::RegisterLlgaFuseGraph::setEnabled(true);
     }
-    return std::make_unique<TorchScriptClassifier>(std::move(module), fused);
+    auto scripted = std::make_unique<TorchScriptClassifier>(std::move(module), fused);
+    if (cuda_graph) return replay_as_cuda_graphs(std::move(scripted), device);
+    return scripted;
   } catch (const c10::Error& e) {
     throw InputError("cannot load TorchScript model " + quoted(path) + ": " +
                      e.what_without_backtrace());

@@ -2,7 +2,8 @@
 
 The package was compiled for this run's device (``package_aoti``); its kernels follow the thread
 count set at run time (built with ``cpp.dynamic_threads``), which every caller sets first
-(``tvdeploy.runtime.apply_threads``)."""
+(``tvdeploy.runtime.apply_threads``). The ``cudagraphs`` variant replays the package's forward as
+CUDA graphs (tvdeploy.cuda_graphs), as the C++ programs do."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import torch
 
 from tvdeploy.builds import artifact_file
+from tvdeploy.cuda_graphs import CudaGraphReplay
+from tvdeploy.registry import CUDA_GRAPH, NO_TRANSFORM, VARIANTS
 
 
 class AotiModule:
@@ -27,5 +30,11 @@ class AotiModule:
         return self.runner(batch.contiguous())
 
 
-def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain") -> AotiModule:
-    return AotiModule(artifact_file(artifact), device)
+def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain"):
+    module = AotiModule(artifact_file(artifact), device)
+    transform = VARIANTS[variant].load_transform
+    if transform == CUDA_GRAPH:
+        return CudaGraphReplay(module, device)
+    if transform != NO_TRANSFORM:
+        raise ValueError(f"aoti-python cannot apply the load transform '{transform}' of variant '{variant}'")
+    return module

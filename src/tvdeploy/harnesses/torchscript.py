@@ -14,7 +14,7 @@ from tvdeploy.registry import NO_TRANSFORM, VARIANTS
 def load_torchscript(path: str | Path, device: torch.device, transform: str = NO_TRANSFORM):
     with quiet_torchscript_deprecation():
         module = torch.jit.load(str(path), map_location=device).eval()
-    return apply_load_transform(module, transform)
+    return apply_load_transform(module, transform, device)
 
 
 def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain"):
