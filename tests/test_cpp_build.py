@@ -9,6 +9,7 @@ import os
 import platform
 import runpy
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -95,6 +96,25 @@ def test_cmake_reports_missing_json_headers(tmp_path):
     )
     assert proc.returncode != 0
     assert "nlohmann/json" in proc.stderr and str(empty) in proc.stderr
+
+
+def test_without_the_openvino_package_the_programs_are_built_without_openvino(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if not installed
+    args = cmake_configure_args()
+    assert f"-D{cppbuild.WITH_OPENVINO_OPTION}=OFF" in args
+    assert not any(a.startswith("-DOpenVINO_DIR=") for a in args)
+    # CMake takes it without an OpenVINO package and builds the version that refuses an IR.
+    build_dir = tmp_path / "build"
+    proc = subprocess.run(
+        ["cmake", "-S", str(CPP_SOURCE_DIR), "-B", str(build_dir), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert proc.returncode == 0, proc.stderr
+    sources = (build_dir / "CMakeFiles" / "tvdeploy_core.dir" / "build.make").read_text()
+    assert "openvino_unavailable.cpp" in sources and "openvino_model.cpp" not in sources
 
 
 def test_build_returns_both_programs(cpp_binaries):

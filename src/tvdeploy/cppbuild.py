@@ -23,6 +23,8 @@ PROGRAMS = ("infer", "bench")
 DEFAULT_BUILD_TYPE = "Release"
 # Lines of build output quoted in a BuildError.
 ERROR_TAIL_LINES = 60
+# The CMake option that builds the programs without OpenVINO (cpp/CMakeLists.txt).
+WITH_OPENVINO_OPTION = "TVDEPLOY_WITH_OPENVINO"
 # A CUDA toolkit root must contain this header (checked to reject e.g. /usr/local,
 # the grandparent of a /usr/local/bin/nvcc wrapper script).
 CUDA_ROOT_MARKER = Path("include") / "cuda.h"
@@ -148,14 +150,14 @@ def find_nlohmann_include_dir() -> Path:
     )
 
 
-def find_openvino_cmake_dir() -> Path:
-    """The CMake package of the ``openvino`` wheel (OpenVINOConfig.cmake), for openvino-cpp."""
+def find_openvino_cmake_dir() -> Path | None:
+    """The CMake package of the ``openvino`` wheel (OpenVINOConfig.cmake), for openvino-cpp; None
+    where the package is not installed (a GPU node's environment may lack it: the programs are
+    then built without OpenVINO and refuse an IR with that reason)."""
     try:
         from openvino.utils import get_cmake_path
-    except ImportError as err:
-        raise BuildError(
-            f"the Python package 'openvino' is needed for its C++ runtime ({err}); pip install openvino"
-        ) from None
+    except ModuleNotFoundError:
+        return None
     path = Path(get_cmake_path())
     if not (path / "OpenVINOConfig.cmake").is_file():
         raise BuildError(f"the openvino package's CMake directory {path} has no OpenVINOConfig.cmake")
@@ -171,8 +173,9 @@ def cmake_configure_args(build_type: str = DEFAULT_BUILD_TYPE) -> list[str]:
         f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
         f"-DCMAKE_BUILD_TYPE={build_type}",
         f"-DNLOHMANN_JSON_INCLUDE_DIR={find_nlohmann_include_dir()}",
-        f"-DOpenVINO_DIR={find_openvino_cmake_dir()}",
     ]
+    openvino_dir = find_openvino_cmake_dir()
+    args += [f"-DOpenVINO_DIR={openvino_dir}"] if openvino_dir else [f"-D{WITH_OPENVINO_OPTION}=OFF"]
     if torch.version.cuda is not None:
         cuda_root = find_cuda_root()
         args += [
