@@ -55,8 +55,11 @@ class TorchScriptClassifier final : public Classifier {
 
 class AotiClassifier final : public Classifier {
  public:
-  AotiClassifier(const fs::path& path, const torch::Device& device)
-      : loader_(path.string(), "model", /*run_single_threaded=*/false, /*num_runners=*/1,
+  // single_threaded: without the model container's synchronisation between runs, which
+  // queries an event at each run and so fails inside a CUDA graph capture ("operation not
+  // permitted when stream is capturing"); AOTInductor's own advice for CUDA graphs.
+  AotiClassifier(const fs::path& path, const torch::Device& device, bool single_threaded)
+      : loader_(path.string(), "model", single_threaded, /*num_runners=*/1,
                 device.has_index() ? device.index() : -1) {}
   c10::IValue forward(const torch::Tensor& batch) override {
     std::vector<at::Tensor> outputs = loader_.run({batch});
@@ -96,7 +99,7 @@ std::unique_ptr<Classifier> load_classifier(const fs::path& path, const torch::D
     }
     std::unique_ptr<Classifier> package;
     try {
-      package = std::make_unique<AotiClassifier>(path, device);
+      package = std::make_unique<AotiClassifier>(path, device, /*single_threaded=*/cuda_graph);
     } catch (const c10::Error& e) {
       throw InputError("cannot load AOTInductor package " + quoted(path) + ": " +
                        e.what_without_backtrace());

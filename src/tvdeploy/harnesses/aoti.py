@@ -19,11 +19,15 @@ from tvdeploy.registry import CUDA_GRAPH, NO_TRANSFORM, VARIANTS
 class AotiModule:
     """Calls the package's runner like a module: one float32 NCHW tensor in, logits out."""
 
-    def __init__(self, path: str | Path, device: torch.device):
+    def __init__(self, path: str | Path, device: torch.device, single_threaded: bool = False):
         from torch._inductor import aoti_load_package
 
         self.device = device
-        self.runner = aoti_load_package(str(path), device_index=device.index if device.index is not None else -1)
+        # single_threaded: without the model container's synchronisation between runs, which
+        # queries an event at each run and so fails inside a CUDA graph capture ("operation not
+        # permitted when stream is capturing"); AOTInductor's own advice for CUDA graphs.
+        index = device.index if device.index is not None else -1
+        self.runner = aoti_load_package(str(path), run_single_threaded=single_threaded, device_index=index)
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         # The package expects the layout it was exported with: contiguous NCHW.
@@ -31,8 +35,8 @@ class AotiModule:
 
 
 def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain"):
-    module = AotiModule(artifact_file(artifact), device)
     transform = VARIANTS[variant].load_transform
+    module = AotiModule(artifact_file(artifact), device, single_threaded=transform == CUDA_GRAPH)
     if transform == CUDA_GRAPH:
         return CudaGraphReplay(module, device)
     if transform != NO_TRANSFORM:
