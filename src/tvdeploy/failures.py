@@ -71,3 +71,11 @@ def error_text(error: BaseException, limit: int = 2000) -> str:
 def failure_fields(error: BaseException, phase_class: str) -> dict:
     """The ``error`` and ``error_class`` fields of a result that records a failure."""
     return {"error": error_text(error), "error_class": classify(error, phase_class)}
+
+
+def error_line(error: BaseException, raised_last: bool = False) -> str:
+    """An error's type and the line of its message that says what went wrong: the first, or the
+    last where the message ends with the raised error after a traceback (the TorchScript
+    interpreter's errors)."""
+    lines = [line.strip() for line in _ANSI_ESCAPE.sub("", str(error)).splitlines() if line.strip()] or [""]
+    return f"{type(error).__name__}: {lines[-1] if raised_last else lines[0]}"

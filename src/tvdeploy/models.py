@@ -22,6 +22,7 @@ from torchvision.models import get_model, get_model_weights
 
 from tvdeploy.catalog import UnknownModelError
 from tvdeploy.cuda_graphs import CudaGraphReplay
+from tvdeploy.failures import RUN_ERROR, classify, error_line
 from tvdeploy.registry import (
     CUDA_GRAPH,
     CUDAGRAPHS,
@@ -350,10 +351,8 @@ def save_first_deployable(
             with torch.inference_mode():
                 comparison = compare_logits(reference, logits_of(deployed(example)), rtol, atol)
         except (RuntimeError, torch.jit.Error) as err:
-            lines = [line for line in str(err).splitlines() if line.strip()] or [""]
-            # The interpreter's own errors end with the raised one, after a TorchScript traceback.
-            message = lines[-1].strip() if isinstance(err, torch.jit.Error) else lines[0]
-            attempts.append({"graph": source, "error": f"{type(err).__name__}: {message}"})
+            error = error_line(err, raised_last=isinstance(err, torch.jit.Error))
+            attempts.append({"graph": source, "error": error, "error_class": classify(err, RUN_ERROR)})
             continue
         attempts.append({"graph": source, "parity_random_input": comparison})
         if comparison["within_tolerance"]:

@@ -17,6 +17,11 @@ from tvdeploy.models import build_model
 COMPILE_OPTIONS = {"freezing": True}
 
 
-def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain"):
+def compiled_model(artifact: str | Path, model: str, device: torch.device, options: dict = COMPILE_OPTIONS):
+    """The model on ``device``, wrapped by torch.compile with ``options`` (compiled at first call)."""
     net = build_model(model, artifact).to(device).eval()
-    return torch.compile(net, options=COMPILE_OPTIONS, dynamic=False)
+    return torch.compile(net, options=options, dynamic=False)
+
+
+def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain"):
+    return compiled_model(artifact, model, device)

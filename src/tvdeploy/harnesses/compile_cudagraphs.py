@@ -13,8 +13,7 @@ from pathlib import Path
 
 import torch
 
-from tvdeploy.harnesses.compile import COMPILE_OPTIONS
-from tvdeploy.models import build_model
+from tvdeploy.harnesses.compile import COMPILE_OPTIONS, compiled_model
 
 CUDAGRAPH_OPTIONS = {**COMPILE_OPTIONS, "triton.cudagraphs": True}
 
@@ -32,8 +31,7 @@ def _skips() -> int:
 def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain"):
     if device.type != "cuda":
         raise ValueError(f"compile-cudagraphs runs on CUDA only, not on {device}")
-    net = build_model(model, artifact).to(device).eval()
-    compiled = torch.compile(net, options=CUDAGRAPH_OPTIONS, dynamic=False)
+    compiled = compiled_model(artifact, model, device, CUDAGRAPH_OPTIONS)
     skips_before = _skips()
     checked = False
 

@@ -1,0 +1,35 @@
+"""The failure classes and error texts shared by build records, tables and the deployability matrix."""
+
+from __future__ import annotations
+
+from tvdeploy import failures
+
+
+def test_text_patterns_win_over_the_phase_and_the_phase_is_the_fallback():
+    assert failures.classify_text("RuntimeError: CUDA out of memory", failures.RUN_ERROR) == failures.OUT_OF_MEMORY
+    assert failures.classify_text("aten::foo is not supported", failures.EXPORT_ERROR) == failures.UNSUPPORTED
+    assert failures.classify_text("worker exited unexpectedly (signal 11)") == failures.CRASHED
+    assert failures.classify_text("shape mismatch", failures.COMPILE_ERROR) == failures.COMPILE_ERROR
+
+
+def test_exception_types_and_declared_classes():
+    assert failures.classify(TimeoutError("x"), failures.EXPORT_ERROR) == failures.TIMEOUT
+    assert failures.classify(MemoryError(), failures.EXPORT_ERROR) == failures.OUT_OF_MEMORY
+    declared = RuntimeError("anything")
+    declared.error_class = failures.LOAD_ERROR
+    assert failures.classify(declared, failures.RUN_ERROR) == failures.LOAD_ERROR
+    assert failures.failure_fields(ValueError("bad"), failures.RUN_ERROR) == {
+        "error": "ValueError: bad",
+        "error_class": failures.RUN_ERROR,
+    }
+
+
+def test_error_text_is_shortened_and_error_line_picks_the_raised_line():
+    long = failures.error_text(RuntimeError("x" * 5000), limit=100)
+    assert len(long) <= 100 and long.endswith("… (truncated)")
+    interpreter = RuntimeError(
+        "The following operation failed in the TorchScript interpreter.\n  File x\n\nvector::_M_range_check\n"
+    )
+    assert failures.error_line(interpreter, raised_last=True) == "RuntimeError: vector::_M_range_check"
+    assert failures.error_line(RuntimeError("\x1b[31mfirst\x1b[0m\nsecond")) == "RuntimeError: first"
+    assert failures.error_line(RuntimeError("")) == "RuntimeError: "
