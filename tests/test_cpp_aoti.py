@@ -11,8 +11,10 @@ import pytest
 import torch
 from cpp_helpers import EXIT_USAGE, assert_infer_reproduces, conv_bn_classifier, random_image, run, write_input
 
-from tvdeploy.builds import artifact_file
-from tvdeploy.exporters import build_artifact
+from tvdeploy import exporters
+from tvdeploy.bench import Protocol
+from tvdeploy.builds import ThreadsMismatch, artifact_file, check_baked_threads
+from tvdeploy.exporters import aoti_inductor_configs, build_artifact
 from tvdeploy.harnesses import harness
 
 
@@ -24,7 +26,7 @@ def toy_package(tmp_path_factory):
     record = build_artifact("aoti", net, torch.randn(2, 3, 16, 16), folder)
     assert record["status"] == "ok", record
     # What was compiled, recorded with the package.
-    assert record["inductor_configs"] == {"freezing": True, "cpp.dynamic_threads": True}
+    assert record["inductor_configs"] == {"freezing": True, "cpp.weight_prepack": True, "cpp.dynamic_threads": True}
     assert record["cpu_vec_isa"]
     return folder, net
 
@@ -49,3 +51,35 @@ def test_bench_reports_the_format_and_refuses_a_torchscript_transform(cpp_binari
     assert report["format"] == "aoti" and report["batch_size"] == 4 and len(report["rounds"][0]["latencies_ms"]) >= 3
     refused = run(cpp_binaries["bench"], *common, "--transform", "optimize_for_inference", "--output", out)
     assert refused.returncode == EXIT_USAGE and "applies to TorchScript only" in refused.stderr
+
+
+def test_tuned_settings_are_what_is_compiled_and_recorded():
+    assert aoti_inductor_configs() == exporters.AOTI_INDUCTOR_CONFIGS
+    baked = aoti_inductor_configs(threads=2, max_autotune=True)
+    assert baked["cpp.threads"] == 2 and "cpp.dynamic_threads" not in baked
+    assert baked["max_autotune"] is True and baked["max_autotune_gemm_backends"] == "CPP,ATEN"
+    assert baked["freezing"] is True and baked["cpp.weight_prepack"] is True
+
+
+def test_a_package_with_its_thread_count_compiled_in_is_timed_on_that_count_only(cpp_binaries, tmp_path):
+    net = conv_bn_classifier(seed=4)
+    folder = tmp_path / "baked"
+    configs = aoti_inductor_configs(threads=1)
+    record = build_artifact("aoti", net, torch.randn(2, 3, 16, 16), folder, options={"inductor_configs": configs})
+    assert record["status"] == "ok" and record["inductor_configs"]["cpp.threads"] == 1, record
+    x = torch.from_numpy(random_image(7))
+    with torch.inference_mode():
+        torch.testing.assert_close(harness("aoti-python").load(folder, "toy", torch.device("cpu"))(x), net(x))
+    dat = write_input(tmp_path / "img.dat", random_image(8))
+    protocol = Protocol(
+        warmup_iters=1, warmup_max_time_s=1, min_iters=3, max_iters=5, min_time_s=0.01, max_time_s=1, rounds=1
+    )
+    cpp = harness("aoti-cpp")
+    report = cpp.bench(cpp_binaries["bench"], folder, dat, "cpu", 1, protocol, threads=1, interop_threads=1)
+    assert report["threads"] == 1 and report["format"] == "aoti"
+    with pytest.raises(ThreadsMismatch, match="compiled for 1 threads and this benchmark runs 2"):
+        cpp.bench(cpp_binaries["bench"], folder, dat, "cpu", 1, protocol, threads=2, interop_threads=1)
+    # The Python worker refuses the same, and a GPU package has no CPU thread count to refuse.
+    with pytest.raises(ThreadsMismatch):
+        check_baked_threads(folder, "cpu", 2)
+    check_baked_threads(folder, "cuda", 2)

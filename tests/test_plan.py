@@ -254,3 +254,19 @@ def test_aoti_packages_are_built_per_device_and_loaded_in_both_languages():
     parity = {x["runtime"]: x["reference"] for x in p.parity_pairs("cpu", "resnet18")}
     assert parity == {"aoti-python": "eager", "aoti-cpp": "aoti-python", "compile": "eager"}
     assert p.deployments(CPP) == [("cpu", "aoti-cpp", "plain"), ("cuda", "aoti-cpp", "plain")]
+
+
+def test_aoti_thread_count_compiled_in_follows_the_config():
+    from tvdeploy.devices import available_cores
+
+    aoti = lambda threads: {**DEFAULT["export"], "aoti": {"threads": threads, "max_autotune": False}}
+    assert DEFAULT["export"]["aoti"] == {"threads": "dynamic", "max_autotune": False}
+    assert plan().aoti_threads(cores=2) is None
+    assert plan(export=aoti(3)).aoti_threads(cores=2) == 3
+    # The benchmarks' count: all cores Snakemake has, capped at the machine's, or bench.threads.
+    assert plan(export=aoti("bench")).aoti_threads(cores=1) == 1
+    assert plan(export=aoti("bench")).aoti_threads(cores=10_000) == available_cores()
+    pinned = plan(export=aoti("bench"), bench={**DEFAULT["bench"], "threads": 5})
+    assert pinned.aoti_threads(cores=2) == 5
+    with pytest.raises(ConfigError, match="export.aoti.threads: expected dynamic, bench"):
+        plan(export=aoti("fast")).aoti_threads(cores=2)

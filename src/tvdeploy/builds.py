@@ -33,3 +33,19 @@ def artifact_file(folder: str | os.PathLike) -> Path:
             record["error_class"],
         )
     return Path(folder) / record["file"]
+
+
+class ThreadsMismatch(ValueError):
+    """A package compiled for a fixed thread count asked to be timed under another."""
+
+
+def check_baked_threads(folder: str | os.PathLike, device: str, threads: int) -> None:
+    """A CPU AOTInductor package compiled for a fixed thread count (``cpp.threads`` in its
+    record) runs on that count whatever the caller sets: timing it under another count would
+    label the measurement wrongly, so that is refused."""
+    baked = (read_build(folder).get("inductor_configs") or {}).get("cpp.threads")
+    if device == "cpu" and baked and baked != threads:
+        raise ThreadsMismatch(
+            f"the AOTInductor package in {folder} was compiled for {baked} threads and this benchmark runs "
+            f"{threads}: rebuild it (config export.aoti.threads) or set bench.threads to {baked}"
+        )

@@ -155,14 +155,34 @@ def convert_openvino(net: nn.Module, example: torch.Tensor, folder: Path, device
 
 
 # Inductor settings of every AOTInductor package. Freezing inlines the weights as constants and
-# folds them (it only happens when grad is off during compilation, hence no_grad below). Dynamic
-# threads: the kernels follow the thread count set at run time instead of the build job's (one
-# thread would otherwise be compiled in: Inductor hard-codes it unless it equals the core count).
-AOTI_INDUCTOR_CONFIGS = {"freezing": True, "cpp.dynamic_threads": True}
+# folds them (it only happens when grad is off during compilation, hence no_grad below); with it
+# Inductor prepacks convolution and linear weights into oneDNN's blocked layouts once, at compile
+# time (its default, stated so the record shows it).
+AOTI_BASE_CONFIGS = {"freezing": True, "cpp.weight_prepack": True}
 
 
-def package_aoti(net: nn.Module, example: torch.Tensor, folder: Path, device: torch.device) -> dict:
-    """torch.export with a dynamic batch, then AOTInductor into a .pt2 package for ``device``."""
+def aoti_inductor_configs(threads: int | None = None, max_autotune: bool = False) -> dict:
+    """The Inductor settings of a package. ``threads`` None: dynamic threads, the kernels follow
+    the thread count set at run time (else Inductor compiles in the build job's count); a number:
+    that count compiled into every parallel loop (no run-time query, loop chunks sized for it),
+    for a package timed on exactly that many threads. ``max_autotune``: GEMMs and convolutions
+    benchmarked at compile time between Inductor's C++ templates and ATen, the fastest kept."""
+    configs = dict(AOTI_BASE_CONFIGS)
+    configs.update({"cpp.threads": threads} if threads else {"cpp.dynamic_threads": True})
+    if max_autotune:
+        configs.update({"max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN"})
+    return configs
+
+
+AOTI_INDUCTOR_CONFIGS = aoti_inductor_configs()
+
+
+def package_aoti(
+    net: nn.Module, example: torch.Tensor, folder: Path, device: torch.device, inductor_configs: dict | None = None
+) -> dict:
+    """torch.export with a dynamic batch, then AOTInductor into a .pt2 package for ``device``
+    with ``inductor_configs`` (aoti_inductor_configs(); by default dynamic threads)."""
+    settings = dict(inductor_configs or AOTI_INDUCTOR_CONFIGS)
     from torch._inductor import aoti_compile_and_package
     from torch._inductor.cpu_vec_isa import pick_vec_isa
 
@@ -171,12 +191,12 @@ def package_aoti(net: nn.Module, example: torch.Tensor, folder: Path, device: to
         program = torch.export.export(net, (example,), dynamic_shapes=({0: _batch_dim()},))
     with _phase(COMPILE_ERROR), torch.no_grad():
         # A copy: the compiler adds its own keys to the dict it is given.
-        configs = dict(AOTI_INDUCTOR_CONFIGS)
+        configs = dict(settings)
         aoti_compile_and_package(program, package_path=str(folder / AOTI_FILE), inductor_configs=configs)
     return {
         "method": "torch.export.export + torch._inductor.aoti_compile_and_package",
         "device": device.type,
-        "inductor_configs": AOTI_INDUCTOR_CONFIGS,
+        "inductor_configs": settings,
         # The generated CPU code uses this machine's instruction set (-march=native).
         "cpu_vec_isa": str(pick_vec_isa()) if device.type == "cpu" else None,
         "dynamic_batch": [1, MAX_BATCH],
@@ -184,7 +204,7 @@ def package_aoti(net: nn.Module, example: torch.Tensor, folder: Path, device: to
 
 
 # The builder of each artifact kind (registry.Runtime.artifact) and the file its harness loads.
-BUILDERS: dict[str, tuple[Callable[[nn.Module, torch.Tensor, Path, torch.device], dict], str]] = {
+BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "onnx": (export_onnx, ONNX_FILE),
     "openvino": (convert_openvino, OPENVINO_FILE),
     "aoti": (package_aoti, AOTI_FILE),
@@ -232,10 +252,12 @@ def build_artifact(
     timeout_s: float = 0,
     log=None,
     device: torch.device | None = None,
+    options: dict | None = None,
 ) -> dict:
     """Build the ``kind`` artifact of ``net`` into the folder ``dest``, failed or not, and return
     its build record (also written as ``dest/build.json``): status, error class and error, wall
-    time, this process's peak memory, and what the builder reports."""
+    time, this process's peak memory, and what the builder reports. ``options`` go to the
+    builder (package_aoti's ``inductor_configs``)."""
     builder, payload = BUILDERS[kind]
     built = {"artifact": kind, "file": payload, **(record or {})}
     # A failure of the machine (full disk) or of this code escapes: no folder, the job fails.
@@ -243,7 +265,9 @@ def build_artifact(
         start = time.perf_counter()
         try:
             with time_limit(timeout_s):
-                details = builder(logits_module(net, example), example, staging, device or torch.device("cpu"))
+                details = builder(
+                    logits_module(net, example), example, staging, device or torch.device("cpu"), **(options or {})
+                )
             built.update(status="ok", error_class=None, error=None, **details)
         except (_PhaseError, BuildTimeout, MemoryError) as err:
             _record_failure(built, err, staging, kind, log)

@@ -14,10 +14,10 @@ from functools import cached_property
 from pathlib import Path
 
 from tvdeploy import paths, resources, runs
-from tvdeploy.bench import Protocol, ProtocolError
+from tvdeploy.bench import Protocol, ProtocolError, bench_threads
 from tvdeploy.catalog import ModelInfo, UnknownModelError, read_sheet, resolve_models
 from tvdeploy.cppbuild import PROGRAMS
-from tvdeploy.devices import machine_has_gpu, resolve_devices
+from tvdeploy.devices import available_cores, machine_has_gpu, resolve_devices
 from tvdeploy.registry import (
     BUILT_ARTIFACTS,
     CPP,
@@ -202,6 +202,19 @@ class Plan:
                 wildcards = [{"model": m} for m in self.models]
             builds[BUILT_ARTIFACTS[kind]] = wildcards
         return builds
+
+    def aoti_threads(self, cores: int) -> int | None:
+        """The thread count compiled into the AOTInductor packages (config export.aoti.threads):
+        None for dynamic threads; with ``bench``, the count the benchmarks will run on when
+        Snakemake has ``cores`` (the comparison jobs claim all of them, capped at this machine's)."""
+        setting = self.config["export"]["aoti"]["threads"]
+        if setting == "dynamic":
+            return None
+        if setting == "bench":
+            return bench_threads(self.config["bench"]["threads"], cores, available_cores())
+        if isinstance(setting, int) and not isinstance(setting, bool) and setting >= 1:
+            return setting
+        raise ConfigError(f"export.aoti.threads: expected dynamic, bench or a count of at least 1, got {setting!r}")
 
     def export_mem_mb(self, model: str) -> int:
         return resources.export_mem_mb(self.model(model))

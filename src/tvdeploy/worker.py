@@ -101,13 +101,17 @@ def main(argv=None) -> None:
 
     import torch
 
+    from tvdeploy.builds import check_baked_threads
     from tvdeploy.harnesses import harness
     from tvdeploy.preprocess import read_dat
+    from tvdeploy.registry import AOTI, runtime
     from tvdeploy.runtime import apply_threads, device_name, resolve_device, synchronizer, versions
 
     try:
         threads = apply_threads(args.threads, args.interop_threads)
         device = resolve_device(args.device)
+        if runtime(args.runtime).artifact == AOTI:
+            check_baked_threads(args.artifact, device.type, threads["threads"])
         module = harness(args.runtime).load(args.artifact, args.model, device, args.variant)
         # The real preprocessed image, repeated to fill the batch: identical bytes in every harness.
         batch = read_dat(args.input).repeat(args.batch_size, 1, 1, 1).contiguous().to(device)

@@ -132,7 +132,8 @@ rule convert_openvino:
 
 
 # AOTInductor: torch.export program compiled by Inductor into a .pt2 package for one device (its
-# generated code targets this machine's CPU or the GPU), frozen weights, dynamic batch.
+# generated code targets this machine's CPU or the GPU), frozen weights, dynamic batch, the
+# thread count and autotuning of config export.aoti.
 rule package_aoti:
     input:
         weights=paths.WEIGHTS,
@@ -157,5 +158,8 @@ rule package_aoti:
         artifact=AOTI,
         seed=config["weights_seed"],
         timeout_s=config["export"]["timeout_s"],
+        # Resolved here, so a changed thread count is a changed parameter: the package is rebuilt.
+        aoti_threads=PLAN.aoti_threads(workflow.cores),
+        aoti_max_autotune=config["export"]["aoti"]["max_autotune"],
     script:
         "../scripts/build_artifact.py"

@@ -5,7 +5,7 @@ recorded there and the run goes on."""
 import torch
 
 from tvdeploy.catalog import ModelInfo
-from tvdeploy.exporters import build_artifact, example_batch
+from tvdeploy.exporters import aoti_inductor_configs, build_artifact, example_batch
 from tvdeploy.io import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.models import build_model
 from tvdeploy.runtime import resolve_device, versions
@@ -17,6 +17,10 @@ torch.set_num_threads(snakemake.threads)
 device = resolve_device(snakemake.wildcards.get("device", "cpu"))
 
 net = build_model(info.model, snakemake.input.weights)
+options = {}
+if "aoti_threads" in snakemake.params.keys():
+    threads = snakemake.params.aoti_threads if device.type == "cpu" else None  # CPU kernels only
+    options["inductor_configs"] = aoti_inductor_configs(threads, snakemake.params.aoti_max_autotune)
 record = build_artifact(
     snakemake.params.artifact,
     net,
@@ -32,6 +36,7 @@ record = build_artifact(
     timeout_s=snakemake.params.timeout_s,
     log=log,
     device=device,
+    options=options,
 )
 write_json_atomic(snakemake.output.record, record)
 log.info(

@@ -17,7 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from tvdeploy.bench import Protocol
-from tvdeploy.builds import artifact_file
+from tvdeploy.builds import artifact_file, check_baked_threads
 from tvdeploy.cppbuild import check_runs_here
 from tvdeploy.io import read_json
 from tvdeploy.registry import VARIANTS
@@ -102,6 +102,8 @@ def _program_command(binary, artifact, device: str, variant: str) -> list[str]:
 
 def _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads) -> list[str]:
     """What every use of ``bench`` passes: the deployment, its input and the threads."""
+    if Path(artifact).is_dir():
+        check_baked_threads(artifact, device, threads)
     return [
         *_program_command(binary, artifact, device, variant),
         "--input", str(dat),
