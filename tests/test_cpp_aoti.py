@@ -6,10 +6,20 @@ Compiling the package takes about ten seconds; the programs come from the sessio
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 import torch
-from cpp_helpers import EXIT_USAGE, assert_infer_reproduces, conv_bn_classifier, random_image, run, write_input
+from cpp_helpers import (
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    assert_infer_reproduces,
+    conv_bn_classifier,
+    random_image,
+    run,
+    write_input,
+)
 
 from tvdeploy import exporters
 from tvdeploy.bench import Protocol
@@ -83,3 +93,44 @@ def test_a_package_with_its_thread_count_compiled_in_is_timed_on_that_count_only
     with pytest.raises(ThreadsMismatch):
         check_baked_threads(folder, "cpu", 2)
     check_baked_threads(folder, "cuda", 2)
+
+
+def weight_reorders(bench, package, dat, tmp_path) -> int:
+    """oneDNN reorders executed over three forwards of ``package`` (ONEDNN_VERBOSE lines)."""
+    command = [bench, "--model", package, "--input", dat, "--device", "cpu", "--threads", 1, "--warmup-iters", 0]
+    command += ["--min-iters", 2, "--max-iters", 2, "--min-time-s", 0.001, "--output", tmp_path / "verbose.json"]
+    proc = subprocess.run(
+        list(map(str, command)), capture_output=True, text=True, env={**os.environ, "ONEDNN_VERBOSE": "1"}, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return sum(1 for line in proc.stdout.splitlines() if ",exec,cpu,reorder," in line)
+
+
+def test_a_static_batch_package_has_its_weights_prepacked(cpp_binaries, toy_package, tmp_path):
+    net = conv_bn_classifier(seed=1)
+    folder = tmp_path / "static"
+    record = build_artifact("aoti", net, torch.randn(2, 3, 16, 16), folder, options={"static_batch": True})
+    assert record["status"] == "ok" and record["static_batch"] == 1 and "dynamic_batch" not in record, record
+    x = torch.from_numpy(random_image(9))
+    with torch.inference_mode():
+        torch.testing.assert_close(harness("aoti-python").load(folder, "toy", torch.device("cpu"))(x), net(x))
+    dat = write_input(tmp_path / "img.dat", random_image(10))
+    # With a dynamic batch the convolution reorders its weights on every call; prepacked, never.
+    dynamic = weight_reorders(cpp_binaries["bench"], artifact_file(toy_package[0]), dat, tmp_path)
+    static = weight_reorders(cpp_binaries["bench"], artifact_file(folder), dat, tmp_path)
+    assert dynamic >= 3 and static == 0, (dynamic, static)
+    # Another batch size is refused by the package itself (a run error, not a crash).
+    common = [
+        "--model",
+        artifact_file(folder),
+        "--input",
+        dat,
+        "--device",
+        "cpu",
+        "--batch-size",
+        4,
+        "--output",
+        tmp_path / "b.json",
+    ]
+    proc = run(cpp_binaries["bench"], *common)
+    assert proc.returncode == EXIT_RUNTIME and not (tmp_path / "b.json").exists(), proc.stderr

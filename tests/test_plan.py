@@ -259,8 +259,8 @@ def test_aoti_packages_are_built_per_device_and_loaded_in_both_languages():
 def test_aoti_thread_count_compiled_in_follows_the_config():
     from tvdeploy.devices import available_cores
 
-    aoti = lambda threads: {**DEFAULT["export"], "aoti": {"threads": threads, "max_autotune": False}}
-    assert DEFAULT["export"]["aoti"] == {"threads": "dynamic", "max_autotune": False}
+    aoti = lambda threads: {**DEFAULT["export"], "aoti": {**DEFAULT["export"]["aoti"], "threads": threads}}
+    assert DEFAULT["export"]["aoti"] == {"threads": "dynamic", "max_autotune": False, "static_batch": False}
     assert plan().aoti_threads(cores=2) is None
     assert plan(export=aoti(3)).aoti_threads(cores=2) == 3
     # The benchmarks' count: all cores Snakemake has, capped at the machine's, or bench.threads.
@@ -270,3 +270,10 @@ def test_aoti_thread_count_compiled_in_follows_the_config():
     assert pinned.aoti_threads(cores=2) == 5
     with pytest.raises(ConfigError, match="export.aoti.threads: expected dynamic, bench"):
         plan(export=aoti("fast")).aoti_threads(cores=2)
+
+
+def test_a_static_batch_package_needs_batch_1_benchmarks():
+    static = {**DEFAULT["export"], "aoti": {**DEFAULT["export"]["aoti"], "static_batch": True}}
+    assert plan(export=static).config["export"]["aoti"]["static_batch"] is True
+    with pytest.raises(ConfigError, match=r"static_batch compiles the AOTInductor packages for batch 1 only.*\[1, 8\]"):
+        plan(export=static, bench={**DEFAULT["bench"], "batch_sizes": [1, 8]})

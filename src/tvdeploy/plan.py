@@ -99,6 +99,12 @@ class Plan:
         launches = config.get("compare", {}).get("launches", 1)
         if launches > protocol.rounds:
             raise ConfigError(f"compare.launches ({launches}) must not exceed bench.rounds ({protocol.rounds})")
+        aoti = config.get("export", {}).get("aoti", {})
+        if aoti.get("static_batch") and list(config["bench"]["batch_sizes"]) != [1]:
+            raise ConfigError(
+                f"export.aoti.static_batch compiles the AOTInductor packages for batch 1 only, but bench.batch_sizes "
+                f"is {config['bench']['batch_sizes']}: set static_batch to false or batch_sizes to [1]"
+            )
         for name in config["runtimes"]:
             if name not in RUNTIMES:
                 raise ConfigError(f"runtimes: unknown runtime '{name}' (known: {', '.join(RUNTIMES)})")

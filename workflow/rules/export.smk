@@ -161,5 +161,6 @@ rule package_aoti:
         # Resolved here, so a changed thread count is a changed parameter: the package is rebuilt.
         aoti_threads=PLAN.aoti_threads(workflow.cores),
         aoti_max_autotune=config["export"]["aoti"]["max_autotune"],
+        aoti_static_batch=config["export"]["aoti"]["static_batch"],
     script:
         "../scripts/build_artifact.py"

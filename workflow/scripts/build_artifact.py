@@ -21,6 +21,7 @@ options = {}
 if "aoti_threads" in snakemake.params.keys():
     threads = snakemake.params.aoti_threads if device.type == "cpu" else None  # CPU kernels only
     options["inductor_configs"] = aoti_inductor_configs(threads, snakemake.params.aoti_max_autotune)
+    options["static_batch"] = snakemake.params.aoti_static_batch
 record = build_artifact(
     snakemake.params.artifact,
     net,
