@@ -180,7 +180,9 @@ def test_every_runtime_on_one_model(run_dir, tmp_path):
     comparison = f"results/runs/{RUN}/compare/cpu/b1/{model}.json"
     parity = f"results/runs/{RUN}/parity/cpu/{model}.json"
     # mtime only: the copy's absolute input paths differ, which is no reason to redo the chain.
-    args = [comparison, parity, "--rerun-triggers", "mtime", "--forcerun", "compare", "check_parity"]
+    # The harness overhead of the C++ runtimes that load a built artifact (the probe is built too).
+    overheads = [f"results/runs/{RUN}/overhead/cpu/{r}.json" for r in ("aoti-cpp", "openvino-cpp")]
+    args = [comparison, parity, *overheads, "--rerun-triggers", "mtime", "--forcerun", "compare", "check_parity"]
     snakemake(workdir, *args, "--config", f"runtimes=[{every}]", "variants=[plain,fused]")
     record = json.loads((workdir / comparison).read_text())
     deployments = record["deployments"]
@@ -205,6 +207,8 @@ def test_every_runtime_on_one_model(run_dir, tmp_path):
     }
     assert fused_checked == {("ts-python", "eager"), ("ts-cpp", "ts-python/fused")}
     assert deployments["ts-cpp/fused"]["ready"]["fusion_groups"] > 0
+    for overhead in overheads:
+        assert json.loads((workdir / overhead).read_text())["summary"]["median_ms"] > 0
     build = json.loads((workdir / "results" / "aoti" / "cpu" / model / "build.json").read_text())
     assert build["status"] == "ok" and build["inductor_configs"]["freezing"] is True
 

@@ -30,10 +30,16 @@ batch = read_dat(snakemake.input.dat).to(device)
 
 with tempfile.TemporaryDirectory() as scratch:
     # The probe in the form the runtime loads: an exported file, or the nn.Module itself.
-    probe_path = Path(scratch) / "overhead_probe.pt"
+    probe_path = None
     if rt.artifact == TORCHSCRIPT:
+        probe_path = Path(scratch) / "overhead_probe.pt"
         with quiet_torchscript_deprecation():
             torch.jit.script(OverheadProbe()).save(str(probe_path))
+    elif rt.artifact in BUILT_ARTIFACTS:
+        # Built the way the models are, by the same builder, and loaded by the same harness.
+        probe_path = Path(scratch) / "probe"
+        example = batch.cpu().repeat(EXAMPLE_BATCH, 1, 1, 1)
+        build_artifact(rt.artifact, OverheadProbe(), example, probe_path, log=log, device=device)
     if rt.language == CPP:
         raw = harness(wc.runtime).bench(
             snakemake.input.bench, probe_path, snakemake.input.dat, wc.device, 1, protocol, threads,
@@ -41,15 +47,7 @@ with tempfile.TemporaryDirectory() as scratch:
         )  # fmt: skip
         rounds, thread_settings = raw["rounds"], {k: raw[k] for k in ("threads", "interop_threads")}
     else:
-        if rt.artifact == TORCHSCRIPT:
-            module = harness(wc.runtime).load(probe_path, "", device)
-        elif rt.artifact in BUILT_ARTIFACTS:
-            # Built the way the models are, by the same builder, and loaded by the same harness.
-            example = batch.cpu().repeat(EXAMPLE_BATCH, 1, 1, 1)
-            build_artifact(rt.artifact, OverheadProbe(), example, Path(scratch) / "probe", log=log)
-            module = harness(wc.runtime).load(Path(scratch) / "probe", "", device)
-        else:
-            module = OverheadProbe()
+        module = OverheadProbe() if probe_path is None else harness(wc.runtime).load(probe_path, "", device)
         with torch.inference_mode():
             rounds = run_rounds(lambda: module(batch), synchronizer(device), protocol)
 
