@@ -96,3 +96,15 @@ def test_unknown_names_are_clear_errors():
         registry.runtime("onnx")
     with pytest.raises(ValueError, match="unknown variant 'int8'"):
         registry.variant("int8")
+
+
+def test_table_columns_follow_the_registry_order():
+    labels = ["onnxruntime", "ts-cpp (plain)", "ts-cpp (fused)", "eager", "aoti-cpp (cudagraphs)", "aoti-cpp"]
+    assert registry.column_order(labels) == [
+        "eager",
+        "ts-cpp (plain)",
+        "ts-cpp (fused)",
+        "aoti-cpp",
+        "aoti-cpp (cudagraphs)",
+        "onnxruntime",
+    ]

@@ -14,7 +14,7 @@ import math
 import pandas as pd
 
 from tvdeploy.peak import FLOP_PER_MULTIPLY_ADD
-from tvdeploy.registry import RUNTIMES, column_label
+from tvdeploy.registry import column_label, column_order
 
 EFFICIENCY_COLUMNS = ["model_gflop", "gflop_per_s", "peak_gflop_per_s", "peak_fraction"]
 
@@ -45,8 +45,7 @@ def efficiency_markdown(table: pd.DataFrame) -> str:
         ]
         label = [column_label(r, v) for r, v in zip(group["runtime"], group["variant"], strict=True)]
         wide = group.assign(column=label, cell=cell).pivot(index="model", columns="column", values="cell")
-        order = list(RUNTIMES)
-        wide = wide[sorted(wide.columns, key=lambda c: (order.index(c.split(" ")[0]), c))]
+        wide = wide[column_order(wide.columns)]
         peaks = group.groupby("model")["peak_gflop_per_s"].first()
         wide.insert(0, "peak GFLOP/s", peaks.round(0))
         wide.insert(0, "GFLOP", group.groupby("model")["model_gflop"].first().round(2))

@@ -286,3 +286,14 @@ def column_label(runtime_name: str, variant_name: str) -> str:
     if not RUNTIMES[runtime_name].names_variant(variant_name):
         return runtime_name
     return f"{runtime_name} ({variant_name})"
+
+
+def column_order(labels) -> list[str]:
+    """Deployment labels (column_label's) in registry order: by runtime, then by variant."""
+    runtimes, variants = list(RUNTIMES), list(VARIANTS)
+
+    def key(label: str) -> tuple[int, int]:
+        runtime_name, _, rest = label.partition(" (")
+        return runtimes.index(runtime_name), variants.index(rest.rstrip(")") or PLAIN)
+
+    return sorted(labels, key=key)

@@ -11,7 +11,7 @@ import torch
 from tvdeploy.efficiency import EFFICIENCY_COLUMNS, efficiency
 from tvdeploy.failures import RUN_ERROR, classify_text
 from tvdeploy.models import compare_logits
-from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, column_label
+from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, column_label, column_order
 
 LATENCY_COLUMNS = [
     "run",
@@ -182,7 +182,7 @@ def latency_markdown(table: pd.DataFrame) -> str:
     for (run, device, batch), group in table.groupby(RUN_KEYS, sort=True):
         label = [column_label(r, v) for r, v in zip(group["runtime"], group["variant"], strict=True)]
         wide = group.assign(column=label).pivot_table(index="model", columns="column", values="median_ms")
-        ordered = sorted(wide.columns, key=lambda c: (RUNTIME_ORDER.index(c.split(" ")[0]), c))
+        ordered = column_order(wide.columns)
         wide = wide[ordered].round(3)
         deployed = group[(group["runtime"] != EAGER) & group["speedup_vs_eager"].notna()]
         if not deployed.empty:
@@ -311,7 +311,7 @@ def throughput_markdown(table: pd.DataFrame) -> str:
     parts = []
     for (run, device, batch), group in batched.assign(column=label).groupby(RUN_KEYS, sort=True):
         wide = group.pivot_table(index="model", columns="column", values="throughput_ips").round(1)
-        ordered = sorted(wide.columns, key=lambda c: (RUNTIME_ORDER.index(c.split(" ")[0]), c))
+        ordered = column_order(wide.columns)
         parts.append(f"### {run_title(run, device, batch)}: throughput (images/s)\n\n{wide[ordered].to_markdown()}\n")
     return "\n".join(parts)
 
@@ -549,14 +549,17 @@ def deployability_table(predictions: list[dict], parity: pd.DataFrame, latency: 
     )
 
 
-def deployability_wide(table: pd.DataFrame, run: str, device: str) -> pd.DataFrame:
-    """Model × deployment states of one run and device (NOT_RUN where nothing was planned)."""
+def deployability_wide(
+    table: pd.DataFrame, run: str, device: str, values: str = "status", missing: str = NOT_RUN
+) -> pd.DataFrame:
+    """Model × deployment ``values`` (the states) of one run and device, ``missing`` where nothing
+    was planned."""
     rows = table[(table["run"] == run) & (table["device"] == device)]
     labels = [column_label(r, v) for r, v in zip(rows["runtime"], rows["variant"], strict=True)]
-    rows = rows.assign(deployment=labels)
-    columns = list(dict.fromkeys(labels))
-    wide = rows.pivot_table(index="model", columns="deployment", values="status", aggfunc="first")
-    return wide.reindex(columns=columns).fillna(NOT_RUN)
+    wide = rows.assign(deployment=labels).pivot_table(
+        index="model", columns="deployment", values=values, aggfunc="first"
+    )
+    return wide.reindex(columns=list(dict.fromkeys(labels))).fillna(missing)
 
 
 def deployability_markdown(table: pd.DataFrame) -> str:
@@ -570,8 +573,7 @@ def deployability_markdown(table: pd.DataFrame) -> str:
             deployment=labels,
             cell=[mark.get(s, f"✗ {c}") for s, c in zip(rows["status"], rows["error_class"], strict=True)],
         )
-        wide = cells.pivot_table(index="model", columns="deployment", values="cell", aggfunc="first")
-        wide = wide.reindex(columns=list(dict.fromkeys(labels))).fillna(mark[NOT_RUN])
+        wide = deployability_wide(cells, run, device, values="cell", missing=mark[NOT_RUN])
         counts = cells.pivot_table(index="status", columns="deployment", values="model", aggfunc="count")
         counts = counts.reindex(index=[s for s in DEPLOYABILITY_STATES if s in counts.index], columns=wide.columns)
         parts.append(f"### Deployability — {run_title(run, device)}\n")
@@ -607,7 +609,7 @@ def ratio_matrix_markdown(ratios: pd.DataFrame, kind: str, reference_name: str) 
         intervals = zip(group["ratio"], group["ci_low"], group["ci_high"], strict=True)
         cells = group.assign(deployment=labels, cell=[interval_text(r, lo, hi) for r, lo, hi in intervals])
         wide = cells.pivot_table(index="model", columns="deployment", values="cell", aggfunc="first").fillna("—")
-        ordered = sorted(wide.columns, key=lambda c: (RUNTIME_ORDER.index(c.split(" ")[0]), c))
+        ordered = column_order(wide.columns)
         parts.append(
             f"### {run_title(run, device, batch)}: time vs {reference_name} "
             "(paired ratio [interval], < 1 is faster)\n\n"

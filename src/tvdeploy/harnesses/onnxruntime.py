@@ -64,7 +64,6 @@ class OnnxRuntimeModule:
             raise DeviceError(f"onnxruntime fell back to {self.session.get_providers()} for {path}")
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
-        self.threads = threads
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         batch = batch.contiguous()
