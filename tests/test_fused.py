@@ -8,14 +8,18 @@ import json
 
 import pytest
 import torch
+import yaml
+from conftest import REPO_ROOT
 from cpp_helpers import ATOL, assert_infer_reproduces, conv_bn_classifier, random_image, run, write_input
 
+from tvdeploy.devices import read_cpu_flags
 from tvdeploy.harnesses import harness
 from tvdeploy.models import FusedModule, make_variant, save_first_deployable, traced_if_exact
 from tvdeploy.registry import ONEDNN_FUSION, VARIANTS
 
 pytestmark = pytest.mark.slow
 RTOL, PARITY_ATOL = 1e-4, 1e-6
+DEFAULT_BF16_RTOL = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())["parity"]["bf16_rtol"]
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +135,18 @@ def test_the_first_graph_that_runs_and_reproduces_eager_is_kept(fused_file, tmp_
         [(broken, "scripted")], "fused", path, torch.device("cpu"), example, reference, RTOL, PARITY_ATOL
     )
     assert status == "failed" and "error" in attempts[0] and path.is_file()
+
+
+@pytest.mark.skipif(not set(VARIANTS["bf16"].native_cpu_flags) & read_cpu_flags(), reason="no native bfloat16")
+def test_the_bfloat16_variant_keeps_float32_io_and_stays_within_its_tolerance(tmp_path):
+    net = conv_bn_classifier(seed=5)
+    path = tmp_path / "bf16.pt"
+    # A scripted copy: the builder converts the module it is given in place.
+    make_variant(torch.jit.script(conv_bn_classifier(seed=5)), "bf16").save(str(path))
+    module = harness("ts-python").load(path, "toy", torch.device("cpu"), "bf16")
+    x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(6))
+    with torch.inference_mode():
+        low, eager = module(x), net(x)
+    assert low.dtype == torch.float32 and "BFloat16" in str(module.graph)
+    # Not float32: bfloat16 rounding shows, and stays within the bf16 parity tolerance.
+    assert 0 < (low - eager).abs().max().item() <= DEFAULT_BF16_RTOL * eager.abs().max().item()

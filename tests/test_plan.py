@@ -277,3 +277,24 @@ def test_a_static_batch_package_needs_batch_1_benchmarks():
     assert plan(export=static).config["export"]["aoti"]["static_batch"] is True
     with pytest.raises(ConfigError, match=r"static_batch compiles the AOTInductor packages for batch 1 only.*\[1, 8\]"):
         plan(export=static, bench={**DEFAULT["bench"], "batch_sizes": [1, 8]})
+
+
+def test_the_bfloat16_variant_is_skipped_with_the_reason_on_a_cpu_without_native_support():
+    config = {**copy.deepcopy(DEFAULT), "models": ["resnet18"], "variants": ["plain", "bf16"]}
+    native = Plan.from_config(config, REPO_ROOT, has_gpu=lambda: False, flags=lambda: frozenset({"avx512_bf16"}))
+    assert native.runtime_variants("ts-cpp", "cpu") == ["plain", "bf16"]
+    assert native.parity_rtol("cpu", "bf16") == DEFAULT["parity"]["bf16_rtol"]
+    older = Plan.from_config(config, REPO_ROOT, has_gpu=lambda: False, flags=lambda: frozenset({"avx2", "fma"}))
+    assert older.runtime_variants("ts-cpp", "cpu") == ["plain"]
+    assert set(older.skipped_variants("cpu")) == {"bf16"}
+    assert "none of avx512_bf16, amx_bf16" in older.skipped_variants("cpu")["bf16"]
+    assert older.derived_torchscript() == [] and older.skipped_variants("cuda") == {}
+
+
+def test_cpu_flags_come_from_cpuinfo(tmp_path):
+    from tvdeploy.devices import read_cpu_flags
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert read_cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512_bf16"}
+    assert read_cpu_flags(tmp_path / "missing") == frozenset()

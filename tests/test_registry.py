@@ -71,6 +71,9 @@ def test_load_transforms_are_known_and_only_optimized_fused_and_cudagraphs_have_
         "fused": registry.ONEDNN_FUSION,
         "cudagraphs": registry.CUDA_GRAPH,
     }
+    # bfloat16 carries its own tolerance and runs only where the CPU has native bf16.
+    assert VARIANTS["bf16"].cross_variant_rtol_key == "bf16_rtol"
+    assert VARIANTS["bf16"].native_cpu_flags == registry.BF16_CPU_FLAGS
     assert VARIANTS["fused"].devices == ("cpu",) and VARIANTS["fused"].prefers_trace
     assert VARIANTS["cudagraphs"].devices == ("cuda",)
     # Only the AOTInductor runtimes share a variant with TorchScript (a load transform, no new file).

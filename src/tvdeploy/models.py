@@ -254,6 +254,17 @@ class HalfPrecision(nn.Module):
         return self.model(x.half()).float()
 
 
+class BFloat16(nn.Module):
+    """Runs the model in bfloat16; casts in and out so callers keep float32 tensors."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.to(torch.bfloat16)).float()
+
+
 class ChannelsLast(nn.Module):
     """Runs the model on NHWC-strided tensors (faster convolutions on many backends)."""
 
@@ -273,6 +284,10 @@ def _half(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
     return torch.jit.freeze(torch.jit.script(HalfPrecision(plain.half())).eval())
 
 
+def _bfloat16(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    return torch.jit.freeze(torch.jit.script(BFloat16(plain.to(torch.bfloat16))).eval())
+
+
 def _channels_last(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
     wrapped = ChannelsLast(plain.to(memory_format=torch.channels_last))
     return torch.jit.freeze(torch.jit.script(wrapped).eval())
@@ -289,6 +304,7 @@ VARIANT_BUILDERS = {
     # Frozen like "frozen"; the fuser is the load transform. Its graph may come from a trace
     # (traced_if_exact).
     "fused": _frozen,
+    "bf16": _bfloat16,
     # Frozen like "frozen"; the capture and replay is the load transform.
     CUDAGRAPHS: _frozen,
 }

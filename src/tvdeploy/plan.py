@@ -17,7 +17,7 @@ from tvdeploy import paths, resources, runs
 from tvdeploy.bench import Protocol, ProtocolError, bench_threads
 from tvdeploy.catalog import ModelInfo, UnknownModelError, read_sheet, resolve_models
 from tvdeploy.cppbuild import PROGRAMS
-from tvdeploy.devices import available_cores, machine_has_gpu, resolve_devices
+from tvdeploy.devices import available_cores, machine_has_gpu, read_cpu_flags, resolve_devices
 from tvdeploy.registry import (
     BUILT_ARTIFACTS,
     CPP,
@@ -82,10 +82,15 @@ class Plan:
     protocol: Protocol = field(repr=False)
     # This run's label: its measurements live under results/runs/<run>/ (tvdeploy.runs).
     run: str = field(default_factory=runs.run_label)
+    # The CPU's instruction-set flags (tvdeploy.devices.read_cpu_flags): variants needing native
+    # support the CPU lacks are skipped on it (skipped_variants says why).
+    cpu_flags: frozenset[str] = field(default_factory=read_cpu_flags, repr=False)
     _other_measurements: dict[str, dict[str, list[dict]]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_config(cls, config: dict, repo_dir: str | Path = ".", has_gpu=machine_has_gpu) -> Plan:
+    def from_config(
+        cls, config: dict, repo_dir: str | Path = ".", has_gpu=machine_has_gpu, flags=read_cpu_flags
+    ) -> Plan:
         repo_dir = Path(repo_dir)
         catalog = read_sheet(repo_dir / config["model_sheet"])
         try:
@@ -131,6 +136,7 @@ class Plan:
             runtimes=list(config["runtimes"]),
             variants=list(config["variants"]),
             protocol=protocol,
+            cpu_flags=flags(),
         )
 
     # ---- per model ---------------------------------------------------------------------------
@@ -242,7 +248,19 @@ class Plan:
     # ---- combinations ------------------------------------------------------------------------
 
     def runtime_variants(self, runtime_name: str, device: str) -> list[str]:
-        return runtime(runtime_name).variants_on(device, self.variants)
+        skipped = self.skipped_variants(device)
+        return [v for v in runtime(runtime_name).variants_on(device, self.variants) if v not in skipped]
+
+    def skipped_variants(self, device: str) -> dict[str, str]:
+        """The chosen variants this machine cannot run natively on ``device``, with the reason."""
+        if device != "cpu":
+            return {}
+        return {
+            name: f"variant {name} skipped on the CPU: it has none of {', '.join(VARIANTS[name].native_cpu_flags)} "
+            "(native support; emulated timings would mislead)"
+            for name in self.variants
+            if VARIANTS[name].native_cpu_flags and not set(VARIANTS[name].native_cpu_flags) & self.cpu_flags
+        }
 
     def deployments(self, language: str | None = None) -> list[tuple[str, str, str]]:
         """Every (device, runtime, variant) of the run, optionally of one harness language."""

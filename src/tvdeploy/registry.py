@@ -65,6 +65,9 @@ class Variant:
     # batch size (a leaner graph: no shape checks left for the interpreter), else from the
     # scripted export.
     prefers_trace: bool = False
+    # On the CPU, run only where the CPU has one of these /proc/cpuinfo flags (native support;
+    # elsewhere it would be emulated and its timing meaningless): skipped otherwise, with why.
+    native_cpu_flags: tuple[str, ...] = ()
 
     def supports(self, device: str) -> bool:
         return device in self.devices
@@ -72,6 +75,8 @@ class Variant:
 
 PLAIN = "plain"
 CUDAGRAPHS = "cudagraphs"
+# CPU flags of native bfloat16 arithmetic (dot products in AVX-512 BF16, tiles in AMX).
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # The baseline every deployment is compared against.
 EAGER = "eager"
 
@@ -94,6 +99,14 @@ VARIANTS: dict[str, Variant] = {
             devices=("cpu",),
             load_transform=ONEDNN_FUSION,
             prefers_trace=True,
+        ),
+        # bfloat16 keeps float32's range with an 8-bit mantissa: its own parity tolerance.
+        # Native on CPUs with AVX-512 BF16 (Zen 4, Cooper Lake) or AMX (Sapphire Rapids).
+        Variant(
+            "bf16",
+            "bfloat16 weights and activations, float32 in and out, frozen",
+            cross_variant_rtol_key="bf16_rtol",
+            native_cpu_flags=BF16_CPU_FLAGS,
         ),
         # At small batch a GPU waits on the CPU launching hundreds of small kernels; one graph
         # launch replays them all. Same kernels as without the graph: float32 tolerance.

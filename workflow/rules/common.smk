@@ -26,6 +26,9 @@ try:
     PLAN = Plan.from_config(config, workflow.basedir)
 except ConfigError as err:
     raise WorkflowError(str(err))
+for device in PLAN.devices:
+    for reason in PLAN.skipped_variants(device).values():
+        logger.warning(f"tvdeploy: {reason}")
 
 CONFIG_SHA256 = config_sha256(config)
 CPP_DIR = Path(workflow.basedir) / "cpp"
