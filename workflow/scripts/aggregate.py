@@ -94,7 +94,8 @@ write_text_atomic(
                 ),
                 snakemake.config["compare"]["resolution"],
             ),
-            "### Failed deployments\n\n" + failed[["run", "model", "runtime", "variant", "error"]].to_markdown(index=False)
+            "### Failed deployments\n\n"
+            + failed[["run", "model", "runtime", "variant", "error"]].to_markdown(index=False)
             if not failed.empty
             else "",
             "### Harness overhead per call (µs, module returning a view)\n",
