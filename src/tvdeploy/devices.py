@@ -48,12 +48,17 @@ def available_cores() -> int:
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def read_cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
-    """The instruction-set flags of this machine's CPU (the first processor's ``flags`` line)."""
+def cpuinfo_field(name: str, cpuinfo: Path = CPUINFO) -> str | None:
+    """The first processor's ``name`` line of /proc/cpuinfo (None where there is none)."""
     try:
         for line in cpuinfo.read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
+            if line.startswith(name):
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return frozenset()
+    return None
+
+
+def read_cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
+    """The instruction-set flags of this machine's CPU (the first processor's ``flags`` line)."""
+    return frozenset((cpuinfo_field("flags", cpuinfo) or "").split())

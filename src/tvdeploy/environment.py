@@ -10,7 +10,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tvdeploy.devices import available_cores
+from tvdeploy.devices import available_cores, cpuinfo_field
 
 
 def _run(command: list[str], cwd: str | Path | None = None) -> str | None:
@@ -22,14 +22,7 @@ def _run(command: list[str], cwd: str | Path | None = None) -> str | None:
 
 
 def cpu_info() -> dict:
-    model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpuinfo_field("model name")
     return {
         "model": model or platform.processor() or platform.machine(),
         "cores": available_cores(),
