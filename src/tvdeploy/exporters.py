@@ -167,8 +167,9 @@ def aoti_inductor_configs(threads: int | None = None, max_autotune: bool = False
     """The Inductor settings of a package. ``threads`` None: dynamic threads, the kernels follow
     the thread count set at run time (else Inductor compiles in the build job's count); a number:
     that count compiled into every parallel loop (no run-time query, loop chunks sized for it),
-    for a package timed on exactly that many threads. ``max_autotune``: GEMMs and convolutions
-    benchmarked at compile time between Inductor's C++ templates and ATen, the fastest kept."""
+    for a package timed on exactly that many threads. ``max_autotune``: GEMMs benchmarked at
+    compile time between Inductor's C++ templates and ATen, the fastest kept (on the CPU the
+    convolutions stay oneDNN's)."""
     configs = dict(AOTI_BASE_CONFIGS)
     configs.update({"cpp.threads": threads} if threads else {"cpp.dynamic_threads": True})
     if max_autotune:
