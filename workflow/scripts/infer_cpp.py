@@ -2,9 +2,10 @@
 model the program cannot load or run is recorded with its error (the run goes on)."""
 
 from tvdeploy.builds import ArtifactUnavailable
-from tvdeploy.failures import RUN_ERROR, failure_fields
+from tvdeploy.failures import RUN_ERROR
 from tvdeploy.harnesses import harness
 from tvdeploy.harnesses.cpp import CppProgramError
+from tvdeploy.infer import failure_record
 from tvdeploy.io import setup_script_logging, write_json_atomic
 
 log = setup_script_logging(snakemake)
@@ -24,14 +25,5 @@ try:
 except (CppProgramError, ArtifactUnavailable) as err:
     log.error("%s/%s cannot deploy %s: %s", wc.runtime, wc.variant, wc.model, err)
     write_json_atomic(
-        snakemake.output[0],
-        {
-            "program": "infer",
-            "runtime": wc.runtime,
-            "variant": wc.variant,
-            "model": wc.model,
-            "device": wc.device,
-            "results": [],
-            **failure_fields(err, RUN_ERROR),
-        },
+        snakemake.output[0], failure_record("infer", wc.runtime, wc.variant, wc.model, wc.device, err, RUN_ERROR)
     )
