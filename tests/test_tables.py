@@ -257,3 +257,30 @@ def test_deployability_matrix_records_build_run_and_parity_failures():
     assert "✗ unsupported operator" in swin_row and "✗ run error" in swin_row and "✓" in swin_row
     assert "≠ parity" in next(line for line in doc.splitlines() if line.startswith("| resnet18 "))
     assert "ConversionError: aten::foo" in doc  # the failures section keeps the error
+
+
+def test_catalog_rows_show_every_deployment_and_the_fastest(tmp_path):
+    from tvdeploy.catalog import ModelInfo
+    from tvdeploy.tables import catalog_markdown, ratios_table
+
+    medians = {"eager/plain": 10.0, "ts-cpp/plain": 8.0, "ts-cpp/fused": 4.0, "onnxruntime/plain": 5.0}
+    records = [comparison_record("m", medians)]
+    info = ModelInfo(
+        "m", "W.V1", "u", "ab", 256, 224, "bilinear", True, (0.5,) * 3, (0.2,) * 3, 2_000_000, 1.5, 8.0, 70.0, 90.0, 10
+    )
+    job = tmp_path / "export.tsv"
+    job.write_text("s\th:m:s\tmax_rss\n12.5\t0:00:12\t900\n")
+    exports = {"m": {"weights": {"source": "random"}, "export_s": 3.2}}
+    parity = pd.DataFrame(columns=["model", "max_abs_diff", "tolerance", "top5_match"])
+    doc = catalog_markdown(
+        {"m": info}, exports, {"m": job}, {"m": 2000}, latency_table(records), ratios_table(records), parity, "# T"
+    )
+    header, row = [line for line in doc.splitlines() if line.startswith("| ")][:2]
+    cells = dict(zip((c.strip() for c in header.split("|")), (c.strip() for c in row.split("|")), strict=True))
+    assert cells["eager cpu (ms)"] == "10" and cells["ts-cpp (plain) cpu (ms)"] == "8"
+    assert cells["ts-cpp (fused) cpu (ms)"] == "4" and cells["onnxruntime cpu (ms)"] == "5"
+    assert list(cells).index("ts-cpp (plain) cpu (ms)") < list(cells).index("ts-cpp (fused) cpu (ms)")
+    assert cells["fastest cpu"] == "ts-cpp (fused)"
+    assert cells["fastest cpu: speedup vs eager [95% CI]"] == "2.50 [2.50, 2.50]"
+    # Every header is one cell: no "|" inside a column name.
+    assert header.count("|") == row.count("|")

@@ -372,8 +372,9 @@ def catalog_markdown(
     parity: pd.DataFrame,
     header: str,
 ) -> str:
-    """One row per model: size, input, export cost, latency of each runtime's plain deployment,
-    the C++ / Python ratio on the same .pt with its interval, and parity."""
+    """One row per model: size, input, export cost, latency of every deployment, the fastest one
+    with its speedup over eager, the C++ / Python ratio on the same plain .pt with its interval,
+    and parity."""
     batch1 = latency[(latency["batch_size"] == 1)]
     cross = ratios[(ratios["batch_size"] == 1) & (ratios["kind"] == "cross_language") & ratios["verdict"].notna()]
     rows = []
@@ -391,15 +392,25 @@ def catalog_markdown(
             "planned mem_mb": mem_mb[model],
         }
         for device, group in batch1[batch1["model"] == model].groupby("device"):
-            for runtime in RUNTIME_ORDER:
-                hit = group[(group["runtime"] == runtime) & (group["variant"] == PLAIN)]
-                if not hit.empty:
-                    row[f"{runtime} {device} (ms)"] = round(float(hit["median_ms"].iloc[0]), 2)
+            labels = {
+                column_label(r, v): ms
+                for r, v, ms in zip(group["runtime"], group["variant"], group["median_ms"], strict=True)
+            }
+            for label in column_order(labels):
+                if pd.notna(labels[label]):
+                    row[f"{label} {device} (ms)"] = round(float(labels[label]), 2)
+            deployed = group[(group["runtime"] != EAGER) & group["speedup_vs_eager"].notna()]
+            if not deployed.empty:
+                best = deployed.loc[deployed["speedup_vs_eager"].idxmax()]
+                row[f"fastest {device}"] = column_label(best["runtime"], best["variant"])
+                row[f"fastest {device}: speedup vs eager [95% CI]"] = interval_text(
+                    best["speedup_vs_eager"], best["speedup_ci_low"], best["speedup_ci_high"]
+                )
         for _, c in cross[(cross["model"] == model) & cross["candidate"].str.endswith(f"/{PLAIN}")].iterrows():
             label = f"{c['candidate'].split('/')[0]} / {c['reference'].split('/')[0]} {c['device']} [95% CI]"
             row[label] = f"{interval_text(c['ratio'], c['ci_low'], c['ci_high'])} {c['verdict']}"
         checks = parity[parity["model"] == model]
-        row["parity max |Δ| / tol"] = (
+        row["parity max Δ / tolerance"] = (
             f"{(checks['max_abs_diff'] / checks['tolerance']).max():.2g}" if not checks.empty else "-"
         )
         row["top-5 equal"] = bool(checks["top5_match"].all()) if not checks.empty else None

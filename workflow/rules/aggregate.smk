@@ -102,6 +102,8 @@ rule catalog_doc:
         run=PLAN.run,
         catalog=PLAN.catalog_rows(),
         mem_mb={m: PLAN.export_mem_mb(m) for m in PLAN.models},
+        goals=config.get("goals", {}),
+        resolution=config["compare"]["resolution"],
     script:
         "../scripts/render_catalog.py"
 

@@ -3,6 +3,7 @@
 import pandas as pd
 
 from tvdeploy.catalog import ModelInfo
+from tvdeploy.goals import goals_markdown, judge_goals
 from tvdeploy.io import read_json, setup_script_logging, write_text_atomic
 from tvdeploy.registry import PEER_REFERENCE
 from tvdeploy.tables import (
@@ -59,15 +60,17 @@ header = "\n".join(
         f"measured deployments have a pooled IQR/median >= 10 %; paired verdicts: "
         + ", ".join(f"{n} {v}" for v, n in ratios["verdict"].value_counts().items())
         + f" (of {len(ratios)} ratios); failed deployments: {int(latency['error'].notna().sum())}.",
-        "- Latencies are medians at batch 1 of the plain TorchScript export (eager: the nn.Module), all "
-        "deployments of a model measured in one job in interleaved rounds; the C++ / Python ratio on "
-        "the same .pt is the paired estimate with its 95 % interval and verdict; "
+        "- Latencies are medians at batch 1 of every deployment (eager: the nn.Module; a variant in "
+        "brackets, none: the runtime's plain artifact), all deployments of a model measured in one job "
+        "in interleaved rounds; the fastest deployment's speedup over eager and the C++ / Python ratio "
+        "on the same plain .pt are paired estimates with their 95 % intervals; "
         "`export (s)` is `torch.jit.script` alone, `export job (s)` the whole job (load weights, script, "
         "save, reload, parity check).",
     ]
 )
 sections = [
     catalog_markdown(catalog, exports, export_jobs, params.mem_mb, latency, ratios, parity, header),
+    goals_markdown(judge_goals(latency, ratios, params.goals, params.resolution), params.resolution),
     "## Every deployment against eager and against ONNX Runtime\n",
     ratio_matrix_markdown(ratios, "vs_eager", "eager"),
     ratio_matrix_markdown(ratios, "vs_peer", PEER_REFERENCE),
