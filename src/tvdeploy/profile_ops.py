@@ -1,0 +1,118 @@
+"""Where a model's time goes on this machine, by kind of operator (``python -m tvdeploy.profile_ops``).
+
+The efficiency column says how far a deployment is from the matmul peak; this says why: it runs
+the eager module under ``torch.profiler`` (shapes and FLOP counts recorded) and sums self time
+and FLOPs per kind of operator — depthwise, pointwise (1×1) and other convolutions, matrix
+products, and the rest. A kind with a large share of the time at a small fraction of the peak is
+what keeps the model from its compute floor. Eager is profiled because its operators are
+visible one by one (fused TorchScript, ONNX Runtime and OpenVINO run fused kernels whose parts
+the profilers do not separate); the breakdown names the work, not a deployment's speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+DEPTHWISE, POINTWISE, CONV, MATMUL, OTHER = (
+    "depthwise conv",
+    "pointwise conv (1x1)",
+    "other conv",
+    "matmul / linear",
+    "everything else",
+)
+MATMUL_OPS = ("aten::addmm", "aten::mm", "aten::bmm", "aten::matmul", "aten::linear", "aten::baddbmm")
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    """One operator and input shapes, as the profiler's table of averages gives them."""
+
+    name: str
+    shapes: Sequence[Sequence[int]]
+    self_cpu_us: float
+    flops: float
+
+
+def kind(name: str, shapes: Sequence[Sequence[int]]) -> str:
+    """The kind of an operator from its name and input shapes (a convolution's weight is its second
+    input, [out, in / groups, kh, kw]: one input channel per group over as many groups as input
+    channels is depthwise)."""
+    # aten::conv2d and what it calls (convolution, mkldnn_convolution, ...) share the two shapes.
+    is_conv = "conv" in name and "convert" not in name
+    if is_conv and len(shapes) >= 2 and len(shapes[0]) == 4 and len(shapes[1]) == 4:
+        in_channels = shapes[0][1]
+        out_channels, per_group, kh, kw = shapes[1]
+        if per_group == 1 and in_channels > 1 and out_channels % in_channels == 0:
+            return DEPTHWISE
+        return POINTWISE if (kh, kw) == (1, 1) else CONV
+    if name in MATMUL_OPS:
+        return MATMUL
+    return OTHER
+
+
+def breakdown(records: Iterable[OpRecord], forwards: int, peak_gflop_per_s: float | None = None) -> pd.DataFrame:
+    """Per kind: ms and GFLOP per forward, share of the time and of the FLOPs, GFLOP/s and the
+    fraction of the peak. Only outermost convolution calls carry FLOPs (the profiler counts them
+    once, at aten::conv2d); their nested calls' self time is added to the same kind (so a count
+    of calls would count each convolution at every level: none is reported)."""
+    rows = {}
+    for rec in records:
+        row = rows.setdefault(kind(rec.name, rec.shapes), {"self_ms": 0.0, "gflop": 0.0})
+        row["self_ms"] += rec.self_cpu_us / 1000.0
+        row["gflop"] += rec.flops / 1e9
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "kind"
+    table = table / forwards
+    table["time share"] = table["self_ms"] / table["self_ms"].sum()
+    table["flop share"] = table["gflop"] / table["gflop"].sum() if table["gflop"].sum() > 0 else 0.0
+    table["GFLOP/s"] = table["gflop"] / (table["self_ms"] / 1000.0)
+    if peak_gflop_per_s:
+        table["of peak"] = table["GFLOP/s"] / peak_gflop_per_s
+    return table.sort_values("self_ms", ascending=False)
+
+
+def profile(module, batch, forwards: int, warmup: int = 5) -> list[OpRecord]:
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    with torch.inference_mode():
+        for _ in range(warmup):
+            module(batch)
+        with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True, with_flops=True) as prof:
+            for _ in range(forwards):
+                module(batch)
+    return [
+        OpRecord(e.key, e.input_shapes, e.self_cpu_time_total, e.flops or 0.0)
+        for e in prof.key_averages(group_by_input_shape=True)
+    ]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tvdeploy.profile_ops", description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("--weights", required=True, help="data/weights/{model}.pth")
+    parser.add_argument("--input", required=True, help="a preprocessed image (.dat) of this model")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--forwards", type=int, default=20)
+    parser.add_argument("--peak", type=float, default=None, help="the machine's GFLOP/s (tvdeploy.peak)")
+    args = parser.parse_args(argv)
+
+    from tvdeploy.models import build_model
+    from tvdeploy.preprocess import read_dat
+    from tvdeploy.runtime import apply_threads
+
+    threads = apply_threads(args.threads, 1)
+    module = build_model(args.model, args.weights).eval()
+    table = breakdown(profile(module, read_dat(args.input), args.forwards), args.forwards, args.peak)
+    print(f"{args.model}, eager, batch 1, {threads['threads']} threads, {args.forwards} forwards:", file=sys.stdout)
+    print(table.round(3).to_markdown(), file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
