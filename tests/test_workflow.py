@@ -95,6 +95,8 @@ def test_catalog_doc_renders_the_run(run_dir):
     assert sorted(row.split("|")[1].strip() for row in rows) == sorted(MODELS)
     assert all("| True " in row for row in rows)  # top-5 equal
     assert "time vs eager" in comparisons and "time vs onnxruntime" in comparisons
+    # The default config's catalog goal, judged from this run's ratios.
+    assert "### Performance goals" in comparisons and f"geometric mean over {len(MODELS)} models" in comparisons
     # The deployability matrix: every model deployed everywhere, and what each build cost.
     matrix = comparisons.split("### Deployability — tiny · cpu")[1]
     cells = [line for line in matrix.splitlines() if line.startswith(("| squeezenet1_1 ", "| mobilenet_v3_small "))]

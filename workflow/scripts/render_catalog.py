@@ -70,10 +70,10 @@ header = "\n".join(
 )
 sections = [
     catalog_markdown(catalog, exports, export_jobs, params.mem_mb, latency, ratios, parity, header),
-    goals_markdown(judge_goals(latency, ratios, params.goals, params.resolution), params.resolution),
     "## Every deployment against eager and against ONNX Runtime\n",
     ratio_matrix_markdown(ratios, "vs_eager", "eager"),
     ratio_matrix_markdown(ratios, "vs_peer", PEER_REFERENCE),
+    goals_markdown(judge_goals(latency, ratios, params.goals, params.resolution), params.resolution),
     "## Deployability\n",
     "Every model × deployment of this run, from its build, inference, parity check and benchmark.\n",
     deployability_markdown(deployability),
