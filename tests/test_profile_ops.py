@@ -2,7 +2,7 @@
 
 import pytest
 
-from tvdeploy.profile_ops import CONV, DEPTHWISE, MATMUL, OTHER, POINTWISE, OpRecord, breakdown, kind
+from tvdeploy.profile_ops import CONV, DEPTHWISE, MATMUL, OTHER, POINTWISE, OpRecord, breakdown, kind, top_operators
 
 
 def test_kinds_from_the_weight_shape():
@@ -35,3 +35,17 @@ def test_breakdown_per_forward_with_shares_and_rates():
     assert table.loc[MATMUL, "GFLOP/s"] == pytest.approx(4000.0)
     assert table["time share"].sum() == pytest.approx(1.0) and table.loc[OTHER, "time share"] == pytest.approx(0.4)
     assert table.loc[MATMUL, "flop share"] == pytest.approx(0.8 / 0.82)
+
+
+def test_top_operators_name_what_each_kind_is():
+    dw = [[1, 32, 56, 56], [32, 1, 3, 3], []]
+    records = [
+        OpRecord("aten::mkldnn_convolution", dw, 9000.0, 0.0),
+        OpRecord("aten::batch_norm", [[1, 32, 56, 56]], 3000.0, 0.0),
+        OpRecord("aten::hardswish_", [[1, 32, 56, 56]], 5000.0, 0.0),
+        OpRecord("aten::hardswish_", [[1, 64, 28, 28]], 1000.0, 0.0),
+        OpRecord("aten::add", [[1, 16], [1, 16]], 10.0, 0.0),
+    ]
+    tops = top_operators(records, forwards=10, per_kind=2)
+    assert tops[OTHER] == "aten::hardswish_ 0.60, aten::batch_norm 0.30"
+    assert tops[DEPTHWISE] == "aten::mkldnn_convolution 0.90"

@@ -232,6 +232,25 @@ def test_forcerun_aggregate_rebuilds_tables_without_measuring(run_dir):
     assert jobs == {"aggregate": 1, **FIGURE_JOBS, "all": 1}
 
 
+def test_profile_of_a_model_on_request(run_dir):
+    target = f"results/runs/{RUN}/profile/cpu/squeezenet1_1.md"
+    assert planned_jobs(snakemake(run_dir, "-n", target).stdout) == {"profile_ops": 1}
+    snakemake(run_dir, target)
+    page = (run_dir / target).read_text()
+    assert "torch.profiler over" in page and "float32 matmul peak measured just before" in page
+    rows = {
+        cells[0]: cells
+        for cells in ([c.strip() for c in line.split("|")[1:-1]] for line in page.splitlines())
+        if cells and cells[0] in ("pointwise conv (1x1)", "other conv", "everything else")
+    }
+    # squeezenet1_1: 1x1 squeeze and expand convolutions beside 3x3 ones; every FLOP counted once
+    # (torchvision's metadata counts multiply-adds: 0.349 G).
+    assert set(rows) == {"pointwise conv (1x1)", "other conv", "everything else"}
+    gflop = sum(float(rows[k][2]) for k in ("pointwise conv (1x1)", "other conv"))
+    assert 0.9 * 2 * 0.349 < gflop < 1.1 * 2 * 0.349
+    assert "aten::" in rows["everything else"][-1]
+
+
 def test_editing_cpp_bench_reruns_only_the_cpp_chain(run_dir):
     assert "Nothing to be done" in snakemake(run_dir, "-n").stdout
     bench_source = run_dir / "cpp" / "src" / "bench.cpp"

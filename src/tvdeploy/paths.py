@@ -36,6 +36,8 @@ PREDICTION = RUN_DIR + "/predictions/{device}/{runtime}/{variant}/{model}.json"
 COMPARISON = RUN_DIR + "/compare/{device}/b{batch}/{model}.json"
 OVERHEAD = RUN_DIR + "/overhead/{device}/{runtime}.json"
 PARITY = RUN_DIR + "/parity/{device}/{model}.json"
+# Where a model's eager time goes on the CPU, by kind of operator (tvdeploy.profile_ops; on request).
+PROFILE = RUN_DIR + "/profile/cpu/{model}.md"
 MEASUREMENTS = {"comparisons": COMPARISON, "overhead": OVERHEAD, "parity": PARITY, "predictions": PREDICTION}
 TABLES_DIR = "results/tables"
 TABLES = {

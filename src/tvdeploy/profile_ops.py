@@ -1,4 +1,5 @@
-"""Where a model's time goes on this machine, by kind of operator (``python -m tvdeploy.profile_ops``).
+"""Where a model's time goes on this machine, by kind of operator: rule ``profile_ops``
+(``results/runs/{run}/profile/cpu/{model}.md``, on request) or ``python -m tvdeploy.profile_ops``.
 
 The efficiency column says how far a deployment is from the matmul peak; this says why: it runs
 the eager module under ``torch.profiler`` (shapes and FLOP counts recorded) and sums self time
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +27,8 @@ DEPTHWISE, POINTWISE, CONV, MATMUL, OTHER = (
     "matmul / linear",
     "everything else",
 )
+# Profiled forwards: at least MIN_FORWARDS, then until MAX_FORWARDS or MAX_TIME_S.
+WARMUP_FORWARDS, MIN_FORWARDS, MAX_FORWARDS, MAX_TIME_S = 3, 3, 30, 10.0
 MATMUL_OPS = ("aten::addmm", "aten::mm", "aten::bmm", "aten::matmul", "aten::linear", "aten::baddbmm")
 
 
@@ -76,21 +80,68 @@ def breakdown(records: Iterable[OpRecord], forwards: int, peak_gflop_per_s: floa
     return table.sort_values("self_ms", ascending=False)
 
 
-def profile(module, batch, forwards: int, warmup: int = 5) -> list[OpRecord]:
+def top_operators(records: Iterable[OpRecord], forwards: int, per_kind: int = 4) -> dict[str, str]:
+    """The operators that take most of each kind's time, e.g. what "everything else" is."""
+    by_kind: dict[str, dict[str, float]] = {}
+    for rec in records:
+        ops = by_kind.setdefault(kind(rec.name, rec.shapes), {})
+        ops[rec.name] = ops.get(rec.name, 0.0) + rec.self_cpu_us / 1000.0 / forwards
+    return {
+        name: ", ".join(f"{op} {ms:.2f}" for op, ms in sorted(ops.items(), key=lambda item: -item[1])[:per_kind])
+        for name, ops in by_kind.items()
+    }
+
+
+def profile(
+    module, batch, max_forwards: int = MAX_FORWARDS, max_time_s: float = MAX_TIME_S
+) -> tuple[list[OpRecord], int]:
+    """Profile forwards of ``module`` on ``batch`` after a bounded warm-up: at least
+    MIN_FORWARDS, then until ``max_forwards`` or ``max_time_s`` (vit_h_14 takes ~20 s a forward
+    on 2 cores). Returns the operator records and the number of forwards they cover."""
     import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
     with torch.inference_mode():
-        for _ in range(warmup):
+        start = time.perf_counter()
+        for _ in range(WARMUP_FORWARDS):
             module(batch)
+            if time.perf_counter() - start > max_time_s:
+                break
+        forwards = 0
+        start = time.perf_counter()
         with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True, with_flops=True) as prof:
-            for _ in range(forwards):
+            while forwards < MIN_FORWARDS or (forwards < max_forwards and time.perf_counter() - start < max_time_s):
                 module(batch)
-    return [
+                forwards += 1
+    records = [
         OpRecord(e.key, e.input_shapes, e.self_cpu_time_total, e.flops or 0.0)
         for e in prof.key_averages(group_by_input_shape=True)
     ]
+    return records, forwards
+
+
+def report(model: str, weights: str, dat: str, threads: int, peak_gflop_per_s: float | None) -> str:
+    """The breakdown of one model's eager forward on this CPU as a markdown page."""
+    from tvdeploy.environment import cpu_info
+    from tvdeploy.models import build_model
+    from tvdeploy.preprocess import read_dat
+    from tvdeploy.runtime import apply_threads, versions
+
+    applied = apply_threads(threads, 1)
+    module = build_model(model, weights).eval()
+    records, forwards = profile(module, read_dat(dat))
+    table = breakdown(records, forwards, peak_gflop_per_s)
+    table["largest operators (ms per forward)"] = pd.Series(top_operators(records, forwards))
+    peak = f"{peak_gflop_per_s:.0f} GFLOP/s" if peak_gflop_per_s else "not measured"
+    return (
+        f"# Where {model}'s time goes (eager, batch 1)\n\n"
+        f"Written by tvdeploy.profile_ops: torch.profiler over {forwards} forwards of the eager module "
+        f"on {dat}, {applied['threads']} threads, {cpu_info()['model']}, torch {versions()['torch']}; "
+        f"float32 matmul peak measured just before: {peak}. Self time and FLOPs per forward, by kind "
+        "of operator.\n\n"
+        f"{table.round(3).to_markdown()}\n"
+    )
 
 
 def main(argv=None) -> None:
@@ -99,19 +150,9 @@ def main(argv=None) -> None:
     parser.add_argument("--weights", required=True, help="data/weights/{model}.pth")
     parser.add_argument("--input", required=True, help="a preprocessed image (.dat) of this model")
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--forwards", type=int, default=20)
     parser.add_argument("--peak", type=float, default=None, help="the machine's GFLOP/s (tvdeploy.peak)")
     args = parser.parse_args(argv)
-
-    from tvdeploy.models import build_model
-    from tvdeploy.preprocess import read_dat
-    from tvdeploy.runtime import apply_threads
-
-    threads = apply_threads(args.threads, 1)
-    module = build_model(args.model, args.weights).eval()
-    table = breakdown(profile(module, read_dat(args.input), args.forwards), args.forwards, args.peak)
-    print(f"{args.model}, eager, batch 1, {threads['threads']} threads, {args.forwards} forwards:", file=sys.stdout)
-    print(table.round(3).to_markdown(), file=sys.stdout)
+    sys.stdout.write(report(args.model, args.weights, args.input, args.threads, args.peak))
 
 
 if __name__ == "__main__":

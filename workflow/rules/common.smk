@@ -66,6 +66,10 @@ def model_dats(wildcards):
     return PLAN.dats(wildcards.model)
 
 
+def bench_dat(wildcards):
+    return PLAN.bench_dat(wildcards.model)
+
+
 def model_dat_sidecars(wildcards):
     return PLAN.sidecars(wildcards.model)
 

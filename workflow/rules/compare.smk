@@ -25,3 +25,25 @@ rule compare:
         pairs=comparison_pairs,
     script:
         "../scripts/compare_deployments.py"
+
+
+# On request: where a model's eager time goes on the CPU, by kind of operator, beside the
+# machine's measured peak (why a model stays far from its compute floor). Timed, so it holds the
+# benchmark slot like a comparison.
+rule profile_ops:
+    input:
+        weights=paths.WEIGHTS,
+        provenance=paths.WEIGHTS_PROVENANCE,
+        dat=bench_dat,
+    output:
+        PLAN.here(paths.PROFILE),
+    log:
+        "results/logs/profile_ops/{model}.log",
+    conda:
+        "../envs/tvdeploy.yaml"
+    threads: bench_threads
+    resources:
+        mem_mb=run_mem_mb,
+        bench_slot=1,
+    script:
+        "../scripts/profile_ops.py"
