@@ -377,6 +377,8 @@ def catalog_markdown(
     and parity."""
     batch1 = latency[(latency["batch_size"] == 1)]
     cross = ratios[(ratios["batch_size"] == 1) & (ratios["kind"] == "cross_language") & ratios["verdict"].notna()]
+    # The fastest deployment as the summary names it (eager where every deployment is slower).
+    fastest = deployment_summary(batch1, ratios).set_index(["model", "device"])
     rows = []
     for model, info in catalog.items():
         export = exports[model]
@@ -399,10 +401,9 @@ def catalog_markdown(
             for label in column_order(labels):
                 if pd.notna(labels[label]):
                     row[f"{label} {device} (ms)"] = round(float(labels[label]), 2)
-            deployed = group[(group["runtime"] != EAGER) & group["speedup_vs_eager"].notna()]
-            if not deployed.empty:
-                best = deployed.loc[deployed["speedup_vs_eager"].idxmax()]
-                row[f"fastest {device}"] = column_label(best["runtime"], best["variant"])
+            if (model, device) in fastest.index:
+                best = fastest.loc[(model, device)]
+                row[f"fastest {device}"] = best["fastest"]
                 row[f"fastest {device}: speedup vs eager [95% CI]"] = interval_text(
                     best["speedup_vs_eager"], best["speedup_ci_low"], best["speedup_ci_high"]
                 )
