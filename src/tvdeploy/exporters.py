@@ -78,8 +78,10 @@ def time_limit(seconds: float) -> Iterator[None]:
 def logits_module(net: nn.Module, example: torch.Tensor) -> nn.Module:
     """``net`` returning its logits tensor (googlenet and inception_v3 return a namedtuple in some
     modes); exporters need one tensor out."""
+    # Probed where the module already is (a caller may hand over a module moved to the GPU).
+    where = next((p.device for p in net.parameters()), example.device)
     with torch.inference_mode():
-        index = _logits_index(net(example[:1]))
+        index = _logits_index(net(example[:1].to(where)))
     return net if index is None else LogitsOnly(net, index).eval()
 
 
