@@ -5,6 +5,7 @@ Compiling the package takes about ten seconds; the programs come from the sessio
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -134,3 +135,27 @@ def test_a_static_batch_package_has_its_weights_prepacked(cpp_binaries, toy_pack
     ]
     proc = run(cpp_binaries["bench"], *common)
     assert proc.returncode == EXIT_RUNTIME and not (tmp_path / "b.json").exists(), proc.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="half precision packages are built for CUDA")
+def test_fp16_package_runs_half_inside_and_float32_outside_in_python_and_cpp(cpp_binaries, toy_labels, tmp_path):
+    net = conv_bn_classifier(seed=4)
+    reference = copy.deepcopy(net).cuda()
+    folder = tmp_path / "fp16"
+    record = build_artifact("aoti", net, torch.randn(2, 3, 16, 16), folder, device=torch.device("cuda"), variant="fp16")
+    assert record["status"] == "ok" and record["variant"] == "fp16", record
+    python = harness("aoti-python").load(folder, "toy", torch.device("cuda"), "fp16")
+    image = random_image(7)
+    x = torch.from_numpy(image).cuda()
+    with torch.inference_mode():
+        got, expected = python(x), reference(x)
+    assert got.dtype == torch.float32
+    scale = float(expected.abs().max())
+    assert 0 < float((got - expected).abs().max()) <= 2e-2 * scale  # half precision, not float32
+    out = tmp_path / "infer.json"
+    dat = write_input(tmp_path / "img.dat", image)
+    args = ["--model", artifact_file(folder), "--labels", toy_labels, "--device", "cuda", "--output", out, dat]
+    proc = run(cpp_binaries["infer"], *args)
+    assert proc.returncode == 0, proc.stderr
+    logits = torch.tensor(json.loads(out.read_text())["results"][0]["logits"])
+    torch.testing.assert_close(logits, got[0].cpu(), atol=1e-3 * scale, rtol=0)

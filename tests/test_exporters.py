@@ -2,6 +2,7 @@
 ONNX export and ONNX Runtime, and through the OpenVINO conversion and OpenVINO, with parity against
 eager; failed builds recorded with their class and nothing half-built; the failure classes."""
 
+import copy
 import errno
 import json
 import os
@@ -38,6 +39,7 @@ def test_runtime_reproduces_eager_at_any_batch(eager_net, tmp_path, runtime_name
     kind = RUNTIMES[runtime_name].artifact
     record = build_artifact(kind, eager_net, example_batch((1, 3, 224, 224), seed=0), tmp_path / kind)
     assert record["status"] == "ok" and record["error"] is None, record
+    assert record["variant"] == "plain"
     assert record["build_s"] > 0 and record["peak_rss_mb"] > 100
     assert read_build(tmp_path / kind) == record
     assert artifact_file(tmp_path / kind).is_file()
@@ -173,6 +175,21 @@ def test_compile_runtime_reproduces_eager(tmp_path):
     with torch.inference_mode():
         reference, out = eager(x), compiled(x)
     assert float((out - reference).abs().max()) <= 1e-4 * float(reference.abs().max())
+
+
+def test_fp16_artifact_is_half_precision_inside_float32_outside(eager_net):
+    half = exporters.variant_module(copy.deepcopy(eager_net), "fp16")
+    assert {p.dtype for p in half.parameters()} == {torch.float16}
+    assert exporters.variant_module(eager_net, "plain") is eager_net
+    # A variant that is a load transform (or unknown) has no build of its own.
+    with pytest.raises(ValueError, match="no artifact is built in variant 'cudagraphs'"):
+        exporters.variant_module(eager_net, "cudagraphs")
+    if torch.cuda.is_available():
+        x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0)).cuda()
+        with torch.inference_mode():
+            out, reference = half.cuda()(x), copy.deepcopy(eager_net).cuda()(x)
+        assert out.dtype == torch.float32
+        assert float((out - reference).abs().max()) <= 1e-2 * float(reference.abs().max()) + 1e-6
 
 
 def test_cuda_graphs_runtime_refuses_the_cpu(tmp_path):

@@ -137,6 +137,24 @@ def test_cuda_graph_replay_is_a_gpu_variant_of_torchscript_and_aoti():
     ]
 
 
+def test_fp16_aoti_package_is_a_build_of_its_own_on_cuda():
+    runtimes = ["eager", "ts-cpp", "aoti-python", "aoti-cpp"]
+    p = plan(gpu=True, devices=["cpu", "cuda"], runtimes=runtimes, variants=["plain", "fp16", "cudagraphs"])
+    assert ("aoti-cpp", "fp16") in p.comparison_deployments("cuda")
+    # Half precision is a GPU variant: the CPU package stays float32.
+    assert ("aoti-cpp", "fp16") not in p.comparison_deployments("cpu")
+    assert p.artifact("aoti-cpp", "cuda", "fp16", "resnet18") == "results/aoti/cuda/fp16/resnet18"
+    # cudagraphs replays the float32 package; fp16 loads its own.
+    assert p.artifact("aoti-python", "cuda", "cudagraphs", "resnet18") == "results/aoti/cuda/plain/resnet18"
+    built = {(w["device"], w["variant"]) for w in p.artifact_builds()["package_aoti"]}
+    assert built == {("cpu", "plain"), ("cuda", "plain"), ("cuda", "fp16")}
+    parity = {(x["runtime"], x["variant"]): x["reference"] for x in p.parity_pairs("cuda", "resnet18")}
+    assert parity["aoti-python", "fp16"] == "eager"
+    assert parity["aoti-cpp", "fp16"] == "aoti-python/fp16"
+    # Against float32 eager, half precision is held to its own tolerance.
+    assert p.parity_rtol("cuda", "fp16") == p.config["parity"]["fp16_rtol"]
+
+
 def test_artifacts_follow_the_runtime():
     p = plan()
     assert p.artifact("eager", "cpu", "plain", "resnet18") == "data/weights/resnet18.pth"
@@ -244,11 +262,13 @@ def test_every_experiment_config_makes_a_plan(name):
 
 def test_aoti_packages_are_built_per_device_and_loaded_in_both_languages():
     p = plan(gpu=True, devices=["cpu", "cuda"], runtimes=["eager", "aoti-python", "aoti-cpp", "compile"])
-    assert p.artifact("aoti-cpp", "cuda", "plain", "resnet18") == "results/aoti/cuda/resnet18"
+    assert p.artifact("aoti-cpp", "cuda", "plain", "resnet18") == "results/aoti/cuda/plain/resnet18"
     assert p.artifact("compile", "cpu", "plain", "resnet18") == "data/weights/resnet18.pth"
     builds = p.artifact_builds()
     assert list(builds) == ["package_aoti"]
-    assert builds["package_aoti"] == [{"device": d, "model": m} for d in ("cpu", "cuda") for m in p.models]
+    assert builds["package_aoti"] == [
+        {"device": d, "variant": "plain", "model": m} for d in ("cpu", "cuda") for m in p.models
+    ]
     pairs = {(x["kind"], "/".join(x["candidate"]), "/".join(x["reference"])) for x in p.comparison_pairs("cpu")}
     assert ("cross_language", "aoti-cpp/plain", "aoti-python/plain") in pairs
     parity = {x["runtime"]: x["reference"] for x in p.parity_pairs("cpu", "resnet18")}

@@ -76,8 +76,11 @@ def test_load_transforms_are_known_and_only_optimized_fused_and_cudagraphs_have_
     assert VARIANTS["bf16"].native_cpu_flags == registry.BF16_CPU_FLAGS
     assert VARIANTS["fused"].devices == ("cpu",) and VARIANTS["fused"].prefers_trace
     assert VARIANTS["cudagraphs"].devices == ("cuda",)
-    # Only the AOTInductor runtimes share a variant with TorchScript (a load transform, no new file).
-    assert RUNTIMES["aoti-cpp"].variants == RUNTIMES["aoti-python"].variants == (PLAIN, "cudagraphs")
+    # The AOTInductor runtimes share two variants with TorchScript: half precision (a package of
+    # its own) and the CUDA graph replay (a load transform of the float32 package).
+    assert RUNTIMES["aoti-cpp"].variants == RUNTIMES["aoti-python"].variants == (PLAIN, "fp16", "cudagraphs")
+    assert registry.AOTI_BUILT_VARIANTS == (PLAIN, "fp16")
+    assert [registry.built_variant(v) for v in registry.AOTI_VARIANTS] == [PLAIN, "fp16", PLAIN]
 
 
 def test_derived_pairs_and_labels():

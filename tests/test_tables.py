@@ -149,7 +149,8 @@ def test_overhead_and_throughput_tables():
 
 
 def test_deployment_summary_ratio_and_geomean():
-    from tvdeploy.tables import deployment_markdown, deployment_summary, geometric_mean, ratios_table, verdict_markdown
+    from tvdeploy.speedups import geometric_mean
+    from tvdeploy.tables import deployment_markdown, deployment_summary, ratios_table, verdict_markdown
 
     records = [
         comparison_record("a", {"eager/plain": 10.0, "ts-python/plain": 8.0, "ts-cpp/plain": 4.0}),

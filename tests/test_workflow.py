@@ -211,8 +211,8 @@ def test_every_runtime_on_one_model(run_dir, tmp_path):
     assert deployments["ts-cpp/fused"]["ready"]["fusion_groups"] > 0
     for overhead in overheads:
         assert json.loads((workdir / overhead).read_text())["summary"]["median_ms"] > 0
-    build = json.loads((workdir / "results" / "aoti" / "cpu" / model / "build.json").read_text())
-    assert build["status"] == "ok" and build["inductor_configs"]["freezing"] is True
+    build = json.loads((workdir / "results" / "aoti" / "cpu" / "plain" / model / "build.json").read_text())
+    assert build["status"] == "ok" and build["variant"] == "plain" and build["inductor_configs"]["freezing"] is True
 
 
 # Per device and batch size (one each in the tiny config): latency, speedup, accuracy; per device:

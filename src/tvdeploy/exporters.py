@@ -28,7 +28,8 @@ from torch import nn
 from tvdeploy.builds import BUILD_RECORD
 from tvdeploy.failures import COMPILE_ERROR, CONVERSION_ERROR, EXPORT_ERROR, TIMEOUT, classify, error_text
 from tvdeploy.io import atomic_directory, write_json_atomic
-from tvdeploy.models import LogitsOnly, _logits_index
+from tvdeploy.models import HalfPrecision, LogitsOnly, _logits_index
+from tvdeploy.registry import FP16, PLAIN
 
 ONNX_FILE = "model.onnx"
 OPENVINO_FILE = "model.xml"
@@ -77,9 +78,21 @@ def time_limit(seconds: float) -> Iterator[None]:
 def logits_module(net: nn.Module, example: torch.Tensor) -> nn.Module:
     """``net`` returning its logits tensor (googlenet and inception_v3 return a namedtuple in some
     modes); exporters need one tensor out."""
+    # Probed where the module already is (a caller may hand over a module moved to the GPU).
+    where = next((p.device for p in net.parameters()), example.device)
     with torch.inference_mode():
-        index = _logits_index(net(example[:1]))
+        index = _logits_index(net(example[:1].to(where)))
     return net if index is None else LogitsOnly(net, index).eval()
+
+
+def variant_module(net: nn.Module, variant: str) -> nn.Module:
+    """The module a built artifact of ``variant`` is made from: float32 as it is, or half
+    precision with float32 in and out (the same wrapper as the fp16 TorchScript export)."""
+    if variant == PLAIN:
+        return net
+    if variant == FP16:
+        return HalfPrecision(net.half()).eval()
+    raise ValueError(f"no artifact is built in variant '{variant}' (built: {PLAIN}, {FP16})")
 
 
 def example_batch(input_shape, seed: int) -> torch.Tensor:
@@ -268,21 +281,22 @@ def build_artifact(
     log=None,
     device: torch.device | None = None,
     options: dict | None = None,
+    variant: str = PLAIN,
 ) -> dict:
-    """Build the ``kind`` artifact of ``net`` into the folder ``dest``, failed or not, and return
-    its build record (also written as ``dest/build.json``): status, error class and error, wall
-    time, this process's peak memory, and what the builder reports. ``options`` go to the
-    builder (package_aoti's ``inductor_configs``)."""
+    """Build the ``kind`` artifact of ``net`` in ``variant`` (variant_module) into the folder
+    ``dest``, failed or not, and return its build record (also written as ``dest/build.json``):
+    status, error class and error, wall time, this process's peak memory, and what the builder
+    reports. ``options`` go to the builder (package_aoti's ``inductor_configs``)."""
     builder, payload = BUILDERS[kind]
-    built = {"artifact": kind, "file": payload, **(record or {})}
+    built = {"artifact": kind, "variant": variant, "file": payload, **(record or {})}
+    # An unknown variant is this code's error, not the model's: raised before any folder exists.
+    net = variant_module(logits_module(net, example), variant)
     # A failure of the machine (full disk) or of this code escapes: no folder, the job fails.
     with atomic_directory(dest) as staging:
         start = time.perf_counter()
         try:
             with time_limit(timeout_s):
-                details = builder(
-                    logits_module(net, example), example, staging, device or torch.device("cpu"), **(options or {})
-                )
+                details = builder(net, example, staging, device or torch.device("cpu"), **(options or {}))
             built.update(status="ok", error_class=None, error=None, **details)
         except (_PhaseError, BuildTimeout, MemoryError) as err:
             _record_failure(built, err, staging, kind, log)

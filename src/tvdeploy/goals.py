@@ -13,14 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tvdeploy.registry import AOTI, CPP, EAGER, PEER_REFERENCE, RUNTIMES, TORCHSCRIPT
+from tvdeploy.registry import AOTI, CPP, PEER_REFERENCE, RUNTIMES, TORCHSCRIPT
+from tvdeploy.speedups import fastest_deployments, geometric_mean
 
 MET, MISSED, UNDECIDED = "met", "missed", "undecided"
-
-
-def _geomean(values) -> float:
-    values = np.asarray(list(values), dtype=np.float64)
-    return float(np.exp(np.log(values).mean()))
 
 
 def judge(value_low: float, value_high: float, target: float, higher_is_better: bool, resolution: float = 0.0) -> str:
@@ -35,25 +31,28 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict, resolu
     """One row per goal, device and batch size: the measured value with its interval and the verdict.
 
     - ``min_speedup_geomean``: the geometric mean over models of the fastest deployment's speedup
-      over eager; its interval is the geometric mean of the per-model interval bounds (each bound
-      holds for every model at once only conservatively, so this is wide, never optimistic).
+      over eager (``tvdeploy.speedups.fastest_deployments``: below 1.0 where every deployment of a
+      model was slower than eager, never rounded up to eager's 1.0); its interval is the geometric
+      mean of the per-model interval bounds (each bound holds for every model at once only
+      conservatively, so this is wide, never optimistic).
     - ``max_cross_language_ratio``: every cross-language ratio (C++ / Python on the same
       artifact) at most this; one row per pair, missed where the interval lies above it.
     - ``max_cpp_vs_peer_ratio``: per model, the best LibTorch deployment in C++ (TorchScript in
       any variant or AOTInductor, in the C++ programs) against the peer runtime (ONNX Runtime) at
       most this; a model whose LibTorch C++ deployments all failed is missed. "Matches" is met
       or undecided: the interval does not lie above it.
-    - ``max_floor_ratio``: per model, the fastest deployment's latency over the compute floor
+    - ``max_floor_ratio``: per model, the same fastest deployment's latency over the compute floor
       (the model's FLOP at the peak its comparison job measured, tvdeploy.efficiency) at most
       this; a point value, since the peak is one measurement per job.
     """
     rows = []
     if "min_speedup_geomean" in goals:
         target = goals["min_speedup_geomean"]
-        deployed = latency[(latency["runtime"] != EAGER) & latency["speedup_vs_eager"].notna()]
-        for (device, batch), group in deployed.groupby(["device", "batch_size"], sort=True):
-            best = group.loc[group.groupby("model")["speedup_vs_eager"].idxmax()]
-            value, low, high = (_geomean(best[c]) for c in ("speedup_vs_eager", "speedup_ci_low", "speedup_ci_high"))
+        fastest = fastest_deployments(latency)
+        for (device, batch), best in fastest.groupby(["device", "batch_size"], sort=True):
+            value, low, high = (
+                geometric_mean(best[c]) for c in ("speedup_vs_eager", "speedup_ci_low", "speedup_ci_high")
+            )
             rows.append(
                 {
                     "goal": f"fastest deployment vs eager, geometric mean over {len(best)} models >= {target}",
@@ -86,9 +85,9 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict, resolu
         rows += _cpp_vs_peer_rows(latency, ratios, goals["max_cpp_vs_peer_ratio"], resolution)
     if "max_floor_ratio" in goals:
         target = goals["max_floor_ratio"]
-        measured = latency[latency["peak_fraction"].notna()]
-        for (device, batch, model), group in measured.groupby(["device", "batch_size", "model"], sort=True):
-            best = group.loc[group["median_ms"].idxmin()]
+        fastest = fastest_deployments(latency)
+        for _, best in fastest[fastest["peak_fraction"].notna()].iterrows():
+            device, batch, model = best["device"], best["batch_size"], best["model"]
             value = 1.0 / best["peak_fraction"]
             rows.append(
                 {

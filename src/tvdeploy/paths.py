@@ -14,13 +14,13 @@ TORCHSCRIPT_DERIVED = "results/torchscript/{device}/{variant}/{model}.pt"
 TORCHSCRIPT_DERIVED_META = "results/torchscript/{device}/{variant}/{model}.json"
 # Artifacts built from the nn.Module: a folder per model with the file(s) and build.json
 # (tvdeploy.exporters). ONNX and OpenVINO IR are loaded on any device; AOTInductor packages are
-# compiled for one.
+# compiled for one, in float32 or half precision (registry.built_variant).
 BUILT_ARTIFACT = "results/{artifact}/{model}"
-DEVICE_BUILT_ARTIFACT = "results/{artifact}/{device}/{model}"
+DEVICE_BUILT_ARTIFACT = "results/{artifact}/{device}/{variant}/{model}"
 # Each build's record is also kept apart from its folder: the tables read it, so they outlive an
 # artifact dropped once its jobs are done (config export.keep_artifacts: false).
 BUILT_ARTIFACT_RECORD = "results/builds/{artifact}/{model}.json"
-DEVICE_BUILT_ARTIFACT_RECORD = "results/builds/{artifact}/{device}/{model}.json"
+DEVICE_BUILT_ARTIFACT_RECORD = "results/builds/{artifact}/{device}/{variant}/{model}.json"
 INPUT_DAT = "results/inputs/{spec}/{image}.dat"
 INPUT_SIDECAR = "results/inputs/{spec}/{image}.json"
 CPP_BUILD_DIR = "build/cpp"
@@ -81,8 +81,8 @@ def torchscript(device: str, variant: str, model: str) -> str:
 
 
 def built_artifact(kind: str) -> str:
-    """The folder pattern (wildcards ``{model}``, and ``{device}`` for device-specific kinds) of
-    one built artifact kind."""
+    """The folder pattern (wildcards ``{model}``, and ``{device}`` and ``{variant}`` for
+    device-specific kinds) of one built artifact kind."""
     pattern = DEVICE_BUILT_ARTIFACT if kind in DEVICE_ARTIFACTS else BUILT_ARTIFACT
     return pattern.replace("{artifact}", kind)
 

@@ -30,6 +30,7 @@ from tvdeploy.registry import (
     RUNTIMES,
     VARIANTS,
     WEIGHTS,
+    built_variant,
     cross_language_pairs,
     derived_variants,
     runtime,
@@ -194,7 +195,7 @@ class Plan:
         if rt.artifact == WEIGHTS:
             return paths.WEIGHTS.format(model=model)
         if rt.artifact in BUILT_ARTIFACTS:
-            return paths.built_artifact(rt.artifact).format(device=device, model=model)
+            return paths.built_artifact(rt.artifact).format(device=device, variant=built_variant(variant), model=model)
         return paths.torchscript(device, variant, model)
 
     def built_artifacts(self) -> list[str]:
@@ -208,8 +209,10 @@ class Plan:
         builds = {}
         for kind in self.built_artifacts():
             if kind in DEVICE_ARTIFACTS:
-                devices = [d for d, r, _ in self.deployments() if RUNTIMES[r].artifact == kind]
-                wildcards = [{"device": d, "model": m} for d in dict.fromkeys(devices) for m in self.models]
+                built = [(d, built_variant(v)) for d, r, v in self.deployments() if RUNTIMES[r].artifact == kind]
+                wildcards = [
+                    {"device": d, "variant": v, "model": m} for d, v in dict.fromkeys(built) for m in self.models
+                ]
             else:
                 wildcards = [{"model": m} for m in self.models]
             builds[BUILT_ARTIFACTS[kind]] = wildcards

@@ -74,6 +74,7 @@ class Variant:
 
 
 PLAIN = "plain"
+FP16 = "fp16"
 CUDAGRAPHS = "cudagraphs"
 # CPU flags of native bfloat16 arithmetic (dot products in AVX-512 BF16, tiles in AMX).
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -89,7 +90,7 @@ VARIANTS: dict[str, Variant] = {
         # reloaded, so the file is frozen and every harness optimises it at load time.
         Variant("optimized", "frozen + torch.jit.optimize_for_inference", load_transform=OPTIMIZE_FOR_INFERENCE),
         # Half precision on a CPU is emulated or unsupported for many ops: not a deployment there.
-        Variant("fp16", "half precision, float32 in and out", devices=("cuda",), cross_variant_rtol_key="fp16_rtol"),
+        Variant(FP16, "half precision, float32 in and out", devices=("cuda",), cross_variant_rtol_key="fp16_rtol"),
         Variant("channels_last", "NHWC memory format, frozen"),
         # oneDNN Graph fuses conv/matmul chains with their element-wise ops; CPU float32 here.
         # Measured on random inputs: within 1e-6 of the logits' scale, so float32 tolerance.
@@ -119,8 +120,19 @@ VARIANTS: dict[str, Variant] = {
     )
 }
 TORCHSCRIPT_VARIANTS = tuple(VARIANTS)
-# What an AOTInductor package runs as: as built, or replayed as CUDA graphs.
-AOTI_VARIANTS = (PLAIN, CUDAGRAPHS)
+# What an AOTInductor package runs as: as built in float32 or half precision (a package each), or
+# the float32 package replayed as CUDA graphs.
+AOTI_VARIANTS = (PLAIN, FP16, CUDAGRAPHS)
+
+
+def built_variant(variant: str) -> str:
+    """The variant of the built artifact a deployment loads: a variant that is only a load
+    transform (cudagraphs) runs the plain build; the others (fp16) are built in their own."""
+    return PLAIN if VARIANTS[variant].load_transform != NO_TRANSFORM else variant
+
+
+# The AOTInductor packages built per model and device.
+AOTI_BUILT_VARIANTS = tuple(dict.fromkeys(built_variant(v) for v in AOTI_VARIANTS))
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ import pandas as pd
 from tvdeploy.failures import OTHER, classify_text
 from tvdeploy.plots import fastest_per_model, pareto_front, with_accuracy
 from tvdeploy.registry import EAGER, column_label
+from tvdeploy.speedups import RUN_KEYS, geometric_mean
 from tvdeploy.tables import (
     FAILED,
     PARITY_FAILED,
-    RUN_KEYS,
     deployment_summary,
-    geometric_mean,
     interval_text,
     run_title,
     verdict_counts,

@@ -12,6 +12,7 @@ from tvdeploy.efficiency import EFFICIENCY_COLUMNS, efficiency
 from tvdeploy.failures import RUN_ERROR, classify_text
 from tvdeploy.models import compare_logits
 from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, column_label, column_order
+from tvdeploy.speedups import RUN_KEYS, fastest_deployments, geometric_mean
 
 LATENCY_COLUMNS = [
     "run",
@@ -63,10 +64,9 @@ RATIO_COLUMNS = [
     "verdict",
 ]
 RUNTIME_ORDER = list(RUNTIMES)
+
+
 # What one set of measurements is grouped by: a run (machine), its device and the batch size.
-RUN_KEYS = ["run", "device", "batch_size"]
-
-
 def run_title(run: str, device: str, batch: int | None = None) -> str:
     """How headings name a run's device (and batch size): ``vm · cpu, batch 1``."""
     return f"{run} · {device}" + (f", batch {batch}" if batch is not None else "")
@@ -184,9 +184,8 @@ def latency_markdown(table: pd.DataFrame) -> str:
         wide = group.assign(column=label).pivot_table(index="model", columns="column", values="median_ms")
         ordered = column_order(wide.columns)
         wide = wide[ordered].round(3)
-        deployed = group[(group["runtime"] != EAGER) & group["speedup_vs_eager"].notna()]
-        if not deployed.empty:
-            best = deployed.loc[deployed.groupby("model")["speedup_vs_eager"].idxmax()].set_index("model")
+        best = fastest_deployments(group).set_index("model")
+        if not best.empty:
             # The deployment with the largest speedup; below 1.00 eager itself was faster.
             wide["best deployment"] = [
                 column_label(r, v) for r, v in zip(best["runtime"], best["variant"], strict=True)
@@ -424,12 +423,12 @@ def deployment_summary(latency: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFr
     eager, and per variant the cross-language ratio (e.g. ts-cpp / ts-python on the same .pt)
     with its interval."""
     rows = []
+    fastest = fastest_deployments(latency).set_index([*RUN_KEYS, "model"])
     for (run, device, batch, model), group in latency.groupby([*RUN_KEYS, "model"], sort=True):
-        deployed = group[(group["runtime"] != EAGER) & group["speedup_vs_eager"].notna()]
         eager = group[group["runtime"] == EAGER]
-        if eager.empty or deployed.empty:
+        if eager.empty or (run, device, batch, model) not in fastest.index:
             continue
-        best = deployed.loc[deployed["speedup_vs_eager"].idxmax()]
+        best = fastest.loc[(run, device, batch, model)]
         eager_ms = float(eager["median_ms"].iloc[0])
         row = {"run": run, "device": device, "batch_size": batch, "model": model, "eager_ms": eager_ms}
         if best["speedup_vs_eager"] < 1.0:
@@ -461,11 +460,6 @@ def deployment_summary(latency: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFr
             row[f"verdict {variant}"] = c["verdict"]
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def geometric_mean(values) -> float:
-    values = np.asarray(list(values), dtype=np.float64)
-    return float(np.exp(np.log(values).mean())) if values.size else float("nan")
 
 
 def deployment_markdown(summary: pd.DataFrame) -> str:

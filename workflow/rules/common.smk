@@ -11,7 +11,7 @@ from tvdeploy import paths
 from tvdeploy.cppbuild import PROGRAMS, program_sources
 from tvdeploy.environment import config_sha256
 from tvdeploy.plan import ConfigError, Plan, alternation
-from tvdeploy.registry import AOTI, BUILT_ARTIFACTS, CPP, ONNX, OPENVINO, PYTHON, derived_variants
+from tvdeploy.registry import AOTI, AOTI_BUILT_VARIANTS, BUILT_ARTIFACTS, CPP, ONNX, OPENVINO, PYTHON, derived_variants
 from tvdeploy.resources import BASE_MEM_MB, BUILD_MEM_MB, cpus_per_gpu, gpus
 from tvdeploy.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
 
@@ -182,7 +182,8 @@ def build_items():
     items += [
         {
             "model": w["model"],
-            "artifact": kinds[rule] + (f" ({w['device']})" if "device" in w else ""),
+            # Named like the TorchScript variants: per device and variant where built per both.
+            "artifact": f"{kinds[rule]} {w['variant']} ({w['device']})" if "device" in w else kinds[rule],
             "record": paths.built_artifact_record(kinds[rule]).format(**w),
             "job": getattr(rules, rule).benchmark.format(**w),
         }

@@ -132,8 +132,8 @@ rule convert_openvino:
 
 
 # AOTInductor: torch.export program compiled by Inductor into a .pt2 package for one device (its
-# generated code targets this machine's CPU or the GPU), frozen weights, dynamic batch, the
-# thread count and autotuning of config export.aoti.
+# generated code targets this machine's CPU or the GPU) and variant (float32, or fp16 on CUDA),
+# frozen weights, dynamic batch, the thread count and autotuning of config export.aoti.
 rule package_aoti:
     input:
         weights=paths.WEIGHTS,
@@ -142,9 +142,11 @@ rule package_aoti:
         artifact=artifact_output(directory(paths.built_artifact(AOTI))),
         record=paths.built_artifact_record(AOTI),
     log:
-        "results/logs/package_aoti/{device}/{model}.log",
+        "results/logs/package_aoti/{device}/{variant}/{model}.log",
     benchmark:
-        "results/jobs/package_aoti/{device}/{model}.tsv"
+        "results/jobs/package_aoti/{device}/{variant}/{model}.tsv"
+    wildcard_constraints:
+        variant=alternation(AOTI_BUILT_VARIANTS),
     conda:
         "../envs/tvdeploy.yaml"
     # Inductor compiles the generated C++ with parallel workers.

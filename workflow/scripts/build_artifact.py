@@ -8,6 +8,7 @@ from tvdeploy.catalog import ModelInfo
 from tvdeploy.exporters import aoti_inductor_configs, build_artifact, example_batch
 from tvdeploy.io import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.models import build_model
+from tvdeploy.registry import PLAIN
 from tvdeploy.runtime import resolve_device, versions
 
 log = setup_script_logging(snakemake)
@@ -38,6 +39,8 @@ record = build_artifact(
     log=log,
     device=device,
     options=options,
+    # The AOTInductor packages are built per variant (float32, fp16); the other artifacts in one.
+    variant=snakemake.wildcards.get("variant", PLAIN),
 )
 write_json_atomic(snakemake.output.record, record)
 log.info(
