@@ -46,9 +46,10 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict, resolu
       this; a point value, since the peak is one measurement per job.
     """
     rows = []
+    # One selection for both goals that name the fastest deployment.
+    fastest = fastest_deployments(latency)
     if "min_speedup_geomean" in goals:
         target = goals["min_speedup_geomean"]
-        fastest = fastest_deployments(latency)
         for (device, batch), best in fastest.groupby(["device", "batch_size"], sort=True):
             value, low, high = (
                 geometric_mean(best[c]) for c in ("speedup_vs_eager", "speedup_ci_low", "speedup_ci_high")
@@ -85,7 +86,6 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict, resolu
         rows += _cpp_vs_peer_rows(latency, ratios, goals["max_cpp_vs_peer_ratio"], resolution)
     if "max_floor_ratio" in goals:
         target = goals["max_floor_ratio"]
-        fastest = fastest_deployments(latency)
         for _, best in fastest[fastest["peak_fraction"].notna()].iterrows():
             device, batch, model = best["device"], best["batch_size"], best["model"]
             value = 1.0 / best["peak_fraction"]

@@ -66,7 +66,6 @@ RATIO_COLUMNS = [
 RUNTIME_ORDER = list(RUNTIMES)
 
 
-# What one set of measurements is grouped by: a run (machine), its device and the batch size.
 def run_title(run: str, device: str, batch: int | None = None) -> str:
     """How headings name a run's device (and batch size): ``vm · cpu, batch 1``."""
     return f"{run} · {device}" + (f", batch {batch}" if batch is not None else "")
