@@ -32,14 +32,14 @@ REPORT_RULES = aggregate plot_latency plot_speedup plot_accuracy plot_throughput
 merge: setup
 	@test -n "$(FROM)" -a -n "$(RUN)" || { echo "usage: make merge FROM=<dir or host:dir of the other checkout> RUN=<its run label>"; exit 2; }
 	@command -v rsync > /dev/null || { echo "make merge copies with rsync: install it (apt-get install rsync)"; exit 2; }
-	@test "$(RUN)" != "$$($(BIN)/python -m tvdeploy.runs label)" || { echo "RUN=$(RUN) is this machine's own run label: copying it in would overwrite this run's results"; exit 2; }
+	@test "$(RUN)" != "$$($(BIN)/python -m tvdeploy.results.runs label)" || { echo "RUN=$(RUN) is this machine's own run label: copying it in would overwrite this run's results"; exit 2; }
 	rsync -a $(FROM)/results/runs/$(RUN)/ results/runs/$(RUN)/
 	$(BIN)/snakemake --cores 1 --forcerun aggregate --allowed-rules $(REPORT_RULES)
 
 # Results from before run folders (results/compare, overhead, predictions, parity) moved into
 # results/runs/<this run's label>/, keeping their times: nothing is measured again.
 migrate: setup
-	$(BIN)/python -m tvdeploy.runs migrate
+	$(BIN)/python -m tvdeploy.results.runs migrate
 
 CPP_FILES = $(shell git ls-files 'cpp/*.cpp' 'cpp/*.hpp')
 SMK_FILES = Snakefile $(shell git ls-files 'workflow/rules/*.smk')
@@ -60,7 +60,7 @@ format: setup
 
 # Regenerate the model catalog from the installed torchvision (after upgrading it).
 model-sheet: setup
-	$(BIN)/python -m tvdeploy.catalog config/models.tsv
+	$(BIN)/python -m tvdeploy.catalog.sheet config/models.tsv
 
 clean:
 	rm -rf results build .snakemake

@@ -12,7 +12,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def cpp_binaries(tmp_path_factory):
     """The C++ infer and bench programs, built once per test session (about a minute on 2 cores;
     every core of the machine builds)."""
-    from tvdeploy.cppbuild import build
+    from tvdeploy.build.cpp import build
 
     build_dir = tmp_path_factory.mktemp("cpp-build")
     with open(build_dir / "build.log", "w") as log:
@@ -56,7 +56,7 @@ def frozen_convbn(tmp_path_factory):
     import torch
     from cpp_helpers import conv_bn_classifier
 
-    from tvdeploy.models import make_variant
+    from tvdeploy.catalog.models import make_variant
 
     net = conv_bn_classifier(seed=3)
     path = tmp_path_factory.mktemp("variant") / "frozen.pt"

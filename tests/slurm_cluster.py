@@ -175,7 +175,7 @@ def _succeeds(command: list[str]) -> bool:
 
 def job_records() -> list[dict[str, str]]:
     """Every job the controller still knows (``scontrol show job --oneliner``), as field dicts."""
-    from tvdeploy.cluster import job_fields
+    from tvdeploy.host.cluster import job_fields
 
     done = subprocess.run(
         ["scontrol", "show", "job", "--oneliner"], check=False, capture_output=True, text=True, timeout=30

@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from tvdeploy.bench import (
+from tvdeploy.measure.bench import (
     Protocol,
     ProtocolError,
     bench_threads,

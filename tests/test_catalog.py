@@ -1,7 +1,7 @@
 import pytest
 from conftest import REPO_ROOT
 
-from tvdeploy.catalog import (
+from tvdeploy.catalog.sheet import (
     UnknownModelError,
     catalog_from_torchvision,
     preprocess_spec_id,

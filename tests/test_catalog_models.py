@@ -10,8 +10,7 @@ import pytest
 import torch
 from conftest import REPO_ROOT
 
-from tvdeploy.catalog import read_sheet
-from tvdeploy.models import (
+from tvdeploy.catalog.models import (
     build_model,
     categories,
     compare_logits,
@@ -20,7 +19,8 @@ from tvdeploy.models import (
     random_state_dict,
     script_logits_module,
 )
-from tvdeploy.preprocess import write_dat
+from tvdeploy.catalog.sheet import read_sheet
+from tvdeploy.inputs.preprocess import write_dat
 
 pytestmark = pytest.mark.slow
 

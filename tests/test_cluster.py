@@ -1,6 +1,6 @@
-"""The SLURM allocation a benchmark records (tvdeploy.cluster), from a real scontrol record."""
+"""The SLURM allocation a benchmark records (tvdeploy.host.cluster), from a real scontrol record."""
 
-from tvdeploy.cluster import exclusive_from_fields, job_fields, slurm_allocation
+from tvdeploy.host.cluster import exclusive_from_fields, job_fields, slurm_allocation
 
 # `scontrol show job --oneliner` of an `sbatch --exclusive --gpus=1` job (SLURM 22.05), shortened.
 EXCLUSIVE_JOB = (

@@ -8,8 +8,8 @@ import pytest
 import torch
 from process_helpers import idle_cpu_seconds
 
-from tvdeploy.compare import BlockRule, ProcessWorker, WorkerError, run_interleaved
-from tvdeploy.paired import paired_ratio, sequential_ratio
+from tvdeploy.measure.compare import BlockRule, ProcessWorker, WorkerError, run_interleaved
+from tvdeploy.measure.paired import paired_ratio, sequential_ratio
 
 RULE = BlockRule(min_iters=5, max_iters=5, min_time_s=0.001, max_time_s=10.0, max_reruns=0)
 
@@ -146,7 +146,7 @@ def test_rounds_are_split_over_fresh_launches_of_every_worker():
 
 @pytest.fixture
 def toy_artifacts(tmp_path):
-    from tvdeploy.preprocess import write_dat
+    from tvdeploy.inputs.preprocess import write_dat
 
     module = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10)).eval())
     model = tmp_path / "toy.pt"
@@ -157,8 +157,9 @@ def toy_artifacts(tmp_path):
 
 
 def python_worker(model, dat, log, runtime="ts-python"):
-    command = [sys.executable, "-m", "tvdeploy.worker", "--runtime", runtime, "--variant", "plain", "--model", "toy",
-               "--artifact", str(model), "--input", str(dat), "--threads", "2", "--interop-threads", "1"]  # fmt: skip
+    command = [sys.executable, "-m", "tvdeploy.measure.worker", "--runtime", runtime, "--variant", "plain",
+               "--model", "toy", "--artifact", str(model), "--input", str(dat), "--threads", "2",
+               "--interop-threads", "1"]  # fmt: skip
     return ProcessWorker(f"{runtime}/plain", "toy", command, log=log)
 
 
@@ -184,7 +185,7 @@ def test_python_worker_serves_blocks_and_idles_without_cpu(toy_artifacts, tmp_pa
 def test_peer_runtime_workers_idle_without_cpu(toy_artifacts, tmp_path, runtime, kind):
     """ONNX Runtime's pool spins after a run by default, and OpenVINO's TBB keeps cores busy for
     a while: an idle worker must not steal CPU from the one being timed."""
-    from tvdeploy.exporters import build_artifact
+    from tvdeploy.build.exporters import build_artifact
 
     _, dat = toy_artifacts
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10)).eval()
@@ -211,7 +212,7 @@ def test_worker_that_cannot_load_names_the_runtime_and_model(toy_artifacts, tmp_
 
 
 def test_warmup_is_bounded_by_iterations_and_by_time():
-    from tvdeploy.bench import warm_up
+    from tvdeploy.measure.bench import warm_up
 
     calls = []
     clock = iter(range(100)).__next__  # one "second" per clock read

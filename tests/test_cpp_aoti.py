@@ -22,11 +22,11 @@ from cpp_helpers import (
     write_input,
 )
 
-from tvdeploy import exporters
-from tvdeploy.bench import Protocol
-from tvdeploy.builds import ThreadsMismatch, artifact_file, check_baked_threads
-from tvdeploy.exporters import aoti_inductor_configs, build_artifact
+from tvdeploy.build import exporters
+from tvdeploy.build.exporters import aoti_inductor_configs, build_artifact
+from tvdeploy.build.records import ThreadsMismatch, artifact_file, check_baked_threads
 from tvdeploy.harnesses import harness
+from tvdeploy.measure.bench import Protocol
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 import torch
 from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, TupleModel, random_image, run, save_scripted, write_input
 
-from tvdeploy.bench import Protocol, stop_reason
 from tvdeploy.harnesses import harness
+from tvdeploy.measure.bench import Protocol, stop_reason
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
@@ -260,8 +260,8 @@ def test_cpp_harness_runs_bench_with_the_variants_transform(cpp_binaries, frozen
 
 
 def serve_worker(cpp_binaries, model_path, dat, log, name="ts-cpp/plain"):
-    from tvdeploy.compare import ProcessWorker
     from tvdeploy.harnesses.cpp import worker_command
+    from tvdeploy.measure.compare import ProcessWorker
 
     # Two intra-op threads: the idle check covers OpenMP worker threads, not only the main one.
     command = worker_command(cpp_binaries["bench"], model_path, dat, "cpu", "plain", 2, 2, 1)
@@ -274,7 +274,7 @@ SERVE_RULE_ARGS = {"min_iters": 4, "max_iters": 4, "min_time_s": 0.001, "max_tim
 def test_serve_answers_warmup_and_blocks_and_idles_without_cpu(cpp_binaries, toy_model, bench_input, tmp_path):
     from process_helpers import idle_cpu_seconds
 
-    from tvdeploy.compare import BlockRule, WorkerError
+    from tvdeploy.measure.compare import BlockRule, WorkerError
 
     model_path, _ = toy_model
     with open(tmp_path / "serve.log", "w") as log:
@@ -302,7 +302,7 @@ def test_serve_answers_warmup_and_blocks_and_idles_without_cpu(cpp_binaries, toy
 
 
 def test_serve_reports_a_model_that_cannot_load(cpp_binaries, bench_input, tmp_path):
-    from tvdeploy.compare import WorkerError
+    from tvdeploy.measure.compare import WorkerError
 
     with open(tmp_path / "serve.log", "w") as log:
         worker = serve_worker(cpp_binaries, tmp_path / "missing.pt", bench_input, log)
@@ -312,7 +312,7 @@ def test_serve_reports_a_model_that_cannot_load(cpp_binaries, bench_input, tmp_p
 
 
 def test_serve_reports_a_model_breaking_the_contract(cpp_binaries, bench_input, tmp_path):
-    from tvdeploy.compare import WorkerError
+    from tvdeploy.measure.compare import WorkerError
 
     model_path = tmp_path / "tuple.pt"
     save_scripted(TupleModel(), model_path)
@@ -328,7 +328,7 @@ def test_a_worker_killed_mid_run_is_named_and_the_others_are_kept(cpp_binaries, 
     """Two real workers interleaved; the C++ one dies (SIGKILL) before its third block."""
     import sys
 
-    from tvdeploy.compare import BlockRule, ProcessWorker, run_interleaved
+    from tvdeploy.measure.compare import BlockRule, ProcessWorker, run_interleaved
 
     class DiesAtThirdBlock(ProcessWorker):
         calls = 0
@@ -350,7 +350,7 @@ def test_a_worker_killed_mid_run_is_named_and_the_others_are_kept(cpp_binaries, 
             [
                 sys.executable,
                 "-m",
-                "tvdeploy.worker",
+                "tvdeploy.measure.worker",
                 "--runtime",
                 "ts-python",
                 "--variant",

@@ -1,4 +1,4 @@
-"""Tests of the C++ build: the CMake helper (tvdeploy.cppbuild), the CMake project and the build_cpp script.
+"""Tests of the C++ build: the CMake helper (tvdeploy.build.cpp), the CMake project and the build_cpp script.
 
 The session fixture cpp_binaries (conftest.py) compiles both programs once (a minute or more on 2 cores).
 """
@@ -19,8 +19,8 @@ import torch
 from conftest import REPO_ROOT
 from cpp_helpers import RUN_TIMEOUT_S
 
-from tvdeploy import cppbuild
-from tvdeploy.cppbuild import (
+from tvdeploy.build import cpp as cppbuild
+from tvdeploy.build.cpp import (
     BuildError,
     ForeignBinaryError,
     build,
@@ -150,7 +150,7 @@ def test_snakemake_build_script_builds_one_program(cpp_binaries, tmp_path, progr
 
 
 def test_program_sources_separate_the_programs():
-    from tvdeploy.cppbuild import program_sources
+    from tvdeploy.build.cpp import program_sources
 
     bench, infer = program_sources(CPP_SOURCE_DIR, "bench"), program_sources(CPP_SOURCE_DIR, "infer")
     assert str(CPP_SOURCE_DIR / "src" / "bench.cpp") in bench and str(CPP_SOURCE_DIR / "src" / "bench.cpp") not in infer

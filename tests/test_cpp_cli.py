@@ -1,7 +1,7 @@
 """Tests of the command lines of the C++ programs (infer, bench): help, usage errors, accepted choices.
 
 The choices of --device and --transform and bench's protocol options are tied to their one
-definition on the Python side (tvdeploy.registry, tvdeploy.bench.Protocol): adding a device, a
+definition on the Python side (tvdeploy.registry, tvdeploy.measure.bench.Protocol): adding a device, a
 load transform or a protocol field on one side only fails here.
 """
 
@@ -15,7 +15,7 @@ import pytest
 import torch
 from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, infer_args, random_image, run, write_input
 
-from tvdeploy.bench import Protocol
+from tvdeploy.measure.bench import Protocol
 from tvdeploy.registry import DEVICE_CHOICES, LOAD_TRANSFORMS, VARIANTS
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
@@ -157,7 +157,7 @@ def test_bench_has_an_option_per_protocol_field(cpp_binaries, field):
 
 @pytest.mark.parametrize("field", dataclasses.fields(Protocol), ids=lambda f: f.name)
 def test_bench_protocol_defaults_match_python(cpp_binaries, field):
-    # Run by hand, bench measures with the same protocol as tvdeploy.bench.Protocol().
+    # Run by hand, bench measures with the same protocol as tvdeploy.measure.bench.Protocol().
     default = help_options(cpp_binaries["bench"])[protocol_option(field)]["default"]
     assert default is not None, f"bench --{protocol_option(field)} has no default"
     assert type(field.default)(default) == field.default

@@ -10,8 +10,8 @@ import pytest
 import torch
 from cpp_helpers import EXIT_USAGE, assert_infer_reproduces, conv_bn_classifier, random_image, run, write_input
 
-from tvdeploy.builds import artifact_file
-from tvdeploy.exporters import build_artifact
+from tvdeploy.build.exporters import build_artifact
+from tvdeploy.build.records import artifact_file
 from tvdeploy.harnesses import harness
 
 pytestmark = pytest.mark.slow

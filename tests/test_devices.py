@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tvdeploy.devices import available_cores, resolve_devices
+from tvdeploy.host.devices import available_cores, resolve_devices
 
 
 def test_auto_device_follows_the_machine():
@@ -19,7 +19,7 @@ def test_available_cores_is_the_affinity_not_the_machine():
 
 
 def test_kernel_images_cover_a_gpu_of_the_same_major_or_by_ptx():
-    from tvdeploy.runtime import has_kernels_for
+    from tvdeploy.harnesses.runtime import has_kernels_for
 
     wheel = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
     assert has_kernels_for((9, 0), wheel)  # H100
@@ -32,7 +32,7 @@ def test_kernel_images_cover_a_gpu_of_the_same_major_or_by_ptx():
 def test_cuda_without_a_gpu_is_a_clear_error():
     import torch
 
-    from tvdeploy.runtime import DeviceError, resolve_device
+    from tvdeploy.harnesses.runtime import DeviceError, resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
@@ -43,8 +43,8 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 def test_a_cpu_is_named_by_its_model_as_in_environment_json():
     import torch
 
-    from tvdeploy.environment import cpu_info
-    from tvdeploy.runtime import device_name
+    from tvdeploy.harnesses.runtime import device_name
+    from tvdeploy.host.environment import cpu_info
 
     assert device_name(torch.device("cpu")) == cpu_info()["model"]
     assert device_name(torch.device("cpu")) != "x86_64" or not open("/proc/cpuinfo").read().count("model name")

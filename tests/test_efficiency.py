@@ -1,15 +1,15 @@
-"""Efficiency columns (tvdeploy.efficiency) from known numbers, and the matmul peak probe
-(tvdeploy.peak) on this machine's CPU."""
+"""Efficiency columns (tvdeploy.results.efficiency) from known numbers, and the matmul peak probe
+(tvdeploy.measure.peak) on this machine's CPU."""
 
 import math
 
 import pytest
 from result_helpers import comparison_record
 
-from tvdeploy import peak
-from tvdeploy.bench import Protocol
-from tvdeploy.efficiency import efficiency, efficiency_markdown
-from tvdeploy.tables import latency_table
+from tvdeploy.measure import peak
+from tvdeploy.measure.bench import Protocol
+from tvdeploy.results.efficiency import efficiency, efficiency_markdown
+from tvdeploy.results.tables import latency_table
 
 RESNET50_GMACS = 4.089  # torchvision's _ops for ResNet50_Weights.IMAGENET1K_V2
 

@@ -1,6 +1,6 @@
 """What every result records about the machine, the software and the configuration."""
 
-from tvdeploy.environment import capture, config_sha256, machine_fingerprint
+from tvdeploy.host.environment import capture, config_sha256, machine_fingerprint
 
 
 def test_environment_capture_counts_result_machines():

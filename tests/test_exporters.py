@@ -1,4 +1,4 @@
-"""The peer runtimes' artifacts (tvdeploy.exporters) and their harnesses: a real model through the
+"""The peer runtimes' artifacts (tvdeploy.build.exporters) and their harnesses: a real model through the
 ONNX export and ONNX Runtime, and through the OpenVINO conversion and OpenVINO, with parity against
 eager; failed builds recorded with their class and nothing half-built; the failure classes."""
 
@@ -12,12 +12,12 @@ import pytest
 import torch
 from torch import nn
 
-from tvdeploy import exporters, failures
-from tvdeploy.builds import BUILD_RECORD, ArtifactUnavailable, artifact_file, read_build
-from tvdeploy.exporters import build_artifact, example_batch
+from tvdeploy.build import exporters
+from tvdeploy.build.exporters import build_artifact, example_batch
+from tvdeploy.build.records import BUILD_RECORD, ArtifactUnavailable, artifact_file, read_build
+from tvdeploy.catalog.models import random_state_dict
 from tvdeploy.harnesses import harness
-from tvdeploy.models import random_state_dict
-from tvdeploy.registry import BUILT_ARTIFACTS, PYTHON, RUNTIMES
+from tvdeploy.registry import BUILT_ARTIFACTS, PYTHON, RUNTIMES, failures
 
 MODEL = "squeezenet1_1"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tvdeploy import failures
+from tvdeploy.registry import failures
 
 
 def test_text_patterns_win_over_the_phase_and_the_phase_is_the_fallback():

@@ -4,10 +4,10 @@ from dataclasses import fields
 
 import torch
 
-from tvdeploy.bench import Protocol
+from tvdeploy.catalog.models import make_variant, random_state_dict
 from tvdeploy.harnesses import harness
 from tvdeploy.harnesses.cpp import option, protocol_args
-from tvdeploy.models import make_variant, random_state_dict
+from tvdeploy.measure.bench import Protocol
 
 
 def test_cpp_harness_passes_every_protocol_field():

@@ -1,4 +1,4 @@
-"""The Python runtimes' inference process (tvdeploy.infer): predictions written by the child, a
+"""The Python runtimes' inference process (tvdeploy.predict.infer): predictions written by the child, a
 Python error recorded by it, a crash recorded by the parent, a refusal failing the job."""
 
 import json
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from tvdeploy import infer
-from tvdeploy.failures import CRASHED, LOAD_ERROR
+from tvdeploy.predict import infer
+from tvdeploy.registry.failures import CRASHED, LOAD_ERROR
 
 IDENTITY = {"runtime": "ts-python", "variant": "plain", "model": "tiny", "device": "cpu"}
 

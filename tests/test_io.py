@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from tvdeploy.io import atomic_directory, atomic_path, read_json, write_json_atomic, write_text_atomic
+from tvdeploy.files import atomic_directory, atomic_path, read_json, write_json_atomic, write_text_atomic
 
 
 def test_write_json_atomic_creates_folders_and_round_trips(tmp_path):

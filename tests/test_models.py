@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tvdeploy.models import (
+from tvdeploy.catalog.models import (
     ParityError,
     build_model,
     check_parity,
@@ -89,7 +89,7 @@ def test_compare_logits_is_scale_relative():
 
 # ---- deployment variants ------------------------------------------------------------------
 
-from tvdeploy.models import VARIANT_BUILDERS, apply_load_transform, make_variant  # noqa: E402
+from tvdeploy.catalog.models import VARIANT_BUILDERS, apply_load_transform, make_variant  # noqa: E402
 from tvdeploy.registry import VARIANTS, derived_variants  # noqa: E402
 
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from tvdeploy.paired import FASTER, INDISTINGUISHABLE, SLOWER, paired_ratio, sequential_ratio, verdict
+from tvdeploy.measure.paired import FASTER, INDISTINGUISHABLE, SLOWER, paired_ratio, sequential_ratio, verdict
 
 
 def test_constant_ratio_has_a_tight_interval():

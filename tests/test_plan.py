@@ -277,7 +277,7 @@ def test_aoti_packages_are_built_per_device_and_loaded_in_both_languages():
 
 
 def test_aoti_thread_count_compiled_in_follows_the_config():
-    from tvdeploy.devices import available_cores
+    from tvdeploy.host.devices import available_cores
 
     aoti = lambda threads: {**DEFAULT["export"], "aoti": {**DEFAULT["export"]["aoti"], "threads": threads}}
     assert DEFAULT["export"]["aoti"] == {"threads": "dynamic", "max_autotune": False, "static_batch": False}
@@ -312,7 +312,7 @@ def test_the_bfloat16_variant_is_skipped_with_the_reason_on_a_cpu_without_native
 
 
 def test_cpu_flags_come_from_cpuinfo(tmp_path):
-    from tvdeploy.devices import read_cpu_flags
+    from tvdeploy.host.devices import read_cpu_flags
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")

@@ -1,15 +1,16 @@
 """Figures and the summary page from a small fixture of comparison results: two runs (a laptop's
 CPU, a cluster node's GPU), two batch sizes, a noisy deployment, a failed one and a parity miss
-(tvdeploy.plots, tvdeploy.summary)."""
+(tvdeploy.results.plots, tvdeploy.results.summary)."""
 
 import pandas as pd
 import pytest
 from PIL import Image
 from result_helpers import comparison_record
 
-from tvdeploy import paths, plots
-from tvdeploy.summary import failure_class, summary_markdown
-from tvdeploy.tables import deployability_table, latency_table, ratios_table
+from tvdeploy.registry import paths
+from tvdeploy.results import plots
+from tvdeploy.results.summary import failure_class, summary_markdown
+from tvdeploy.results.tables import deployability_table, latency_table, ratios_table
 
 ACCURACY = {"resnet18": 69.758, "resnet50": 80.858, "mobilenet_v3_small": 67.668, "vit_b_16": 81.072}
 # Median ms per deployment: resnet50 is slower and more accurate than resnet18; vit_b_16 is slower

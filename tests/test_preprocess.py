@@ -8,9 +8,16 @@ import torch
 from conftest import REPO_ROOT
 from PIL import Image
 
-from tvdeploy.catalog import read_sheet
-from tvdeploy.models import default_weights
-from tvdeploy.preprocess import DatFormatError, ImageReadError, preprocess_image, read_dat, sidecar_path, write_dat
+from tvdeploy.catalog.models import default_weights
+from tvdeploy.catalog.sheet import read_sheet
+from tvdeploy.inputs.preprocess import (
+    DatFormatError,
+    ImageReadError,
+    preprocess_image,
+    read_dat,
+    sidecar_path,
+    write_dat,
+)
 
 IMAGES = sorted((REPO_ROOT / "data" / "images").glob("*.*g"))
 CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")

@@ -1,8 +1,18 @@
-"""Operator breakdown of a profile (tvdeploy.profile_ops): kinds from shapes, shares and rates."""
+"""Operator breakdown of a profile (tvdeploy.measure.profile_ops): kinds from shapes, shares and rates."""
 
 import pytest
 
-from tvdeploy.profile_ops import CONV, DEPTHWISE, MATMUL, OTHER, POINTWISE, OpRecord, breakdown, kind, top_operators
+from tvdeploy.measure.profile_ops import (
+    CONV,
+    DEPTHWISE,
+    MATMUL,
+    OTHER,
+    POINTWISE,
+    OpRecord,
+    breakdown,
+    kind,
+    top_operators,
+)
 
 
 def test_kinds_from_the_weight_shape():

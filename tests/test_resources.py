@@ -2,8 +2,8 @@
 
 from conftest import REPO_ROOT
 
-from tvdeploy.catalog import read_sheet
-from tvdeploy.resources import BASE_MEM_MB, activation_mb, export_mem_mb, run_mem_mb, weights_mb
+from tvdeploy.catalog.sheet import read_sheet
+from tvdeploy.plan.resources import BASE_MEM_MB, activation_mb, export_mem_mb, run_mem_mb, weights_mb
 
 CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")
 
@@ -24,8 +24,8 @@ def test_largest_model_fits_the_default_profile():
 
 
 def test_gpu_requests_follow_the_device():
+    from tvdeploy.plan.resources import GPUS_PER_JOB, cpus_per_gpu, gpus
     from tvdeploy.registry import DEVICES
-    from tvdeploy.resources import GPUS_PER_JOB, cpus_per_gpu, gpus
 
     assert set(GPUS_PER_JOB) == set(DEVICES)
     assert (gpus("cuda"), gpus("cpu")) == (1, 0)

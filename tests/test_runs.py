@@ -1,5 +1,5 @@
 """Runs: each machine's measurements in its own folder, other runs found and read, never redone;
-results from before run folders migrated (tvdeploy.runs, Plan's run methods)."""
+results from before run folders migrated (tvdeploy.results.runs, Plan's run methods)."""
 
 import copy
 import os
@@ -8,8 +8,9 @@ import pytest
 import yaml
 from conftest import REPO_ROOT
 
-from tvdeploy import paths, runs
 from tvdeploy.plan import ConfigError, Plan
+from tvdeploy.registry import paths
+from tvdeploy.results import runs
 
 DEFAULT = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tvdeploy.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
+from tvdeploy.plan.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
 
 
 class FakeScheduler:

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from tvdeploy.speedups import fastest_deployments, geometric_mean
+from tvdeploy.results.speedups import fastest_deployments, geometric_mean
 
 
 def _row(model, runtime, variant, median_ms, speedup, run="r", device="cpu", batch=1):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from result_helpers import comparison_record
 
-from tvdeploy.tables import (
+from tvdeploy.results.tables import (
     compare_predictions,
     deployability_markdown,
     deployability_table,
@@ -30,7 +30,7 @@ def test_latency_table_speedups_and_order():
 
 
 def test_failed_deployment_is_a_row_with_its_error_and_no_ratio():
-    from tvdeploy.tables import ratios_table
+    from tvdeploy.results.tables import ratios_table
 
     record = comparison_record("m", {"eager/plain": 10.0, "ts-cpp/plain": 5.0}, failed=("ts-cpp/plain",))
     table = latency_table([record])
@@ -125,8 +125,8 @@ def test_parity_table_without_pairs_is_empty_but_shaped():
 
 
 def test_overhead_and_throughput_tables():
-    from tvdeploy.bench import summarize_rounds
-    from tvdeploy.tables import overhead_table, throughput_markdown
+    from tvdeploy.measure.bench import summarize_rounds
+    from tvdeploy.results.tables import overhead_table, throughput_markdown
 
     records = [
         {
@@ -149,8 +149,8 @@ def test_overhead_and_throughput_tables():
 
 
 def test_deployment_summary_ratio_and_geomean():
-    from tvdeploy.speedups import geometric_mean
-    from tvdeploy.tables import deployment_markdown, deployment_summary, ratios_table, verdict_markdown
+    from tvdeploy.results.speedups import geometric_mean
+    from tvdeploy.results.tables import deployment_markdown, deployment_summary, ratios_table, verdict_markdown
 
     records = [
         comparison_record("a", {"eager/plain": 10.0, "ts-python/plain": 8.0, "ts-cpp/plain": 4.0}),
@@ -180,7 +180,7 @@ def test_deployment_summary_ratio_and_geomean():
 
 
 def test_run_wall_time_merges_overlaps_and_drops_interruptions():
-    from tvdeploy.tables import busy_intervals, run_wall_time
+    from tvdeploy.results.tables import busy_intervals, run_wall_time
 
     # Two overlapping jobs (0-10, 5-12), a short scheduling gap, a job 13-20, then the run was
     # stopped for an hour and resumed with one job 3620-3630.
@@ -198,7 +198,7 @@ def test_run_wall_time_merges_overlaps_and_drops_interruptions():
 def test_tsv_job_interval_ends_at_file_time(tmp_path):
     import os
 
-    from tvdeploy.tables import tsv_job_interval
+    from tvdeploy.results.tables import tsv_job_interval
 
     tsv = tmp_path / "job.tsv"
     tsv.write_text("s\th:m:s\tmax_rss\n12.5\t0:00:12\t100\n")
@@ -261,8 +261,8 @@ def test_deployability_matrix_records_build_run_and_parity_failures():
 
 
 def test_catalog_rows_show_every_deployment_and_the_fastest(tmp_path):
-    from tvdeploy.catalog import ModelInfo
-    from tvdeploy.tables import catalog_markdown, ratios_table
+    from tvdeploy.catalog.sheet import ModelInfo
+    from tvdeploy.results.tables import catalog_markdown, ratios_table
 
     medians = {"eager/plain": 10.0, "ts-cpp/plain": 8.0, "ts-cpp/fused": 4.0, "onnxruntime/plain": 5.0}
     records = [comparison_record("m", medians)]

@@ -11,9 +11,9 @@ import pytest
 import torch
 from conftest import REPO_ROOT
 
-from tvdeploy.catalog import read_sheet
-from tvdeploy.models import WeightsFileError, build_model, load_state_dict_file, random_state_dict
-from tvdeploy.weights import DownloadError, IntegrityError, download, hub_cache_file, resolve, sha256_of
+from tvdeploy.catalog.models import WeightsFileError, build_model, load_state_dict_file, random_state_dict
+from tvdeploy.catalog.sheet import read_sheet
+from tvdeploy.catalog.weights import DownloadError, IntegrityError, download, hub_cache_file, resolve, sha256_of
 
 MODEL = "squeezenet1_1"  # the smallest model: 5 MB of weights
 

@@ -7,16 +7,16 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-from tvdeploy import paths
-from tvdeploy.cppbuild import PROGRAMS, program_sources
-from tvdeploy.environment import config_sha256
+from tvdeploy.registry import paths
+from tvdeploy.build.cpp import PROGRAMS, program_sources
+from tvdeploy.host.environment import config_sha256
 from tvdeploy.plan import ConfigError, Plan, alternation
 from tvdeploy.registry import AOTI, AOTI_BUILT_VARIANTS, BUILT_ARTIFACTS, CPP, ONNX, OPENVINO, PYTHON, derived_variants
-from tvdeploy.resources import BASE_MEM_MB, BUILD_MEM_MB, cpus_per_gpu, gpus
-from tvdeploy.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
+from tvdeploy.plan.resources import BASE_MEM_MB, BUILD_MEM_MB, cpus_per_gpu, gpus
+from tvdeploy.plan.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
 
 # Otherwise Snakemake's scheduler re-plans once per finished job per second, beside the
-# benchmarks (see tvdeploy/scheduling.py).
+# benchmarks (see tvdeploy/plan/scheduling.py).
 try:
     keep_one_reevaluation_timer()
 except SchedulerPatchError as err:

@@ -1,5 +1,5 @@
 # One job per (device, batch size, model): long-lived workers of every deployment, interleaved
-# rounds, paired ratios with confidence intervals (tvdeploy.compare, tvdeploy.paired).
+# rounds, paired ratios with confidence intervals (tvdeploy.measure.compare, tvdeploy.measure.paired).
 
 
 rule compare:

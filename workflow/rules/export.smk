@@ -76,7 +76,7 @@ rule derive_torchscript_variant:
         "../scripts/derive_variant.py"
 
 
-# The peer runtimes' artifacts (tvdeploy.exporters): a folder per model holding the file(s) and
+# The peer runtimes' artifacts (tvdeploy.build.exporters): a folder per model holding the file(s) and
 # build.json, whose copy beside it is what the tables read. A model that cannot be exported or
 # converted gets a folder with the record alone.
 # ONNX from the torch.export-based exporter, dynamic batch.

@@ -1,10 +1,10 @@
 """Snakemake script for rule aggregate: the result tables."""
 
-from tvdeploy.efficiency import efficiency_markdown
-from tvdeploy.environment import capture
-from tvdeploy.goals import goals_markdown, judge_goals
-from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
-from tvdeploy.tables import (
+from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
+from tvdeploy.host.environment import capture
+from tvdeploy.results.efficiency import efficiency_markdown
+from tvdeploy.results.goals import goals_markdown, judge_goals
+from tvdeploy.results.tables import (
     builds_table,
     deployability_table,
     deployment_markdown,

@@ -4,12 +4,12 @@ recorded there and the run goes on."""
 
 import torch
 
-from tvdeploy.catalog import ModelInfo
-from tvdeploy.exporters import aoti_inductor_configs, build_artifact, example_batch
-from tvdeploy.io import read_json, setup_script_logging, write_json_atomic
-from tvdeploy.models import build_model
+from tvdeploy.build.exporters import aoti_inductor_configs, build_artifact, example_batch
+from tvdeploy.catalog.models import build_model
+from tvdeploy.catalog.sheet import ModelInfo
+from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
+from tvdeploy.harnesses.runtime import resolve_device, versions
 from tvdeploy.registry import PLAIN
-from tvdeploy.runtime import resolve_device, versions
 
 log = setup_script_logging(snakemake)
 info = ModelInfo(**snakemake.params.info)

@@ -4,7 +4,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from tvdeploy.cppbuild import BuildError, build
+from tvdeploy.build.cpp import BuildError, build
 
 
 def main(smk) -> None:

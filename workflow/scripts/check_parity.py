@@ -4,8 +4,8 @@ Everything is recorded, nothing stops the run: a pair whose candidate or referen
 deployed is listed with that error, a pair beyond its tolerance is logged as an error and shown
 in the tables, the summary and the deployability matrix."""
 
-from tvdeploy.io import read_json, setup_script_logging, write_json_atomic
-from tvdeploy.tables import compare_predictions
+from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
+from tvdeploy.results.tables import compare_predictions
 
 log = setup_script_logging(snakemake)
 rows, unavailable = [], []

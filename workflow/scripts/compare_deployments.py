@@ -3,14 +3,14 @@ measured by long-lived workers in interleaved rounds, with paired ratios."""
 
 import sys
 
-from tvdeploy.bench import Protocol, bench_threads, job_span
-from tvdeploy.cluster import slurm_allocation
-from tvdeploy.compare import BlockRule, ProcessWorker, deployment_name, run_interleaved, summarize_comparison
-from tvdeploy.devices import available_cores
-from tvdeploy.environment import machine_fingerprint
+from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.harnesses import worker_command
-from tvdeploy.io import read_json, setup_script_logging, write_json_atomic
-from tvdeploy.peak import probe
+from tvdeploy.host.cluster import slurm_allocation
+from tvdeploy.host.devices import available_cores
+from tvdeploy.host.environment import machine_fingerprint
+from tvdeploy.measure.bench import Protocol, bench_threads, job_span
+from tvdeploy.measure.compare import BlockRule, ProcessWorker, deployment_name, run_interleaved, summarize_comparison
+from tvdeploy.measure.peak import probe
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards

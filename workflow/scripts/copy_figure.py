@@ -2,7 +2,7 @@
 
 import shutil
 
-from tvdeploy.io import atomic_path, setup_script_logging
+from tvdeploy.files import atomic_path, setup_script_logging
 
 log = setup_script_logging(snakemake)
 with atomic_path(snakemake.output[0], suffix=".png") as tmp:

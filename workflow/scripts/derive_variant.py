@@ -3,12 +3,12 @@ fused."""
 
 import torch
 
-from tvdeploy.catalog import ModelInfo
+from tvdeploy.catalog.models import build_model, logits_of, save_first_deployable, traced_if_exact
+from tvdeploy.catalog.sheet import ModelInfo
+from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic
+from tvdeploy.harnesses.runtime import resolve_device, versions
 from tvdeploy.harnesses.torchscript import load_torchscript
-from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic
-from tvdeploy.models import build_model, logits_of, save_first_deployable, traced_if_exact
 from tvdeploy.registry import VARIANTS
-from tvdeploy.runtime import resolve_device, versions
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards

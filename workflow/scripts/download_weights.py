@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from tvdeploy.catalog import ModelInfo
-from tvdeploy.io import setup_script_logging, write_json_atomic
-from tvdeploy.models import build_model
-from tvdeploy.weights import resolve
+from tvdeploy.catalog.models import build_model
+from tvdeploy.catalog.sheet import ModelInfo
+from tvdeploy.catalog.weights import resolve
+from tvdeploy.files import setup_script_logging, write_json_atomic
 
 log = setup_script_logging(snakemake)
 info = ModelInfo(**snakemake.params.info)

@@ -4,9 +4,7 @@ import time
 
 import torch
 
-from tvdeploy.catalog import ModelInfo
-from tvdeploy.io import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
-from tvdeploy.models import (
+from tvdeploy.catalog.models import (
     build_model,
     categories,
     check_parity,
@@ -15,7 +13,9 @@ from tvdeploy.models import (
     quiet_torchscript_deprecation,
     script_logits_module,
 )
-from tvdeploy.runtime import versions
+from tvdeploy.catalog.sheet import ModelInfo
+from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
+from tvdeploy.harnesses.runtime import versions
 
 log = setup_script_logging(snakemake)
 info = ModelInfo(**snakemake.params.info)

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import torch
 
-from tvdeploy.bench import Protocol, bench_threads, run_rounds, summarize_rounds
-from tvdeploy.cluster import slurm_allocation
-from tvdeploy.devices import available_cores
-from tvdeploy.environment import machine_fingerprint
-from tvdeploy.exporters import EXAMPLE_BATCH, build_artifact
+from tvdeploy.build.exporters import EXAMPLE_BATCH, build_artifact
+from tvdeploy.catalog.models import OverheadProbe, quiet_torchscript_deprecation
+from tvdeploy.files import setup_script_logging, write_json_atomic
 from tvdeploy.harnesses import harness
-from tvdeploy.io import setup_script_logging, write_json_atomic
-from tvdeploy.models import OverheadProbe, quiet_torchscript_deprecation
-from tvdeploy.preprocess import read_dat
+from tvdeploy.harnesses.runtime import apply_threads, resolve_device, synchronizer, versions
+from tvdeploy.host.cluster import slurm_allocation
+from tvdeploy.host.devices import available_cores
+from tvdeploy.host.environment import machine_fingerprint
+from tvdeploy.inputs.preprocess import read_dat
+from tvdeploy.measure.bench import Protocol, bench_threads, run_rounds, summarize_rounds
 from tvdeploy.registry import BUILT_ARTIFACTS, CPP, TORCHSCRIPT, runtime
-from tvdeploy.runtime import apply_threads, resolve_device, synchronizer, versions
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards

@@ -1,12 +1,12 @@
 """Snakemake script for rule infer_cpp: top-k predictions of a C++ runtime (the infer program). A
 model the program cannot load or run is recorded with its error (the run goes on)."""
 
-from tvdeploy.builds import ArtifactUnavailable
-from tvdeploy.failures import RUN_ERROR
+from tvdeploy.build.records import ArtifactUnavailable
+from tvdeploy.files import setup_script_logging, write_json_atomic
 from tvdeploy.harnesses import harness
 from tvdeploy.harnesses.cpp import CppProgramError
-from tvdeploy.infer import failure_record
-from tvdeploy.io import setup_script_logging, write_json_atomic
+from tvdeploy.predict.infer import failure_record
+from tvdeploy.registry.failures import RUN_ERROR
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards

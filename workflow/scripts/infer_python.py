@@ -1,9 +1,9 @@
 """Snakemake script for rule infer_python: top-k predictions of a Python runtime's harness, run in
-a process of its own (tvdeploy.infer). A model the runtime cannot load or run, or that kills the
+a process of its own (tvdeploy.predict.infer). A model the runtime cannot load or run, or that kills the
 process, is recorded with its error (the run goes on)."""
 
-from tvdeploy import infer
-from tvdeploy.io import setup_script_logging
+from tvdeploy.files import setup_script_logging
+from tvdeploy.predict import infer
 
 setup_script_logging(snakemake)
 wc = snakemake.wildcards

@@ -1,9 +1,9 @@
-"""Snakemake script for the plot_* rules: one figure from the result tables (tvdeploy.plots)."""
+"""Snakemake script for the plot_* rules: one figure from the result tables (tvdeploy.results.plots)."""
 
 import pandas as pd
 
-from tvdeploy import plots
-from tvdeploy.io import setup_script_logging
+from tvdeploy.files import setup_script_logging
+from tvdeploy.results import plots
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from tvdeploy.io import setup_script_logging
-from tvdeploy.preprocess import preprocess_image, sidecar_path, write_dat
-from tvdeploy.weights import sha256_of
+from tvdeploy.catalog.weights import sha256_of
+from tvdeploy.files import setup_script_logging
+from tvdeploy.inputs.preprocess import preprocess_image, sidecar_path, write_dat
 
 log = setup_script_logging(snakemake)
 if Path(snakemake.output.meta) != sidecar_path(snakemake.output.dat):

@@ -1,9 +1,9 @@
 """Snakemake script for rule profile_ops: where a model's eager time goes on the CPU, beside the
 float32 peak measured right before on the same threads."""
 
-from tvdeploy.io import setup_script_logging, write_text_atomic
-from tvdeploy.peak import probe
-from tvdeploy.profile_ops import report
+from tvdeploy.files import setup_script_logging, write_text_atomic
+from tvdeploy.measure.peak import probe
+from tvdeploy.measure.profile_ops import report
 
 log = setup_script_logging(snakemake)
 peak = probe("cpu", snakemake.threads)

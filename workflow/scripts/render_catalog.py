@@ -2,11 +2,11 @@
 
 import pandas as pd
 
-from tvdeploy.catalog import ModelInfo
-from tvdeploy.goals import goals_markdown, judge_goals
-from tvdeploy.io import read_json, setup_script_logging, write_text_atomic
+from tvdeploy.catalog.sheet import ModelInfo
+from tvdeploy.files import read_json, setup_script_logging, write_text_atomic
 from tvdeploy.registry import PEER_REFERENCE
-from tvdeploy.tables import (
+from tvdeploy.results.goals import goals_markdown, judge_goals
+from tvdeploy.results.tables import (
     builds_markdown,
     catalog_markdown,
     deployability_markdown,

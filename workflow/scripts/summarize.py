@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from tvdeploy.io import read_json, setup_script_logging, write_text_atomic
-from tvdeploy.summary import summary_markdown
+from tvdeploy.files import read_json, setup_script_logging, write_text_atomic
+from tvdeploy.results.summary import summary_markdown
 
 log = setup_script_logging(snakemake)
 text = summary_markdown(

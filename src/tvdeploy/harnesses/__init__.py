@@ -33,11 +33,11 @@ def worker_command(
     programs: dict[str, str],
 ) -> list[str]:
     """The command that starts a long-lived benchmark worker for one deployment (the protocol is
-    in tvdeploy.worker): ``python -m tvdeploy.worker`` for Python runtimes, the C++ harness's
+    in tvdeploy.measure.worker): ``python -m tvdeploy.measure.worker`` for Python runtimes, the C++ harness's
     ``bench --mode serve`` for C++ ones (``programs`` maps program names to built binaries)."""
     if runtime(runtime_name).language == PYTHON:
         return [
-            sys.executable, "-m", "tvdeploy.worker",
+            sys.executable, "-m", "tvdeploy.measure.worker",
             "--runtime", runtime_name,
             "--variant", variant,
             "--model", model,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from tvdeploy.models import build_model
+from tvdeploy.catalog.models import build_model
 
 # Inductor options of the compile runtime: frozen weights (conv+bn folded, weights prepacked) as
 # for the AOTInductor packages, so the two differ in how they are run, not in what was compiled.

@@ -16,10 +16,10 @@ import tempfile
 from dataclasses import fields
 from pathlib import Path
 
-from tvdeploy.bench import Protocol
-from tvdeploy.builds import artifact_file, check_baked_threads
-from tvdeploy.cppbuild import check_runs_here
-from tvdeploy.io import read_json
+from tvdeploy.build.cpp import check_runs_here
+from tvdeploy.build.records import artifact_file, check_baked_threads
+from tvdeploy.files import read_json
+from tvdeploy.measure.bench import Protocol
 from tvdeploy.registry import VARIANTS
 
 LOG = logging.getLogger("tvdeploy.harnesses.cpp")
@@ -86,7 +86,7 @@ def _program_command(binary, artifact, device: str, variant: str) -> list[str]:
     gets the same checks as in the Python harnesses (no GPU, a GPU the LibTorch build has no
     kernels for) before a C++ program starts: its own error would come later and say less."""
     if device == "cuda":
-        from tvdeploy.runtime import resolve_device
+        from tvdeploy.harnesses.runtime import resolve_device
 
         resolve_device(device)
     # A built artifact folder (AOTInductor) holds the file to load, or why it was not built.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from tvdeploy.models import build_model
+from tvdeploy.catalog.models import build_model
 
 
 def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain") -> torch.nn.Module:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from tvdeploy.models import apply_load_transform, quiet_torchscript_deprecation
+from tvdeploy.catalog.models import apply_load_transform, quiet_torchscript_deprecation
 from tvdeploy.registry import NO_TRANSFORM, VARIANTS
 
 

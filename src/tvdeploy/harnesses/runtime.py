@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 import torchvision
 
-from tvdeploy.environment import cpu_info
-from tvdeploy.models import logits_of
-from tvdeploy.preprocess import read_dat
+from tvdeploy.catalog.models import logits_of
+from tvdeploy.host.environment import cpu_info
+from tvdeploy.inputs.preprocess import read_dat
 
 
 class DeviceError(RuntimeError):

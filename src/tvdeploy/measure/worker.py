@@ -1,4 +1,4 @@
-"""A long-lived benchmark worker for one Python runtime × variant (``python -m tvdeploy.worker``).
+"""A long-lived benchmark worker for one Python runtime × variant (``python -m tvdeploy.measure.worker``).
 
 It loads the deployment once, then serves requests, one JSON object per line on stdin, each
 answered by one JSON line on stdout:
@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import IO
 
-from tvdeploy.bench import run_block, warm_up
+from tvdeploy.measure.bench import run_block, warm_up
 
 
 class RequestError(ValueError):
@@ -81,7 +81,7 @@ def serve(
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tvdeploy.worker", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tvdeploy.measure.worker", description=__doc__.splitlines()[0])
     parser.add_argument("--runtime", required=True)
     parser.add_argument("--variant", required=True)
     parser.add_argument("--model", required=True)
@@ -101,11 +101,11 @@ def main(argv=None) -> None:
 
     import torch
 
-    from tvdeploy.builds import check_baked_threads
+    from tvdeploy.build.records import check_baked_threads
     from tvdeploy.harnesses import harness
-    from tvdeploy.preprocess import read_dat
+    from tvdeploy.harnesses.runtime import apply_threads, device_name, resolve_device, synchronizer, versions
+    from tvdeploy.inputs.preprocess import read_dat
     from tvdeploy.registry import AOTI, runtime
-    from tvdeploy.runtime import apply_threads, device_name, resolve_device, synchronizer, versions
 
     try:
         threads = apply_threads(args.threads, args.interop_threads)
@@ -136,10 +136,10 @@ def main(argv=None) -> None:
         "first_call_s": first_call_s,
     }
     if hasattr(module, "fusion_groups"):
-        # Proof that TorchScript's fuser ran (tvdeploy.models.FusedModule), and its warm-up.
+        # Proof that TorchScript's fuser ran (tvdeploy.catalog.models.FusedModule), and its warm-up.
         ready.update(fusion_groups=module.fusion_groups(), profiling_calls=module.profiling_calls)
     if hasattr(module, "captures"):
-        # Proof that the forward is a CUDA graph replay (tvdeploy.cuda_graphs), as the C++ bench reports.
+        # Proof that the forward is a CUDA graph replay (tvdeploy.harnesses.cuda_graphs), as the C++ bench reports.
         ready.update(cuda_graph_captures=module.captures)
     with torch.inference_mode():
         serve(lambda: module(batch), synchronize, ready, sys.stdin, protocol_out)

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from tvdeploy import paths, resources, runs
-from tvdeploy.bench import Protocol, ProtocolError, bench_threads
-from tvdeploy.catalog import ModelInfo, UnknownModelError, read_sheet, resolve_models
-from tvdeploy.cppbuild import PROGRAMS
-from tvdeploy.devices import available_cores, machine_has_gpu, read_cpu_flags, resolve_devices
+from tvdeploy.build.cpp import PROGRAMS
+from tvdeploy.catalog.sheet import ModelInfo, UnknownModelError, read_sheet, resolve_models
+from tvdeploy.host.devices import available_cores, machine_has_gpu, read_cpu_flags, resolve_devices
+from tvdeploy.measure.bench import Protocol, ProtocolError, bench_threads
+from tvdeploy.plan import resources
 from tvdeploy.registry import (
     BUILT_ARTIFACTS,
     CPP,
@@ -33,13 +33,15 @@ from tvdeploy.registry import (
     built_variant,
     cross_language_pairs,
     derived_variants,
+    paths,
     runtime,
     runtimes_in,
 )
+from tvdeploy.results import runs
 
 # Files Pillow can open; fixed here so parsing does not import Pillow's plugins.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-# The preprocessing spec id's shape (tvdeploy.catalog.preprocess_spec_id).
+# The preprocessing spec id's shape (tvdeploy.catalog.sheet.preprocess_spec_id).
 SPEC_PATTERN = r"r\d+_c\d+_[a-z]+_[a-z0-9]+(_noaa)?"
 # Names are checked against the catalog by Plan.model(); a plain pattern keeps DAG building fast.
 MODEL_PATTERN = r"[a-z0-9_]+"
@@ -81,9 +83,9 @@ class Plan:
     runtimes: list[str]
     variants: list[str]
     protocol: Protocol = field(repr=False)
-    # This run's label: its measurements live under results/runs/<run>/ (tvdeploy.runs).
+    # This run's label: its measurements live under results/runs/<run>/ (tvdeploy.results.runs).
     run: str = field(default_factory=runs.run_label)
-    # The CPU's instruction-set flags (tvdeploy.devices.read_cpu_flags): variants needing native
+    # The CPU's instruction-set flags (tvdeploy.host.devices.read_cpu_flags): variants needing native
     # support the CPU lacks are skipped on it (skipped_variants says why).
     cpu_flags: frozenset[str] = field(default_factory=read_cpu_flags, repr=False)
     _other_measurements: dict[str, dict[str, list[dict]]] = field(default_factory=dict, repr=False, compare=False)
@@ -458,7 +460,7 @@ class Plan:
 
     def job_wildcards(self) -> dict[str, list[dict]]:
         """Wildcards of every job of a whole run that has a Snakemake ``benchmark:`` file, by rule
-        (benchmarks carry their own job span instead; see tvdeploy.bench.job_span)."""
+        (benchmarks carry their own job span instead; see tvdeploy.measure.bench.job_span)."""
         predictions = self.prediction_items()
         return {
             "build_cpp": [{"program": p} for p in PROGRAMS],

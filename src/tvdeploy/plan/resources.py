@@ -8,7 +8,7 @@ batch. The interpreter and LibTorch come on top. Checked against measured peaks 
 
 from __future__ import annotations
 
-from tvdeploy.catalog import ModelInfo
+from tvdeploy.catalog.sheet import ModelInfo
 
 BASE_MEM_MB = 1500
 ACTIVATION_MB_PER_KILOPIXEL = 1.0

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import requests
 
-from tvdeploy.catalog import ModelInfo
-from tvdeploy.io import atomic_path
+from tvdeploy.catalog.sheet import ModelInfo
+from tvdeploy.files import atomic_path
 
-LOG = logging.getLogger("tvdeploy.weights")
+LOG = logging.getLogger("tvdeploy.catalog.weights")
 CHUNK_BYTES = 1 << 20
 PROGRESS_STEP = 0.1  # log every 10 % of a download
 WEIGHT_MODES = ("auto", "pretrained", "random")
@@ -109,7 +109,7 @@ def fetch_pretrained(info: ModelInfo, dest: Path, url: str | None, timeout_s: fl
 def write_random(model: str, dest: Path, seed: int) -> dict:
     import torch
 
-    from tvdeploy.models import random_state_dict
+    from tvdeploy.catalog.models import random_state_dict
 
     with atomic_path(dest, suffix=".partial") as tmp:
         torch.save(random_state_dict(model, seed), tmp)

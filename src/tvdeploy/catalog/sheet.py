@@ -6,7 +6,7 @@ sheet uses only the standard library; generating it imports torchvision.
 
 Regenerate after upgrading torchvision:
 
-    python -m tvdeploy.catalog config/models.tsv
+    python -m tvdeploy.catalog.sheet config/models.tsv
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def _to_cell(value) -> str:
 
 
 def write_sheet(catalog: dict[str, ModelInfo], path: str | Path) -> None:
-    from tvdeploy.io import atomic_path
+    from tvdeploy.files import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")

@@ -1,4 +1,4 @@
-"""Reading a built artifact folder (``tvdeploy.exporters`` writes them): its build record and the
+"""Reading a built artifact folder (``tvdeploy.build.exporters`` writes them): its build record and the
 file a harness loads, or why there is none. Torch-free: the comparison's coordinator resolves
 artifacts for the C++ programs without importing torch."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tvdeploy.io import read_json
+from tvdeploy.files import read_json
 
 BUILD_RECORD = "build.json"
 

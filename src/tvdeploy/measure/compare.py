@@ -2,7 +2,7 @@
 
 Each worker is a process that loads its deployment once, warms it up once (bounded by
 iterations and by seconds) and then answers "run a timed block" requests, one JSON line each,
-on its stdin/stdout (the protocol is in ``tvdeploy.worker``; the C++ ``bench --serve`` speaks
+on its stdin/stdout (the protocol is in ``tvdeploy.measure.worker``; the C++ ``bench --serve`` speaks
 the same). In every round each worker times one block, in a freshly shuffled order, strictly one
 at a time: a worker that is not timing waits in a blocking read, using no CPU. A block whose
 spread is too large is re-run (a bounded number of times) and flagged if it stays noisy, never
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tvdeploy.bench import summarize_rounds
-from tvdeploy.paired import paired_ratio
+from tvdeploy.measure.bench import summarize_rounds
+from tvdeploy.measure.paired import paired_ratio
 
-LOG = logging.getLogger("tvdeploy.compare")
+LOG = logging.getLogger("tvdeploy.measure.compare")
 
 
 class WorkerError(RuntimeError):
@@ -263,7 +263,7 @@ def summarize_comparison(
     resolution: float,
 ) -> tuple[dict, list[dict]]:
     """Per deployment: the pooled per-iteration statistics and the per-round medians; per pair:
-    the paired ratio over the rounds both sides completed (see tvdeploy.paired)."""
+    the paired ratio over the rounds both sides completed (see tvdeploy.measure.paired)."""
     deployments = {}
     for name, result in results.items():
         entry = result.as_dict()

@@ -1,8 +1,8 @@
 """The machine's measured arithmetic limit: float32 matrix products, timed with the benchmarks'
 own warm-up and stopping rule, on the threads and device a comparison job gives its workers.
-It is the yardstick of the efficiency columns (tvdeploy.efficiency).
+It is the yardstick of the efficiency columns (tvdeploy.results.efficiency).
 
-The comparison job runs it as a subprocess (``python -m tvdeploy.peak``) right before its
+The comparison job runs it as a subprocess (``python -m tvdeploy.measure.peak``) right before its
 workers start, so the peak and the latencies come from the same minutes of the same machine."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 
-from tvdeploy.bench import Protocol, run_block, warm_up
+from tvdeploy.measure.bench import Protocol, run_block, warm_up
 
 # Large enough to reach the BLAS kernels' steady state (2048: 17 GFLOP, ~0.1 s on 2 EPYC cores),
 # small enough to stay a second or two of the job.
@@ -30,7 +30,7 @@ def measure(device: str, threads: int, size: int | None = None, protocol: Protoc
     import numpy as np
     import torch
 
-    from tvdeploy.runtime import apply_threads, device_name, resolve_device, synchronizer
+    from tvdeploy.harnesses.runtime import apply_threads, device_name, resolve_device, synchronizer
 
     applied = apply_threads(threads, 1)
     target = resolve_device(device)
@@ -66,7 +66,7 @@ def measure(device: str, threads: int, size: int | None = None, protocol: Protoc
 def probe(device: str, threads: int, timeout_s: float = PROBE_TIMEOUT_S) -> dict:
     """Run :func:`measure` in a fresh process (the comparison job itself loads no torch). A probe
     that fails is recorded with its error; the comparison goes on without efficiency."""
-    command = [sys.executable, "-m", "tvdeploy.peak", "--device", device, "--threads", str(threads)]
+    command = [sys.executable, "-m", "tvdeploy.measure.peak", "--device", device, "--threads", str(threads)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:

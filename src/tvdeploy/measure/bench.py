@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import psutil
 
-LOG = logging.getLogger("tvdeploy.bench")
+LOG = logging.getLogger("tvdeploy.measure.bench")
 NOISY_IQR_RATIO = 0.10  # torch.utils.benchmark warns at IQR/median >= 10 %
 MS_PER_S = 1000.0
 

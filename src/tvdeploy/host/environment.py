@@ -10,7 +10,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tvdeploy.devices import available_cores, cpuinfo_field
+from tvdeploy.host.devices import available_cores, cpuinfo_field
 
 
 def _run(command: list[str], cwd: str | Path | None = None) -> str | None:
@@ -58,7 +58,7 @@ def config_sha256(config: dict) -> str:
 
 def machine_fingerprint() -> dict:
     """What a measurement depends on besides the code; every benchmark result records it."""
-    from tvdeploy.runtime import versions
+    from tvdeploy.harnesses.runtime import versions
 
     fingerprint = {
         "hostname": socket.gethostname(),

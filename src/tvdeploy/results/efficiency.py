@@ -1,5 +1,5 @@
 """How far each deployment is from the machine's limit: the model's arithmetic per second,
-against the float32 matmul peak measured in the same comparison job (tvdeploy.peak).
+against the float32 matmul peak measured in the same comparison job (tvdeploy.measure.peak).
 
 torchvision's weights metadata (``_ops``, the catalog's ``gflops``) counts multiply-accumulates:
 resnet50 4.09 G, where ``torch.utils.flop_counter`` counts 8.18 GFLOP. The peak counts a
@@ -13,7 +13,7 @@ import math
 
 import pandas as pd
 
-from tvdeploy.peak import FLOP_PER_MULTIPLY_ADD
+from tvdeploy.measure.peak import FLOP_PER_MULTIPLY_ADD
 from tvdeploy.registry import column_label, column_order
 
 EFFICIENCY_COLUMNS = ["model_gflop", "gflop_per_s", "peak_gflop_per_s", "peak_fraction"]

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tvdeploy.efficiency import EFFICIENCY_COLUMNS, efficiency
-from tvdeploy.failures import RUN_ERROR, classify_text
-from tvdeploy.models import compare_logits
+from tvdeploy.results.efficiency import EFFICIENCY_COLUMNS, efficiency
+from tvdeploy.registry.failures import RUN_ERROR, classify_text
+from tvdeploy.catalog.models import compare_logits
 from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, column_label, column_order
-from tvdeploy.speedups import RUN_KEYS, fastest_deployments, geometric_mean
+from tvdeploy.results.speedups import RUN_KEYS, fastest_deployments, geometric_mean
 
 LATENCY_COLUMNS = [
     "run",

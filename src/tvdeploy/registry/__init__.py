@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Where a run can execute; "auto" in the config resolves to one of these (tvdeploy.devices).
+# Where a run can execute; "auto" in the config resolves to one of these (tvdeploy.host.devices).
 DEVICES = ("cpu", "cuda")
 DEVICE_CHOICES = ("auto", *DEVICES)
 
@@ -24,7 +24,7 @@ OPTIMIZE_FOR_INFERENCE = "optimize_for_inference"
 # TorchScript's oneDNN Graph (LLGA) fuser: a process-wide switch, effective once the profiling
 # executor has profiled a shape; harnesses run those profiling calls before a new shape counts.
 ONEDNN_FUSION = "onednn_fusion"
-# Each input shape captured once as a CUDA graph and replayed (tvdeploy.cuda_graphs; C++
+# Each input shape captured once as a CUDA graph and replayed (tvdeploy.harnesses.cuda_graphs; C++
 # src/lib/cuda_graph.cpp); applies to TorchScript and AOTInductor packages alike.
 CUDA_GRAPH = "cuda_graph"
 LOAD_TRANSFORMS = (NO_TRANSFORM, OPTIMIZE_FOR_INFERENCE, ONEDNN_FUSION, CUDA_GRAPH)
@@ -37,7 +37,7 @@ CPP = "cpp"
 WEIGHTS = "weights"
 TORCHSCRIPT = "torchscript"
 # Built from the nn.Module into a folder with a build record, failed builds included
-# (tvdeploy.exporters); one rule each (workflow/rules/export.smk).
+# (tvdeploy.build.exporters); one rule each (workflow/rules/export.smk).
 ONNX = "onnx"
 OPENVINO = "openvino"
 AOTI = "aoti"

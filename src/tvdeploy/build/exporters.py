@@ -6,7 +6,7 @@ error and its class (unsupported operator, export error, compile error, timeout,
 so the rest of the run goes on and the deployability matrix shows why. A harness asked to load a
 failed artifact raises ``ArtifactUnavailable`` with that error. The folder appears complete or not
 at all (it is built beside its destination and renamed into place). Reading a built folder is
-``tvdeploy.builds`` (torch-free).
+``tvdeploy.build.records`` (torch-free).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tvdeploy.builds import BUILD_RECORD
-from tvdeploy.failures import COMPILE_ERROR, CONVERSION_ERROR, EXPORT_ERROR, TIMEOUT, classify, error_text
-from tvdeploy.io import atomic_directory, write_json_atomic
-from tvdeploy.models import HalfPrecision, LogitsOnly, _logits_index
+from tvdeploy.build.records import BUILD_RECORD
+from tvdeploy.registry.failures import COMPILE_ERROR, CONVERSION_ERROR, EXPORT_ERROR, TIMEOUT, classify, error_text
+from tvdeploy.files import atomic_directory, write_json_atomic
+from tvdeploy.catalog.models import HalfPrecision, LogitsOnly, _logits_index
 from tvdeploy.registry import FP16, PLAIN
 
 ONNX_FILE = "model.onnx"

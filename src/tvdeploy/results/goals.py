@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tvdeploy.registry import AOTI, CPP, PEER_REFERENCE, RUNTIMES, TORCHSCRIPT
-from tvdeploy.speedups import fastest_deployments, geometric_mean
+from tvdeploy.results.speedups import fastest_deployments, geometric_mean
 
 MET, MISSED, UNDECIDED = "met", "missed", "undecided"
 
@@ -31,7 +31,7 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict, resolu
     """One row per goal, device and batch size: the measured value with its interval and the verdict.
 
     - ``min_speedup_geomean``: the geometric mean over models of the fastest deployment's speedup
-      over eager (``tvdeploy.speedups.fastest_deployments``: below 1.0 where every deployment of a
+      over eager (``tvdeploy.results.speedups.fastest_deployments``: below 1.0 where every deployment of a
       model was slower than eager, never rounded up to eager's 1.0); its interval is the geometric
       mean of the per-model interval bounds (each bound holds for every model at once only
       conservatively, so this is wide, never optimistic).
@@ -42,7 +42,7 @@ def judge_goals(latency: pd.DataFrame, ratios: pd.DataFrame, goals: dict, resolu
       most this; a model whose LibTorch C++ deployments all failed is missed. "Matches" is met
       or undecided: the interval does not lie above it.
     - ``max_floor_ratio``: per model, the same fastest deployment's latency over the compute floor
-      (the model's FLOP at the peak its comparison job measured, tvdeploy.efficiency) at most
+      (the model's FLOP at the peak its comparison job measured, tvdeploy.results.efficiency) at most
       this; a point value, since the peak is one measurement per job.
     """
     rows = []

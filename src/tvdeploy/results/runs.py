@@ -14,7 +14,7 @@ import shutil
 import socket
 from pathlib import Path
 
-from tvdeploy import paths
+from tvdeploy.registry import paths
 
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -121,7 +121,7 @@ def main(argv=None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m tvdeploy.runs",
+        prog="python -m tvdeploy.results.runs",
         description="migrate: move results from before run folders (results/compare, overhead, predictions, "
         "parity) into results/runs/<run>/; label: print this run's label.",
     )

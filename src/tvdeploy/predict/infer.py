@@ -1,4 +1,4 @@
-"""Top-k predictions of a Python runtime, in a process of their own (``python -m tvdeploy.infer``).
+"""Top-k predictions of a Python runtime, in a process of their own (``python -m tvdeploy.predict.infer``).
 
 A runtime's native code can kill the process that loads it (aoti-python segfaulted on a GPU
 machine's torch 2.11). Inside the rule's own process that failed the job, and the deployability
@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from tvdeploy.failures import CRASHED, LOAD_ERROR, RUN_ERROR, failure_fields
-from tvdeploy.io import write_json_atomic
+from tvdeploy.files import write_json_atomic
+from tvdeploy.registry.failures import CRASHED, LOAD_ERROR, RUN_ERROR, failure_fields
 
 PROGRAM = "infer_python"
 LOG = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def command(
     output: str,
 ) -> list[str]:
     return [
-        sys.executable, "-m", "tvdeploy.infer",
+        sys.executable, "-m", "tvdeploy.predict.infer",
         "--runtime", runtime,
         "--variant", variant,
         "--model", model,
@@ -96,7 +96,7 @@ def run(argv: list[str], output: str | Path, identity: dict) -> None:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tvdeploy.infer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tvdeploy.predict.infer", description=__doc__.splitlines()[0])
     parser.add_argument("--runtime", required=True)
     parser.add_argument("--variant", required=True)
     parser.add_argument("--model", required=True, help="the model's name")
@@ -114,7 +114,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from tvdeploy.harnesses import harness
-    from tvdeploy.runtime import apply_threads, predict, read_labels, resolve_device, versions
+    from tvdeploy.harnesses.runtime import apply_threads, predict, read_labels, resolve_device, versions
 
     threads = apply_threads(args.threads, 0)
     # A device this machine lacks stops the job (exit status 1 with the traceback): not a failure

@@ -1,6 +1,6 @@
 """Figures of a run, drawn with matplotlib (headless) from the result tables.
 
-Every function takes tables (``tvdeploy.tables``) and returns a Figure; ``save`` writes it
+Every function takes tables (``tvdeploy.results.tables``) and returns a Figure; ``save`` writes it
 atomically. With 80 models the figures grow with the row count instead of shrinking the text,
 and only the points that matter (the Pareto front) carry labels.
 """
@@ -21,9 +21,9 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-from tvdeploy.io import atomic_path
+from tvdeploy.files import atomic_path
 from tvdeploy.registry import EAGER, RUNTIMES, column_label
-from tvdeploy.tables import DEPLOYABILITY_STATES, deployability_wide, run_title
+from tvdeploy.results.tables import DEPLOYABILITY_STATES, deployability_wide, run_title
 
 DPI = 120
 INCHES_PER_MODEL_ROW = 0.22
@@ -309,7 +309,7 @@ def accuracy_vs_latency(
 
 
 def deployability_matrix(deployability: pd.DataFrame, device: str, run: str | None = None) -> pd.DataFrame:
-    """Model × deployment states (``tvdeploy.tables.deployability_table``) of one device: ok,
+    """Model × deployment states (``tvdeploy.results.tables.deployability_table``) of one device: ok,
     parity failed, failed, not run."""
     rows = _of_run(deployability, run)
     rows = rows[rows["device"] == device]

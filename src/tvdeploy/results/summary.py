@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tvdeploy.failures import OTHER, classify_text
-from tvdeploy.plots import fastest_per_model, pareto_front, with_accuracy
+from tvdeploy.registry.failures import OTHER, classify_text
+from tvdeploy.results.plots import fastest_per_model, pareto_front, with_accuracy
 from tvdeploy.registry import EAGER, column_label
-from tvdeploy.speedups import RUN_KEYS, geometric_mean
-from tvdeploy.tables import (
+from tvdeploy.results.speedups import RUN_KEYS, geometric_mean
+from tvdeploy.results.tables import (
     FAILED,
     PARITY_FAILED,
     deployment_summary,

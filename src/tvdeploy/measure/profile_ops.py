@@ -1,5 +1,5 @@
 """Where a model's time goes on this machine, by kind of operator: rule ``profile_ops``
-(``results/runs/{run}/profile/cpu/{model}.md``, on request) or ``python -m tvdeploy.profile_ops``.
+(``results/runs/{run}/profile/cpu/{model}.md``, on request) or ``python -m tvdeploy.measure.profile_ops``.
 
 The efficiency column says how far a deployment is from the matmul peak; this says why: it runs
 the eager module under ``torch.profiler`` (shapes and FLOP counts recorded) and sums self time
@@ -123,10 +123,10 @@ def profile(
 
 def report(model: str, weights: str, dat: str, threads: int, peak_gflop_per_s: float | None) -> str:
     """The breakdown of one model's eager forward on this CPU as a markdown page."""
-    from tvdeploy.environment import cpu_info
-    from tvdeploy.models import build_model
-    from tvdeploy.preprocess import read_dat
-    from tvdeploy.runtime import apply_threads, versions
+    from tvdeploy.catalog.models import build_model
+    from tvdeploy.harnesses.runtime import apply_threads, versions
+    from tvdeploy.host.environment import cpu_info
+    from tvdeploy.inputs.preprocess import read_dat
 
     applied = apply_threads(threads, 1)
     module = build_model(model, weights).eval()
@@ -136,7 +136,7 @@ def report(model: str, weights: str, dat: str, threads: int, peak_gflop_per_s: f
     peak = f"{peak_gflop_per_s:.0f} GFLOP/s" if peak_gflop_per_s else "not measured"
     return (
         f"# Where {model}'s time goes (eager, batch 1)\n\n"
-        f"Written by tvdeploy.profile_ops: torch.profiler over {forwards} forwards of the eager module "
+        f"Written by tvdeploy.measure.profile_ops: torch.profiler over {forwards} forwards of the eager module "
         f"on {dat}, {applied['threads']} threads, {cpu_info()['model']}, torch {versions()['torch']}; "
         f"float32 matmul peak measured just before: {peak}. Self time and FLOPs per forward, by kind "
         "of operator.\n\n"
@@ -145,12 +145,12 @@ def report(model: str, weights: str, dat: str, threads: int, peak_gflop_per_s: f
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tvdeploy.profile_ops", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tvdeploy.measure.profile_ops", description=__doc__.splitlines()[0])
     parser.add_argument("model")
     parser.add_argument("--weights", required=True, help="data/weights/{model}.pth")
     parser.add_argument("--input", required=True, help="a preprocessed image (.dat) of this model")
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--peak", type=float, default=None, help="the machine's GFLOP/s (tvdeploy.peak)")
+    parser.add_argument("--peak", type=float, default=None, help="the machine's GFLOP/s (tvdeploy.measure.peak)")
     args = parser.parse_args(argv)
     sys.stdout.write(report(args.model, args.weights, args.input, args.threads, args.peak))
 

@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms._presets import ImageClassification
 
-from tvdeploy.io import atomic_path, write_json_atomic
+from tvdeploy.files import atomic_path, write_json_atomic
 
 DAT_DTYPE = "float32"
 BYTES_PER_FLOAT32 = 4

@@ -13,7 +13,7 @@ TORCHSCRIPT_PLAIN_META = "results/torchscript/plain/{model}.json"
 TORCHSCRIPT_DERIVED = "results/torchscript/{device}/{variant}/{model}.pt"
 TORCHSCRIPT_DERIVED_META = "results/torchscript/{device}/{variant}/{model}.json"
 # Artifacts built from the nn.Module: a folder per model with the file(s) and build.json
-# (tvdeploy.exporters). ONNX and OpenVINO IR are loaded on any device; AOTInductor packages are
+# (tvdeploy.build.exporters). ONNX and OpenVINO IR are loaded on any device; AOTInductor packages are
 # compiled for one, in float32 or half precision (registry.built_variant).
 BUILT_ARTIFACT = "results/{artifact}/{model}"
 DEVICE_BUILT_ARTIFACT = "results/{artifact}/{device}/{variant}/{model}"
@@ -27,16 +27,16 @@ CPP_BUILD_DIR = "build/cpp"
 CPP_PROGRAM = CPP_BUILD_DIR + "/{program}"
 CPP_INFER = CPP_PROGRAM.format(program="infer")
 CPP_BENCH = CPP_PROGRAM.format(program="bench")
-# Measurements belong to a run (tvdeploy.runs): one folder per machine, so runs made elsewhere can
+# Measurements belong to a run (tvdeploy.results.runs): one folder per machine, so runs made elsewhere can
 # be copied in beside this one. ``{run}`` is filled with this run's label before a rule sees it.
 RUNS_DIR = "results/runs"
 RUN_DIR = RUNS_DIR + "/{run}"
 PREDICTION = RUN_DIR + "/predictions/{device}/{runtime}/{variant}/{model}.json"
-# One interleaved comparison of every deployment of a model (tvdeploy.compare).
+# One interleaved comparison of every deployment of a model (tvdeploy.measure.compare).
 COMPARISON = RUN_DIR + "/compare/{device}/b{batch}/{model}.json"
 OVERHEAD = RUN_DIR + "/overhead/{device}/{runtime}.json"
 PARITY = RUN_DIR + "/parity/{device}/{model}.json"
-# Where a model's eager time goes on the CPU, by kind of operator (tvdeploy.profile_ops; on request).
+# Where a model's eager time goes on the CPU, by kind of operator (tvdeploy.measure.profile_ops; on request).
 PROFILE = RUN_DIR + "/profile/cpu/{model}.md"
 MEASUREMENTS = {"comparisons": COMPARISON, "overhead": OVERHEAD, "parity": PARITY, "predictions": PREDICTION}
 TABLES_DIR = "results/tables"
@@ -51,7 +51,7 @@ TABLES = {
     "deployability": f"{TABLES_DIR}/deployability.csv",
     "builds": f"{TABLES_DIR}/builds.csv",
 }
-# Figures of a run (tvdeploy.plots), per device and batch size or per device, and its one-page summary.
+# Figures of a run (tvdeploy.results.plots), per device and batch size or per device, and its one-page summary.
 PLOTS_DIR = "results/plots"
 PLOTS_PER_BATCH = {
     "latency": PLOTS_DIR + "/{run}/{device}/b{batch}/latency.png",

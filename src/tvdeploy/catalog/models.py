@@ -20,9 +20,8 @@ import torch
 from torch import nn
 from torchvision.models import get_model, get_model_weights
 
-from tvdeploy.catalog import UnknownModelError
-from tvdeploy.cuda_graphs import CudaGraphReplay
-from tvdeploy.failures import RUN_ERROR, classify, error_line
+from tvdeploy.catalog.sheet import UnknownModelError
+from tvdeploy.harnesses.cuda_graphs import CudaGraphReplay
 from tvdeploy.registry import (
     CUDA_GRAPH,
     CUDAGRAPHS,
@@ -32,6 +31,7 @@ from tvdeploy.registry import (
     VARIANTS,
     derived_variants,
 )
+from tvdeploy.registry.failures import RUN_ERROR, classify, error_line
 
 CPU = torch.device("cpu")
 
