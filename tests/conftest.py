@@ -56,7 +56,7 @@ def frozen_convbn(tmp_path_factory):
     import torch
     from cpp_helpers import conv_bn_classifier
 
-    from tvdeploy.catalog.models import make_variant
+    from tvdeploy.build.torchscript import make_variant
 
     net = conv_bn_classifier(seed=3)
     path = tmp_path_factory.mktemp("variant") / "frozen.pt"

@@ -10,17 +10,12 @@ import pytest
 import torch
 from conftest import REPO_ROOT
 
-from tvdeploy.catalog.models import (
-    build_model,
-    categories,
-    compare_logits,
-    logits_of,
-    quiet_torchscript_deprecation,
-    random_state_dict,
-    script_logits_module,
-)
+from tvdeploy.build.load import quiet_torchscript_deprecation
+from tvdeploy.build.torchscript import script_logits_module
+from tvdeploy.catalog.models import build_model, categories, random_state_dict
 from tvdeploy.catalog.sheet import read_sheet
-from tvdeploy.inputs.preprocess import write_dat
+from tvdeploy.inputs.dat import write_dat
+from tvdeploy.tasks.classification import compare_logits, logits_of
 
 pytestmark = pytest.mark.slow
 

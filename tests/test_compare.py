@@ -146,7 +146,7 @@ def test_rounds_are_split_over_fresh_launches_of_every_worker():
 
 @pytest.fixture
 def toy_artifacts(tmp_path):
-    from tvdeploy.inputs.preprocess import write_dat
+    from tvdeploy.inputs.dat import write_dat
 
     module = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10)).eval())
     model = tmp_path / "toy.pt"

@@ -27,7 +27,7 @@ from cpp_helpers import (
     write_input,
 )
 
-from tvdeploy.catalog.models import apply_load_transform
+from tvdeploy.build.load import apply_load_transform
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")

@@ -1,5 +1,5 @@
 """The ``cudagraphs`` variant: TorchScript and AOTInductor packages replayed as CUDA graphs, in
-Python (tvdeploy.harnesses.cuda_graphs) and in the C++ programs (``--transform cuda_graph``).
+Python (tvdeploy.build.cuda_graphs) and in the C++ programs (``--transform cuda_graph``).
 
 Without a GPU only the refusals run; the rest needs CUDA (run on a lent GPU machine)."""
 
@@ -20,11 +20,11 @@ from cpp_helpers import (
     write_input,
 )
 
+from tvdeploy.build.cuda_graphs import CudaGraphReplay, _copy
 from tvdeploy.build.exporters import build_artifact
 from tvdeploy.build.records import artifact_file
-from tvdeploy.catalog.models import make_variant
+from tvdeploy.build.torchscript import make_variant
 from tvdeploy.harnesses import harness
-from tvdeploy.harnesses.cuda_graphs import CudaGraphReplay, _copy
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
 CUDA = torch.device("cuda")

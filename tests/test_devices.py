@@ -19,7 +19,7 @@ def test_available_cores_is_the_affinity_not_the_machine():
 
 
 def test_kernel_images_cover_a_gpu_of_the_same_major_or_by_ptx():
-    from tvdeploy.harnesses.runtime import has_kernels_for
+    from tvdeploy.harnesses.device import has_kernels_for
 
     wheel = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
     assert has_kernels_for((9, 0), wheel)  # H100
@@ -32,7 +32,7 @@ def test_kernel_images_cover_a_gpu_of_the_same_major_or_by_ptx():
 def test_cuda_without_a_gpu_is_a_clear_error():
     import torch
 
-    from tvdeploy.harnesses.runtime import DeviceError, resolve_device
+    from tvdeploy.harnesses.device import DeviceError, resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
@@ -43,7 +43,7 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 def test_a_cpu_is_named_by_its_model_as_in_environment_json():
     import torch
 
-    from tvdeploy.harnesses.runtime import device_name
+    from tvdeploy.harnesses.device import device_name
     from tvdeploy.host.environment import cpu_info
 
     assert device_name(torch.device("cpu")) == cpu_info()["model"]

@@ -12,7 +12,8 @@ import yaml
 from conftest import REPO_ROOT
 from cpp_helpers import ATOL, assert_infer_reproduces, conv_bn_classifier, random_image, run, write_input
 
-from tvdeploy.catalog.models import FusedModule, make_variant, save_first_deployable, traced_if_exact
+from tvdeploy.build.load import FusedModule
+from tvdeploy.build.torchscript import make_variant, save_first_deployable, traced_if_exact
 from tvdeploy.harnesses import harness
 from tvdeploy.host.devices import read_cpu_flags
 from tvdeploy.registry import ONEDNN_FUSION, VARIANTS

@@ -4,7 +4,8 @@ from dataclasses import fields
 
 import torch
 
-from tvdeploy.catalog.models import make_variant, random_state_dict
+from tvdeploy.build.torchscript import make_variant
+from tvdeploy.catalog.models import random_state_dict
 from tvdeploy.harnesses import harness
 from tvdeploy.harnesses.cpp import option, protocol_args
 from tvdeploy.measure.bench import Protocol

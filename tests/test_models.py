@@ -3,16 +3,9 @@
 import pytest
 import torch
 
-from tvdeploy.catalog.models import (
-    ParityError,
-    build_model,
-    check_parity,
-    compare_logits,
-    describe_output,
-    logits_of,
-    random_state_dict,
-    script_logits_module,
-)
+from tvdeploy.build.torchscript import script_logits_module
+from tvdeploy.catalog.models import build_model, random_state_dict
+from tvdeploy.tasks.classification import ParityError, check_parity, compare_logits, describe_output, logits_of
 
 
 def test_random_weights_are_seeded_and_shaped_like_the_published_file():
@@ -89,7 +82,8 @@ def test_compare_logits_is_scale_relative():
 
 # ---- deployment variants ------------------------------------------------------------------
 
-from tvdeploy.catalog.models import VARIANT_BUILDERS, apply_load_transform, make_variant  # noqa: E402
+from tvdeploy.build.load import apply_load_transform  # noqa: E402
+from tvdeploy.build.torchscript import VARIANT_BUILDERS, make_variant  # noqa: E402
 from tvdeploy.registry import VARIANTS, derived_variants  # noqa: E402
 
 

@@ -10,14 +10,9 @@ from PIL import Image
 
 from tvdeploy.catalog.models import default_weights
 from tvdeploy.catalog.sheet import read_sheet
-from tvdeploy.inputs.preprocess import (
-    DatFormatError,
-    ImageReadError,
-    preprocess_image,
-    read_dat,
-    sidecar_path,
-    write_dat,
-)
+from tvdeploy.inputs.dat import DatFormatError, read_dat, sidecar_path, write_dat
+from tvdeploy.inputs.images import ImageReadError
+from tvdeploy.tasks.classification import preprocess_image
 
 IMAGES = sorted((REPO_ROOT / "data" / "images").glob("*.*g"))
 CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")

@@ -8,7 +8,8 @@ from tvdeploy.build.exporters import aoti_inductor_configs, build_artifact, exam
 from tvdeploy.catalog.models import build_model
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
-from tvdeploy.harnesses.runtime import resolve_device, versions
+from tvdeploy.harnesses.device import resolve_device
+from tvdeploy.host.environment import versions
 from tvdeploy.registry import PLAIN
 
 log = setup_script_logging(snakemake)

@@ -3,12 +3,15 @@ fused."""
 
 import torch
 
-from tvdeploy.catalog.models import build_model, logits_of, save_first_deployable, traced_if_exact
+from tvdeploy.build.load import load_torchscript
+from tvdeploy.build.torchscript import save_first_deployable, traced_if_exact
+from tvdeploy.catalog.models import build_model
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic
-from tvdeploy.harnesses.runtime import resolve_device, versions
-from tvdeploy.harnesses.torchscript import load_torchscript
+from tvdeploy.harnesses.device import resolve_device
+from tvdeploy.host.environment import versions
 from tvdeploy.registry import VARIANTS
+from tvdeploy.tasks.classification import logits_of
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards

@@ -4,18 +4,13 @@ import time
 
 import torch
 
-from tvdeploy.catalog.models import (
-    build_model,
-    categories,
-    check_parity,
-    compare_logits,
-    logits_of,
-    quiet_torchscript_deprecation,
-    script_logits_module,
-)
+from tvdeploy.build.load import quiet_torchscript_deprecation
+from tvdeploy.build.torchscript import script_logits_module
+from tvdeploy.catalog.models import build_model, categories
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
-from tvdeploy.harnesses.runtime import versions
+from tvdeploy.host.environment import versions
+from tvdeploy.tasks.classification import check_parity, compare_logits, logits_of
 
 log = setup_script_logging(snakemake)
 info = ModelInfo(**snakemake.params.info)

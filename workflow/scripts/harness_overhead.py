@@ -7,14 +7,15 @@ from pathlib import Path
 import torch
 
 from tvdeploy.build.exporters import EXAMPLE_BATCH, build_artifact
-from tvdeploy.catalog.models import OverheadProbe, quiet_torchscript_deprecation
+from tvdeploy.build.load import quiet_torchscript_deprecation
+from tvdeploy.build.torchscript import OverheadProbe
 from tvdeploy.files import setup_script_logging, write_json_atomic
 from tvdeploy.harnesses import harness
-from tvdeploy.harnesses.runtime import apply_threads, resolve_device, synchronizer, versions
+from tvdeploy.harnesses.device import apply_threads, resolve_device, synchronizer
 from tvdeploy.host.cluster import slurm_allocation
 from tvdeploy.host.devices import available_cores
-from tvdeploy.host.environment import machine_fingerprint
-from tvdeploy.inputs.preprocess import read_dat
+from tvdeploy.host.environment import machine_fingerprint, versions
+from tvdeploy.inputs.dat import read_dat
 from tvdeploy.measure.bench import Protocol, bench_threads, run_rounds, summarize_rounds
 from tvdeploy.registry import BUILT_ARTIFACTS, CPP, TORCHSCRIPT, runtime
 

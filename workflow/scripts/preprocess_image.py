@@ -4,7 +4,8 @@ from pathlib import Path
 
 from tvdeploy.catalog.weights import sha256_of
 from tvdeploy.files import setup_script_logging
-from tvdeploy.inputs.preprocess import preprocess_image, sidecar_path, write_dat
+from tvdeploy.inputs.dat import sidecar_path, write_dat
+from tvdeploy.tasks.classification import preprocess_image
 
 log = setup_script_logging(snakemake)
 if Path(snakemake.output.meta) != sidecar_path(snakemake.output.dat):

@@ -2,8 +2,8 @@
 
 The package was compiled for this run's device (``package_aoti``); its kernels follow the thread
 count set at run time (built with ``cpp.dynamic_threads``), which every caller sets first
-(``tvdeploy.harnesses.runtime.apply_threads``). The ``cudagraphs`` variant replays the package's forward as
-CUDA graphs (tvdeploy.harnesses.cuda_graphs), as the C++ programs do."""
+(``tvdeploy.harnesses.device.apply_threads``). The ``cudagraphs`` variant replays the package's forward as
+CUDA graphs (tvdeploy.build.cuda_graphs), as the C++ programs do."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
+from tvdeploy.build.cuda_graphs import CudaGraphReplay
 from tvdeploy.build.records import artifact_file
-from tvdeploy.harnesses.cuda_graphs import CudaGraphReplay
 from tvdeploy.registry import CUDA_GRAPH, NO_TRANSFORM, VARIANTS
 
 

@@ -86,7 +86,7 @@ def _program_command(binary, artifact, device: str, variant: str) -> list[str]:
     gets the same checks as in the Python harnesses (no GPU, a GPU the LibTorch build has no
     kernels for) before a C++ program starts: its own error would come later and say less."""
     if device == "cuda":
-        from tvdeploy.harnesses.runtime import resolve_device
+        from tvdeploy.harnesses.device import resolve_device
 
         resolve_device(device)
     # A built artifact folder (AOTInductor) holds the file to load, or why it was not built.

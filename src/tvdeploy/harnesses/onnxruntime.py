@@ -1,7 +1,7 @@
 """Harness of ``onnxruntime``: the ONNX export run by an ONNX Runtime session.
 
 The session gets the job's thread count (torch's, which every caller sets first with
-``tvdeploy.harnesses.runtime.apply_threads``; ONNX Runtime ignores OMP_NUM_THREADS and would otherwise take
+``tvdeploy.harnesses.device.apply_threads``; ONNX Runtime ignores OMP_NUM_THREADS and would otherwise take
 every physical core), full graph optimisation, and its thread pool's spin-wait switched off: in an
 interleaved comparison an idle worker that spins steals CPU from the one being timed. What that
 costs ONNX Runtime itself is measured apart (docs/results.md).
@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from tvdeploy.build.records import artifact_file
-from tvdeploy.harnesses.runtime import DeviceError
+from tvdeploy.harnesses.device import DeviceError
 
 CPU_PROVIDER = "CPUExecutionProvider"
 CUDA_PROVIDER = "CUDAExecutionProvider"

@@ -2,7 +2,7 @@
 
 Settings that keep the comparison fair, each checked after compiling: float32 inference (on a CPU
 with avx512_bf16 OpenVINO would otherwise run bf16), the job's thread count (torch's, set first by
-``tvdeploy.harnesses.runtime.apply_threads``), the latency hint with one stream, and no thread pinning (the
+``tvdeploy.harnesses.device.apply_threads``), the latency hint with one stream, and no thread pinning (the
 workers of a comparison share the cores one at a time; pinned threads would fight the others').
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from tvdeploy.build.records import artifact_file
-from tvdeploy.harnesses.runtime import DeviceError
+from tvdeploy.harnesses.device import DeviceError
 
 OPENVINO_DEVICE = "CPU"
 

@@ -58,7 +58,7 @@ def config_sha256(config: dict) -> str:
 
 def machine_fingerprint() -> dict:
     """What a measurement depends on besides the code; every benchmark result records it."""
-    from tvdeploy.harnesses.runtime import versions
+    from tvdeploy.host.environment import versions
 
     fingerprint = {
         "hostname": socket.gethostname(),
@@ -83,4 +83,17 @@ def capture(config: dict, repo: str | Path, result_fingerprints: list[dict]) -> 
         "config_sha256": config_sha256(config),
         "config": config,
         "result_environments": ids,
+    }
+
+
+def versions() -> dict:
+    import torch
+    import torchvision
+
+    return {
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "python": platform.python_version(),
     }

@@ -30,7 +30,7 @@ def measure(device: str, threads: int, size: int | None = None, protocol: Protoc
     import numpy as np
     import torch
 
-    from tvdeploy.harnesses.runtime import apply_threads, device_name, resolve_device, synchronizer
+    from tvdeploy.harnesses.device import apply_threads, device_name, resolve_device, synchronizer
 
     applied = apply_threads(threads, 1)
     target = resolve_device(device)

@@ -124,9 +124,9 @@ def profile(
 def report(model: str, weights: str, dat: str, threads: int, peak_gflop_per_s: float | None) -> str:
     """The breakdown of one model's eager forward on this CPU as a markdown page."""
     from tvdeploy.catalog.models import build_model
-    from tvdeploy.harnesses.runtime import apply_threads, versions
-    from tvdeploy.host.environment import cpu_info
-    from tvdeploy.inputs.preprocess import read_dat
+    from tvdeploy.harnesses.device import apply_threads
+    from tvdeploy.host.environment import cpu_info, versions
+    from tvdeploy.inputs.dat import read_dat
 
     applied = apply_threads(threads, 1)
     module = build_model(model, weights).eval()

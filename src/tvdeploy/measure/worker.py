@@ -103,8 +103,9 @@ def main(argv=None) -> None:
 
     from tvdeploy.build.records import check_baked_threads
     from tvdeploy.harnesses import harness
-    from tvdeploy.harnesses.runtime import apply_threads, device_name, resolve_device, synchronizer, versions
-    from tvdeploy.inputs.preprocess import read_dat
+    from tvdeploy.harnesses.device import apply_threads, device_name, resolve_device, synchronizer
+    from tvdeploy.host.environment import versions
+    from tvdeploy.inputs.dat import read_dat
     from tvdeploy.registry import AOTI, runtime
 
     try:
@@ -139,7 +140,7 @@ def main(argv=None) -> None:
         # Proof that TorchScript's fuser ran (tvdeploy.catalog.models.FusedModule), and its warm-up.
         ready.update(fusion_groups=module.fusion_groups(), profiling_calls=module.profiling_calls)
     if hasattr(module, "captures"):
-        # Proof that the forward is a CUDA graph replay (tvdeploy.harnesses.cuda_graphs), as the C++ bench reports.
+        # Proof that the forward is a CUDA graph replay (tvdeploy.build.cuda_graphs), as the C++ bench reports.
         ready.update(cuda_graph_captures=module.captures)
     with torch.inference_mode():
         serve(lambda: module(batch), synchronize, ready, sys.stdin, protocol_out)

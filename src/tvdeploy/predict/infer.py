@@ -114,7 +114,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from tvdeploy.harnesses import harness
-    from tvdeploy.harnesses.runtime import apply_threads, predict, read_labels, resolve_device, versions
+    from tvdeploy.harnesses.device import apply_threads, resolve_device
+    from tvdeploy.host.environment import versions
+    from tvdeploy.tasks.classification import predict, read_labels
 
     threads = apply_threads(args.threads, 0)
     # A device this machine lacks stops the job (exit status 1 with the traceback): not a failure

@@ -24,7 +24,7 @@ OPTIMIZE_FOR_INFERENCE = "optimize_for_inference"
 # TorchScript's oneDNN Graph (LLGA) fuser: a process-wide switch, effective once the profiling
 # executor has profiled a shape; harnesses run those profiling calls before a new shape counts.
 ONEDNN_FUSION = "onednn_fusion"
-# Each input shape captured once as a CUDA graph and replayed (tvdeploy.harnesses.cuda_graphs; C++
+# Each input shape captured once as a CUDA graph and replayed (tvdeploy.build.cuda_graphs; C++
 # src/lib/cuda_graph.cpp); applies to TorchScript and AOTInductor packages alike.
 CUDA_GRAPH = "cuda_graph"
 LOAD_TRANSFORMS = (NO_TRANSFORM, OPTIMIZE_FOR_INFERENCE, ONEDNN_FUSION, CUDA_GRAPH)

@@ -10,7 +10,7 @@ import torch
 
 from tvdeploy.results.efficiency import EFFICIENCY_COLUMNS, efficiency
 from tvdeploy.registry.failures import RUN_ERROR, classify_text
-from tvdeploy.catalog.models import compare_logits
+from tvdeploy.tasks.classification import compare_logits
 from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, column_label, column_order
 from tvdeploy.results.speedups import RUN_KEYS, fastest_deployments, geometric_mean
 

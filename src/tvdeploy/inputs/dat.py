@@ -1,9 +1,6 @@
-"""Image → normalised float32 NCHW tensor, stored as a raw ``.dat`` plus a JSON sidecar.
-
-The transform is the one a model's weights declare (torchvision's ImageClassification
-preset: resize, centre crop, scale to [0, 1], normalise), rebuilt from the catalog's spec
-so that models with identical specs share one file.
-"""
+"""Raw tensors on disk: ``X.dat`` (little-endian float32) described by its JSON sidecar ``X.json``
+(shape, dtype, layout, and what produced it), the format both the Python harnesses and the C++
+programs read."""
 
 from __future__ import annotations
 
@@ -13,18 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms._presets import ImageClassification
 
 from tvdeploy.files import atomic_path, write_json_atomic
 
 DAT_DTYPE = "float32"
+
+
 BYTES_PER_FLOAT32 = 4
-
-
-class ImageReadError(ValueError):
-    """The input file is not a readable image."""
 
 
 class DatFormatError(ValueError):
@@ -33,32 +25,6 @@ class DatFormatError(ValueError):
 
 def sidecar_path(dat_path: str | Path) -> Path:
     return Path(dat_path).with_suffix(".json")
-
-
-def make_transform(spec: dict) -> ImageClassification:
-    return ImageClassification(
-        crop_size=spec["crop_size"],
-        resize_size=spec["resize_size"],
-        mean=tuple(spec["mean"]),
-        std=tuple(spec["std"]),
-        interpolation=InterpolationMode(spec["interpolation"]),
-        antialias=spec.get("antialias", True),
-    )
-
-
-def load_rgb_image(path: str | Path) -> Image.Image:
-    """Open any Pillow-readable image fully (so truncation is caught here) as RGB."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ImageReadError(f"cannot read image {path}: {err}") from err
-
-
-def preprocess_image(path: str | Path, spec: dict) -> torch.Tensor:
-    tensor = make_transform(spec)(load_rgb_image(path))
-    return tensor.unsqueeze(0).contiguous()
 
 
 def write_dat(tensor: torch.Tensor, dat_path: str | Path, metadata: dict) -> None:

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import platform
-from pathlib import Path
-
 import torch
-import torchvision
 
-from tvdeploy.catalog.models import logits_of
 from tvdeploy.host.environment import cpu_info
-from tvdeploy.inputs.preprocess import read_dat
 
 
 class DeviceError(RuntimeError):
@@ -88,48 +82,3 @@ def device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     # The CPU's model name, as environment.json and the C++ bench name it (not "x86_64").
     return cpu_info()["model"]
-
-
-def versions() -> dict:
-    return {
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
-        "python": platform.python_version(),
-    }
-
-
-def read_labels(path: str | Path) -> list[str]:
-    return Path(path).read_text(encoding="utf-8").splitlines()
-
-
-def predict(module, dat_paths, labels: list[str], device: torch.device, topk: int) -> list[dict]:
-    """Top-k predictions and full logits per input, in the same layout the C++ infer writes."""
-    results = []
-    with torch.inference_mode():
-        for dat in dat_paths:
-            batch = read_dat(dat).to(device)
-            logits = logits_of(module(batch)).float().cpu()
-            if logits.ndim != 2 or logits.shape[1] != len(labels):
-                raise ValueError(f"{dat}: model output shape {tuple(logits.shape)} does not match {len(labels)} labels")
-            probs = torch.softmax(logits, dim=1)
-            top = probs.topk(min(topk, probs.shape[1]), dim=1)
-            for row in range(logits.shape[0]):
-                results.append(
-                    {
-                        "input": str(dat),
-                        "row": row,
-                        "logits": logits[row].tolist(),
-                        "topk": [
-                            {
-                                "rank": rank + 1,
-                                "class_index": int(idx),
-                                "label": labels[int(idx)],
-                                "probability": float(p),
-                            }
-                            for rank, (idx, p) in enumerate(zip(top.indices[row], top.values[row], strict=True))
-                        ],
-                    }
-                )
-    return results

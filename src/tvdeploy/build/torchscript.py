@@ -1,0 +1,168 @@
+"""TorchScript export and its deployment variants. Each saved variant takes float32 inputs and
+returns float32 outputs, so every harness feeds it identical bytes; input casts are part of the
+measured work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tvdeploy.build.load import load_torchscript, quiet_torchscript_deprecation
+from tvdeploy.registry import CUDAGRAPHS, VARIANTS, derived_variants
+from tvdeploy.registry.failures import RUN_ERROR, classify, error_line
+from tvdeploy.tasks.classification import _logits_index, compare_logits, describe_output, LogitsOnly, logits_of
+
+
+def script_logits_module(net: nn.Module, example: torch.Tensor) -> tuple[torch.jit.ScriptModule, str]:
+    """Script ``net``; wrap it when the scripted forward returns a tuple (googlenet,
+    inception_v3 return namedtuples under scripting even in eval mode)."""
+    with quiet_torchscript_deprecation(), torch.inference_mode():
+        scripted = torch.jit.script(net)
+        output = scripted(example)
+        kind = describe_output(output)
+        index = _logits_index(output)
+        if index is not None:
+            scripted = torch.jit.script(LogitsOnly(net, index))
+    return scripted.eval(), kind
+
+
+class HalfPrecision(nn.Module):
+    """Runs the model in float16; casts in and out so callers keep float32 tensors."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.half()).float()
+
+
+class BFloat16(nn.Module):
+    """Runs the model in bfloat16; casts in and out so callers keep float32 tensors."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.to(torch.bfloat16)).float()
+
+
+class ChannelsLast(nn.Module):
+    """Runs the model on NHWC-strided tensors (faster convolutions on many backends)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.contiguous(memory_format=torch.channels_last))
+
+
+def _frozen(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    return torch.jit.freeze(plain.eval())
+
+
+def _half(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    return torch.jit.freeze(torch.jit.script(HalfPrecision(plain.half())).eval())
+
+
+def _bfloat16(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    return torch.jit.freeze(torch.jit.script(BFloat16(plain.to(torch.bfloat16))).eval())
+
+
+def _channels_last(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    wrapped = ChannelsLast(plain.to(memory_format=torch.channels_last))
+    return torch.jit.freeze(torch.jit.script(wrapped).eval())
+
+
+# How each derived variant of the registry is made from the plain export (tests check that the
+# keys are exactly the registry's derived variants). "optimized" is saved frozen: its
+# optimize_for_inference is the registry's load transform, applied by every harness.
+VARIANT_BUILDERS = {
+    "frozen": _frozen,
+    "optimized": _frozen,
+    "fp16": _half,
+    "channels_last": _channels_last,
+    # Frozen like "frozen"; the fuser is the load transform. Its graph may come from a trace
+    # (traced_if_exact).
+    "fused": _frozen,
+    "bf16": _bfloat16,
+    # Frozen like "frozen"; the capture and replay is the load transform.
+    CUDAGRAPHS: _frozen,
+}
+
+
+def make_variant(plain: torch.jit.ScriptModule, variant: str) -> torch.jit.ScriptModule:
+    """The module to save for ``variant``, built from the loaded plain export."""
+    if variant not in VARIANT_BUILDERS:
+        raise ValueError(f"unknown TorchScript variant '{variant}' (expected one of {', '.join(derived_variants())})")
+    with quiet_torchscript_deprecation():
+        return VARIANT_BUILDERS[variant](plain)
+
+
+def traced_if_exact(
+    eager: nn.Module, scripted: torch.jit.ScriptModule, example: torch.Tensor, rtol: float, atol: float
+) -> tuple[torch.jit.ScriptModule, str]:
+    """The eager module traced on ``example`` if the trace reproduces it on a batch of another
+    size (tracing records one path through the code and may bake in shapes), else ``scripted``;
+    with the reason, for the variant's provenance."""
+    other = torch.randn((example.shape[0] + 1, *example.shape[1:]), generator=torch.Generator().manual_seed(1))
+    other = other.to(example.device)
+    try:
+        with torch.inference_mode(False), torch.no_grad(), quiet_torchscript_deprecation():
+            traced = torch.jit.trace(eager.eval(), example, check_trace=False)
+            comparison = compare_logits(logits_of(eager(other)), logits_of(traced(other)), rtol, atol)
+    except Exception as err:  # any tracing failure means: use the scripted export
+        return scripted, f"scripted: tracing failed ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
+    if not comparison["within_tolerance"]:
+        return (
+            scripted,
+            f"scripted: the trace differs at batch {other.shape[0]} (max |Δ| {comparison['max_abs_diff']:.3g})",
+        )
+    return traced, f"traced: reproduces eager at batch {other.shape[0]}"
+
+
+def save_first_deployable(
+    candidates: list[tuple[torch.jit.ScriptModule, str]],
+    variant: str,
+    path: str | Path,
+    device: torch.device,
+    example: torch.Tensor,
+    reference: torch.Tensor,
+    rtol: float,
+    atol: float,
+) -> tuple[str, list[dict]]:
+    """Saves ``variant`` of the first candidate graph whose file, reloaded with the variant's load
+    transform as a harness does, runs ``example`` and reproduces eager's ``reference``; when none
+    does (the oneDNN fuser fails on some graphs), the last is saved anyway, so that its runs fail
+    or miss parity and the run records that for this model and variant instead of stopping.
+    Returns ("ok" or "failed", one record per candidate tried)."""
+    from tvdeploy.build.load import load_torchscript
+
+    transform = VARIANTS[variant].load_transform
+    attempts = []
+    for graph, source in candidates:
+        with quiet_torchscript_deprecation():
+            make_variant(graph, variant).save(str(path))
+        try:
+            deployed = load_torchscript(path, device, transform)
+            with torch.inference_mode():
+                comparison = compare_logits(reference, logits_of(deployed(example)), rtol, atol)
+        except (RuntimeError, torch.jit.Error) as err:
+            error = error_line(err, raised_last=isinstance(err, torch.jit.Error))
+            attempts.append({"graph": source, "error": error, "error_class": classify(err, RUN_ERROR)})
+            continue
+        attempts.append({"graph": source, "parity_random_input": comparison})
+        if comparison["within_tolerance"]:
+            return "ok", attempts
+    return "failed", attempts
+
+
+class OverheadProbe(nn.Module):
+    """Does almost nothing (a view), so its latency is the harness's fixed cost per call."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)

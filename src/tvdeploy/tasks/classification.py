@@ -1,0 +1,148 @@
+"""The image-classification task: ImageClassification preprocessing, the output contract (one
+[N, num_classes] logits tensor), top-k decoding with the weights' category names, and parity by
+max |Δlogit| plus top-5 agreement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms._presets import ImageClassification
+
+from tvdeploy.inputs.dat import read_dat
+from tvdeploy.inputs.images import load_rgb_image
+
+
+class ParityError(RuntimeError):
+    """Two runtimes disagree beyond tolerance."""
+
+
+def _logits_index(output: Any) -> int | None:
+    """None for a plain tensor; the index of the logits inside a tuple/namedtuple."""
+    if isinstance(output, torch.Tensor):
+        return None
+    if isinstance(output, tuple):
+        fields = getattr(output, "_fields", None)
+        if fields and "logits" in fields:
+            return fields.index("logits")
+        for index, item in enumerate(output):
+            if isinstance(item, torch.Tensor):
+                return index
+    raise TypeError(f"model output of type {type(output).__name__} holds no logits tensor")
+
+
+def logits_of(output: Any) -> torch.Tensor:
+    index = _logits_index(output)
+    return output if index is None else output[index]
+
+
+def describe_output(output: Any) -> str:
+    index = _logits_index(output)
+    if index is None:
+        return "tensor"
+    fields = getattr(output, "_fields", None)
+    name = type(output).__name__
+    return f"{name}[{fields[index] if fields else index}]"
+
+
+class LogitsOnly(nn.Module):
+    """Scriptable wrapper that returns one element of a tuple-returning model."""
+
+    __constants__ = ["index"]
+
+    def __init__(self, model: nn.Module, index: int):
+        super().__init__()
+        self.model = model
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)[self.index]
+
+
+def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).abs().max())
+
+
+def parity_tolerance(reference: torch.Tensor, rtol: float, atol: float) -> float:
+    """Tolerance scaled to the logits' magnitude (random weights give arbitrary scales)."""
+    return atol + rtol * float(reference.double().abs().max())
+
+
+def compare_logits(reference: torch.Tensor, candidate: torch.Tensor, rtol: float, atol: float, topk: int = 5) -> dict:
+    if reference.shape != candidate.shape:
+        raise ParityError(f"output shapes differ: {tuple(reference.shape)} vs {tuple(candidate.shape)}")
+    diff = max_abs_diff(reference, candidate)
+    tol = parity_tolerance(reference, rtol, atol)
+    k = min(topk, reference.shape[-1])
+    top_ref = reference.topk(k, dim=-1).indices
+    top_cand = candidate.topk(k, dim=-1).indices
+    return {
+        "max_abs_diff": diff,
+        "tolerance": tol,
+        "logits_max_abs": float(reference.double().abs().max()),
+        "top5_match": bool(torch.equal(top_ref, top_cand)),
+        "within_tolerance": diff <= tol,
+    }
+
+
+def check_parity(label: str, comparison: dict) -> None:
+    if not comparison["within_tolerance"]:
+        raise ParityError(
+            f"{label}: max abs diff {comparison['max_abs_diff']:.3e} exceeds tolerance "
+            f"{comparison['tolerance']:.3e} (logits max |x| = {comparison['logits_max_abs']:.3e}, "
+            f"top-5 match: {comparison['top5_match']})"
+        )
+
+
+def read_labels(path: str | Path) -> list[str]:
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def predict(module, dat_paths, labels: list[str], device: torch.device, topk: int) -> list[dict]:
+    """Top-k predictions and full logits per input, in the same layout the C++ infer writes."""
+    results = []
+    with torch.inference_mode():
+        for dat in dat_paths:
+            batch = read_dat(dat).to(device)
+            logits = logits_of(module(batch)).float().cpu()
+            if logits.ndim != 2 or logits.shape[1] != len(labels):
+                raise ValueError(f"{dat}: model output shape {tuple(logits.shape)} does not match {len(labels)} labels")
+            probs = torch.softmax(logits, dim=1)
+            top = probs.topk(min(topk, probs.shape[1]), dim=1)
+            for row in range(logits.shape[0]):
+                results.append(
+                    {
+                        "input": str(dat),
+                        "row": row,
+                        "logits": logits[row].tolist(),
+                        "topk": [
+                            {
+                                "rank": rank + 1,
+                                "class_index": int(idx),
+                                "label": labels[int(idx)],
+                                "probability": float(p),
+                            }
+                            for rank, (idx, p) in enumerate(zip(top.indices[row], top.values[row], strict=True))
+                        ],
+                    }
+                )
+    return results
+
+
+def make_transform(spec: dict) -> ImageClassification:
+    return ImageClassification(
+        crop_size=spec["crop_size"],
+        resize_size=spec["resize_size"],
+        mean=tuple(spec["mean"]),
+        std=tuple(spec["std"]),
+        interpolation=InterpolationMode(spec["interpolation"]),
+        antialias=spec.get("antialias", True),
+    )
+
+
+def preprocess_image(path: str | Path, spec: dict) -> torch.Tensor:
+    tensor = make_transform(spec)(load_rgb_image(path))
+    return tensor.unsqueeze(0).contiguous()
