@@ -108,7 +108,9 @@ def test_the_snakefile_parses_without_torch(tmp_path):
     blocker = tmp_path / "blocker"
     for name in ("torch", "torchvision"):
         (blocker / name).mkdir(parents=True)
-        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} imported while parsing the workflow')\n")
+        (blocker / name / "__init__.py").write_text(
+            f"raise ImportError('{name} imported while parsing the workflow')\n"
+        )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(PACKAGE.parent)])}
     done = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--config", "weights=random"],
@@ -129,5 +131,7 @@ def test_parse_time_modules_import_without_torch(module, tmp_path):
     blocker.mkdir()
     (blocker / "__init__.py").write_text("raise ImportError('torch')\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(PACKAGE.parent)])}
-    done = subprocess.run([sys.executable, "-c", f"import {module}"], env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], env=env, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]

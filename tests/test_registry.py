@@ -20,6 +20,7 @@ from tvdeploy.registry import (
     TORCHSCRIPT,
     VARIANTS,
     WEIGHTS,
+    Deployment,
 )
 
 SCHEMA = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -105,8 +106,16 @@ def test_unknown_names_are_clear_errors():
 
 
 def test_table_columns_follow_the_registry_order():
-    labels = ["onnxruntime", "ts-cpp (plain)", "ts-cpp (fused)", "eager", "aoti-cpp (cudagraphs)", "aoti-cpp"]
-    assert registry.column_order(labels) == [
+    deployments = [
+        Deployment("onnxruntime"),
+        Deployment("ts-cpp"),
+        Deployment("ts-cpp", "fused"),
+        Deployment("eager"),
+        Deployment("aoti-cpp", "cudagraphs"),
+        Deployment("aoti-cpp"),
+        Deployment("eager"),
+    ]
+    assert registry.ordered_labels(deployments) == [
         "eager",
         "ts-cpp (plain)",
         "ts-cpp (fused)",
@@ -114,3 +123,38 @@ def test_table_columns_follow_the_registry_order():
         "aoti-cpp (cudagraphs)",
         "onnxruntime",
     ]
+
+
+def test_a_deployment_has_one_key_and_one_label():
+    fused = Deployment("ts-cpp", "fused")
+    assert (fused.key, fused.label) == ("ts-cpp/fused", "ts-cpp (fused)")
+    assert Deployment.from_key(fused.key) == fused
+    # The key always names the variant; the label only where the runtime has a choice of them.
+    assert (Deployment("eager").key, Deployment("eager").label) == ("eager/plain", "eager")
+    with pytest.raises(ValueError, match="not a deployment key"):
+        Deployment.from_key("eager")
+    with pytest.raises(ValueError, match="unknown variant 'int8'"):
+        Deployment("ts-cpp", "int8")
+
+
+def test_tasks_are_declared_once_with_their_contract():
+    from tvdeploy.registry import TASKS
+
+    classification = TASKS[registry.CLASSIFICATION]
+    assert classification.input_layout == "NCHW" and classification.batches and classification.higher_is_better
+    assert classification.adapter == "tvdeploy.tasks.classification"
+    with pytest.raises(ValueError, match="unknown task 'segmentation'"):
+        registry.task("segmentation")
+    refusing = registry.Task(
+        **{**classification.__dict__, "unsupported": (registry.Unsupported("no kernels", runtime="onnxruntime"),)}
+    )
+    assert refusing.refusal("onnxruntime", PLAIN, "cpu") == "no kernels"
+    assert refusing.refusal("eager", PLAIN, "cpu") is None
+
+
+def test_model_sheet_schema_allows_exactly_the_registry_tasks_and_their_metrics():
+    sheet_schema = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "models.schema.yaml").read_text())
+    assert sheet_schema["properties"]["task"]["enum"] == list(registry.TASKS)
+    metrics = list(dict.fromkeys(t.accuracy_metric for t in registry.TASKS.values()))
+    assert sheet_schema["properties"]["metric"]["enum"] == metrics
+    assert sheet_schema["required"] == list(sheet_schema["properties"])

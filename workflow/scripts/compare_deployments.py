@@ -9,8 +9,9 @@ from tvdeploy.host.cluster import slurm_allocation
 from tvdeploy.host.devices import available_cores
 from tvdeploy.host.environment import machine_fingerprint
 from tvdeploy.measure.bench import Protocol, bench_threads, job_span
-from tvdeploy.measure.compare import BlockRule, ProcessWorker, deployment_name, run_interleaved, summarize_comparison
+from tvdeploy.measure.compare import BlockRule, ProcessWorker, run_interleaved, summarize_comparison
 from tvdeploy.measure.peak import probe
+from tvdeploy.registry import Deployment
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards
@@ -27,7 +28,7 @@ log.info("float32 matmul peak: %s GFLOP/s%s", peak["gflop_per_s"], f" ({peak['er
 
 workers = {}
 for (runtime, variant), artifact in zip(params.deployments, snakemake.input.artifacts, strict=True):
-    name = deployment_name(runtime, variant)
+    name = Deployment(runtime, variant).key
     command = worker_command(
         runtime, variant, wc.model, artifact, snakemake.input.dat, wc.device, batch_size, threads,
         settings["interop_threads"], programs,

@@ -25,6 +25,7 @@ import numpy as np
 
 from tvdeploy.measure.bench import summarize_rounds
 from tvdeploy.measure.paired import paired_ratio
+from tvdeploy.registry import Deployment
 
 LOG = logging.getLogger("tvdeploy.measure.compare")
 
@@ -251,10 +252,6 @@ def _run_rounds(workers, results, alive, failed, launch, launch_range, rule, rng
                 LOG.info("round %d: %s block noisy (IQR/median %.3f), re-running", round_index, name, spread)
 
 
-def deployment_name(runtime_name: str, variant: str) -> str:
-    return f"{runtime_name}/{variant}"
-
-
 def summarize_comparison(
     results: dict[str, WorkerResult],
     pairs: list[dict],
@@ -280,7 +277,7 @@ def summarize_comparison(
 
     comparisons = []
     for pair in pairs:
-        cand, ref = deployment_name(*pair["candidate"]), deployment_name(*pair["reference"])
+        cand, ref = Deployment(*pair["candidate"]).key, Deployment(*pair["reference"]).key
         row = {"kind": pair["kind"], "candidate": cand, "reference": ref}
         cand_medians = deployments[cand].get("round_medians", {})
         ref_medians = deployments[ref].get("round_medians", {})

@@ -14,7 +14,7 @@ import math
 import pandas as pd
 
 from tvdeploy.measure.peak import FLOP_PER_MULTIPLY_ADD
-from tvdeploy.registry import column_label, column_order
+from tvdeploy.registry import Deployment, deployments_of, ordered_labels, column_label
 
 EFFICIENCY_COLUMNS = ["model_gflop", "gflop_per_s", "peak_gflop_per_s", "peak_fraction"]
 
@@ -43,9 +43,11 @@ def efficiency_markdown(table: pd.DataFrame) -> str:
             f"{rate:.0f} ({fraction:.0%})" if not math.isnan(fraction) else f"{rate:.0f}"
             for rate, fraction in zip(group["gflop_per_s"], group["peak_fraction"], strict=True)
         ]
-        label = [column_label(r, v) for r, v in zip(group["runtime"], group["variant"], strict=True)]
-        wide = group.assign(column=label, cell=cell).pivot(index="model", columns="column", values="cell")
-        wide = wide[column_order(wide.columns)]
+        deployments = deployments_of(group)
+        wide = group.assign(column=[d.label for d in deployments], cell=cell).pivot(
+            index="model", columns="column", values="cell"
+        )
+        wide = wide[ordered_labels(deployments)]
         peaks = group.groupby("model")["peak_gflop_per_s"].first()
         wide.insert(0, "peak GFLOP/s", peaks.round(0))
         wide.insert(0, "GFLOP", group.groupby("model")["model_gflop"].first().round(2))

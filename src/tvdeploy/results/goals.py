@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tvdeploy.registry import AOTI, CPP, PEER_REFERENCE, RUNTIMES, TORCHSCRIPT
+from tvdeploy.registry import Deployment, deployments_of, ordered_labels, AOTI, CPP, PEER_REFERENCE, RUNTIMES, TORCHSCRIPT
 from tvdeploy.results.speedups import fastest_deployments, geometric_mean
 
 MET, MISSED, UNDECIDED = "met", "missed", "undecided"
@@ -110,7 +110,7 @@ def _cpp_vs_peer_rows(latency: pd.DataFrame, ratios: pd.DataFrame, target: float
     # LibTorch's C++ deployments, not every C++ runtime (openvino-cpp is the peer's own C++ path).
     cpp_runtimes = {name for name, rt in RUNTIMES.items() if rt.language == CPP and rt.artifact in (TORCHSCRIPT, AOTI)}
     peer = ratios[(ratios["kind"] == "vs_peer") & ratios["verdict"].notna()]
-    peer = peer[peer["candidate"].str.split("/").str[0].isin(cpp_runtimes)]
+    peer = peer[[Deployment.from_key(c).runtime in cpp_runtimes for c in peer["candidate"]]]
     goal = f"best LibTorch C++ deployment / {PEER_REFERENCE} <= {target}"
     rows = []
     for (device, batch), group in latency.groupby(["device", "batch_size"], sort=True):

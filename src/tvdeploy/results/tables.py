@@ -11,7 +11,7 @@ import torch
 from tvdeploy.results.efficiency import EFFICIENCY_COLUMNS, efficiency
 from tvdeploy.registry.failures import RUN_ERROR, classify_text
 from tvdeploy.tasks.classification import compare_logits
-from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, column_label, column_order
+from tvdeploy.registry import Deployment, deployments_of, ordered_labels, EAGER, PLAIN, RUNTIMES, column_label
 from tvdeploy.results.speedups import RUN_KEYS, fastest_deployments, geometric_mean
 
 LATENCY_COLUMNS = [
@@ -179,9 +179,11 @@ def latency_markdown(table: pd.DataFrame) -> str:
     and the fastest deployment with its speedup over eager."""
     parts = []
     for (run, device, batch), group in table.groupby(RUN_KEYS, sort=True):
-        label = [column_label(r, v) for r, v in zip(group["runtime"], group["variant"], strict=True)]
-        wide = group.assign(column=label).pivot_table(index="model", columns="column", values="median_ms")
-        ordered = column_order(wide.columns)
+        deployments = deployments_of(group)
+        wide = group.assign(column=[d.label for d in deployments]).pivot_table(
+            index="model", columns="column", values="median_ms"
+        )
+        ordered = ordered_labels(deployments)
         wide = wide[ordered].round(3)
         best = fastest_deployments(group).set_index("model")
         if not best.empty:
@@ -305,11 +307,11 @@ def throughput_markdown(table: pd.DataFrame) -> str:
     batched = table[table["batch_size"] > 1]
     if batched.empty:
         return ""
-    label = [column_label(r, v) for r, v in zip(batched["runtime"], batched["variant"], strict=True)]
+    label = [d.label for d in deployments_of(batched)]
     parts = []
     for (run, device, batch), group in batched.assign(column=label).groupby(RUN_KEYS, sort=True):
         wide = group.pivot_table(index="model", columns="column", values="throughput_ips").round(1)
-        ordered = column_order(wide.columns)
+        ordered = ordered_labels(deployments_of(group))
         parts.append(f"### {run_title(run, device, batch)}: throughput (images/s)\n\n{wide[ordered].to_markdown()}\n")
     return "\n".join(parts)
 
@@ -392,11 +394,9 @@ def catalog_markdown(
             "planned mem_mb": mem_mb[model],
         }
         for device, group in batch1[batch1["model"] == model].groupby("device"):
-            labels = {
-                column_label(r, v): ms
-                for r, v, ms in zip(group["runtime"], group["variant"], group["median_ms"], strict=True)
-            }
-            for label in column_order(labels):
+            deployments = deployments_of(group)
+            labels = {d.label: ms for d, ms in zip(deployments, group["median_ms"], strict=True)}
+            for label in ordered_labels(deployments):
                 if pd.notna(labels[label]):
                     row[f"{label} {device} (ms)"] = round(float(labels[label]), 2)
             if (model, device) in fastest.index:
@@ -610,11 +610,13 @@ def ratio_matrix_markdown(ratios: pd.DataFrame, kind: str, reference_name: str) 
     rows = ratios[(ratios["kind"] == kind) & ratios["verdict"].notna()]
     parts = []
     for (run, device, batch), group in rows.groupby(RUN_KEYS, sort=True):
-        labels = [column_label(*c.split("/")) for c in group["candidate"]]
+        candidates = [Deployment.from_key(c) for c in group["candidate"]]
         intervals = zip(group["ratio"], group["ci_low"], group["ci_high"], strict=True)
-        cells = group.assign(deployment=labels, cell=[interval_text(r, lo, hi) for r, lo, hi in intervals])
+        cells = group.assign(
+            deployment=[d.label for d in candidates], cell=[interval_text(r, lo, hi) for r, lo, hi in intervals]
+        )
         wide = cells.pivot_table(index="model", columns="deployment", values="cell", aggfunc="first").fillna("—")
-        ordered = column_order(wide.columns)
+        ordered = ordered_labels(candidates)
         parts.append(
             f"### {run_title(run, device, batch)}: time vs {reference_name} "
             "(paired ratio [interval], < 1 is faster)\n\n"

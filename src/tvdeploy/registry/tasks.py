@@ -1,0 +1,93 @@
+"""The torchvision tasks tvdeploy deploys, each declared once (torch-free): where its models come
+from, how their inputs are preprocessed and laid out, what comes out, how two runtimes' outputs
+are compared and how accuracy is scored, and what cannot run it.
+
+Each task has one adapter module (``Task.adapter``, under tvdeploy.tasks) that owns the torch
+side: preprocessing to ``.dat``, example inputs, the export wrapper, decoding outputs into a
+prediction record and the parity metric. The C++ programs accept exactly these names for
+``--task`` (tests/test_cpp_cli.py); config/models.tsv names one per model (its schema's enum is
+checked against this table by tests/test_registry.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# What one model call takes.
+IMAGE = "image"  # one image, batched along N
+IMAGE_LIST = "image list"  # a list of images, each its own size
+CLIP = "clip"  # consecutive video frames
+IMAGE_PAIR = "image pair"  # two images (optical flow)
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A deployment that cannot run a task, refused up front with its reason (``None`` matches
+    every runtime, variant or device)."""
+
+    why: str
+    runtime: str | None = None
+    variant: str | None = None
+    device: str | None = None
+
+    def matches(self, runtime: str, variant: str, device: str) -> bool:
+        return all(
+            want is None or want == got
+            for want, got in zip((self.runtime, self.variant, self.device), (runtime, variant, device), strict=True)
+        )
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    description: str
+    # The torchvision.models submodule list_models(module=...) takes its models from.
+    torchvision_module: str
+    # The weights' transforms() preset class its inputs are preprocessed with.
+    preset: str
+    input_kind: str
+    # Axis letters of each model input as the .dat sidecar records them.
+    input_layout: str
+    outputs: str
+    parity_metric: str
+    accuracy_metric: str
+    higher_is_better: bool
+    # Whether inputs stack along a batch axis (a list of differently sized images does not).
+    batches: bool
+    # The adapter module (tvdeploy.tasks.<name>).
+    adapter: str
+    unsupported: tuple[Unsupported, ...] = ()
+
+    def refusal(self, runtime: str, variant: str, device: str) -> str | None:
+        """Why this task cannot run on (runtime, variant, device), or None when it can."""
+        return next((u.why for u in self.unsupported if u.matches(runtime, variant, device)), None)
+
+
+CLASSIFICATION = "classification"
+
+TASKS: dict[str, Task] = {
+    t.name: t
+    for t in (
+        Task(
+            CLASSIFICATION,
+            "image classification: one label per image",
+            torchvision_module="torchvision.models",
+            preset="ImageClassification",
+            input_kind=IMAGE,
+            input_layout="NCHW",
+            outputs="logits [N, num_classes]",
+            parity_metric="max |Δlogit| within tolerance of the logits' scale, and equal top-5",
+            accuracy_metric="acc@1",
+            higher_is_better=True,
+            batches=True,
+            adapter="tvdeploy.tasks.classification",
+        ),
+    )
+}
+
+
+def task(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task '{name}' (known: {', '.join(TASKS)})") from None

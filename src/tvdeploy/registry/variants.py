@@ -1,0 +1,123 @@
+"""Devices, load transforms and deployment variants, each declared once (torch-free).
+
+A variant is one way of deploying an exported model, measured on its own; the C++ programs accept
+exactly the load transforms named here (tests/test_cpp_cli.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Where a run can execute; "auto" in the config resolves to one of these (tvdeploy.host.devices).
+DEVICES = ("cpu", "cuda")
+DEVICE_CHOICES = ("auto", *DEVICES)
+
+# What a harness does to a module right after loading it. The C++ programs accept exactly these
+# names for --transform (checked by tests/test_cpp_cli.py).
+NO_TRANSFORM = "none"
+OPTIMIZE_FOR_INFERENCE = "optimize_for_inference"
+# TorchScript's oneDNN Graph (LLGA) fuser: a process-wide switch, effective once the profiling
+# executor has profiled a shape; harnesses run those profiling calls before a new shape counts.
+ONEDNN_FUSION = "onednn_fusion"
+# Each input shape captured once as a CUDA graph and replayed (tvdeploy.build.cuda_graphs; C++
+# src/lib/cuda_graph.cpp); applies to TorchScript and AOTInductor packages alike.
+CUDA_GRAPH = "cuda_graph"
+LOAD_TRANSFORMS = (NO_TRANSFORM, OPTIMIZE_FOR_INFERENCE, ONEDNN_FUSION, CUDA_GRAPH)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of deploying the exported model, separately measured: a TorchScript file of its
+    own (every variant but plain is derived from the plain export by its own rule), and for the
+    variants that are only a load transform (cudagraphs) also the AOTInductor package as built."""
+
+    name: str
+    description: str
+    devices: tuple[str, ...] = DEVICES
+    # Applied after loading, identically in every harness.
+    load_transform: str = NO_TRANSFORM
+    # The parity config key for this variant compared against a different variant (e.g. half
+    # precision against float32 eager); None: the device's float32 tolerance.
+    cross_variant_rtol_key: str | None = None
+    # Built from torch.jit.trace of the eager module where the trace reproduces it at another
+    # batch size (a leaner graph: no shape checks left for the interpreter), else from the
+    # scripted export.
+    prefers_trace: bool = False
+    # On the CPU, run only where the CPU has one of these /proc/cpuinfo flags (native support;
+    # elsewhere it would be emulated and its timing meaningless): skipped otherwise, with why.
+    native_cpu_flags: tuple[str, ...] = ()
+
+    def supports(self, device: str) -> bool:
+        return device in self.devices
+
+
+PLAIN = "plain"
+FP16 = "fp16"
+CUDAGRAPHS = "cudagraphs"
+# CPU flags of native bfloat16 arithmetic (dot products in AVX-512 BF16, tiles in AMX).
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant(PLAIN, "the model as built (eager) or as exported (torch.jit.script)"),
+        Variant("frozen", "torch.jit.freeze: weights inlined as constants, conv+bn folded"),
+        # optimize_for_inference output (MKLDNN-prepacked weights on CPU) cannot be saved and
+        # reloaded, so the file is frozen and every harness optimises it at load time.
+        Variant("optimized", "frozen + torch.jit.optimize_for_inference", load_transform=OPTIMIZE_FOR_INFERENCE),
+        # Half precision on a CPU is emulated or unsupported for many ops: not a deployment there.
+        Variant(FP16, "half precision, float32 in and out", devices=("cuda",), cross_variant_rtol_key="fp16_rtol"),
+        Variant("channels_last", "NHWC memory format, frozen"),
+        # oneDNN Graph fuses conv/matmul chains with their element-wise ops; CPU float32 here.
+        # Measured on random inputs: within 1e-6 of the logits' scale, so float32 tolerance.
+        Variant(
+            "fused",
+            "traced (else scripted) and frozen, run with TorchScript's oneDNN Graph fuser",
+            devices=("cpu",),
+            load_transform=ONEDNN_FUSION,
+            prefers_trace=True,
+        ),
+        # bfloat16 keeps float32's range with an 8-bit mantissa: its own parity tolerance.
+        # Native on CPUs with AVX-512 BF16 (Zen 4, Cooper Lake) or AMX (Sapphire Rapids).
+        Variant(
+            "bf16",
+            "bfloat16 weights and activations, float32 in and out, frozen",
+            cross_variant_rtol_key="bf16_rtol",
+            native_cpu_flags=BF16_CPU_FLAGS,
+        ),
+        # At small batch a GPU waits on the CPU launching hundreds of small kernels; one graph
+        # launch replays them all. Same kernels as without the graph: float32 tolerance.
+        Variant(
+            CUDAGRAPHS,
+            "frozen, each input shape captured once as a CUDA graph and replayed",
+            devices=("cuda",),
+            load_transform=CUDA_GRAPH,
+        ),
+    )
+}
+TORCHSCRIPT_VARIANTS = tuple(VARIANTS)
+# What an AOTInductor package runs as: as built in float32 or half precision (a package each), or
+# the float32 package replayed as CUDA graphs.
+AOTI_VARIANTS = (PLAIN, FP16, CUDAGRAPHS)
+
+
+def built_variant(variant: str) -> str:
+    """The variant of the built artifact a deployment loads: a variant that is only a load
+    transform (cudagraphs) runs the plain build; the others (fp16) are built in their own."""
+    return PLAIN if VARIANTS[variant].load_transform != NO_TRANSFORM else variant
+
+
+# The AOTInductor packages built per model and device.
+AOTI_BUILT_VARIANTS = tuple(dict.fromkeys(built_variant(v) for v in AOTI_VARIANTS))
+
+
+def variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ValueError(f"unknown variant '{name}' (known: {', '.join(VARIANTS)})") from None
+
+
+def derived_variants() -> list[str]:
+    """TorchScript variants made from the plain export by their own rule."""
+    return [v for v in TORCHSCRIPT_VARIANTS if v != PLAIN]
