@@ -1,7 +1,8 @@
-# tvdeploy: torchvision classification models → TorchScript → C++ LibTorch, benchmarked.
+# tvdeploy: torchvision models → TorchScript, AOTInductor, ONNX, OpenVINO IR → C++ and Python runtimes, benchmarked.
 # Wiring only: configuration, rule modules, final targets. The logic is the tvdeploy package
 # (src/tvdeploy); workflow/rules/common.smk connects it to the rules.
 
+import pandas as pd
 from snakemake.utils import min_version, validate
 
 min_version("9.27")
@@ -11,6 +12,8 @@ configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+# The model sheet, like a sample sheet: every row checked against its own schema.
+validate(pd.read_csv(config["model_sheet"], sep="\t"), "workflow/schemas/models.schema.yaml")
 
 
 report: "workflow/report/workflow.rst"

@@ -267,8 +267,9 @@ def test_catalog_rows_show_every_deployment_and_the_fastest(tmp_path):
     medians = {"eager/plain": 10.0, "ts-cpp/plain": 8.0, "ts-cpp/fused": 4.0, "onnxruntime/plain": 5.0}
     records = [comparison_record("m", medians)]
     info = ModelInfo(
-        "m", "W.V1", "u", "ab", 256, 224, "bilinear", True, (0.5,) * 3, (0.2,) * 3, 2_000_000, 1.5, 8.0, 70.0, 90.0, 10
-    )
+        "m", "classification", "W.V1", "u", "ab", 256, 224, "bilinear", True, (0.5,) * 3, (0.2,) * 3, 2_000_000, 1.5,
+        8.0, "acc@1", 70.0, 10,
+    )  # fmt: skip
     job = tmp_path / "export.tsv"
     job.write_text("s\th:m:s\tmax_rss\n12.5\t0:00:12\t900\n")
     exports = {"m": {"weights": {"source": "random"}, "export_s": 3.2}}

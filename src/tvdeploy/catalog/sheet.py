@@ -1,4 +1,4 @@
-"""The model catalog: every torchvision classification model and what its weights declare.
+"""The model catalog: every torchvision model of a registered task and what its weights declare.
 
 The catalog is generated from torchvision's weights API into a tab-separated sheet
 (``config/models.tsv``) so that parsing the workflow never imports torch. Reading the
@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from tvdeploy.registry.tasks import TASKS, task
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # torch.hub's convention: the file name carries the first hex digits of the sha256 after a dash.
@@ -32,6 +34,7 @@ class UnknownModelError(ValueError):
 @dataclass(frozen=True)
 class ModelInfo:
     model: str
+    task: str  # a tvdeploy.registry.TASKS name
     weights: str  # e.g. "ResNet50_Weights.IMAGENET1K_V2", the DEFAULT weights enum member
     url: str
     sha256_prefix: str
@@ -44,8 +47,9 @@ class ModelInfo:
     num_params: int
     gflops: float
     file_size_mb: float
-    acc1: float
-    acc5: float
+    # The task's accuracy metric (its registry entry's accuracy_metric) as the weights publish it.
+    metric: str
+    metric_value: float
     num_classes: int
 
     @property
@@ -92,13 +96,22 @@ def _single(value) -> int:
     return int(value[0] if isinstance(value, (list, tuple)) else value)
 
 
-def info_from_weights(model: str, weights) -> ModelInfo:
+def published_metric(meta: dict, metric: str) -> float:
+    """``metric`` from the weights' ``_metrics`` (keyed by evaluation data set), NaN where absent."""
+    for scores in meta.get("_metrics", {}).values():
+        if metric in scores:
+            return float(scores[metric])
+    return float("nan")
+
+
+def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
     """Build a catalog row from a torchvision weights enum member."""
     transform = weights.transforms()
     meta = weights.meta
-    metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
+    metric = task(task_name).accuracy_metric
     return ModelInfo(
         model=model,
+        task=task_name,
         weights=f"{type(weights).__name__}.{weights.name}",
         url=weights.url,
         sha256_prefix=sha256_prefix_from_url(weights.url),
@@ -111,20 +124,22 @@ def info_from_weights(model: str, weights) -> ModelInfo:
         num_params=int(meta["num_params"]),
         gflops=float(meta.get("_ops", float("nan"))),
         file_size_mb=float(meta.get("_file_size", float("nan"))),
-        acc1=float(metrics.get("acc@1", float("nan"))),
-        acc5=float(metrics.get("acc@5", float("nan"))),
+        metric=metric,
+        metric_value=published_metric(meta, metric),
         num_classes=len(meta["categories"]),
     )
 
 
 def catalog_from_torchvision() -> dict[str, ModelInfo]:
-    """Every classification model torchvision lists, with its DEFAULT weights' metadata."""
-    import torchvision.models
+    """Every model torchvision lists for a registered task, with its DEFAULT weights' metadata."""
+    import importlib
+
     from torchvision.models import get_model_weights, list_models
 
     return {
-        name: info_from_weights(name, get_model_weights(name).DEFAULT)
-        for name in sorted(list_models(module=torchvision.models))
+        name: info_from_weights(name, spec.name, get_model_weights(name).DEFAULT)
+        for spec in TASKS.values()
+        for name in sorted(list_models(module=importlib.import_module(spec.torchvision_module)))
     }
 
 
@@ -150,6 +165,7 @@ def _parse_row(row: dict[str, str]) -> ModelInfo:
     floats = lambda s: tuple(float(x) for x in s.split(","))
     return ModelInfo(
         model=row["model"],
+        task=row["task"],
         weights=row["weights"],
         url=row["url"],
         sha256_prefix=row["sha256_prefix"],
@@ -162,8 +178,8 @@ def _parse_row(row: dict[str, str]) -> ModelInfo:
         num_params=int(row["num_params"]),
         gflops=float(row["gflops"]),
         file_size_mb=float(row["file_size_mb"]),
-        acc1=float(row["acc1"]),
-        acc5=float(row["acc5"]),
+        metric=row["metric"],
+        metric_value=float(row["metric_value"]),
         num_classes=int(row["num_classes"]),
     )
 
@@ -188,7 +204,7 @@ def resolve_models(requested, catalog: dict[str, ModelInfo]) -> list[str]:
             close = difflib.get_close_matches(name, list(catalog), n=3, cutoff=0.5)
             hints.append(f"'{name}' (closest: {', '.join(close) if close else 'none'})")
         raise UnknownModelError(
-            "unknown torchvision classification model(s): "
+            "unknown torchvision model(s): "
             + "; ".join(hints)
             + f". Valid names are listed in the model sheet ({len(catalog)} models), or use 'all'."
         )

@@ -41,6 +41,8 @@ from tvdeploy.results import runs
 
 # Files Pillow can open; fixed here so parsing does not import Pillow's plugins.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+# The accuracy the accuracy-vs-latency figure plots.
+TOP1_METRIC = "acc@1"
 # The preprocessing spec id's shape (tvdeploy.catalog.sheet.preprocess_spec_id).
 SPEC_PATTERN = r"r\d+_c\d+_[a-z]+_[a-z0-9]+(_noaa)?"
 # Names are checked against the catalog by Plan.model(); a plain pattern keeps DAG building fast.
@@ -446,9 +448,13 @@ class Plan:
         return files
 
     def accuracy(self) -> dict[str, float]:
-        """Published ImageNet top-1 accuracy (%) of every catalog model's weights (torchvision
-        metadata): other runs copied in may have measured models this run did not."""
-        return {m: info.acc1 for m, info in self.catalog.items() if not math.isnan(info.acc1)}
+        """Published ImageNet top-1 accuracy (%) of every catalog model whose task scores by it
+        (torchvision metadata): other runs copied in may have measured models this run did not."""
+        return {
+            m: info.metric_value
+            for m, info in self.catalog.items()
+            if info.metric == TOP1_METRIC and not math.isnan(info.metric_value)
+        }
 
     def gmacs(self) -> dict[str, float]:
         """Multiply-accumulates per image (G) of every catalog model (torchvision metadata), for
