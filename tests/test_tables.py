@@ -7,7 +7,6 @@ import pytest
 from result_helpers import comparison_record
 
 from tvdeploy.results.tables import (
-    compare_predictions,
     deployability_markdown,
     deployability_table,
     latency_markdown,
@@ -15,6 +14,7 @@ from tvdeploy.results.tables import (
     parity_table,
     predictions_table,
 )
+from tvdeploy.tasks.classification import compare_predictions
 
 
 def test_latency_table_speedups_and_order():

@@ -5,7 +5,7 @@ deployed is listed with that error, a pair beyond its tolerance is logged as an 
 in the tables, the summary and the deployability matrix."""
 
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
-from tvdeploy.results.tables import compare_predictions
+from tvdeploy.tasks.classification import compare_predictions
 
 log = setup_script_logging(snakemake)
 rows, unavailable = [], []

@@ -1,1 +1,2 @@
-"""results"""
+"""Stage results: records to tables (pandas), figures (matplotlib), the summary, the goals
+judged from paired ratios, and runs from other machines. Torch-free."""

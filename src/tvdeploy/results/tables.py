@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from tvdeploy.results.efficiency import EFFICIENCY_COLUMNS, efficiency
 from tvdeploy.registry.failures import RUN_ERROR, classify_text
 from tvdeploy.tasks.classification import compare_logits
+from tvdeploy.inputs import input_name
 from tvdeploy.registry import Deployment, deployments_of, ordered_labels, EAGER, PLAIN, RUNTIMES, column_label
 from tvdeploy.results.speedups import RUN_KEYS, fastest_deployments, geometric_mean
 
@@ -71,28 +71,8 @@ def run_title(run: str, device: str, batch: int | None = None) -> str:
     return f"{run} · {device}" + (f", batch {batch}" if batch is not None else "")
 
 
-def image_name(input_path: str) -> str:
-    return Path(input_path).stem
 
 
-def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: float, identity: dict) -> list[dict]:
-    """One parity row per image: max |Δlogit| and top-5 agreement of candidate vs reference."""
-    ref_by_key = {(image_name(r["input"]), r.get("row", 0)): r for r in reference["results"]}
-    rows = []
-    for result in candidate["results"]:
-        key = (image_name(result["input"]), result.get("row", 0))
-        if key not in ref_by_key:
-            raise KeyError(f"reference predictions lack image {key[0]} (row {key[1]})")
-        comparison = compare_logits(
-            torch.tensor(ref_by_key[key]["logits"]).unsqueeze(0),
-            torch.tensor(result["logits"]).unsqueeze(0),
-            rtol,
-            atol,
-        )
-        rows.append({**identity, "image": key[0], **comparison})
-    if len(rows) != len(ref_by_key):
-        raise ValueError(f"candidate has {len(rows)} results, reference {len(ref_by_key)}")
-    return rows
 
 
 def allocation_columns(record: dict) -> dict:
@@ -215,7 +195,7 @@ def predictions_table(predictions: list[dict], weights_source: dict[str, str]) -
                     {
                         "run": pred["run"],
                         "model": pred["model"],
-                        "image": image_name(result["input"]),
+                        "image": input_name(result["input"]),
                         "runtime": pred["runtime"],
                         "variant": pred["variant"],
                         "device": pred["device"],
