@@ -26,11 +26,11 @@ import torch
 from torch import nn
 
 from tvdeploy.build.records import BUILD_RECORD
-from tvdeploy.registry.failures import COMPILE_ERROR, CONVERSION_ERROR, EXPORT_ERROR, TIMEOUT, classify, error_text
-from tvdeploy.files import atomic_directory, write_json_atomic
 from tvdeploy.build.torchscript import HalfPrecision
-from tvdeploy.tasks.classification import LogitsOnly, _logits_index
+from tvdeploy.files import atomic_directory, write_json_atomic
 from tvdeploy.registry import FP16, PLAIN
+from tvdeploy.registry.failures import COMPILE_ERROR, CONVERSION_ERROR, EXPORT_ERROR, TIMEOUT, classify, error_text
+from tvdeploy.tasks.classification import LogitsOnly, _logits_index
 
 ONNX_FILE = "model.onnx"
 OPENVINO_FILE = "model.xml"

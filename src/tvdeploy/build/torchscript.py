@@ -12,7 +12,7 @@ from torch import nn
 from tvdeploy.build.load import load_torchscript, quiet_torchscript_deprecation
 from tvdeploy.registry import CUDAGRAPHS, VARIANTS, derived_variants
 from tvdeploy.registry.failures import RUN_ERROR, classify, error_line
-from tvdeploy.tasks.classification import _logits_index, compare_logits, describe_output, LogitsOnly, logits_of
+from tvdeploy.tasks.classification import LogitsOnly, _logits_index, compare_logits, describe_output, logits_of
 
 
 def script_logits_module(net: nn.Module, example: torch.Tensor) -> tuple[torch.jit.ScriptModule, str]:
@@ -140,7 +140,6 @@ def save_first_deployable(
     does (the oneDNN fuser fails on some graphs), the last is saved anyway, so that its runs fail
     or miss parity and the run records that for this model and variant instead of stopping.
     Returns ("ok" or "failed", one record per candidate tried)."""
-    from tvdeploy.build.load import load_torchscript
 
     transform = VARIANTS[variant].load_transform
     attempts = []

@@ -14,7 +14,7 @@ import math
 import pandas as pd
 
 from tvdeploy.measure.peak import FLOP_PER_MULTIPLY_ADD
-from tvdeploy.registry import Deployment, deployments_of, ordered_labels, column_label
+from tvdeploy.registry import deployments_of, ordered_labels
 
 EFFICIENCY_COLUMNS = ["model_gflop", "gflop_per_s", "peak_gflop_per_s", "peak_fraction"]
 

@@ -13,7 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tvdeploy.registry import Deployment, deployments_of, ordered_labels, AOTI, CPP, PEER_REFERENCE, RUNTIMES, TORCHSCRIPT
+from tvdeploy.registry import (
+    AOTI,
+    CPP,
+    PEER_REFERENCE,
+    RUNTIMES,
+    TORCHSCRIPT,
+    Deployment,
+)
 from tvdeploy.results.speedups import fastest_deployments, geometric_mean
 
 MET, MISSED, UNDECIDED = "met", "missed", "undecided"

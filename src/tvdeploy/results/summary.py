@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from tvdeploy.registry import EAGER, column_label
 from tvdeploy.registry.failures import OTHER, classify_text
 from tvdeploy.results.plots import fastest_per_model, pareto_front, with_accuracy
-from tvdeploy.registry import EAGER, column_label
 from tvdeploy.results.speedups import RUN_KEYS, geometric_mean
 from tvdeploy.results.tables import (
     FAILED,

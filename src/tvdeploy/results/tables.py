@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tvdeploy.results.efficiency import EFFICIENCY_COLUMNS, efficiency
-from tvdeploy.registry.failures import RUN_ERROR, classify_text
-from tvdeploy.tasks.classification import compare_logits
 from tvdeploy.inputs import input_name
-from tvdeploy.registry import Deployment, deployments_of, ordered_labels, EAGER, PLAIN, RUNTIMES, column_label
+from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, Deployment, column_label, deployments_of, ordered_labels
+from tvdeploy.registry.failures import RUN_ERROR, classify_text
+from tvdeploy.results.efficiency import EFFICIENCY_COLUMNS, efficiency
 from tvdeploy.results.speedups import RUN_KEYS, fastest_deployments, geometric_mean
 
 LATENCY_COLUMNS = [
@@ -69,10 +68,6 @@ RUNTIME_ORDER = list(RUNTIMES)
 def run_title(run: str, device: str, batch: int | None = None) -> str:
     """How headings name a run's device (and batch size): ``vm · cpu, batch 1``."""
     return f"{run} · {device}" + (f", batch {batch}" if batch is not None else "")
-
-
-
-
 
 
 def allocation_columns(record: dict) -> dict:
