@@ -21,6 +21,7 @@ struct OptionSpec {
   std::string help;
   bool required = false;
   std::string default_value;  // empty: no default
+  bool repeatable = false;    // may be given more than once (ParsedArgs::get_all)
 };
 
 class ParsedArgs {
@@ -31,17 +32,21 @@ class ParsedArgs {
   bool has(const std::string& name) const;
   // The value of --name; UsageError if it was not given and has no default.
   const std::string& get(const std::string& name) const;
+  // Every value of a repeatable --name, in command-line order; UsageError if it was not given.
+  const std::vector<std::string>& get_all(const std::string& name) const;
   // The value of --name as a whole decimal integer, else UsageError.
   std::int64_t get_int(const std::string& name) const;
   // The value of --name as a finite number, else UsageError.
   double get_double(const std::string& name) const;
-  void set(const std::string& name, std::string value);
+  // Adds a value of --name (the only one, unless the option is repeatable).
+  void add(const std::string& name, std::string value);
 
  private:
-  std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> values_;
 };
 
-// Accepts "--name value" and "--name=value"; every option takes a value except --help.
+// Accepts "--name value" and "--name=value"; every option takes a value except --help, and
+// only a repeatable one may be given more than once.
 class ArgParser {
  public:
   ArgParser(std::string program, std::string summary, std::string positional_metavar,

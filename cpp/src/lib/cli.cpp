@@ -16,7 +16,9 @@ namespace tvdeploy {
 
 bool ParsedArgs::has(const std::string& name) const { return values_.count(name) != 0; }
 
-const std::string& ParsedArgs::get(const std::string& name) const {
+const std::string& ParsedArgs::get(const std::string& name) const { return get_all(name).front(); }
+
+const std::vector<std::string>& ParsedArgs::get_all(const std::string& name) const {
   auto it = values_.find(name);
   if (it == values_.end()) {
     throw UsageError("option --" + name + " is required");
@@ -46,8 +48,8 @@ double ParsedArgs::get_double(const std::string& name) const {
   return value;
 }
 
-void ParsedArgs::set(const std::string& name, std::string value) {
-  values_[name] = std::move(value);
+void ParsedArgs::add(const std::string& name, std::string value) {
+  values_[name].push_back(std::move(value));
 }
 
 ArgParser::ArgParser(std::string program, std::string summary, std::string positional_metavar,
@@ -69,6 +71,7 @@ std::string ArgParser::usage() const {
   for (const auto& s : specs_) {
     const std::string item = "--" + s.name + " " + s.metavar;
     out << " " << (s.required ? item : "[" + item + "]");
+    if (s.repeatable) out << " [" << item << " ...]";
   }
   if (max_positionals_ > 0) {
     out << " " << positional_metavar_;
@@ -78,6 +81,7 @@ std::string ArgParser::usage() const {
   for (const auto& s : specs_) {
     out << "  --" << s.name << " " << s.metavar << "\n      " << s.help;
     if (s.required) out << " (required)";
+    if (s.repeatable) out << " (repeatable)";
     if (!s.default_value.empty()) out << " (default: " << s.default_value << ")";
     out << "\n";
   }
@@ -110,7 +114,8 @@ ParsedArgs ArgParser::parse(int argc, const char* const* argv) const {
       value = name.substr(eq + 1);
       name.resize(eq);
     }
-    if (find(name) == nullptr) {
+    const OptionSpec* spec = find(name);
+    if (spec == nullptr) {
       throw UsageError("unknown option '--" + name + "'");
     }
     if (!value) {
@@ -119,15 +124,15 @@ ParsedArgs ArgParser::parse(int argc, const char* const* argv) const {
       }
       value = argv[++i];
     }
-    if (result.has(name)) {
+    if (result.has(name) && !spec->repeatable) {
       throw UsageError("option --" + name + " given more than once");
     }
-    result.set(name, *value);
+    result.add(name, *value);
   }
   for (const auto& s : specs_) {
     if (!result.has(s.name)) {
       if (s.required) throw UsageError("missing required option --" + s.name);
-      if (!s.default_value.empty()) result.set(s.name, s.default_value);
+      if (!s.default_value.empty()) result.add(s.name, s.default_value);
     }
   }
   if (result.positionals.size() < min_positionals_) {
