@@ -162,7 +162,7 @@ void run(const ParsedArgs& args) {
   torch::Tensor input;
   try {
     device = choose_device(args.get("device"));
-    const torch::Tensor image = load_dat(input_path);
+    const torch::Tensor image = load_dat(input_path).tensor;
     if (image.size(0) != 1) {
       throw InputError("input " + quoted(input_path) + " has batch dimension " +
                        std::to_string(image.size(0)) + ", bench needs 1 (use --batch-size)");

@@ -87,7 +87,7 @@ void run(const ParsedArgs& args) {
   json results = json::array();
   for (const std::string& input : args.positionals) {
     const fs::path input_path = input;
-    const torch::Tensor image = load_dat(input_path).to(device);
+    const torch::Tensor image = load_dat(input_path).tensor.to(device);
     const std::int64_t batch = image.size(0);
     const c10::IValue output =
         with_model_context(model_path, input_path, [&] { return model->forward(image); });

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "tvdeploy/errors.hpp"
@@ -21,9 +22,7 @@ using json = nlohmann::ordered_json;
 
 constexpr std::string_view kSidecarSuffix = ".json";
 constexpr std::string_view kExpectedDtype = "float32";
-constexpr std::string_view kExpectedLayout = "NCHW";
 constexpr std::string_view kExpectedByteOrder = "little";
-constexpr std::size_t kImageRank = 4;  // N, C, H, W
 
 static_assert(std::endian::native == std::endian::little,
               "the .dat format is little-endian; big-endian hosts need byte swapping");
@@ -61,12 +60,33 @@ std::uint64_t checked_byte_count(const std::vector<std::int64_t>& shape, std::ui
   return total;
 }
 
-struct ImageMeta {
-  std::vector<std::int64_t> shape;  // NCHW
+struct DatMeta {
+  std::vector<std::int64_t> shape;  // one size per axis of layout
+  std::string layout;
   std::uint64_t byte_count = 0;
 };
 
-ImageMeta read_sidecar(const fs::path& sidecar) {
+bool is_axis_letter(char c) { return c >= 'A' && c <= 'Z'; }
+
+// The sidecar's "layout": a non-empty string of capital letters, each axis named once.
+std::string read_layout(const json& meta, const fs::path& sidecar) {
+  if (!meta.contains("layout")) {
+    throw InputError("sidecar " + quoted(sidecar) + " lacks \"layout\"");
+  }
+  const json& value = meta.at("layout");
+  const std::string layout = value.is_string() ? value.get<std::string>() : std::string();
+  bool valid = !layout.empty();
+  for (std::size_t i = 0; valid && i < layout.size(); ++i) {
+    valid = is_axis_letter(layout[i]) && layout.find(layout[i]) == i;
+  }
+  if (!valid) {
+    throw InputError("sidecar " + quoted(sidecar) + ": \"layout\" is " + value.dump() +
+                     ", expected one capital letter per axis, each once (e.g. \"NCHW\")");
+  }
+  return layout;
+}
+
+DatMeta read_sidecar(const fs::path& sidecar) {
   const json meta = read_json_file(sidecar, "sidecar");
   if (!meta.is_object()) {
     throw InputError("sidecar " + quoted(sidecar) + " must contain a JSON object");
@@ -83,23 +103,29 @@ ImageMeta read_sidecar(const fs::path& sidecar) {
     }
   };
   require_string("dtype", kExpectedDtype, true);
-  require_string("layout", kExpectedLayout, false);
+  DatMeta out;
+  out.layout = read_layout(meta, sidecar);
   require_string("byte_order", kExpectedByteOrder, false);
 
-  if (!meta.contains("shape") || !meta.at("shape").is_array() ||
-      meta.at("shape").size() != kImageRank) {
-    throw InputError("sidecar " + quoted(sidecar) + ": \"shape\" must be a list of " +
-                     std::to_string(kImageRank) + " positive integers (NCHW), got " +
-                     (meta.contains("shape") ? meta.at("shape").dump() : std::string("nothing")));
+  const std::string shape_text =
+      meta.contains("shape") ? meta.at("shape").dump() : std::string("nothing");
+  if (!meta.contains("shape") || !meta.at("shape").is_array() || meta.at("shape").empty()) {
+    throw InputError(
+        "sidecar " + quoted(sidecar) +
+        ": \"shape\" must be a list of positive integers, one per axis of \"layout\" " + "\"" +
+        out.layout + "\", got " + shape_text);
   }
-  ImageMeta out;
   for (const json& dim : meta.at("shape")) {
     if (!dim.is_number_integer() || dim.get<std::int64_t>() <= 0) {
       throw InputError("sidecar " + quoted(sidecar) +
-                       ": \"shape\" entries must be positive integers, got " +
-                       meta.at("shape").dump());
+                       ": \"shape\" entries must be positive integers, got " + shape_text);
     }
     out.shape.push_back(dim.get<std::int64_t>());
+  }
+  if (out.shape.size() != out.layout.size()) {
+    throw InputError("sidecar " + quoted(sidecar) + ": \"shape\" " + shape_text + " has " +
+                     std::to_string(out.shape.size()) + " axes but \"layout\" \"" + out.layout +
+                     "\" names " + std::to_string(out.layout.size()));
   }
   out.byte_count = checked_byte_count(out.shape, sizeof(float), sidecar);
   return out;
@@ -107,7 +133,7 @@ ImageMeta read_sidecar(const fs::path& sidecar) {
 
 }  // namespace
 
-torch::Tensor load_dat(const fs::path& dat) {
+DatInput load_dat(const fs::path& dat) {
   const fs::path sidecar = sidecar_path(dat);
   if (!fs::is_regular_file(dat)) {
     throw InputError("input " + quoted(dat) + " does not exist or is not a regular file");
@@ -116,7 +142,7 @@ torch::Tensor load_dat(const fs::path& dat) {
     throw InputError("sidecar " + quoted(sidecar) + " for input " + quoted(dat) +
                      " does not exist");
   }
-  const ImageMeta meta = read_sidecar(sidecar);
+  const DatMeta meta = read_sidecar(sidecar);
 
   std::error_code ec;
   const std::uintmax_t actual = fs::file_size(dat, ec);
@@ -144,7 +170,13 @@ torch::Tensor load_dat(const fs::path& dat) {
     throw InputError("short read from " + quoted(dat) + ": got " + std::to_string(in.gcount()) +
                      " of " + std::to_string(wanted) + " bytes");
   }
-  return tensor;
+  return {std::move(tensor), meta.layout};
+}
+
+std::optional<std::int64_t> axis_index(std::string_view layout, char axis) {
+  const std::size_t at = layout.find(axis);
+  if (at == std::string_view::npos) return std::nullopt;
+  return static_cast<std::int64_t>(at);
 }
 
 }  // namespace tvdeploy
