@@ -158,8 +158,8 @@ void run(const ParsedArgs& args) {
 
   c10::InferenceMode inference_guard;
   torch::Device device(torch::kCPU);
-  std::unique_ptr<Classifier> model;
-  torch::Tensor input;
+  std::unique_ptr<DeployedModel> model;
+  std::vector<torch::Tensor> inputs;
   try {
     device = choose_device(args.get("device"));
     const torch::Tensor image = load_dat(input_path).tensor;
@@ -167,8 +167,8 @@ void run(const ParsedArgs& args) {
       throw InputError("input " + quoted(input_path) + " has batch dimension " +
                        std::to_string(image.size(0)) + ", bench needs 1 (use --batch-size)");
     }
-    input = image.repeat({protocol.batch_size, 1, 1, 1}).contiguous().to(device);
-    model = load_classifier(model_path, device, args.get("transform"));
+    inputs.push_back(image.repeat({protocol.batch_size, 1, 1, 1}).contiguous().to(device));
+    model = load_model(model_path, device, args.get("transform"));
   } catch (const std::exception& e) {
     // A serving worker tells its coordinator why it cannot start, in the protocol.
     if (serving) std::cout << json{{"ok", false}, {"error", describe(e)}}.dump() << std::endl;
@@ -176,7 +176,7 @@ void run(const ParsedArgs& args) {
   }
 
   const Step step = [&] {
-    with_model_context(model_path, input_path, [&] { model->forward(input); });
+    with_model_context(model_path, {input_path}, [&] { model->forward(inputs); });
   };
   // Keeps asynchronous GPU work inside the measured interval.
   const Synchronize sync = [&] {
@@ -187,8 +187,8 @@ void run(const ParsedArgs& args) {
   double first_call_s = 0.0;
   try {
     const auto start = std::chrono::steady_clock::now();
-    with_model_context(model_path, input_path, [&] {
-      require_logits(model->forward(input), protocol.batch_size, model_path);
+    with_model_context(model_path, {input_path}, [&] {
+      require_logits(model->forward(inputs), protocol.batch_size, model_path);
     });
     sync();
     first_call_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

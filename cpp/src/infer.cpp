@@ -81,8 +81,8 @@ void run(const ParsedArgs& args) {
   }
 
   c10::InferenceMode inference_guard;
-  const std::unique_ptr<Classifier> model =
-      load_classifier(model_path, device, args.get("transform"));
+  const std::unique_ptr<DeployedModel> model =
+      load_model(model_path, device, args.get("transform"));
 
   json results = json::array();
   for (const std::string& input : args.positionals) {
@@ -90,7 +90,7 @@ void run(const ParsedArgs& args) {
     const torch::Tensor image = load_dat(input_path).tensor.to(device);
     const std::int64_t batch = image.size(0);
     const c10::IValue output =
-        with_model_context(model_path, input_path, [&] { return model->forward(image); });
+        with_model_context(model_path, {input_path}, [&] { return model->forward({image}); });
     torch::Tensor logits = require_logits(output, batch, model_path);
     if (logits.size(kClassDim) != num_classes) {
       throw InputError("model " + quoted(model_path) + " outputs " +

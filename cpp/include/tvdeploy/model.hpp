@@ -1,5 +1,6 @@
-// Deployed classifiers (TorchScript with the --transform applied, or AOTInductor packages):
-// loading, the output contract, and error context for running them.
+// Deployed models (TorchScript with the --transform applied, AOTInductor packages or OpenVINO
+// IR), whatever task they serve: loading, one call on a list of input tensors, and error context
+// for running them. What a model must return is the task's business (task.hpp).
 #pragma once
 
 #include <torch/script.h>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tvdeploy/errors.hpp"
 
@@ -42,16 +44,21 @@ void check_transform(const std::string& transform);
 inline constexpr std::string_view kAotiPackageExtension = ".pt2";
 inline constexpr std::string_view kOpenVinoExtension = ".xml";
 
-// A deployed classifier, whatever format it was loaded from: one batch in, its output out.
-class Classifier {
+// The shapes of one call's inputs, in order: what the fuser profiles and CUDA graphs capture per.
+using InputShapes = std::vector<std::vector<std::int64_t>>;
+InputShapes shapes_of(const std::vector<torch::Tensor>& inputs);
+
+// A deployed model, whatever format it was loaded from: one call on its inputs (a batch each, in
+// the order of the model's arguments), its output out: a Tensor, or a Tuple of several.
+class DeployedModel {
  public:
-  virtual ~Classifier() = default;
-  virtual c10::IValue forward(const torch::Tensor& batch) = 0;
+  virtual ~DeployedModel() = default;
+  virtual c10::IValue forward(const std::vector<torch::Tensor>& inputs) = 0;
   // "torchscript", "aoti" or "openvino", for the programs' reports.
   virtual std::string format() const = 0;
   // With the oneDNN Graph fuser: the fusion groups in the graph last run (0: it fused nothing).
   virtual std::optional<std::int64_t> fusion_groups() const { return std::nullopt; }
-  // Replayed as CUDA graphs: the input shapes captured so far.
+  // Replayed as CUDA graphs: the input shapes captured so far (one per tuple of input shapes).
   virtual std::optional<std::int64_t> cuda_graph_captures() const { return std::nullopt; }
 };
 
@@ -60,32 +67,37 @@ class Classifier {
 // at::get_num_threads() threads; transform "none") or a TorchScript file in eval mode with
 // transform applied.
 // InputError if it cannot.
-std::unique_ptr<Classifier> load_classifier(
+std::unique_ptr<DeployedModel> load_model(
     const fs::path& path, const torch::Device& device,
     const std::string& transform = std::string(kTransformNone));
 
 // inner replayed as CUDA graphs on device (src/lib/cuda_graph.cpp). UsageError when device is
 // not CUDA, or when LibTorch was built without CUDA.
-std::unique_ptr<Classifier> replay_as_cuda_graphs(std::unique_ptr<Classifier> inner,
-                                                  const torch::Device& device);
+std::unique_ptr<DeployedModel> replay_as_cuda_graphs(std::unique_ptr<DeployedModel> inner,
+                                                     const torch::Device& device);
 
-// The OpenVINO part of load_classifier (src/lib/openvino_model.cpp).
-std::unique_ptr<Classifier> load_openvino_classifier(const fs::path& path,
-                                                     const torch::Device& device, int threads);
+// The OpenVINO part of load_model (src/lib/openvino_model.cpp).
+std::unique_ptr<DeployedModel> load_openvino_model(const fs::path& path,
+                                                   const torch::Device& device, int threads);
 
 // The model contract: forward returns a [N, C] tensor with N = batch size.
 torch::Tensor require_logits(const c10::IValue& output, std::int64_t batch, const fs::path& model);
 
-// Runs body() (model execution), naming the model and input in LibTorch errors
+// How error messages name a model call's input files: "input 'a.dat'" or
+// "inputs 'a.dat', 'b.dat'".
+std::string describe_inputs(const std::vector<fs::path>& inputs);
+
+// Runs body() (model execution), naming the model and its inputs in LibTorch errors
 // (c10::Error, or std::runtime_error from the TorchScript interpreter).
 template <typename Body>
-decltype(auto) with_model_context(const fs::path& model, const fs::path& input, Body&& body) {
+decltype(auto) with_model_context(const fs::path& model, const std::vector<fs::path>& inputs,
+                                  Body&& body) {
   try {
     return body();
   } catch (const InputError&) {
     throw;  // already names what is at fault
   } catch (const std::exception& e) {
-    throw InputError("running model " + quoted(model) + " on input " + quoted(input) +
+    throw InputError("running model " + quoted(model) + " on " + describe_inputs(inputs) +
                      " failed: " + describe(e));
   }
 }

@@ -3,8 +3,8 @@
 
 namespace tvdeploy {
 
-std::unique_ptr<Classifier> replay_as_cuda_graphs(std::unique_ptr<Classifier> /*inner*/,
-                                                  const torch::Device& device) {
+std::unique_ptr<DeployedModel> replay_as_cuda_graphs(std::unique_ptr<DeployedModel> /*inner*/,
+                                                     const torch::Device& device) {
   throw UsageError("option --transform " + std::string(kTransformCudaGraph) +
                    " needs a LibTorch built with CUDA (this one is CPU only; device " +
                    device.str() + ")");

@@ -5,6 +5,7 @@
 #include <torch/csrc/jit/codegen/onednn/interface.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
+#include <iterator>
 #include <set>
 #include <stdexcept>
 #include <utility>
@@ -22,19 +23,21 @@ void check_transform(const std::string& transform) {
 
 namespace {
 
-class TorchScriptClassifier final : public Classifier {
+class TorchScriptModel final : public DeployedModel {
  public:
-  TorchScriptClassifier(torch::jit::Module module, bool fused)
+  TorchScriptModel(torch::jit::Module module, bool fused)
       : module_(std::move(module)), fused_(fused) {}
 
-  c10::IValue forward(const torch::Tensor& batch) override {
-    if (fused_ && profiled_shapes_.insert(batch.sizes().vec()).second) {
+  // The inputs are forward's positional arguments.
+  c10::IValue forward(const std::vector<torch::Tensor>& inputs) override {
+    std::vector<c10::IValue> arguments(inputs.begin(), inputs.end());
+    if (fused_ && profiled_shapes_.insert(shapes_of(inputs)).second) {
       const std::size_t profiling_calls = torch::jit::getNumProfiledRuns();
       for (std::size_t call = 0; call < profiling_calls; ++call) {
-        module_.forward({batch});
+        module_.forward(arguments);
       }
     }
-    return module_.forward({batch});
+    return module_.forward(std::move(arguments));
   }
 
   std::string format() const override { return "torchscript"; }
@@ -50,25 +53,26 @@ class TorchScriptClassifier final : public Classifier {
  private:
   torch::jit::Module module_;
   bool fused_;
-  std::set<std::vector<std::int64_t>> profiled_shapes_;
+  std::set<InputShapes> profiled_shapes_;
 };
 
-class AotiClassifier final : public Classifier {
+class AotiModel final : public DeployedModel {
  public:
   // single_threaded: without the model container's synchronisation between runs, which
   // queries an event at each run and so fails inside a CUDA graph capture ("operation not
   // permitted when stream is capturing"); AOTInductor's own advice for CUDA graphs.
-  AotiClassifier(const fs::path& path, const torch::Device& device, bool single_threaded)
+  AotiModel(const fs::path& path, const torch::Device& device, bool single_threaded)
       : loader_(path.string(), "model", single_threaded, /*num_runners=*/1,
                 device.has_index() ? device.index() : -1) {}
-  c10::IValue forward(const torch::Tensor& batch) override {
-    std::vector<at::Tensor> outputs = loader_.run({batch});
-    if (outputs.size() != 1) {
-      throw InputError("AOTInductor package returned " + std::to_string(outputs.size()) +
-                       " outputs, expected one logits tensor");
-    }
-    return outputs.front();
+
+  // The package's (flattened) outputs: one Tensor, else a Tuple of them.
+  c10::IValue forward(const std::vector<torch::Tensor>& inputs) override {
+    std::vector<at::Tensor> outputs = loader_.run(inputs);
+    if (outputs.size() == 1) return std::move(outputs.front());
+    return c10::ivalue::Tuple::create(std::vector<c10::IValue>(
+        std::make_move_iterator(outputs.begin()), std::make_move_iterator(outputs.end())));
   }
+
   std::string format() const override { return "aoti"; }
 
  private:
@@ -77,8 +81,24 @@ class AotiClassifier final : public Classifier {
 
 }  // namespace
 
-std::unique_ptr<Classifier> load_classifier(const fs::path& path, const torch::Device& device,
-                                            const std::string& transform) {
+InputShapes shapes_of(const std::vector<torch::Tensor>& inputs) {
+  InputShapes shapes;
+  shapes.reserve(inputs.size());
+  for (const torch::Tensor& input : inputs) shapes.push_back(input.sizes().vec());
+  return shapes;
+}
+
+std::string describe_inputs(const std::vector<fs::path>& inputs) {
+  std::string text = inputs.size() == 1 ? "input " : "inputs ";
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (i > 0) text += ", ";
+    text += quoted(inputs[i]);
+  }
+  return text;
+}
+
+std::unique_ptr<DeployedModel> load_model(const fs::path& path, const torch::Device& device,
+                                          const std::string& transform) {
   check_transform(transform);
   if (!fs::is_regular_file(path)) {
     throw InputError("model " + quoted(path) + " does not exist or is not a regular file");
@@ -88,7 +108,7 @@ std::unique_ptr<Classifier> load_classifier(const fs::path& path, const torch::D
       throw UsageError("option --transform " + transform +
                        " applies to TorchScript only, not to the OpenVINO IR " + quoted(path));
     }
-    return load_openvino_classifier(path, device, at::get_num_threads());
+    return load_openvino_model(path, device, at::get_num_threads());
   }
   const bool cuda_graph = transform == kTransformCudaGraph;
   if (path.extension() == kAotiPackageExtension) {
@@ -97,9 +117,9 @@ std::unique_ptr<Classifier> load_classifier(const fs::path& path, const torch::D
                        " applies to TorchScript only, not to the AOTInductor package " +
                        quoted(path));
     }
-    std::unique_ptr<Classifier> package;
+    std::unique_ptr<DeployedModel> package;
     try {
-      package = std::make_unique<AotiClassifier>(path, device, /*single_threaded=*/cuda_graph);
+      package = std::make_unique<AotiModel>(path, device, /*single_threaded=*/cuda_graph);
     } catch (const c10::Error& e) {
       throw InputError("cannot load AOTInductor package " + quoted(path) + ": " +
                        e.what_without_backtrace());
@@ -121,7 +141,7 @@ std::unique_ptr<Classifier> load_classifier(const fs::path& path, const torch::D
       }
       torch::jit::RegisterLlgaFuseGraph::setEnabled(true);
     }
-    auto scripted = std::make_unique<TorchScriptClassifier>(std::move(module), fused);
+    auto scripted = std::make_unique<TorchScriptModel>(std::move(module), fused);
     if (cuda_graph) return replay_as_cuda_graphs(std::move(scripted), device);
     return scripted;
   } catch (const c10::Error& e) {

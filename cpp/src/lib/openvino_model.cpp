@@ -1,8 +1,11 @@
-// The OpenVINO IR classifier (openvino-cpp): the CPU plugin compiled with the settings of the
-// Python harness (tvdeploy.harnesses.openvino), each read back after compiling.
+// OpenVINO IR models (openvino-cpp): the CPU plugin compiled with the settings of the Python
+// harness (tvdeploy.harnesses.openvino), each read back after compiling. Input i of a call is the
+// IR's input i; its outputs come back as one Tensor, or a Tuple of them in the IR's order.
+#include <cstddef>
 #include <memory>
 #include <openvino/openvino.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tvdeploy/model.hpp"
@@ -13,9 +16,9 @@ namespace {
 
 constexpr const char* kOpenVinoDevice = "CPU";
 
-class OpenVinoClassifier final : public Classifier {
+class OpenVinoModel final : public DeployedModel {
  public:
-  OpenVinoClassifier(const fs::path& path, int threads) {
+  OpenVinoModel(const fs::path& path, int threads) : path_(path) {
     ov::Core core;
     // Float32 (on an avx512_bf16 CPU the plugin would pick bf16), the programs' thread count,
     // one stream for latency, and no pinning: the workers of a comparison take turns on the
@@ -31,39 +34,64 @@ class OpenVinoClassifier final : public Classifier {
                        ", not f32");
     }
     request_ = compiled_.create_infer_request();
+    // Counted once: outputs() and inputs() build a vector on every call, inside bench's clock.
+    input_count_ = compiled_.inputs().size();
+    output_count_ = compiled_.outputs().size();
   }
 
-  c10::IValue forward(const torch::Tensor& batch) override {
-    const torch::Tensor input = batch.contiguous();
-    const std::vector<std::int64_t> sizes = input.sizes().vec();
-    // The request reads the tensor's memory in place: no copy of the input.
-    request_.set_input_tensor(ov::Tensor(ov::element::f32, ov::Shape(sizes.begin(), sizes.end()),
-                                         input.data_ptr<float>()));
+  c10::IValue forward(const std::vector<torch::Tensor>& inputs) override {
+    if (inputs.size() != input_count_) {
+      throw InputError("the OpenVINO IR " + quoted(path_) + " takes " +
+                       std::to_string(input_count_) + " input(s), got " +
+                       std::to_string(inputs.size()));
+    }
+    // The request reads each tensor's memory in place: no copy of the inputs, which stay alive
+    // (contiguous) until infer() returns.
+    std::vector<torch::Tensor> contiguous;
+    contiguous.reserve(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const torch::Tensor& input = contiguous.emplace_back(inputs[i].contiguous());
+      const std::vector<std::int64_t> sizes = input.sizes().vec();
+      request_.set_input_tensor(i,
+                                ov::Tensor(ov::element::f32, ov::Shape(sizes.begin(), sizes.end()),
+                                           input.data_ptr<float>()));
+    }
     request_.infer();
-    ov::Tensor output = request_.get_output_tensor();
-    const ov::Shape shape = output.get_shape();
-    const std::vector<std::int64_t> out_sizes(shape.begin(), shape.end());
-    // A copy: the request reuses its output memory on the next call.
-    return torch::from_blob(output.data<float>(), out_sizes, torch::kFloat32).clone();
+    if (output_count_ == 1) return output_tensor(0);
+    std::vector<c10::IValue> outputs;
+    outputs.reserve(output_count_);
+    for (std::size_t i = 0; i < output_count_; ++i) outputs.emplace_back(output_tensor(i));
+    return c10::ivalue::Tuple::create(std::move(outputs));
   }
 
   std::string format() const override { return "openvino"; }
 
  private:
+  // A copy of output i: the request reuses its output memory on the next call.
+  torch::Tensor output_tensor(std::size_t i) {
+    ov::Tensor output = request_.get_output_tensor(i);
+    const ov::Shape shape = output.get_shape();
+    const std::vector<std::int64_t> sizes(shape.begin(), shape.end());
+    return torch::from_blob(output.data<float>(), sizes, torch::kFloat32).clone();
+  }
+
+  fs::path path_;
   ov::CompiledModel compiled_;
   ov::InferRequest request_;
+  std::size_t input_count_ = 0;
+  std::size_t output_count_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Classifier> load_openvino_classifier(const fs::path& path,
-                                                     const torch::Device& device, int threads) {
+std::unique_ptr<DeployedModel> load_openvino_model(const fs::path& path,
+                                                   const torch::Device& device, int threads) {
   if (!device.is_cpu()) {
     throw UsageError("the OpenVINO IR " + quoted(path) + " runs on the CPU only, not on " +
                      device.str());
   }
   try {
-    return std::make_unique<OpenVinoClassifier>(path, threads);
+    return std::make_unique<OpenVinoModel>(path, threads);
   } catch (const ov::Exception& e) {
     throw InputError("cannot load OpenVINO IR " + quoted(path) + ": " + e.what());
   }

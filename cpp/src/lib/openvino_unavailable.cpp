@@ -1,12 +1,12 @@
-// load_openvino_classifier for programs built without OpenVINO (TVDEPLOY_WITH_OPENVINO=OFF,
+// load_openvino_model for programs built without OpenVINO (TVDEPLOY_WITH_OPENVINO=OFF,
 // chosen by src/tvdeploy/cppbuild.py where the openvino package is not installed).
 #include "tvdeploy/model.hpp"
 
 namespace tvdeploy {
 
-std::unique_ptr<Classifier> load_openvino_classifier(const fs::path& path,
-                                                     const torch::Device& /*device*/,
-                                                     int /*threads*/) {
+std::unique_ptr<DeployedModel> load_openvino_model(const fs::path& path,
+                                                   const torch::Device& /*device*/,
+                                                   int /*threads*/) {
   throw UsageError("cannot run the OpenVINO IR " + quoted(path) +
                    ": these programs were built without OpenVINO (the Python package 'openvino' "
                    "was not installed); pip install openvino and rebuild");
