@@ -1,15 +1,19 @@
-// bench: measure per-forward latency of a TorchScript model or AOTInductor package on one
-// preprocessed image repeated to a batch; writes raw latencies (statistics are computed in Python).
-// --mode serve keeps the model loaded and answers timed-block requests on stdin instead
-// (tvdeploy/measure.hpp), so a coordinator can interleave it with other runtimes.
+// bench: measure per-forward latency of a TorchScript model, AOTInductor package or OpenVINO IR
+// on one preprocessed sample per model input repeated to a batch; writes raw latencies
+// (statistics are computed in Python). --task says how many inputs make a call and checks the
+// first call's output; nothing else of the output is computed. --mode serve keeps the model
+// loaded and answers timed-block requests on stdin instead (tvdeploy/measure.hpp), so a
+// coordinator can interleave it with other runtimes.
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +27,7 @@
 #include "tvdeploy/measure.hpp"
 #include "tvdeploy/model.hpp"
 #include "tvdeploy/report.hpp"
+#include "tvdeploy/task.hpp"
 #include "tvdeploy/timing.hpp"
 
 namespace {
@@ -40,13 +45,18 @@ constexpr std::string_view kModeChoices = "once|serve";
 ArgParser make_parser() {
   ArgParser parser(
       std::string(kProgram),
-      "Benchmark a TorchScript model or AOTInductor package on one preprocessed input (X.dat with "
-      "sidecar X.json, N=1) repeated to --batch-size; writes raw per-iteration "
-      "latencies to a JSON file. With --mode serve it loads the model once and "
+      "Benchmark a TorchScript model, AOTInductor package or OpenVINO IR on preprocessed inputs "
+      "(X.dat with sidecar X.json, N=1; one per model input) repeated to --batch-size; writes raw "
+      "per-iteration latencies to a JSON file. With --mode serve it loads the model once and "
       "answers warm-up and timed-block requests (JSON lines) on stdin/stdout.",
       "", 0, 0);
-  parser.add({"model", "M.pt", "TorchScript model (.pt) or AOTInductor package (.pt2)", true, ""})
-      .add({"input", "X.dat", "preprocessed input with batch dimension 1", true, ""})
+  parser
+      .add({"model", "M.pt",
+            "TorchScript model (.pt), AOTInductor package (.pt2) or OpenVINO IR (.xml)", true, ""})
+      .add(task_option())
+      .add({"input", "X.dat",
+            "preprocessed input with batch dimension 1; once per model input, in order", true, "",
+            /*repeatable=*/true})
       .add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
       .add({"transform", std::string(kTransformChoices),
             "applied after loading (the 'optimized' variant)", false, std::string(kTransformNone)})
@@ -125,6 +135,35 @@ std::string cpu_name() {
   return std::string(kFallbackDeviceName);
 }
 
+// The --input files, one per input of a model call of task.
+std::vector<fs::path> model_inputs(const Task& task, const ParsedArgs& args) {
+  const std::vector<std::string>& given = args.get_all("input");
+  if (given.size() != task.inputs_per_call()) {
+    throw UsageError("--task " + std::string(task.name()) + " takes " +
+                     std::to_string(task.inputs_per_call()) + " --input per model call, got " +
+                     std::to_string(given.size()));
+  }
+  return {given.begin(), given.end()};
+}
+
+// input (one sample: its N axis of size 1) repeated along N to batch samples.
+torch::Tensor repeat_to_batch(const DatInput& input, const fs::path& path, std::int64_t batch) {
+  const auto batch_axis = axis_index(input.layout, kBatchAxis);
+  if (!batch_axis) {
+    throw InputError("input " + quoted(path) + " has layout \"" + input.layout +
+                     "\" without a batch axis " + std::string(1, kBatchAxis) +
+                     ", which bench repeats to --batch-size");
+  }
+  const std::int64_t given = input.tensor.size(*batch_axis);
+  if (given != 1) {
+    throw InputError("input " + quoted(path) + " has batch dimension " + std::to_string(given) +
+                     ", bench needs 1 (use --batch-size)");
+  }
+  std::vector<std::int64_t> repeats(static_cast<std::size_t>(input.tensor.dim()), 1);
+  repeats[static_cast<std::size_t>(*batch_axis)] = batch;
+  return input.tensor.repeat(repeats);
+}
+
 // The GPU's marketing name is recorded by the Python wrapper and environment.json;
 // here a CUDA device is named by its index, which needs no CUDA runtime headers.
 std::string device_name(const torch::Device& device) {
@@ -154,7 +193,8 @@ void run(const ParsedArgs& args) {
     at::set_num_threads(static_cast<int>(threads));
   }
   const fs::path model_path = args.get("model");
-  const fs::path input_path = args.get("input");
+  const Task& task = find_task(args.get("task"));
+  const std::vector<fs::path> input_paths = model_inputs(task, args);
 
   c10::InferenceMode inference_guard;
   torch::Device device(torch::kCPU);
@@ -162,12 +202,11 @@ void run(const ParsedArgs& args) {
   std::vector<torch::Tensor> inputs;
   try {
     device = choose_device(args.get("device"));
-    const torch::Tensor image = load_dat(input_path).tensor;
-    if (image.size(0) != 1) {
-      throw InputError("input " + quoted(input_path) + " has batch dimension " +
-                       std::to_string(image.size(0)) + ", bench needs 1 (use --batch-size)");
+    for (const fs::path& input_path : input_paths) {
+      inputs.push_back(repeat_to_batch(load_dat(input_path), input_path, protocol.batch_size)
+                           .contiguous()
+                           .to(device));
     }
-    inputs.push_back(image.repeat({protocol.batch_size, 1, 1, 1}).contiguous().to(device));
     model = load_model(model_path, device, args.get("transform"));
   } catch (const std::exception& e) {
     // A serving worker tells its coordinator why it cannot start, in the protocol.
@@ -176,7 +215,7 @@ void run(const ParsedArgs& args) {
   }
 
   const Step step = [&] {
-    with_model_context(model_path, {input_path}, [&] { model->forward(inputs); });
+    with_model_context(model_path, input_paths, [&] { model->forward(inputs); });
   };
   // Keeps asynchronous GPU work inside the measured interval.
   const Synchronize sync = [&] {
@@ -187,8 +226,8 @@ void run(const ParsedArgs& args) {
   double first_call_s = 0.0;
   try {
     const auto start = std::chrono::steady_clock::now();
-    with_model_context(model_path, {input_path}, [&] {
-      require_logits(model->forward(inputs), protocol.batch_size, model_path);
+    with_model_context(model_path, input_paths, [&] {
+      task.check_output(model->forward(inputs), protocol.batch_size, model_path);
     });
     sync();
     first_call_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -199,7 +238,7 @@ void run(const ParsedArgs& args) {
   json identity = {
       {"program", kProgram},
       {"model", model_path.string()},
-      {"input", input_path.string()},
+      {"input", input_paths.front().string()},  // the first, for a task of several inputs
       {"device", device_string(device)},
       {"transform", args.get("transform")},
       {"format", model->format()},

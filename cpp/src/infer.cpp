@@ -1,11 +1,14 @@
-// infer: classify preprocessed images (.dat + sidecar) with a TorchScript model or AOTInductor
-// package and write logits plus top-k predictions as JSON.
+// infer: run a deployed model (TorchScript, AOTInductor package or OpenVINO IR) on preprocessed
+// inputs (.dat + sidecar) and write its results as JSON: what --task's writer makes of each
+// model call's output (classification: logits plus top-k predictions per row).
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,67 +18,67 @@
 #include "tvdeploy/dat.hpp"
 #include "tvdeploy/device.hpp"
 #include "tvdeploy/errors.hpp"
-#include "tvdeploy/labels.hpp"
 #include "tvdeploy/model.hpp"
 #include "tvdeploy/report.hpp"
+#include "tvdeploy/task.hpp"
 
 namespace {
 
 using namespace tvdeploy;
 
 constexpr std::string_view kProgram = "infer";
-constexpr std::int64_t kDefaultTopk = 5;
-constexpr std::int64_t kClassDim = 1;
 
 ArgParser make_parser() {
   ArgParser parser(
       std::string(kProgram),
-      "Run a TorchScript or AOTInductor classifier on preprocessed inputs (X.dat with sidecar "
-      "X.json) and write logits and top-k predictions to a JSON file.",
+      "Run a TorchScript model, AOTInductor package or OpenVINO IR on preprocessed inputs (X.dat "
+      "with sidecar X.json; --task says how many make one model call, in order) and write its "
+      "results to a JSON file (classification: logits and top-k predictions).",
       "INPUT.dat", 1, std::numeric_limits<std::size_t>::max());
   parser
       .add({"model", "M.pt",
-            "TorchScript model (.pt) or AOTInductor package (.pt2) returning [N, C] logits", true,
-            ""})
-      .add({"labels", "L.txt", "class labels, one per line (C lines)", true, ""})
-      .add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
+            "TorchScript model (.pt), AOTInductor package (.pt2) or OpenVINO IR (.xml)", true, ""})
+      .add(task_option());
+  // Every task's writer options; each task reads its own.
+  std::set<std::string> offered;
+  for (const Task* task : all_tasks()) {
+    for (OptionSpec& spec : task->writer_options()) {
+      if (offered.insert(spec.name).second) parser.add(std::move(spec));
+    }
+  }
+  parser.add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
       .add({"transform", std::string(kTransformChoices),
             "applied after loading (the 'optimized' variant)", false, std::string(kTransformNone)})
-      .add({"topk", "K", "number of top classes to report, 1..C", false,
-            std::to_string(kDefaultTopk)})
       .add({"threads", "N", "intra-op CPU threads (0 = LibTorch default)", false, ""})
       .add({"output", "OUT.json", "result file (written atomically)", true, ""});
   return parser;
 }
 
-json to_json_floats(const torch::Tensor& row) {
-  // row is a contiguous CPU float32 1-D tensor; keep float values exact in JSON.
-  json values = json::array();
-  const float* data = row.data_ptr<float>();
-  for (std::int64_t i = 0; i < row.numel(); ++i) {
-    values.push_back(static_cast<double>(data[i]));
+// The input files of each model call: consecutive runs of the task's inputs per call.
+std::vector<std::vector<std::string>> model_calls(const Task& task,
+                                                  const std::vector<std::string>& inputs) {
+  const std::size_t per_call = task.inputs_per_call();
+  if (inputs.size() % per_call != 0) {
+    throw UsageError("--task " + std::string(task.name()) + " takes " + std::to_string(per_call) +
+                     " inputs per model call, got " + std::to_string(inputs.size()) +
+                     " input files (not a multiple)");
   }
-  return values;
+  std::vector<std::vector<std::string>> calls;
+  for (std::size_t first = 0; first < inputs.size(); first += per_call) {
+    calls.emplace_back(inputs.begin() + static_cast<std::ptrdiff_t>(first),
+                       inputs.begin() + static_cast<std::ptrdiff_t>(first + per_call));
+  }
+  return calls;
 }
 
 void run(const ParsedArgs& args) {
   const fs::path model_path = args.get("model");
-  const fs::path labels_path = args.get("labels");
   const fs::path output_path = args.get("output");
-  const std::int64_t topk = args.get_int("topk");
-  if (topk < 1) {
-    throw UsageError("option --topk must be >= 1, got " + std::to_string(topk));
-  }
+  const Task& task = find_task(args.get("task"));
+  const std::vector<std::vector<std::string>> calls = model_calls(task, args.positionals);
+  const std::unique_ptr<ResultWriter> writer = task.make_writer(args, model_path);
   const std::int64_t threads = thread_option(args, "threads");
   const torch::Device device = choose_device(args.get("device"));
-
-  const std::vector<std::string> labels = load_labels(labels_path);
-  const auto num_classes = static_cast<std::int64_t>(labels.size());
-  if (topk > num_classes) {
-    throw UsageError("option --topk must be <= the number of classes (" +
-                     std::to_string(num_classes) + " labels in " + quoted(labels_path) + "), got " +
-                     std::to_string(topk));
-  }
   if (threads > 0) {
     at::set_num_threads(static_cast<int>(threads));
   }
@@ -85,38 +88,23 @@ void run(const ParsedArgs& args) {
       load_model(model_path, device, args.get("transform"));
 
   json results = json::array();
-  for (const std::string& input : args.positionals) {
-    const fs::path input_path = input;
-    const torch::Tensor image = load_dat(input_path).tensor.to(device);
-    const std::int64_t batch = image.size(0);
-    const c10::IValue output =
-        with_model_context(model_path, {input_path}, [&] { return model->forward({image}); });
-    torch::Tensor logits = require_logits(output, batch, model_path);
-    if (logits.size(kClassDim) != num_classes) {
-      throw InputError("model " + quoted(model_path) + " outputs " +
-                       std::to_string(logits.size(kClassDim)) + " classes but " +
-                       quoted(labels_path) + " has " + std::to_string(num_classes) + " labels");
-    }
-    logits = logits.to(torch::kCPU, torch::kFloat32).contiguous();
-    const torch::Tensor probs = torch::softmax(logits, kClassDim, torch::kFloat32);
-    const auto [top_probs, top_indices] = probs.topk(topk, kClassDim);
-
-    for (std::int64_t row = 0; row < batch; ++row) {
-      json entry;
-      entry["input"] = input;
-      if (batch > 1) entry["row"] = row;
-      entry["logits"] = to_json_floats(logits[row].contiguous());
-      json top = json::array();
-      for (std::int64_t r = 0; r < topk; ++r) {
-        const std::int64_t cls = top_indices[row][r].item<std::int64_t>();
-        top.push_back({{"rank", r + 1},
-                       {"class_index", cls},
-                       {"label", labels[static_cast<std::size_t>(cls)]},
-                       {"probability", static_cast<double>(top_probs[row][r].item<float>())}});
+  for (const std::vector<std::string>& call : calls) {
+    const std::vector<fs::path> input_paths(call.begin(), call.end());
+    std::vector<torch::Tensor> inputs;
+    std::int64_t batch = 0;
+    for (const fs::path& input_path : input_paths) {
+      const DatInput input = load_dat(input_path);
+      // The call's batch: its first input's N axis (an input without one is one sample).
+      if (inputs.empty()) {
+        const auto batch_axis = axis_index(input.layout, kBatchAxis);
+        batch = batch_axis ? input.tensor.size(*batch_axis) : 1;
       }
-      entry["topk"] = std::move(top);
-      results.push_back(std::move(entry));
+      inputs.push_back(input.tensor.to(device));
     }
+    const c10::IValue output =
+        with_model_context(model_path, input_paths, [&] { return model->forward(inputs); });
+    task.check_output(output, batch, model_path);
+    writer->write(call, output, results);
   }
 
   const json report = {

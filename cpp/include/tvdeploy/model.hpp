@@ -80,9 +80,6 @@ std::unique_ptr<DeployedModel> replay_as_cuda_graphs(std::unique_ptr<DeployedMod
 std::unique_ptr<DeployedModel> load_openvino_model(const fs::path& path,
                                                    const torch::Device& device, int threads);
 
-// The model contract: forward returns a [N, C] tensor with N = batch size.
-torch::Tensor require_logits(const c10::IValue& output, std::int64_t batch, const fs::path& model);
-
 // How error messages name a model call's input files: "input 'a.dat'" or
 // "inputs 'a.dat', 'b.dat'".
 std::string describe_inputs(const std::vector<fs::path>& inputs);

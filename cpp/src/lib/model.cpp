@@ -150,17 +150,4 @@ std::unique_ptr<DeployedModel> load_model(const fs::path& path, const torch::Dev
   }
 }
 
-torch::Tensor require_logits(const c10::IValue& output, std::int64_t batch, const fs::path& model) {
-  if (!output.isTensor()) {
-    throw InputError("model " + quoted(model) + " returned a " + output.tagKind() +
-                     ", expected a single Tensor of logits with shape [N, C]");
-  }
-  torch::Tensor logits = output.toTensor();
-  if (logits.dim() != 2 || logits.size(0) != batch) {
-    throw InputError("model " + quoted(model) + " returned a tensor of shape " +
-                     c10::str(logits.sizes()) + ", expected [" + std::to_string(batch) + ", C]");
-  }
-  return logits;
-}
-
 }  // namespace tvdeploy

@@ -1,0 +1,71 @@
+// Tasks: what a deployed model computes. A task says how many input tensors (.dat files) make one
+// model call, what a well-formed output of a call is (infer and bench check every call's output
+// they use), and how infer writes a call's results, with the options of infer that configure it.
+// A new task is one Task in a source file of its own (src/lib/task_<name>.cpp), named in
+// kTaskChoices and listed in all_tasks() (src/lib/task.cpp).
+#pragma once
+
+#include <torch/script.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tvdeploy/cli.hpp"
+#include "tvdeploy/report.hpp"
+
+namespace tvdeploy {
+
+namespace fs = std::filesystem;
+
+// Classification: one batch in, [N, C] logits out (src/lib/task_classification.cpp).
+inline constexpr std::string_view kTaskClassification = "classification";
+// The same names as tvdeploy.registry.TASKS (checked by tests/test_cpp_cli.py).
+inline constexpr std::string_view kTaskChoices = "classification";
+inline constexpr std::string_view kDefaultTask = kTaskClassification;
+
+// Turns the outputs of a task's model calls into infer's result entries.
+class ResultWriter {
+ public:
+  virtual ~ResultWriter() = default;
+  // Appends the entries of one call to results: inputs are the call's input files as given on the
+  // command line, output what the model returned for them (already checked by the task's
+  // check_output). InputError if the output does not fit the writer's options.
+  virtual void write(const std::vector<std::string>& inputs, const c10::IValue& output,
+                     json& results) const = 0;
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  // As --task names it.
+  virtual std::string_view name() const = 0;
+  // Input tensors per model call, in the order of the model's arguments.
+  virtual std::size_t inputs_per_call() const = 0;
+  // InputError unless output is what the model must return for a batch of `batch` samples.
+  virtual void check_output(const c10::IValue& output, std::int64_t batch,
+                            const fs::path& model) const = 0;
+  // The options of infer that only this task's writer reads (infer offers every task's).
+  virtual std::vector<OptionSpec> writer_options() const = 0;
+  // The writer configured by infer's options; UsageError or InputError if they are unusable.
+  virtual std::unique_ptr<ResultWriter> make_writer(const ParsedArgs& args,
+                                                    const fs::path& model) const = 0;
+};
+
+// Every task, in kTaskChoices order.
+const std::vector<const Task*>& all_tasks();
+
+// The task --task names; UsageError unless it is one of kTaskChoices.
+const Task& find_task(const std::string& name);
+
+// The --task option of both programs.
+OptionSpec task_option();
+
+// The tasks, one source file each.
+const Task& classification_task();
+
+}  // namespace tvdeploy
