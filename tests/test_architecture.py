@@ -126,7 +126,18 @@ def test_the_snakefile_parses_without_torch(tmp_path):
 
 
 # Parse-time modules, and the results stage: tables, figures and the summary need no torch.
-TORCH_FREE = ["tvdeploy.plan", "tvdeploy.registry", "tvdeploy.catalog.sheet", "tvdeploy.results.summary"]
+TORCH_FREE = [
+    "tvdeploy.plan",
+    "tvdeploy.registry",
+    "tvdeploy.catalog.sheet",
+    "tvdeploy.results.summary",
+    "tvdeploy.results.frames",
+    "tvdeploy.results.markdown",
+    "tvdeploy.results.jobs",
+    "tvdeploy.results.deployability",
+    "tvdeploy.results.speedups",
+    "tvdeploy.results.formatting",
+]
 
 
 @pytest.mark.parametrize("module", TORCH_FREE)

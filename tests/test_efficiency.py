@@ -9,7 +9,7 @@ from result_helpers import comparison_record
 from tvdeploy.measure import peak
 from tvdeploy.measure.bench import Protocol
 from tvdeploy.results.efficiency import efficiency, efficiency_markdown
-from tvdeploy.results.tables import latency_table
+from tvdeploy.results.frames import latency_table
 
 RESNET50_GMACS = 4.089  # torchvision's _ops for ResNet50_Weights.IMAGENET1K_V2
 

@@ -2,14 +2,14 @@
 
 from result_helpers import comparison_record
 
-from tvdeploy.results.tables import latency_table
+from tvdeploy.results.frames import latency_table
 
 
 def test_goals_are_missed_only_where_the_interval_says_so():
     import pandas as pd
 
+    from tvdeploy.results.frames import ratios_table
     from tvdeploy.results.goals import MET, MISSED, UNDECIDED, goals_markdown, judge, judge_goals
-    from tvdeploy.results.tables import ratios_table
 
     assert judge(1.6, 1.9, 1.5, higher_is_better=True) == MET
     assert judge(1.2, 1.4, 1.5, higher_is_better=True) == MISSED
@@ -33,8 +33,8 @@ def test_goals_are_missed_only_where_the_interval_says_so():
 
 
 def test_cpp_against_the_peer_and_the_compute_floor():
+    from tvdeploy.results.frames import ratios_table
     from tvdeploy.results.goals import MET, MISSED, judge_goals
-    from tvdeploy.results.tables import ratios_table
 
     records = [
         # C++ faster than ONNX Runtime; 2 GFLOP in 4 ms is 500 GFLOP/s, twice the job's peak.

@@ -9,8 +9,9 @@ from result_helpers import comparison_record
 
 from tvdeploy.registry import paths
 from tvdeploy.results import plots
+from tvdeploy.results.deployability import deployability_table
+from tvdeploy.results.frames import latency_table, ratios_table
 from tvdeploy.results.summary import failure_class, summary_markdown
-from tvdeploy.results.tables import deployability_table, latency_table, ratios_table
 
 ACCURACY = {"resnet18": 69.758, "resnet50": 80.858, "mobilenet_v3_small": 67.668, "vit_b_16": 81.072}
 # Median ms per deployment: resnet50 is slower and more accurate than resnet18; vit_b_16 is slower

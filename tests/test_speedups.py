@@ -4,8 +4,9 @@ import math
 
 import pandas as pd
 import pytest
+from result_helpers import comparison_record
 
-from tvdeploy.results.speedups import fastest_deployments, geometric_mean
+from tvdeploy.results.speedups import deployment_summary, fastest_deployments, geometric_mean
 
 
 def _row(model, runtime, variant, median_ms, speedup, run="r", device="cpu", batch=1):
@@ -63,3 +64,34 @@ def test_fastest_is_chosen_per_run_device_and_batch():
 def test_geometric_mean():
     assert geometric_mean([2.0, 8.0]) == pytest.approx(4.0)
     assert math.isnan(geometric_mean([]))
+
+
+def test_deployment_summary_ratio_and_geomean():
+    from tvdeploy.results.frames import latency_table, ratios_table
+    from tvdeploy.results.markdown import deployment_markdown, verdict_markdown
+
+    records = [
+        comparison_record("a", {"eager/plain": 10.0, "ts-python/plain": 8.0, "ts-cpp/plain": 4.0}),
+        comparison_record("b", {"eager/plain": 9.0, "ts-python/plain": 9.0, "ts-cpp/plain": 18.0}),
+        comparison_record("c", {"eager/plain": 5.0, "ts-python/plain": 6.0, "ts-cpp/plain": 7.0}),
+    ]
+    table, ratios = latency_table(records), ratios_table(records)
+    summary = deployment_summary(table, ratios).set_index("model")
+    assert summary.loc["a", "fastest"] == "ts-cpp (plain)" and summary.loc["a", "speedup_vs_eager"] == pytest.approx(
+        2.5
+    )
+    assert summary.loc["b", "fastest"] == "ts-python (plain)" and summary.loc["b", "speedup_vs_eager"] == pytest.approx(
+        1
+    )
+    # Every deployment of c is slower than eager: eager is its fastest deployment.
+    assert summary.loc["c", "fastest"] == "eager" and summary.loc["c", "fastest_ms"] == pytest.approx(5.0)
+    assert summary.loc["c", "speedup_vs_eager"] == 1.0 and math.isnan(summary.loc["c", "speedup_ci_low"])
+    assert summary.loc["a", "cpp/python plain"] == "0.50 [0.50, 0.50]" and summary.loc["a", "verdict plain"] == "faster"
+    assert summary.loc["b", "cpp/python plain"] == "2.00 [2.00, 2.00]" and summary.loc["b", "verdict plain"] == "slower"
+    assert geometric_mean([2.5, 1.0]) == pytest.approx(2.5**0.5)
+    assert "1.36x over 3 models" in deployment_markdown(summary.reset_index())
+    counts = verdict_markdown(ratios)
+    # Columns faster, indistinguishable, slower. a: both faster than eager, C++ faster than
+    # Python; b: Python indistinguishable from eager, C++ slower than both; c: both slower.
+    assert "| cross_language |        1 |                   0 |        2 |" in counts
+    assert "| vs_eager       |        2 |                   1 |        3 |" in counts

@@ -2,24 +2,17 @@
 
 from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
 from tvdeploy.host.environment import capture
-from tvdeploy.results.efficiency import efficiency_markdown
-from tvdeploy.results.goals import goals_markdown, judge_goals
-from tvdeploy.results.tables import (
+from tvdeploy.results.deployability import deployability_table
+from tvdeploy.results.frames import (
     builds_table,
-    deployability_table,
-    deployment_markdown,
-    deployment_summary,
-    job_max_rss_mb,
-    job_seconds,
-    latency_markdown,
     latency_table,
     overhead_table,
     parity_table,
     predictions_table,
     ratios_table,
-    throughput_markdown,
-    verdict_markdown,
 )
+from tvdeploy.results.jobs import job_max_rss_mb, job_seconds
+from tvdeploy.results.markdown import latency_page
 
 log = setup_script_logging(snakemake)
 params = snakemake.params
@@ -62,47 +55,10 @@ environment = capture(snakemake.config, params.repo, [r["environment"] for r in 
 environment["run"] = this_run
 environment["other_runs"] = sorted({r["run"] for r in comparison_records + overhead_records} - {this_run})
 write_json_atomic(snakemake.output.environment, environment)
-mixed = len(environment["result_environments"]) > 1
-failed = latency[latency["error"].notna()]
+resolution = snakemake.config["compare"]["resolution"]
 write_text_atomic(
     snakemake.output.latency_md,
-    "\n".join(
-        [
-            "# Inference latency\n",
-            f"torch {environment['versions']['torch']}, torchvision {environment['versions']['torchvision']}, "
-            f"{environment['cpu']['model']} ({environment['cpu']['cores']} cores), "
-            f"GPU: {environment['gpu']['name'] or 'none'}; config {environment['config_sha256'][:12]}, "
-            f"workflow commit {environment['git']['commit'] or 'unknown'}"
-            f"{' (uncommitted changes)' if environment['git']['dirty'] else ''}.\n",
-            "**Warning: these results were measured on different machines or software versions "
-            f"({environment['result_environments']}); see environment.json.**\n"
-            if mixed
-            else "",
-            "Every deployment of a model was measured in the same job by long-lived workers, one timed block "
-            "each per round in a shuffled order; speedups are paired estimates over those rounds.\n",
-            latency_markdown(latency),
-            throughput_markdown(latency),
-            efficiency_markdown(latency),
-            deployment_markdown(deployment_summary(latency, ratios)),
-            verdict_markdown(ratios),
-            goals_markdown(
-                judge_goals(
-                    latency[latency["run"] == this_run],
-                    ratios[ratios["run"] == this_run],
-                    snakemake.config.get("goals", {}),
-                    snakemake.config["compare"]["resolution"],
-                ),
-                snakemake.config["compare"]["resolution"],
-            ),
-            "### Failed deployments\n\n"
-            + failed[["run", "model", "runtime", "variant", "error"]].to_markdown(index=False)
-            if not failed.empty
-            else "",
-            "### Harness overhead per call (µs, module returning a view)\n",
-            overhead.pivot_table(index=["run", "device"], columns="runtime", values="median_us").round(1).to_markdown(),
-            "",
-        ]
-    ),
+    latency_page(latency, ratios, overhead, environment, snakemake.config.get("goals", {}), resolution),
 )
 
 identity = ("model", "runtime", "variant", "device")

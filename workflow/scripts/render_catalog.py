@@ -5,15 +5,10 @@ import pandas as pd
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import read_json, setup_script_logging, write_text_atomic
 from tvdeploy.registry import PEER_REFERENCE
+from tvdeploy.results.deployability import deployability_markdown
 from tvdeploy.results.goals import goals_markdown, judge_goals
-from tvdeploy.results.tables import (
-    builds_markdown,
-    catalog_markdown,
-    deployability_markdown,
-    ratio_matrix_markdown,
-    run_wall_time,
-    tsv_job_interval,
-)
+from tvdeploy.results.jobs import run_wall_time, tsv_job_interval
+from tvdeploy.results.markdown import builds_markdown, catalog_markdown, ratio_matrix_markdown
 
 log = setup_script_logging(snakemake)
 params = snakemake.params

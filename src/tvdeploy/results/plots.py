@@ -1,8 +1,8 @@
 """Figures of a run, drawn with matplotlib (headless) from the result tables.
 
-Every function takes tables (``tvdeploy.results.tables``) and returns a Figure; ``save`` writes it
-atomically. With 80 models the figures grow with the row count instead of shrinking the text,
-and only the points that matter (the Pareto front) carry labels.
+Every function takes tables (``tvdeploy.results.frames``, ``tvdeploy.results.deployability``) and
+returns a Figure; ``save`` writes it atomically. With 80 models the figures grow with the row count
+instead of shrinking the text, and only the points that matter (the Pareto front) carry labels.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from tvdeploy.files import atomic_path
 from tvdeploy.registry import EAGER, RUNTIMES, column_label
-from tvdeploy.results.tables import DEPLOYABILITY_STATES, deployability_wide, run_title
+from tvdeploy.results.deployability import DEPLOYABILITY_STATES, deployability_wide
+from tvdeploy.results.formatting import run_title
 
 DPI = 120
 INCHES_PER_MODEL_ROW = 0.22
@@ -309,8 +310,8 @@ def accuracy_vs_latency(
 
 
 def deployability_matrix(deployability: pd.DataFrame, device: str, run: str | None = None) -> pd.DataFrame:
-    """Model × deployment states (``tvdeploy.results.tables.deployability_table``) of one device: ok,
-    parity failed, failed, not run."""
+    """Model × deployment states (``tvdeploy.results.deployability.deployability_table``) of one
+    device: ok, parity failed, failed, not run."""
     rows = _of_run(deployability, run)
     rows = rows[rows["device"] == device]
     if rows.empty:

@@ -1,12 +1,15 @@
 """The fastest deployment of each model and the geometric mean of speedups, defined once for
-every table, page and goal that names them. Torch-free: the goals module imports it."""
+every table, page and goal that names them; per model the fastest deployment with its paired
+speedup and cross-language ratio, and the paired comparisons counted by verdict. Torch-free: the
+goals module imports it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from tvdeploy.registry import EAGER
+from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, Deployment, column_label
+from tvdeploy.results.formatting import interval_text
 
 # One measurement setting of a run: its rows are comparable with each other.
 RUN_KEYS = ["run", "device", "batch_size"]
@@ -27,3 +30,54 @@ def fastest_deployments(latency: pd.DataFrame) -> pd.DataFrame:
 def geometric_mean(values) -> float:
     values = np.asarray(list(values), dtype=np.float64)
     return float(np.exp(np.log(values).mean())) if values.size else float("nan")
+
+
+def deployment_summary(latency: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFrame:
+    """Per device, batch size and model: the fastest deployment with its paired speedup over
+    eager, and per variant the cross-language ratio (e.g. ts-cpp / ts-python on the same .pt)
+    with its interval."""
+    rows = []
+    fastest = fastest_deployments(latency).set_index([*RUN_KEYS, "model"])
+    for (run, device, batch, model), group in latency.groupby([*RUN_KEYS, "model"], sort=True):
+        eager = group[group["runtime"] == EAGER]
+        if eager.empty or (run, device, batch, model) not in fastest.index:
+            continue
+        best = fastest.loc[(run, device, batch, model)]
+        eager_ms = float(eager["median_ms"].iloc[0])
+        row = {"run": run, "device": device, "batch_size": batch, "model": model, "eager_ms": eager_ms}
+        if best["speedup_vs_eager"] < 1.0:
+            # Every deployment is slower than eager PyTorch by its paired estimate: eager is the
+            # fastest way to run this model, and a user should read that here.
+            row.update(fastest=column_label(EAGER, PLAIN), fastest_ms=eager_ms, speedup_vs_eager=1.0)
+            row.update(speedup_ci_low=np.nan, speedup_ci_high=np.nan)
+        else:
+            row.update(
+                fastest=column_label(best["runtime"], best["variant"]),
+                fastest_ms=float(best["median_ms"]),
+                speedup_vs_eager=float(best["speedup_vs_eager"]),
+                speedup_ci_low=float(best["speedup_ci_low"]),
+                speedup_ci_high=float(best["speedup_ci_high"]),
+            )
+        cross = ratios[
+            (ratios["run"] == run)
+            & (ratios["device"] == device)
+            & (ratios["batch_size"] == batch)
+            & (ratios["model"] == model)
+            & (ratios["kind"] == "cross_language")
+            & ratios["verdict"].notna()
+        ]
+        for _, c in cross.iterrows():
+            candidate, reference = Deployment.from_key(c["candidate"]), Deployment.from_key(c["reference"])
+            languages = f"{RUNTIMES[candidate.runtime].language}/{RUNTIMES[reference.runtime].language}"
+            row[f"{languages} {candidate.variant}"] = interval_text(c["ratio"], c["ci_low"], c["ci_high"])
+            row[f"verdict {candidate.variant}"] = c["verdict"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verdict_counts(ratios: pd.DataFrame) -> pd.DataFrame:
+    """Paired comparisons per kind (rows) and verdict (columns); empty when none was judged."""
+    judged = ratios[ratios["verdict"].notna()]
+    if judged.empty:
+        return pd.DataFrame()
+    return judged.pivot_table(index="kind", columns="verdict", values="model", aggfunc="count", fill_value=0)

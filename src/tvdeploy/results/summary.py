@@ -7,16 +7,10 @@ import pandas as pd
 
 from tvdeploy.registry import EAGER, column_label
 from tvdeploy.registry.failures import OTHER, classify_text
+from tvdeploy.results.deployability import FAILED, PARITY_FAILED
+from tvdeploy.results.formatting import interval_text, run_title
 from tvdeploy.results.plots import fastest_per_model, pareto_front, with_accuracy
-from tvdeploy.results.speedups import RUN_KEYS, geometric_mean
-from tvdeploy.results.tables import (
-    FAILED,
-    PARITY_FAILED,
-    deployment_summary,
-    interval_text,
-    run_title,
-    verdict_counts,
-)
+from tvdeploy.results.speedups import RUN_KEYS, deployment_summary, geometric_mean, verdict_counts
 
 
 def failure_class(error: str) -> str:

@@ -1,0 +1,106 @@
+"""Deployability: whether each model × deployment that was to run deployed (with parity), missed
+parity, failed (with its failure class), or was not run, from the predictions, the parity table
+and the benchmark's errors; as a table, a model × deployment matrix, and Markdown."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tvdeploy.registry import column_label
+from tvdeploy.registry.failures import RUN_ERROR, classify_text
+from tvdeploy.results.formatting import run_title
+from tvdeploy.results.frames import RUNTIME_ORDER
+
+# The states of one model × deployment, in the order figures and documents list them.
+DEPLOYED = "ok"
+PARITY_FAILED = "parity failed"
+FAILED = "failed"
+NOT_RUN = "not run"
+DEPLOYABILITY_STATES = (DEPLOYED, PARITY_FAILED, FAILED, NOT_RUN)
+DEPLOYABILITY_COLUMNS = ["run", "device", "model", "runtime", "variant", "status", "error_class", "detail"]
+
+
+def deployability_table(predictions: list[dict], parity: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
+    """One row per run, device, model and deployment that was to run: deployed with parity, parity
+    failed (by how much: the worst image's |Δlogit| in tolerances and relative to the logits'
+    scale), or failed with its class (the build's, the inference's, or the benchmark's)."""
+    rows = {}
+    for pred in predictions:
+        key = (pred["run"], pred["device"], pred["model"], pred["runtime"], pred["variant"])
+        if pred.get("error"):
+            rows[key] = {"status": FAILED, "error_class": pred.get("error_class") or RUN_ERROR, "detail": pred["error"]}
+        else:
+            rows[key] = {"status": DEPLOYED, "error_class": None, "detail": None}
+    for _, check in parity.iterrows():
+        key = (check["run"], check["device"], check["model"], check["runtime"], check["variant"])
+        if key in rows and rows[key]["status"] == DEPLOYED and not check["within_tolerance"]:
+            relative = check["max_abs_diff"] / check["logits_max_abs"] if check["logits_max_abs"] else float("inf")
+            rows[key] = {
+                "status": PARITY_FAILED,
+                "error_class": "parity",
+                "detail": f"max |Δ| {check['max_abs_diff'] / check['tolerance']:.3g}× tolerance "
+                f"({relative:.2g} of the logits' scale) vs {check['reference']}, "
+                f"top-5 {'equal' if check['top5_match'] else 'differ'}",
+            }
+    failed_runs = latency[latency["error"].notna() & (latency["error"] != "")] if "error" in latency else latency[:0]
+    for _, row in failed_runs.iterrows():
+        key = (row["run"], row["device"], row["model"], row["runtime"], row["variant"])
+        if rows.get(key, {}).get("status") in (None, DEPLOYED, PARITY_FAILED):
+            rows[key] = {
+                "status": FAILED,
+                "error_class": f"benchmark: {classify_text(row['error'], RUN_ERROR)}",
+                "detail": f"batch {row['batch_size']}: {row['error']}",
+            }
+    table = pd.DataFrame(
+        [dict(zip(DEPLOYABILITY_COLUMNS[:5], key, strict=True)) | state for key, state in rows.items()],
+        columns=DEPLOYABILITY_COLUMNS,
+    )
+    order = {name: i for i, name in enumerate(RUNTIME_ORDER)}
+    return (
+        table.assign(_order=table["runtime"].map(order))
+        .sort_values(["run", "device", "model", "_order", "variant"])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
+
+
+def deployability_wide(
+    table: pd.DataFrame, run: str, device: str, values: str = "status", missing: str = NOT_RUN
+) -> pd.DataFrame:
+    """Model × deployment ``values`` (the states) of one run and device, ``missing`` where nothing
+    was planned."""
+    rows = table[(table["run"] == run) & (table["device"] == device)]
+    labels = [column_label(r, v) for r, v in zip(rows["runtime"], rows["variant"], strict=True)]
+    wide = rows.assign(deployment=labels).pivot_table(
+        index="model", columns="deployment", values=values, aggfunc="first"
+    )
+    return wide.reindex(columns=list(dict.fromkeys(labels))).fillna(missing)
+
+
+def deployability_markdown(table: pd.DataFrame) -> str:
+    """Per run and device: the matrix (✓ deployed with parity, ≠ parity failed, ✗ failed with
+    its class), the count per deployment, then every failure and parity miss with its detail."""
+    mark = {DEPLOYED: "✓", PARITY_FAILED: "≠ parity", NOT_RUN: "·"}
+    parts = []
+    for (run, device), rows in table.groupby(["run", "device"], sort=True):
+        labels = [column_label(r, v) for r, v in zip(rows["runtime"], rows["variant"], strict=True)]
+        cells = rows.assign(
+            deployment=labels,
+            cell=[mark.get(s, f"✗ {c}") for s, c in zip(rows["status"], rows["error_class"], strict=True)],
+        )
+        wide = deployability_wide(cells, run, device, values="cell", missing=mark[NOT_RUN])
+        counts = cells.pivot_table(index="status", columns="deployment", values="model", aggfunc="count")
+        counts = counts.reindex(index=[s for s in DEPLOYABILITY_STATES if s in counts.index], columns=wide.columns)
+        parts.append(f"### Deployability — {run_title(run, device)}\n")
+        parts.append(
+            "✓ deployed, parity within tolerance · ≠ parity beyond tolerance · ✗ failed, with its class · "
+            "· not run\n\n" + counts.fillna(0).astype(int).to_markdown() + "\n\n" + wide.to_markdown() + "\n"
+        )
+        problems = rows[rows["status"] != DEPLOYED]
+        if not problems.empty:
+            parts.append(
+                "#### Failures and parity misses\n\n"
+                + problems[["model", "runtime", "variant", "status", "error_class", "detail"]].to_markdown(index=False)
+                + "\n"
+            )
+    return "\n".join(parts)

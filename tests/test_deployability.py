@@ -1,0 +1,59 @@
+"""Deployability states, matrix and Markdown (tvdeploy.results.deployability)."""
+
+import pandas as pd
+
+from tvdeploy.results.deployability import deployability_markdown, deployability_table
+
+
+def test_deployability_matrix_records_build_run_and_parity_failures():
+    """A model whose ONNX export failed (recorded by its build, refused at load), one whose
+    OpenVINO run failed, one parity miss, one benchmark crash: each is classified, the others stay
+    deployed, and the document says which and by how much."""
+
+    def prediction(model, runtime, error=None, error_class=None):
+        return {"run": "r", "device": "cpu", "model": model, "runtime": runtime, "variant": "plain",
+                "error": error, "error_class": error_class}  # fmt: skip
+
+    predictions = [prediction(m, r) for m in ("resnet18", "swin_t") for r in ("eager", "ts-python")]
+    predictions += [
+        prediction("resnet18", "onnxruntime"),
+        prediction(
+            "swin_t", "onnxruntime", "ArtifactUnavailable: the onnx artifact was not built (unsupported operator): "
+            "ConversionError: aten::foo", "unsupported operator",
+        ),
+        prediction("resnet18", "openvino-python"),
+        prediction("swin_t", "openvino-python", "RuntimeError: Exception from src/inference", "run error"),
+    ]  # fmt: skip
+    parity = pd.DataFrame(
+        [
+            {"run": "r", "device": "cpu", "model": "resnet18", "runtime": "ts-python", "variant": "plain",
+             "reference": "eager", "max_abs_diff": 0.5, "tolerance": 0.001, "logits_max_abs": 10.0,
+             "top5_match": False, "within_tolerance": False},
+        ]
+    )  # fmt: skip
+    latency = pd.DataFrame(
+        [{"run": "r", "device": "cpu", "model": "resnet18", "runtime": "onnxruntime", "variant": "plain",
+          "batch_size": 1, "error": "onnxruntime/plain worker for resnet18: exited unexpectedly (exit status -9)"}]
+    )  # fmt: skip
+    table = deployability_table(predictions, parity, latency)
+    state = table.set_index(["model", "runtime"])
+    assert state.loc[("swin_t", "onnxruntime"), "status"] == "failed"
+    assert state.loc[("swin_t", "onnxruntime"), "error_class"] == "unsupported operator"
+    assert state.loc[("swin_t", "openvino-python"), "error_class"] == "run error"
+    assert state.loc[("resnet18", "ts-python"), "status"] == "parity failed"
+    assert state.loc[("resnet18", "ts-python"), "detail"].startswith("max |Δ| 500× tolerance (0.05 of the logits")
+    assert state.loc[("resnet18", "onnxruntime"), "error_class"] == "benchmark: crashed"
+    assert state.loc[("swin_t", "ts-python"), "status"] == state.loc[("resnet18", "openvino-python"), "status"] == "ok"
+    # Runtimes in registry order, whatever order the records came in.
+    assert list(table[table["model"] == "swin_t"]["runtime"]) == [
+        "eager",
+        "ts-python",
+        "onnxruntime",
+        "openvino-python",
+    ]
+    doc = deployability_markdown(table)
+    assert "### Deployability — r · cpu" in doc
+    swin_row = next(line for line in doc.splitlines() if line.startswith("| swin_t "))
+    assert "✗ unsupported operator" in swin_row and "✗ run error" in swin_row and "✓" in swin_row
+    assert "≠ parity" in next(line for line in doc.splitlines() if line.startswith("| resnet18 "))
+    assert "ConversionError: aten::foo" in doc  # the failures section keeps the error

@@ -1,0 +1,140 @@
+"""Records to tables (tvdeploy.results.frames): speedups, parity rows, prediction rows, overhead."""
+
+import pytest
+from result_helpers import comparison_record
+
+from tvdeploy.results.frames import latency_table, parity_table, predictions_table
+from tvdeploy.results.markdown import latency_markdown
+from tvdeploy.tasks.classification import compare_predictions
+
+
+def test_latency_table_speedups_and_order():
+    table = latency_table([comparison_record("m", {"ts-cpp/plain": 5.0, "eager/plain": 10.0, "ts-python/plain": 8.0})])
+    assert list(table["runtime"]) == ["eager", "ts-python", "ts-cpp"]
+    # Paired over the rounds: the drift cancels, the intervals are tight around the true speedup.
+    assert list(table["speedup_vs_eager"]) == pytest.approx([1.0, 1.25, 2.0])
+    assert list(table["speedup_ci_low"]) == pytest.approx([1.0, 1.25, 2.0])
+    assert list(table["verdict_vs_eager"][1:]) == ["faster", "faster"]
+    assert table["rounds"].tolist() == [3, 3, 3] and (table["round_median_spread"] > 0.15).all()
+    markdown = latency_markdown(table)
+    assert "ts-cpp (plain)" in markdown and "| m " in markdown and "2.00 [2.00, 2.00]" in markdown
+
+
+def test_failed_deployment_is_a_row_with_its_error_and_no_ratio():
+    from tvdeploy.results.frames import ratios_table
+
+    record = comparison_record("m", {"eager/plain": 10.0, "ts-cpp/plain": 5.0}, failed=("ts-cpp/plain",))
+    table = latency_table([record])
+    failed = table[table["runtime"] == "ts-cpp"].iloc[0]
+    assert "exit status -11" in failed["error"] and failed["median_ms"] != failed["median_ms"]  # NaN
+    ratios = ratios_table([record])
+    assert ratios["verdict"].isna().all() and (ratios["rounds"] == 0).all()
+
+
+def prediction(logits, image="a"):
+    return {
+        "results": [
+            {
+                "input": f"results/inputs/spec/{image}.dat",
+                "row": 0,
+                "logits": logits,
+                "topk": [{"rank": 1, "class_index": 0, "label": "x", "probability": 0.5}],
+            }
+        ]
+    }
+
+
+def test_compare_predictions_per_image():
+    ref = prediction([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    cand = prediction([1.0, 2.0, 3.0, 4.0, 5.0, 6.5])
+    rows = compare_predictions(ref, cand, rtol=1e-4, atol=1e-5, identity={"model": "m"})
+    assert rows[0]["image"] == "a" and rows[0]["max_abs_diff"] == pytest.approx(0.5)
+    assert not rows[0]["within_tolerance"] and rows[0]["top5_match"]
+    with pytest.raises(KeyError, match="lack image b"):
+        compare_predictions(ref, prediction([0.0] * 6, image="b"), 1e-4, 1e-5, {})
+
+
+def test_parity_table_takes_the_worst_image():
+    comparisons = [
+        {
+            "model": "m",
+            "device": "cpu",
+            "runtime": "ts-cpp",
+            "variant": "plain",
+            "reference": "ts-python/plain",
+            "image": img,
+            "max_abs_diff": diff,
+            "tolerance": 1e-3,
+            "logits_max_abs": 5.0,
+            "top5_match": match,
+            "within_tolerance": diff <= 1e-3,
+        }
+        for img, diff, match in [("a", 1e-6, True), ("b", 2e-4, False)]
+    ]
+    # The same check in a run copied in from a cluster, whose weights source is keyed by its run.
+    table = parity_table(
+        [{"run": "laptop", "comparisons": comparisons}, {"run": "gpu01", "comparisons": comparisons}],
+        {"m": "random", ("gpu01", "m"): "pretrained"},
+    )
+    assert list(table["run"]) == ["gpu01", "laptop"]
+    row = table.set_index("run").loc["laptop"]
+    assert row["images"] == 2 and row["max_abs_diff"] == 2e-4 and not row["top5_match"]
+    assert row["weights_source"] == "random" and row["within_tolerance"]
+    assert table.set_index("run").loc["gpu01", "weights_source"] == "pretrained"
+
+
+def test_predictions_table_rows():
+    record = {
+        **prediction([0.0]),
+        "run": "laptop",
+        "model": "m",
+        "runtime": "ts-cpp",
+        "variant": "plain",
+        "device": "cpu",
+    }
+    table = predictions_table([record], {"m": "pretrained"})
+    assert table.to_dict("records") == [
+        {
+            "run": "laptop",
+            "model": "m",
+            "image": "a",
+            "runtime": "ts-cpp",
+            "variant": "plain",
+            "device": "cpu",
+            "weights_source": "pretrained",
+            "rank": 1,
+            "class_index": 0,
+            "label": "x",
+            "probability": 0.5,
+        }
+    ]
+
+
+def test_parity_table_without_pairs_is_empty_but_shaped():
+    table = parity_table([{"run": "laptop", "comparisons": []}], {})
+    assert table.empty and {"run", "model", "runtime", "reference", "max_abs_diff", "top5_match"} <= set(table.columns)
+
+
+def test_overhead_and_throughput_tables():
+    from tvdeploy.measure.bench import summarize_rounds
+    from tvdeploy.results.frames import overhead_table
+    from tvdeploy.results.markdown import throughput_markdown
+
+    records = [
+        {
+            "run": "laptop",
+            "device": "cpu",
+            "threads": 2,
+            "runtime": rt,
+            "summary": summarize_rounds([{"latencies_ms": [ms, ms, ms]}], 1),
+        }
+        for rt, ms in [("eager", 0.003), ("ts-python", 0.006), ("ts-cpp", 0.001)]
+    ]
+    table = overhead_table(records)
+    assert list(table["runtime"]) == ["eager", "ts-python", "ts-cpp"]
+    assert table["median_us"].tolist() == pytest.approx([3.0, 6.0, 1.0])
+
+    rows = [comparison_record("m", {"eager/plain": 10.0, "ts-cpp/plain": 5.0}, batch=batch) for batch in (1, 8)]
+    markdown = throughput_markdown(latency_table(rows))
+    assert "laptop · cpu, batch 8: throughput" in markdown and "batch 1" not in markdown
+    assert "1600" in markdown and "800" in markdown  # 8 images / 5 ms, 8 images / 10 ms (pooled medians)
