@@ -11,11 +11,12 @@ import torch
 from conftest import REPO_ROOT
 
 from tvdeploy.build.load import quiet_torchscript_deprecation
-from tvdeploy.build.torchscript import script_logits_module
+from tvdeploy.build.torchscript import script_deployable
 from tvdeploy.catalog.models import build_model, categories, random_state_dict
 from tvdeploy.catalog.sheet import read_sheet
 from tvdeploy.inputs.dat import write_dat
-from tvdeploy.tasks.classification import compare_logits, logits_of
+from tvdeploy.tasks import classification
+from tvdeploy.tasks.classification import compare_outputs, output_tensor
 
 pytestmark = pytest.mark.slow
 
@@ -44,9 +45,9 @@ def check_model(model, infer_binary, tmp_path):
     net = build_model(model, weights)
     weights.unlink()
     x = torch.randn(info.input_shape, generator=torch.Generator().manual_seed(0))
-    scripted, _ = script_logits_module(net, x)
+    scripted, _ = script_deployable(net, (x,), classification)
     with torch.inference_mode():
-        eager = logits_of(net(x))
+        eager = output_tensor(net(x))
     pt = tmp_path / f"{model}.pt"
     with quiet_torchscript_deprecation():
         scripted.save(str(pt))
@@ -57,11 +58,11 @@ def check_model(model, infer_binary, tmp_path):
         ts = reloaded(x)
     del reloaded
     assert ts.shape == (1, info.num_classes)
-    python_check = compare_logits(eager, ts, RTOL, ATOL)
+    python_check = compare_outputs(eager, ts, RTOL, ATOL)
     assert python_check["within_tolerance"], python_check
 
     dat = tmp_path / "x.dat"
-    write_dat(x, dat, {"model": model})
+    write_dat(x, dat, "NCHW", {"model": model})
     labels = tmp_path / "labels.txt"
     labels.write_text("\n".join(categories(model)) + "\n")
     out = tmp_path / "out.json"
@@ -85,5 +86,5 @@ def check_model(model, infer_binary, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     cpp = torch.tensor(json.loads(out.read_text())["results"][0]["logits"]).unsqueeze(0)
-    cpp_check = compare_logits(ts, cpp, RTOL, ATOL)
+    cpp_check = compare_outputs(ts, cpp, RTOL, ATOL)
     assert cpp_check["within_tolerance"] and cpp_check["top5_match"], cpp_check

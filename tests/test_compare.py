@@ -10,6 +10,7 @@ from process_helpers import idle_cpu_seconds
 
 from tvdeploy.measure.compare import BlockRule, ProcessWorker, WorkerError, run_interleaved
 from tvdeploy.measure.paired import paired_ratio, sequential_ratio
+from tvdeploy.tasks import classification
 
 RULE = BlockRule(min_iters=5, max_iters=5, min_time_s=0.001, max_time_s=10.0, max_reruns=0)
 
@@ -152,7 +153,7 @@ def toy_artifacts(tmp_path):
     model = tmp_path / "toy.pt"
     module.save(str(model))
     dat = tmp_path / "x.dat"
-    write_dat(torch.rand(1, 3, 8, 8), dat, {"spec_id": "toy"})
+    write_dat(torch.rand(1, 3, 8, 8), dat, "NCHW", {"spec_id": "toy"})
     return model, dat
 
 
@@ -190,7 +191,7 @@ def test_peer_runtime_workers_idle_without_cpu(toy_artifacts, tmp_path, runtime,
     _, dat = toy_artifacts
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10)).eval()
     folder = tmp_path / kind
-    assert build_artifact(kind, net, torch.rand(2, 3, 8, 8), folder)["status"] == "ok"
+    assert build_artifact(kind, net, (torch.rand(2, 3, 8, 8),), folder, classification)["status"] == "ok"
     with open(tmp_path / "worker.log", "w") as log:
         worker = python_worker(folder, dat, log, runtime=runtime)
         assert worker.start()["threads"] == 2

@@ -27,6 +27,7 @@ from tvdeploy.build.exporters import aoti_inductor_configs, build_artifact
 from tvdeploy.build.records import ThreadsMismatch, artifact_file, check_baked_threads
 from tvdeploy.harnesses import harness
 from tvdeploy.measure.bench import Protocol
+from tvdeploy.tasks import classification
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def toy_package(tmp_path_factory):
     """A tiny conv classifier and its AOTInductor package folder: (folder, eager module)."""
     net = conv_bn_classifier(seed=1)
     folder = tmp_path_factory.mktemp("aoti") / "toy"
-    record = build_artifact("aoti", net, torch.randn(2, 3, 16, 16), folder)
+    record = build_artifact("aoti", net, (torch.randn(2, 3, 16, 16),), folder, classification)
     assert record["status"] == "ok", record
     # What was compiled, recorded with the package.
     assert record["inductor_configs"] == {"freezing": True, "cpp.weight_prepack": True, "cpp.dynamic_threads": True}
@@ -42,6 +43,7 @@ def toy_package(tmp_path_factory):
     return folder, net
 
 
+@pytest.mark.slow
 def test_infer_runs_the_package_like_python_and_eager(cpp_binaries, toy_package, toy_labels, tmp_path):
     folder, net = toy_package
     package = artifact_file(folder)
@@ -50,6 +52,7 @@ def test_infer_runs_the_package_like_python_and_eager(cpp_binaries, toy_package,
     assert_infer_reproduces(cpp_binaries["infer"], package, toy_labels, tmp_path, [python, net])
 
 
+@pytest.mark.slow
 def test_bench_reports_the_format_and_refuses_a_torchscript_transform(cpp_binaries, toy_package, tmp_path):
     package = artifact_file(toy_package[0])
     dat = write_input(tmp_path / "img.dat", random_image(3))
@@ -72,11 +75,14 @@ def test_tuned_settings_are_what_is_compiled_and_recorded():
     assert baked["freezing"] is True and baked["cpp.weight_prepack"] is True
 
 
+@pytest.mark.slow
 def test_a_package_with_its_thread_count_compiled_in_is_timed_on_that_count_only(cpp_binaries, tmp_path):
     net = conv_bn_classifier(seed=4)
     folder = tmp_path / "baked"
     configs = aoti_inductor_configs(threads=1)
-    record = build_artifact("aoti", net, torch.randn(2, 3, 16, 16), folder, options={"inductor_configs": configs})
+    record = build_artifact(
+        "aoti", net, (torch.randn(2, 3, 16, 16),), folder, classification, options={"inductor_configs": configs}
+    )
     assert record["status"] == "ok" and record["inductor_configs"]["cpp.threads"] == 1, record
     x = torch.from_numpy(random_image(7))
     with torch.inference_mode():
@@ -107,10 +113,13 @@ def weight_reorders(bench, package, dat, tmp_path) -> int:
     return sum(1 for line in proc.stdout.splitlines() if ",exec,cpu,reorder," in line)
 
 
+@pytest.mark.slow
 def test_a_static_batch_package_has_its_weights_prepacked(cpp_binaries, toy_package, tmp_path):
     net = conv_bn_classifier(seed=1)
     folder = tmp_path / "static"
-    record = build_artifact("aoti", net, torch.randn(2, 3, 16, 16), folder, options={"static_batch": True})
+    record = build_artifact(
+        "aoti", net, (torch.randn(2, 3, 16, 16),), folder, classification, options={"static_batch": True}
+    )
     assert record["status"] == "ok" and record["static_batch"] == 1 and "dynamic_batch" not in record, record
     x = torch.from_numpy(random_image(9))
     with torch.inference_mode():
@@ -137,12 +146,15 @@ def test_a_static_batch_package_has_its_weights_prepacked(cpp_binaries, toy_pack
     assert proc.returncode == EXIT_RUNTIME and not (tmp_path / "b.json").exists(), proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="half precision packages are built for CUDA")
 def test_fp16_package_runs_half_inside_and_float32_outside_in_python_and_cpp(cpp_binaries, toy_labels, tmp_path):
     net = conv_bn_classifier(seed=4)
     reference = copy.deepcopy(net).cuda()
     folder = tmp_path / "fp16"
-    record = build_artifact("aoti", net, torch.randn(2, 3, 16, 16), folder, device=torch.device("cuda"), variant="fp16")
+    record = build_artifact(
+        "aoti", net, (torch.randn(2, 3, 16, 16),), folder, classification, device=torch.device("cuda"), variant="fp16"
+    )
     assert record["status"] == "ok" and record["variant"] == "fp16", record
     python = harness("aoti-python").load(folder, "toy", torch.device("cuda"), "fp16")
     image = random_image(7)

@@ -13,6 +13,7 @@ from cpp_helpers import EXIT_USAGE, assert_infer_reproduces, conv_bn_classifier,
 from tvdeploy.build.exporters import build_artifact
 from tvdeploy.build.records import artifact_file
 from tvdeploy.harnesses import harness
+from tvdeploy.tasks import classification
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,7 @@ def toy_ir(tmp_path_factory):
     """A tiny conv classifier converted to OpenVINO IR: (folder, eager module)."""
     net = conv_bn_classifier(seed=3)
     folder = tmp_path_factory.mktemp("openvino") / "toy"
-    record = build_artifact("openvino", net, torch.randn(2, 3, 16, 16), folder)
+    record = build_artifact("openvino", net, (torch.randn(2, 3, 16, 16),), folder, classification)
     assert record["status"] == "ok", record
     return folder, net
 

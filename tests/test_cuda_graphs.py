@@ -25,6 +25,7 @@ from tvdeploy.build.exporters import build_artifact
 from tvdeploy.build.records import artifact_file
 from tvdeploy.build.torchscript import make_variant
 from tvdeploy.harnesses import harness
+from tvdeploy.tasks import classification
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
 CUDA = torch.device("cuda")
@@ -45,6 +46,7 @@ def test_outputs_are_copied_out_of_the_static_buffers():
         _copy({"logits": static})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("program", ["infer", "bench"])
 def test_cpp_programs_refuse_cuda_graphs_on_the_cpu(cpp_binaries, toy_model, tmp_path, program):
     dat = write_input(tmp_path / "img.dat", random_image(0))
@@ -92,6 +94,7 @@ def test_python_replay_follows_each_input_and_captures_each_shape_once(frozen_on
     assert replayed.captures == 2
 
 
+@pytest.mark.slow
 @needs_cuda
 def test_cpp_programs_replay_torchscript_like_python(cpp_binaries, frozen_on_cuda, tmp_path):
     path, net = frozen_on_cuda
@@ -116,11 +119,12 @@ def test_cpp_programs_replay_torchscript_like_python(cpp_binaries, frozen_on_cud
     assert reported["cuda_graph_captures"] == 1 and reported["device"] == "cuda"
 
 
+@pytest.mark.slow
 @needs_cuda
 def test_aoti_package_replays_in_python_and_cpp(cpp_binaries, tmp_path):
     net = conv_bn_classifier(seed=3).to(CUDA)
     folder = tmp_path / "aoti"
-    record = build_artifact("aoti", net, torch.randn(2, 3, 16, 16), folder, device=CUDA)
+    record = build_artifact("aoti", net, (torch.randn(2, 3, 16, 16),), folder, classification, device=CUDA)
     assert record["status"] == "ok", record
     replayed = harness("aoti-python").load(folder, "toy", CUDA, "cudagraphs")
     x = batches((2, 3, 16, 16), 1)[0]

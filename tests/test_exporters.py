@@ -13,11 +13,12 @@ import torch
 from torch import nn
 
 from tvdeploy.build import exporters
-from tvdeploy.build.exporters import build_artifact, example_batch
+from tvdeploy.build.exporters import build_artifact
 from tvdeploy.build.records import BUILD_RECORD, ArtifactUnavailable, artifact_file, read_build
 from tvdeploy.catalog.models import random_state_dict
 from tvdeploy.harnesses import harness
 from tvdeploy.registry import BUILT_ARTIFACTS, PYTHON, RUNTIMES, failures
+from tvdeploy.tasks import classification
 
 MODEL = "squeezenet1_1"
 
@@ -29,6 +30,11 @@ def eager_net(tmp_path_factory):
     return harness("eager").load(weights, MODEL, torch.device("cpu"))
 
 
+def example_224():
+    """A seeded random example batch of two 224² images, as the workflow builds artifacts from."""
+    return (torch.randn((2, 3, 224, 224), generator=torch.Generator().manual_seed(0)),)
+
+
 def peer_runtimes():
     """The Python runtimes of every built artifact (the C++ ones have their own tests)."""
     return [name for name, rt in RUNTIMES.items() if rt.artifact in BUILT_ARTIFACTS and rt.language == PYTHON]
@@ -37,7 +43,7 @@ def peer_runtimes():
 @pytest.mark.parametrize("runtime_name", peer_runtimes())
 def test_runtime_reproduces_eager_at_any_batch(eager_net, tmp_path, runtime_name):
     kind = RUNTIMES[runtime_name].artifact
-    record = build_artifact(kind, eager_net, example_batch((1, 3, 224, 224), seed=0), tmp_path / kind)
+    record = build_artifact(kind, eager_net, example_224(), tmp_path / kind, classification)
     assert record["status"] == "ok" and record["error"] is None, record
     assert record["variant"] == "plain"
     assert record["build_s"] > 0 and record["peak_rss_mb"] > 100
@@ -57,7 +63,7 @@ def test_runtime_reproduces_eager_at_any_batch(eager_net, tmp_path, runtime_name
 
 
 def test_openvino_runs_float32_with_the_jobs_threads(eager_net, tmp_path):
-    build_artifact("openvino", eager_net, example_batch((1, 3, 224, 224), seed=0), tmp_path / "ov")
+    build_artifact("openvino", eager_net, example_224(), tmp_path / "ov", classification)
     torch.set_num_threads(1)
     deployed = harness("openvino-python").load(tmp_path / "ov", MODEL, torch.device("cpu"))
     # OpenVINO would run bf16 on a CPU with avx512_bf16 unless told otherwise.
@@ -68,7 +74,7 @@ def test_openvino_runs_float32_with_the_jobs_threads(eager_net, tmp_path):
 
 
 def test_onnxruntime_session_uses_the_jobs_threads_and_does_not_spin(eager_net, tmp_path):
-    build_artifact("onnx", eager_net, example_batch((1, 3, 224, 224), seed=0), tmp_path / "onnx")
+    build_artifact("onnx", eager_net, example_224(), tmp_path / "onnx", classification)
     torch.set_num_threads(1)
     deployed = harness("onnxruntime").load(tmp_path / "onnx", MODEL, torch.device("cpu"))
     options = deployed.session.get_session_options()
@@ -116,7 +122,7 @@ class DataDependent(nn.Module):
 def test_failed_build_is_recorded_and_refused_at_load(tmp_path, kind, module, error_class):
     assert set(BUILT_ARTIFACTS) == {"onnx", "openvino", "aoti"}  # every builder has a case here
     dest = tmp_path / kind
-    record = build_artifact(kind, module, torch.randn(2, 3, 8, 8), dest)
+    record = build_artifact(kind, module, (torch.randn(2, 3, 8, 8),), dest, classification)
     assert record["status"] == "failed" and record["error_class"] == error_class, record
     assert "\x1b[" not in record["error"] and record["build_s"] >= 0  # no terminal colour codes
     # Nothing half-built: the folder holds the record alone, and no staging folder is left beside it.
@@ -129,13 +135,15 @@ def test_failed_build_is_recorded_and_refused_at_load(tmp_path, kind, module, er
 
 
 def test_build_past_its_time_limit_is_a_timeout(tmp_path, monkeypatch):
-    def slow_builder(net, example, folder, device):
+    def slow_builder(net, example, folder, device, task):
         (folder / "partial.bin").write_bytes(b"x")
         time.sleep(5)
         return {}
 
     monkeypatch.setitem(exporters.BUILDERS, "onnx", (slow_builder, exporters.ONNX_FILE))
-    record = build_artifact("onnx", nn.Flatten(), torch.randn(2, 3, 4, 4), tmp_path / "slow", timeout_s=0.5)
+    record = build_artifact(
+        "onnx", nn.Flatten(), (torch.randn(2, 3, 4, 4),), tmp_path / "slow", classification, timeout_s=0.5
+    )
     assert record["status"] == "failed" and record["error_class"] == failures.TIMEOUT
     assert "longer than 0.5 s" in record["error"]
     assert json.loads((tmp_path / "slow" / BUILD_RECORD).read_text())["status"] == "failed"
@@ -144,9 +152,9 @@ def test_build_past_its_time_limit_is_a_timeout(tmp_path, monkeypatch):
 
 def test_a_rebuild_replaces_the_folder(eager_net, tmp_path):
     dest = tmp_path / "onnx"
-    build_artifact("onnx", Mystery(), torch.randn(2, 3, 8, 8), dest)
+    build_artifact("onnx", Mystery(), (torch.randn(2, 3, 8, 8),), dest, classification)
     assert read_build(dest)["status"] == "failed"
-    build_artifact("onnx", eager_net, example_batch((1, 3, 224, 224), seed=0), dest)
+    build_artifact("onnx", eager_net, example_224(), dest, classification)
     assert read_build(dest)["status"] == "ok" and (dest / exporters.ONNX_FILE).is_file()
 
 
@@ -228,12 +236,12 @@ def test_a_full_disk_fails_the_build_instead_of_blaming_the_model(tmp_path, monk
     """A full disk is the machine's failure: recording it as the model's would make a rerun skip
     the model for good. The job fails, and nothing is left behind."""
 
-    def builder_on_a_full_disk(net, example, folder, device):
+    def builder_on_a_full_disk(net, example, folder, device, task):
         (folder / "model.onnx").write_bytes(b"partial")
         with exporters._phase(failures.EXPORT_ERROR):
             raise error
 
     monkeypatch.setitem(exporters.BUILDERS, "onnx", (builder_on_a_full_disk, exporters.ONNX_FILE))
     with pytest.raises(type(error), match="No space left on device"):
-        build_artifact("onnx", nn.Flatten(), torch.randn(2, 3, 4, 4), tmp_path / "full")
+        build_artifact("onnx", nn.Flatten(), (torch.randn(2, 3, 4, 4),), tmp_path / "full", classification)
     assert list(tmp_path.iterdir()) == []

@@ -17,6 +17,7 @@ from tvdeploy.build.torchscript import make_variant, save_first_deployable, trac
 from tvdeploy.harnesses import harness
 from tvdeploy.host.devices import read_cpu_flags
 from tvdeploy.registry import ONEDNN_FUSION, VARIANTS
+from tvdeploy.tasks import classification
 
 pytestmark = pytest.mark.slow
 RTOL, PARITY_ATOL = 1e-4, 1e-6
@@ -28,7 +29,7 @@ def fused_file(tmp_path_factory):
     """The conv classifier as the derive rule builds the fused variant: (path, eager module)."""
     net = conv_bn_classifier(seed=2)
     example = torch.randn(1, 3, 16, 16)
-    graph, source = traced_if_exact(net, torch.jit.script(net), example, RTOL, PARITY_ATOL)
+    graph, source = traced_if_exact(net, torch.jit.script(net), (example,), RTOL, PARITY_ATOL, classification)
     assert source.startswith("traced")
     path = tmp_path_factory.mktemp("fused") / "fused.pt"
     make_variant(graph, "fused").save(str(path))
@@ -97,7 +98,7 @@ class BatchDependent(torch.nn.Module):
 def test_a_trace_that_does_not_generalise_falls_back_to_the_scripted_graph():
     net = BatchDependent().eval()
     scripted = torch.jit.script(net)
-    graph, source = traced_if_exact(net, scripted, torch.randn(1, 3, 4, 4), RTOL, PARITY_ATOL)
+    graph, source = traced_if_exact(net, scripted, (torch.randn(1, 3, 4, 4),), RTOL, PARITY_ATOL, classification)
     assert graph is scripted and source.startswith("scripted: the trace differs at batch 2")
 
 
@@ -120,10 +121,11 @@ def test_the_first_graph_that_runs_and_reproduces_eager_is_kept(fused_file, tmp_
         "fused",
         path,
         torch.device("cpu"),
-        example,
+        (example,),
         reference,
         RTOL,
         PARITY_ATOL,
+        classification,
     )
     assert status == "ok" and [a["graph"] for a in attempts] == ["traced", "scripted"]
     assert "vector::_M_range_check" in attempts[0]["error"] and attempts[1]["parity_random_input"]["within_tolerance"]
@@ -133,7 +135,15 @@ def test_the_first_graph_that_runs_and_reproduces_eager_is_kept(fused_file, tmp_
         )
     # None runs: the last is kept for the run to record its failure, and nothing raises here.
     status, attempts = save_first_deployable(
-        [(broken, "scripted")], "fused", path, torch.device("cpu"), example, reference, RTOL, PARITY_ATOL
+        [(broken, "scripted")],
+        "fused",
+        path,
+        torch.device("cpu"),
+        (example,),
+        reference,
+        RTOL,
+        PARITY_ATOL,
+        classification,
     )
     assert status == "failed" and "error" in attempts[0] and path.is_file()
 

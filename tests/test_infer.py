@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from tvdeploy.predict import infer
+from tvdeploy.registry import CLASSIFICATION
 from tvdeploy.registry.failures import CRASHED, LOAD_ERROR
 
 IDENTITY = {"runtime": "ts-python", "variant": "plain", "model": "tiny", "device": "cpu"}
@@ -48,7 +49,17 @@ def test_the_child_predicts_with_a_python_runtime(tmp_path, toy_model, toy_label
     path, _ = toy_model
     output = tmp_path / "prediction.json"
     argv = infer.command(
-        "ts-python", "plain", "tiny", path, toy_labels, [bench_input], "cpu", topk=3, threads=1, output=output
+        CLASSIFICATION,
+        "ts-python",
+        "plain",
+        "tiny",
+        path,
+        toy_labels,
+        [bench_input],
+        "cpu",
+        topk=3,
+        threads=1,
+        output=output,
     )
     infer.run(argv, output, IDENTITY)
     record = json.loads(output.read_text())
@@ -61,7 +72,9 @@ def test_the_child_records_a_model_it_cannot_load(tmp_path, toy_labels, bench_in
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a TorchScript archive")
     output = tmp_path / "prediction.json"
-    argv = infer.command("ts-python", "plain", "tiny", broken, toy_labels, [bench_input], "cpu", 5, 1, output)
+    argv = infer.command(
+        CLASSIFICATION, "ts-python", "plain", "tiny", broken, toy_labels, [bench_input], "cpu", 5, 1, output
+    )
     infer.run(argv, output, IDENTITY)
     record = json.loads(output.read_text())
     assert record["results"] == [] and record["error_class"] == LOAD_ERROR and record["error"]

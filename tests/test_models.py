@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from tvdeploy.build.torchscript import script_logits_module
+from tvdeploy.build.torchscript import script_deployable
 from tvdeploy.catalog.models import build_model, random_state_dict
-from tvdeploy.tasks.classification import ParityError, check_parity, compare_logits, describe_output, logits_of
+from tvdeploy.tasks import ParityError, check_parity
+from tvdeploy.tasks.classification import compare_outputs, describe_output, output_tensor
 
 
 def test_random_weights_are_seeded_and_shaped_like_the_published_file():
@@ -31,13 +32,13 @@ def test_every_export_returns_a_logits_tensor(tmp_path, name, size, kind):
     torch.save(random_state_dict(name, seed=0), path)
     net = build_model(name, path)
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
-    scripted, output_kind = script_logits_module(net, x)
+    scripted, output_kind = script_deployable(net, (x,), classification)
     assert output_kind == kind
     with torch.inference_mode():
         out = scripted(x)
-        ref = logits_of(net(x))
+        ref = output_tensor(net(x))
     assert isinstance(out, torch.Tensor) and out.shape == (2, 1000)
-    assert compare_logits(ref, out, rtol=1e-4, atol=1e-5)["within_tolerance"]
+    assert compare_outputs(ref, out, rtol=1e-4, atol=1e-5)["within_tolerance"]
 
 
 def test_random_weights_keep_module_versions(tmp_path):
@@ -57,27 +58,27 @@ def test_pretrained_construction_semantics_are_kept(tmp_path):
 
 def test_output_helpers():
     t = torch.zeros(1, 3)
-    assert logits_of(t) is t and describe_output(t) == "tensor"
+    assert output_tensor(t) is t and describe_output(t) == "tensor"
     pair = (torch.ones(1, 3), None)
-    assert logits_of(pair) is pair[0] and describe_output(pair) == "tuple[0]"
+    assert output_tensor(pair) is pair[0] and describe_output(pair) == "tuple[0]"
     with pytest.raises(TypeError):
-        logits_of({"logits": t})
+        output_tensor({"logits": t})
 
 
-def test_compare_logits_is_scale_relative():
+def test_compare_outputs_is_scale_relative():
     ref = torch.tensor([[100.0, 50.0, 10.0, 5.0, 1.0, 0.0]])
     near = ref + 5e-3  # 5e-3 <= 1e-5 + 1e-4 * 100
     far = ref + torch.tensor([[0.0, 0.0, 0.0, 0.0, 0.0, 0.02]])
-    ok = compare_logits(ref, near, rtol=1e-4, atol=1e-5)
+    ok = compare_outputs(ref, near, rtol=1e-4, atol=1e-5)
     assert ok["within_tolerance"] and ok["top5_match"]
-    bad = compare_logits(ref, far, rtol=1e-4, atol=1e-5)
+    bad = compare_outputs(ref, far, rtol=1e-4, atol=1e-5)
     assert not bad["within_tolerance"] and bad["max_abs_diff"] == pytest.approx(0.02)
     with pytest.raises(ParityError, match=r"max abs diff 2\.000e-02 exceeds tolerance 1\.001e-02"):
-        check_parity("m", bad)
+        check_parity("classification", "m", bad)
     swapped = ref[:, [1, 0, 2, 3, 4, 5]]
-    assert not compare_logits(ref, swapped, 1e-4, 1e-5)["top5_match"]
+    assert not compare_outputs(ref, swapped, 1e-4, 1e-5)["top5_match"]
     with pytest.raises(ParityError, match="shapes differ"):
-        compare_logits(ref, ref[:, :3], 1e-4, 1e-5)
+        compare_outputs(ref, ref[:, :3], 1e-4, 1e-5)
 
 
 # ---- deployment variants ------------------------------------------------------------------
@@ -85,6 +86,7 @@ def test_compare_logits_is_scale_relative():
 from tvdeploy.build.load import apply_load_transform  # noqa: E402
 from tvdeploy.build.torchscript import VARIANT_BUILDERS, make_variant  # noqa: E402
 from tvdeploy.registry import VARIANTS, derived_variants  # noqa: E402
+from tvdeploy.tasks import classification  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,7 @@ def resnet18_plain(tmp_path_factory):
     torch.save(random_state_dict("resnet18", seed=0), path)
     net = build_model("resnet18", path)
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
-    scripted, _ = script_logits_module(net, x)
+    scripted, _ = script_deployable(net, (x,), classification)
     pt = path.with_suffix(".pt")
     scripted.save(str(pt))
     with torch.inference_mode():
@@ -110,7 +112,7 @@ def test_variants_agree_with_eager_after_save_and_reload(resnet18_plain, tmp_pat
     with torch.inference_mode():
         out = deployed(x)
     assert out.dtype == torch.float32 and out.shape == (1, 1000)
-    comparison = compare_logits(reference, out, rtol=1e-4, atol=1e-9)
+    comparison = compare_outputs(reference, out, rtol=1e-4, atol=1e-9)
     assert comparison["within_tolerance"] and comparison["top5_match"], comparison
     if variant != "channels_last":
         assert "prim::GetAttr" not in str(deployed.graph)  # frozen: weights inlined as constants

@@ -12,7 +12,7 @@ from tvdeploy.catalog.models import default_weights
 from tvdeploy.catalog.sheet import read_sheet
 from tvdeploy.inputs.dat import DatFormatError, read_dat, sidecar_path, write_dat
 from tvdeploy.inputs.images import ImageReadError
-from tvdeploy.tasks.classification import preprocess_image
+from tvdeploy.tasks.classification import preprocess
 
 IMAGES = sorted((REPO_ROOT / "data" / "images").glob("*.*g"))
 CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")
@@ -22,7 +22,7 @@ CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")
 def test_spec_transform_equals_the_weights_transform(model):
     image = Image.open(IMAGES[0]).convert("RGB")
     expected = default_weights(model).transforms()(image).unsqueeze(0)
-    ours = preprocess_image(IMAGES[0], CATALOG[model].preprocess_spec())
+    ours = preprocess(IMAGES[0], CATALOG[model].preprocess_spec())[0]
     assert ours.shape == CATALOG[model].input_shape
     assert torch.equal(ours, expected)
 
@@ -30,7 +30,7 @@ def test_spec_transform_equals_the_weights_transform(model):
 def test_dat_roundtrip_and_sidecar(tmp_path):
     tensor = torch.randn(1, 3, 8, 6)
     dat = tmp_path / "x.dat"
-    write_dat(tensor, dat, {"crop_size": 8})
+    write_dat(tensor, dat, "NCHW", {"crop_size": 8})
     assert dat.stat().st_size == tensor.numel() * 4
     meta = json.loads(sidecar_path(dat).read_text())
     assert meta["shape"] == [1, 3, 8, 6] and meta["dtype"] == "float32" and meta["crop_size"] == 8
@@ -42,18 +42,33 @@ def test_dat_roundtrip_and_sidecar(tmp_path):
 @pytest.mark.parametrize("delta", [-4, 4, -1])
 def test_dat_of_wrong_size_is_refused(tmp_path, delta):
     dat = tmp_path / "x.dat"
-    write_dat(torch.zeros(1, 3, 4, 4), dat, {})
+    write_dat(torch.zeros(1, 3, 4, 4), dat, "NCHW", {})
     data = dat.read_bytes()
     dat.write_bytes(data[:delta] if delta < 0 else data + b"\0" * delta)
     with pytest.raises(DatFormatError, match=r"bytes, but shape \[1, 3, 4, 4\]"):
         read_dat(dat)
 
 
+def test_dat_of_any_rank_round_trips_with_its_layout(tmp_path):
+    dat = tmp_path / "clip.dat"
+    clip = torch.arange(2 * 3 * 4 * 5 * 6, dtype=torch.float32).reshape(2, 3, 4, 5, 6)
+    write_dat(clip, dat, "NCTHW", {})
+    assert json.loads(sidecar_path(dat).read_text())["layout"] == "NCTHW"
+    assert torch.equal(read_dat(dat), clip)
+    with pytest.raises(ValueError, match="rank-5 tensor cannot have layout 'NCHW'"):
+        write_dat(clip, tmp_path / "bad.dat", "NCHW", {})
+    assert not (tmp_path / "bad.dat").exists()
+
+
 def test_dat_with_bad_sidecar_is_refused(tmp_path):
     dat = tmp_path / "x.dat"
-    write_dat(torch.zeros(1, 3, 2, 2), dat, {})
-    sidecar_path(dat).write_text('{"shape": [1, 3, 2], "dtype": "float32"}')
-    with pytest.raises(DatFormatError, match="four positive integers"):
+    write_dat(torch.zeros(1, 3, 2, 2), dat, "NCHW", {})
+    sidecar_path(dat).write_text('{"shape": [1, 3, 0, 4], "dtype": "float32", "layout": "NCHW"}')
+    with pytest.raises(DatFormatError, match="not a list of positive integers"):
+        read_dat(dat)
+    # The layout must name every axis: a rank-3 shape under NCHW is refused before reading.
+    sidecar_path(dat).write_text('{"shape": [1, 3, 4], "dtype": "float32", "layout": "NCHW"}')
+    with pytest.raises(DatFormatError, match="does not name the 3 axes"):
         read_dat(dat)
     sidecar_path(dat).write_text('{"shape": [1, 3, 2, 2], "dtype": "float64"}')
     with pytest.raises(DatFormatError, match="dtype"):
@@ -68,7 +83,7 @@ def test_grayscale_and_rgba_images_become_rgb(tmp_path):
     for mode in ("L", "RGBA", "P"):
         path = tmp_path / f"img_{mode}.png"
         Image.new(mode, (300, 260)).save(path)
-        assert preprocess_image(path, spec).shape == (1, 3, 224, 224)
+        assert preprocess(path, spec)[0].shape == (1, 3, 224, 224)
 
 
 def test_corrupt_images_give_a_clear_error(tmp_path):
@@ -79,4 +94,4 @@ def test_corrupt_images_give_a_clear_error(tmp_path):
     noise.write_bytes(b"not an image at all" * 10)
     for bad in (truncated, noise):
         with pytest.raises(ImageReadError, match=f"cannot read image {bad}"):
-            preprocess_image(bad, spec)
+            preprocess(bad, spec)[0]

@@ -32,6 +32,7 @@ rule check_parity:
     conda:
         "../envs/tvdeploy.yaml"
     params:
+        task=lambda wc: PLAN.model(wc.model).task,
         pairs=parity_pairs,
         atol=config["parity"]["atol"],
     script:

@@ -49,6 +49,7 @@ rule infer_cpp:
         gpu=device_gpus,
         cpus_per_gpu=device_cpus_per_gpu,
     params:
+        task=lambda wc: PLAN.model(wc.model).task,
         topk=config["topk"],
     script:
         "../scripts/infer_cpp.py"

@@ -25,6 +25,7 @@ rule infer_python:
         gpu=device_gpus,
         cpus_per_gpu=device_cpus_per_gpu,
     params:
+        task=lambda wc: PLAN.model(wc.model).task,
         topk=config["topk"],
     script:
         "../scripts/infer_python.py"

@@ -4,16 +4,18 @@ recorded there and the run goes on."""
 
 import torch
 
-from tvdeploy.build.exporters import aoti_inductor_configs, build_artifact, example_batch
+from tvdeploy.build.exporters import EXAMPLE_BATCH, aoti_inductor_configs, build_artifact
 from tvdeploy.catalog.models import build_model
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.harnesses.device import resolve_device
 from tvdeploy.host.environment import versions
 from tvdeploy.registry import PLAIN
+from tvdeploy.tasks import adapter
 
 log = setup_script_logging(snakemake)
 info = ModelInfo(**snakemake.params.info)
+task = adapter(info.task)
 torch.set_num_threads(snakemake.threads)
 # A device this machine lacks stops the job (a configuration error, not the model's failure).
 device = resolve_device(snakemake.wildcards.get("device", "cpu"))
@@ -27,8 +29,9 @@ if "aoti_threads" in snakemake.params.keys():
 record = build_artifact(
     snakemake.params.artifact,
     net,
-    example_batch(info.input_shape, snakemake.params.seed),
+    task.example_inputs(info, EXAMPLE_BATCH, snakemake.params.seed),
     snakemake.output.artifact,
+    task,
     record={
         "model": info.model,
         "input_shape": list(info.input_shape),

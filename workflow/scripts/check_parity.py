@@ -5,9 +5,10 @@ deployed is listed with that error, a pair beyond its tolerance is logged as an 
 in the tables, the summary and the deployability matrix."""
 
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
-from tvdeploy.tasks.classification import compare_predictions
+from tvdeploy.tasks import adapter
 
 log = setup_script_logging(snakemake)
+task = adapter(snakemake.params.task)
 rows, unavailable = [], []
 for pair in snakemake.params.pairs:
     identity = {
@@ -24,7 +25,7 @@ for pair in snakemake.params.pairs:
         unavailable.append({**identity, "failed": side, "error": prediction["error"]})
         log.warning("%s/%s vs %s not compared: %s failed", pair["runtime"], pair["variant"], pair["reference"], side)
         continue
-    rows.extend(compare_predictions(reference, candidate, pair["rtol"], snakemake.params.atol, identity=identity))
+    rows.extend(task.compare_predictions(reference, candidate, pair["rtol"], snakemake.params.atol, identity=identity))
 for row in rows:
     log.info("%s", row)
 for r in rows:

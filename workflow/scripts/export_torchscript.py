@@ -1,41 +1,42 @@
-"""Snakemake script for rule export_torchscript: script the model, check it, save it."""
+"""Snakemake script for rule export_torchscript: script the model (its plain outputs, as its task
+adapter wraps it), check the saved file against eager on a random input, save it."""
 
 import time
 
 import torch
 
 from tvdeploy.build.load import quiet_torchscript_deprecation
-from tvdeploy.build.torchscript import script_logits_module
+from tvdeploy.build.torchscript import script_deployable
 from tvdeploy.catalog.models import build_model, categories
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
 from tvdeploy.host.environment import versions
-from tvdeploy.tasks.classification import check_parity, compare_logits, logits_of
+from tvdeploy.tasks import adapter, check_parity
 
 log = setup_script_logging(snakemake)
 info = ModelInfo(**snakemake.params.info)
+task = adapter(info.task)
 
 torch.set_num_threads(snakemake.threads)
 
 net = build_model(info.model, snakemake.input.weights)
-generator = torch.Generator().manual_seed(snakemake.params.seed)
-example = torch.randn(info.input_shape, generator=generator)
+example = task.example_inputs(info, 1, snakemake.params.seed)
 
 start = time.perf_counter()
-scripted, output_kind = script_logits_module(net, example)
+scripted, output_kind = script_deployable(net, example, task)
 export_s = time.perf_counter() - start
 log.info("scripted %s in %.2f s; forward returns %s", info.model, export_s, output_kind)
 
 with torch.inference_mode():
-    reference = logits_of(net(example))
+    reference = task.output_tensor(net(*example))
 with atomic_path(snakemake.output.model, suffix=".pt") as tmp, quiet_torchscript_deprecation():
     scripted.save(str(tmp))
     # Check the file that will be deployed, not the in-memory module.
     loaded = torch.jit.load(str(tmp)).eval()
     with torch.inference_mode():
-        candidate = loaded(example)
-    comparison = compare_logits(reference, candidate, snakemake.params.rtol, snakemake.params.atol)
-    check_parity(f"{info.model}: eager vs exported TorchScript on a random input", comparison)
+        candidate = loaded(*example)
+    comparison = task.compare_outputs(reference, candidate, snakemake.params.rtol, snakemake.params.atol)
+    check_parity(info.task, f"{info.model}: eager vs exported TorchScript on a random input", comparison)
 log.info("parity eager vs TorchScript: %s", comparison)
 
 write_text_atomic(snakemake.output.labels, "\n".join(categories(info.model)) + "\n")

@@ -17,7 +17,8 @@ from tvdeploy.host.devices import available_cores
 from tvdeploy.host.environment import machine_fingerprint, versions
 from tvdeploy.inputs.dat import read_dat
 from tvdeploy.measure.bench import Protocol, bench_threads, run_rounds, summarize_rounds
-from tvdeploy.registry import BUILT_ARTIFACTS, CPP, TORCHSCRIPT, runtime
+from tvdeploy.registry import BUILT_ARTIFACTS, CLASSIFICATION, CPP, TORCHSCRIPT, runtime
+from tvdeploy.tasks import adapter
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards
@@ -39,8 +40,10 @@ with tempfile.TemporaryDirectory() as scratch:
     elif rt.artifact in BUILT_ARTIFACTS:
         # Built the way the models are, by the same builder, and loaded by the same harness.
         probe_path = Path(scratch) / "probe"
-        example = batch.cpu().repeat(EXAMPLE_BATCH, 1, 1, 1)
-        build_artifact(rt.artifact, OverheadProbe(), example, probe_path, log=log, device=device)
+        example = (batch.cpu().repeat(EXAMPLE_BATCH, 1, 1, 1),)
+        # The probe takes the bench image and returns one tensor: a classification model's contract.
+        task = adapter(CLASSIFICATION)
+        build_artifact(rt.artifact, OverheadProbe(), example, probe_path, task, log=log, device=device)
     if rt.language == CPP:
         raw = harness(wc.runtime).bench(
             snakemake.input.bench, probe_path, snakemake.input.dat, wc.device, 1, protocol, threads,

@@ -9,6 +9,7 @@ setup_script_logging(snakemake)
 wc = snakemake.wildcards
 infer.run(
     infer.command(
+        snakemake.params.task,
         wc.runtime,
         wc.variant,
         wc.model,

@@ -1,20 +1,23 @@
-"""Snakemake script for rule preprocess_image: image → float32 NCHW .dat + sidecar JSON."""
+"""Snakemake script for rule preprocess_image: a user's input → the model's input tensor as a float32
+.dat + sidecar JSON (layout from its task), with its task adapter's preprocessing."""
 
 from pathlib import Path
 
 from tvdeploy.catalog.weights import sha256_of
 from tvdeploy.files import setup_script_logging
 from tvdeploy.inputs.dat import sidecar_path, write_dat
-from tvdeploy.tasks.classification import preprocess_image
+from tvdeploy.tasks import adapter
 
 log = setup_script_logging(snakemake)
 if Path(snakemake.output.meta) != sidecar_path(snakemake.output.dat):
     raise ValueError("rule preprocess_image: the sidecar must sit beside the .dat with a .json suffix")
 spec = snakemake.params.spec
-tensor = preprocess_image(snakemake.input.image, spec)
+task = adapter(spec["task"])
+(tensor,) = task.preprocess(snakemake.input.image, spec)
 write_dat(
     tensor,
     snakemake.output.dat,
+    task.TASK.input_layout,
     {
         **spec,
         "spec_id": snakemake.wildcards.spec,

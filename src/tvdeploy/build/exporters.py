@@ -30,7 +30,6 @@ from tvdeploy.build.torchscript import HalfPrecision
 from tvdeploy.files import atomic_directory, write_json_atomic
 from tvdeploy.registry import FP16, PLAIN
 from tvdeploy.registry.failures import COMPILE_ERROR, CONVERSION_ERROR, EXPORT_ERROR, TIMEOUT, classify, error_text
-from tvdeploy.tasks.classification import LogitsOnly, _logits_index
 
 ONNX_FILE = "model.onnx"
 OPENVINO_FILE = "model.xml"
@@ -76,14 +75,14 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def logits_module(net: nn.Module, example: torch.Tensor) -> nn.Module:
-    """``net`` returning its logits tensor (googlenet and inception_v3 return a namedtuple in some
-    modes); exporters need one tensor out."""
+def plain_output_module(net: nn.Module, example: tuple[torch.Tensor, ...], task) -> nn.Module:
+    """``net`` returning only plain tensors, as its task adapter wraps it (googlenet and
+    inception_v3 return a namedtuple in some modes); exporters need tensors out."""
     # Probed where the module already is (a caller may hand over a module moved to the GPU).
-    where = next((p.device for p in net.parameters()), example.device)
+    where = next((p.device for p in net.parameters()), example[0].device)
     with torch.inference_mode():
-        index = _logits_index(net(example[:1].to(where)))
-    return net if index is None else LogitsOnly(net, index).eval()
+        output = net(*(x[:1].to(where) for x in example))
+    return task.deployable(net, output)[0]
 
 
 def variant_module(net: nn.Module, variant: str) -> nn.Module:
@@ -96,21 +95,17 @@ def variant_module(net: nn.Module, variant: str) -> nn.Module:
     raise ValueError(f"no artifact is built in variant '{variant}' (built: {PLAIN}, {FP16})")
 
 
-def example_batch(input_shape, seed: int) -> torch.Tensor:
-    """A seeded random example of ``EXAMPLE_BATCH`` images of the model's input shape."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn((EXAMPLE_BATCH, *input_shape[1:]), generator=generator)
-
-
-def _batch_dim():
-    return torch.export.Dim("batch", min=1, max=MAX_BATCH)
+def _batch_dims(example: tuple[torch.Tensor, ...]) -> tuple[dict, ...]:
+    """Every input's first axis dynamic (one shared batch size)."""
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    return tuple({0: batch} for _ in example)
 
 
 def parameter_bytes(net: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in [*net.parameters(), *net.buffers()])
 
 
-def export_onnx(net: nn.Module, example: torch.Tensor, folder: Path, device: torch.device) -> dict:
+def export_onnx(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path, device: torch.device, task) -> dict:
     """The torch.export-based ONNX exporter (dynamo) with a dynamic batch; weights beside the graph
     only where the 2 GB protobuf limit forces it. Returns what the build record keeps."""
     import onnx
@@ -119,11 +114,11 @@ def export_onnx(net: nn.Module, example: torch.Tensor, folder: Path, device: tor
     with _phase(EXPORT_ERROR):
         program = torch.onnx.export(
             net,
-            (example,),
+            example,
             dynamo=True,
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_shapes=({0: _batch_dim()},),
+            input_names=list(task.TASK.input_names),
+            output_names=list(task.TASK.output_names),
+            dynamic_shapes=_batch_dims(example),
             opset_version=ONNX_OPSET,
             verbose=False,
         )
@@ -139,7 +134,9 @@ def export_onnx(net: nn.Module, example: torch.Tensor, folder: Path, device: tor
     }
 
 
-def convert_openvino(net: nn.Module, example: torch.Tensor, folder: Path, device: torch.device) -> dict:
+def convert_openvino(
+    net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path, device: torch.device, task
+) -> dict:
     """OpenVINO IR (float32 weights: save_model would halve them to fp16 by default), converted
     from the traced module and, where tracing or its conversion fails, from a torch.export
     program (OpenVINO's documented alternative)."""
@@ -151,9 +148,9 @@ def convert_openvino(net: nn.Module, example: torch.Tensor, folder: Path, device
         try:
             with _phase(CONVERSION_ERROR), torch.no_grad():
                 if method == "trace":
-                    model = ov.convert_model(net, example_input=example)
+                    model = ov.convert_model(net, example_input=example[0] if len(example) == 1 else example)
                 else:
-                    program = torch.export.export(net, (example,), dynamic_shapes=({0: _batch_dim()},))
+                    program = torch.export.export(net, example, dynamic_shapes=_batch_dims(example))
                     model = ov.convert_model(program)
             break
         except _PhaseError as err:
@@ -196,9 +193,10 @@ AOTI_INDUCTOR_CONFIGS = aoti_inductor_configs()
 
 def package_aoti(
     net: nn.Module,
-    example: torch.Tensor,
+    example: tuple[torch.Tensor, ...],
     folder: Path,
     device: torch.device,
+    task,
     inductor_configs: dict | None = None,
     static_batch: bool = False,
 ) -> dict:
@@ -212,12 +210,12 @@ def package_aoti(
     from torch._inductor import aoti_compile_and_package
     from torch._inductor.cpu_vec_isa import pick_vec_isa
 
-    net, example = net.to(device), example.to(device)
+    net, example = net.to(device), tuple(x.to(device) for x in example)
     with _phase(EXPORT_ERROR):
         if static_batch:
-            program = torch.export.export(net, (example[:STATIC_BATCH],))
+            program = torch.export.export(net, tuple(x[:STATIC_BATCH] for x in example))
         else:
-            program = torch.export.export(net, (example,), dynamic_shapes=({0: _batch_dim()},))
+            program = torch.export.export(net, example, dynamic_shapes=_batch_dims(example))
     with _phase(COMPILE_ERROR), torch.no_grad():
         # A copy: the compiler adds its own keys to the dict it is given.
         configs = dict(settings)
@@ -275,8 +273,9 @@ def is_machine_failure(error: BaseException) -> bool:
 def build_artifact(
     kind: str,
     net: nn.Module,
-    example: torch.Tensor,
+    example: tuple[torch.Tensor, ...],
     dest: str | os.PathLike,
+    task,
     record: dict | None = None,
     timeout_s: float = 0,
     log=None,
@@ -291,13 +290,13 @@ def build_artifact(
     builder, payload = BUILDERS[kind]
     built = {"artifact": kind, "variant": variant, "file": payload, **(record or {})}
     # An unknown variant is this code's error, not the model's: raised before any folder exists.
-    net = variant_module(logits_module(net, example), variant)
+    net = variant_module(plain_output_module(net, example, task), variant)
     # A failure of the machine (full disk) or of this code escapes: no folder, the job fails.
     with atomic_directory(dest) as staging:
         start = time.perf_counter()
         try:
             with time_limit(timeout_s):
-                details = builder(net, example, staging, device or torch.device("cpu"), **(options or {}))
+                details = builder(net, example, staging, device or torch.device("cpu"), task, **(options or {}))
             built.update(status="ok", error_class=None, error=None, **details)
         except (_PhaseError, BuildTimeout, MemoryError) as err:
             _record_failure(built, err, staging, kind, log)

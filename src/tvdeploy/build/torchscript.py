@@ -1,6 +1,7 @@
 """TorchScript export and its deployment variants. Each saved variant takes float32 inputs and
 returns float32 outputs, so every harness feeds it identical bytes; input casts are part of the
-measured work."""
+measured work. What a model's outputs are and how two are compared is its task adapter's
+(``task``: a tvdeploy.tasks adapter module)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,16 @@ from torch import nn
 from tvdeploy.build.load import load_torchscript, quiet_torchscript_deprecation
 from tvdeploy.registry import CUDAGRAPHS, VARIANTS, derived_variants
 from tvdeploy.registry.failures import RUN_ERROR, classify, error_line
-from tvdeploy.tasks.classification import LogitsOnly, _logits_index, compare_logits, describe_output, logits_of
 
 
-def script_logits_module(net: nn.Module, example: torch.Tensor) -> tuple[torch.jit.ScriptModule, str]:
-    """Script ``net``; wrap it when the scripted forward returns a tuple (googlenet,
-    inception_v3 return namedtuples under scripting even in eval mode)."""
+def script_deployable(net: nn.Module, example: tuple[torch.Tensor, ...], task) -> tuple[torch.jit.ScriptModule, str]:
+    """Script ``net``; when the scripted forward returns more than the task's plain outputs, script
+    the task adapter's wrapper instead. Returns the module and what the scripted forward returned."""
     with quiet_torchscript_deprecation(), torch.inference_mode():
         scripted = torch.jit.script(net)
-        output = scripted(example)
-        kind = describe_output(output)
-        index = _logits_index(output)
-        if index is not None:
-            scripted = torch.jit.script(LogitsOnly(net, index))
+        wrapped, kind = task.deployable(net, scripted(*example))
+        if wrapped is not net:
+            scripted = torch.jit.script(wrapped)
     return scripted.eval(), kind
 
 
@@ -104,25 +102,32 @@ def make_variant(plain: torch.jit.ScriptModule, variant: str) -> torch.jit.Scrip
 
 
 def traced_if_exact(
-    eager: nn.Module, scripted: torch.jit.ScriptModule, example: torch.Tensor, rtol: float, atol: float
+    eager: nn.Module,
+    scripted: torch.jit.ScriptModule,
+    example: tuple[torch.Tensor, ...],
+    rtol: float,
+    atol: float,
+    task,
 ) -> tuple[torch.jit.ScriptModule, str]:
     """The eager module traced on ``example`` if the trace reproduces it on a batch of another
     size (tracing records one path through the code and may bake in shapes), else ``scripted``;
     with the reason, for the variant's provenance."""
-    other = torch.randn((example.shape[0] + 1, *example.shape[1:]), generator=torch.Generator().manual_seed(1))
-    other = other.to(example.device)
+    generator = torch.Generator().manual_seed(1)
+    other = tuple(torch.randn((x.shape[0] + 1, *x.shape[1:]), generator=generator).to(x.device) for x in example)
     try:
         with torch.inference_mode(False), torch.no_grad(), quiet_torchscript_deprecation():
             traced = torch.jit.trace(eager.eval(), example, check_trace=False)
-            comparison = compare_logits(logits_of(eager(other)), logits_of(traced(other)), rtol, atol)
+            comparison = task.compare_outputs(
+                task.output_tensor(eager(*other)), task.output_tensor(traced(*other)), rtol, atol
+            )
     except Exception as err:  # any tracing failure means: use the scripted export
         return scripted, f"scripted: tracing failed ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
     if not comparison["within_tolerance"]:
         return (
             scripted,
-            f"scripted: the trace differs at batch {other.shape[0]} (max |Δ| {comparison['max_abs_diff']:.3g})",
+            f"scripted: the trace differs at batch {other[0].shape[0]} (max |Δ| {comparison['max_abs_diff']:.3g})",
         )
-    return traced, f"traced: reproduces eager at batch {other.shape[0]}"
+    return traced, f"traced: reproduces eager at batch {other[0].shape[0]}"
 
 
 def save_first_deployable(
@@ -130,10 +135,11 @@ def save_first_deployable(
     variant: str,
     path: str | Path,
     device: torch.device,
-    example: torch.Tensor,
+    example: tuple[torch.Tensor, ...],
     reference: torch.Tensor,
     rtol: float,
     atol: float,
+    task,
 ) -> tuple[str, list[dict]]:
     """Saves ``variant`` of the first candidate graph whose file, reloaded with the variant's load
     transform as a harness does, runs ``example`` and reproduces eager's ``reference``; when none
@@ -149,7 +155,7 @@ def save_first_deployable(
         try:
             deployed = load_torchscript(path, device, transform)
             with torch.inference_mode():
-                comparison = compare_logits(reference, logits_of(deployed(example)), rtol, atol)
+                comparison = task.compare_outputs(reference, task.output_tensor(deployed(*example)), rtol, atol)
         except (RuntimeError, torch.jit.Error) as err:
             error = error_line(err, raised_last=isinstance(err, torch.jit.Error))
             attempts.append({"graph": source, "error": error, "error_class": classify(err, RUN_ERROR)})

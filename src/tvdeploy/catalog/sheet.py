@@ -63,7 +63,10 @@ class ModelInfo:
         return (1, 3, self.crop_size, self.crop_size)
 
     def preprocess_spec(self) -> dict:
+        """How an input is preprocessed for this model: its task (whose adapter preprocesses) and
+        the preset's parameters from its weights."""
         return {
+            "task": self.task,
             "resize_size": self.resize_size,
             "crop_size": self.crop_size,
             "interpolation": self.interpolation,

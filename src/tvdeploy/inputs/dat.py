@@ -27,16 +27,21 @@ def sidecar_path(dat_path: str | Path) -> Path:
     return Path(dat_path).with_suffix(".json")
 
 
-def write_dat(tensor: torch.Tensor, dat_path: str | Path, metadata: dict) -> None:
-    """Write ``tensor`` as raw little-endian float32 and its sidecar, each atomically.
+def write_dat(tensor: torch.Tensor, dat_path: str | Path, layout: str, metadata: dict) -> None:
+    """Write ``tensor`` as raw little-endian float32 and its sidecar, each atomically; ``layout``
+    names its axes (one letter each, e.g. ``NCHW``), so readers of any rank know what they hold.
 
-    The sidecar is written last, so a reader that finds it also finds a complete ``.dat``.
+        The sidecar is written last, so a reader that finds it also finds a complete ``.dat``.
     """
+    if not (layout.isalpha() and layout.isupper() and len(set(layout)) == len(layout)):
+        raise ValueError(f"layout {layout!r} is not distinct axis letters (e.g. NCHW)")
+    if tensor.ndim != len(layout):
+        raise ValueError(f"a rank-{tensor.ndim} tensor cannot have layout {layout!r}")
     array = tensor.detach().cpu().contiguous().numpy().astype("<f4", copy=False)
     sidecar = {
         "shape": list(array.shape),
         "dtype": DAT_DTYPE,
-        "layout": "NCHW",
+        "layout": layout,
         "byte_order": "little",
         **metadata,
     }
@@ -56,8 +61,11 @@ def read_dat(dat_path: str | Path) -> torch.Tensor:
     shape = meta.get("shape")
     if meta.get("dtype") != DAT_DTYPE:
         raise DatFormatError(f"{meta_path}: dtype {meta.get('dtype')!r}, expected {DAT_DTYPE!r}")
-    if not (isinstance(shape, list) and len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape)):
-        raise DatFormatError(f"{meta_path}: shape {shape!r} is not four positive integers")
+    layout = meta.get("layout")
+    if not (isinstance(shape, list) and shape and all(isinstance(d, int) and d > 0 for d in shape)):
+        raise DatFormatError(f"{meta_path}: shape {shape!r} is not a list of positive integers")
+    if not (isinstance(layout, str) and len(layout) == len(shape)):
+        raise DatFormatError(f"{meta_path}: layout {layout!r} does not name the {len(shape)} axes of shape {shape}")
     expected = math.prod(shape) * BYTES_PER_FLOAT32
     actual = dat_path.stat().st_size
     if actual != expected:

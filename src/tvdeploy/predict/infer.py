@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tvdeploy.files import write_json_atomic
 from tvdeploy.registry.failures import CRASHED, LOAD_ERROR, RUN_ERROR, failure_fields
+from tvdeploy.registry.tasks import TASKS
 
 PROGRAM = "infer_python"
 LOG = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def failure_record(program: str, runtime: str, variant: str, model: str, device:
 
 
 def command(
+    task: str,
     runtime: str,
     variant: str,
     model: str,
@@ -59,6 +61,7 @@ def command(
 ) -> list[str]:
     return [
         sys.executable, "-m", "tvdeploy.predict.infer",
+        "--task", task,
         "--runtime", runtime,
         "--variant", variant,
         "--model", model,
@@ -97,6 +100,7 @@ def run(argv: list[str], output: str | Path, identity: dict) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tvdeploy.predict.infer", description=__doc__.splitlines()[0])
+    parser.add_argument("--task", required=True, choices=list(TASKS), help="the model's task (decodes its outputs)")
     parser.add_argument("--runtime", required=True)
     parser.add_argument("--variant", required=True)
     parser.add_argument("--model", required=True, help="the model's name")
@@ -116,7 +120,7 @@ def main(argv=None) -> None:
     from tvdeploy.harnesses import harness
     from tvdeploy.harnesses.device import apply_threads, resolve_device
     from tvdeploy.host.environment import versions
-    from tvdeploy.tasks.classification import predict, read_labels
+    from tvdeploy.tasks import adapter
 
     threads = apply_threads(args.threads, 0)
     # A device this machine lacks stops the job (exit status 1 with the traceback): not a failure
@@ -129,7 +133,9 @@ def main(argv=None) -> None:
         module = harness(args.runtime).load(args.artifact, args.model, device, args.variant)
         outcome["load_s"] = time.perf_counter() - start
         phase = RUN_ERROR
-        outcome["results"] = predict(module, args.dats, read_labels(args.labels), device, args.topk)
+        task = adapter(args.task)
+        context = task.decoding_context(args.labels, args.topk)
+        outcome["results"] = task.predict(module, args.dats, context, device)
     except Exception as err:
         LOG.exception("%s/%s cannot deploy %s", args.runtime, args.variant, args.model)
         outcome.update(failure_fields(err, phase))

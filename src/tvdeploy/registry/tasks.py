@@ -48,6 +48,9 @@ class Task:
     input_kind: str
     # Axis letters of each model input as the .dat sidecar records them.
     input_layout: str
+    # Names of the model's inputs and plain outputs in exported graphs (ONNX, OpenVINO IR).
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
     outputs: str
     parity_metric: str
     accuracy_metric: str
@@ -75,6 +78,8 @@ TASKS: dict[str, Task] = {
             preset="ImageClassification",
             input_kind=IMAGE,
             input_layout="NCHW",
+            input_names=("input",),
+            output_names=("logits",),
             outputs="logits [N, num_classes]",
             parity_metric="max |Δlogit| within tolerance of the logits' scale, and equal top-5",
             accuracy_metric="acc@1",

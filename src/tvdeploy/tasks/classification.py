@@ -1,6 +1,7 @@
-"""The image-classification task: ImageClassification preprocessing, the output contract (one
-[N, num_classes] logits tensor), top-k decoding with the weights' category names, and parity by
-max |Δlogit| plus top-5 agreement."""
+"""Adapter of the image-classification task (contract: tvdeploy.tasks): ImageClassification
+preprocessing, the output contract (one [N, num_classes] logits tensor, taken out of the tuples
+googlenet and inception_v3 return), top-k decoding with the weights' category names, and parity by
+max |Δlogit| within a tolerance scaled to the logits, plus top-5 agreement."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from torchvision.transforms._presets import ImageClassification
 from tvdeploy.inputs import input_name
 from tvdeploy.inputs.dat import read_dat
 from tvdeploy.inputs.images import load_rgb_image
+from tvdeploy.registry.tasks import CLASSIFICATION, TASKS
+from tvdeploy.tasks import ParityError
 
-
-class ParityError(RuntimeError):
-    """Two runtimes disagree beyond tolerance."""
+TASK = TASKS[CLASSIFICATION]
+# Top-k decoding: the number of classes reported unless the caller asks otherwise.
+DEFAULT_TOPK = 5
 
 
 def _logits_index(output: Any) -> int | None:
@@ -35,7 +38,8 @@ def _logits_index(output: Any) -> int | None:
     raise TypeError(f"model output of type {type(output).__name__} holds no logits tensor")
 
 
-def logits_of(output: Any) -> torch.Tensor:
+def output_tensor(output: Any) -> torch.Tensor:
+    """The logits tensor of a model's output (a tensor, or the logits inside a tuple)."""
     index = _logits_index(output)
     return output if index is None else output[index]
 
@@ -72,7 +76,8 @@ def parity_tolerance(reference: torch.Tensor, rtol: float, atol: float) -> float
     return atol + rtol * float(reference.double().abs().max())
 
 
-def compare_logits(reference: torch.Tensor, candidate: torch.Tensor, rtol: float, atol: float, topk: int = 5) -> dict:
+def compare_outputs(reference: torch.Tensor, candidate: torch.Tensor, rtol: float, atol: float, topk: int = 5) -> dict:
+    """Parity of two logits tensors: max |Δ| against a tolerance scaled to the reference, and top-k agreement."""
     if reference.shape != candidate.shape:
         raise ParityError(f"output shapes differ: {tuple(reference.shape)} vs {tuple(candidate.shape)}")
     diff = max_abs_diff(reference, candidate)
@@ -89,26 +94,31 @@ def compare_logits(reference: torch.Tensor, candidate: torch.Tensor, rtol: float
     }
 
 
-def check_parity(label: str, comparison: dict) -> None:
-    if not comparison["within_tolerance"]:
-        raise ParityError(
-            f"{label}: max abs diff {comparison['max_abs_diff']:.3e} exceeds tolerance "
-            f"{comparison['tolerance']:.3e} (logits max |x| = {comparison['logits_max_abs']:.3e}, "
-            f"top-5 match: {comparison['top5_match']})"
-        )
+def parity_message(label: str, comparison: dict) -> str:
+    return (
+        f"{label}: max abs diff {comparison['max_abs_diff']:.3e} exceeds tolerance "
+        f"{comparison['tolerance']:.3e} (logits max |x| = {comparison['logits_max_abs']:.3e}, "
+        f"top-5 match: {comparison['top5_match']})"
+    )
 
 
 def read_labels(path: str | Path) -> list[str]:
     return Path(path).read_text(encoding="utf-8").splitlines()
 
 
-def predict(module, dat_paths, labels: list[str], device: torch.device, topk: int) -> list[dict]:
+def decoding_context(labels_path: str | Path, topk: int = DEFAULT_TOPK) -> dict:
+    """What decoding needs: the weights' category names (one per line) and how many to report."""
+    return {"labels": read_labels(labels_path), "topk": topk}
+
+
+def predict(module, dat_paths, context: dict, device: torch.device) -> list[dict]:
     """Top-k predictions and full logits per input, in the same layout the C++ infer writes."""
+    labels, topk = context["labels"], context["topk"]
     results = []
     with torch.inference_mode():
         for dat in dat_paths:
             batch = read_dat(dat).to(device)
-            logits = logits_of(module(batch)).float().cpu()
+            logits = output_tensor(module(batch)).float().cpu()
             if logits.ndim != 2 or logits.shape[1] != len(labels):
                 raise ValueError(f"{dat}: model output shape {tuple(logits.shape)} does not match {len(labels)} labels")
             probs = torch.softmax(logits, dim=1)
@@ -144,9 +154,24 @@ def make_transform(spec: dict) -> ImageClassification:
     )
 
 
-def preprocess_image(path: str | Path, spec: dict) -> torch.Tensor:
+def preprocess(path: str | Path, spec: dict) -> tuple[torch.Tensor]:
+    """One image through its weights' ImageClassification preset, as a batch of one (NCHW)."""
     tensor = make_transform(spec)(load_rgb_image(path))
-    return tensor.unsqueeze(0).contiguous()
+    return (tensor.unsqueeze(0).contiguous(),)
+
+
+def example_inputs(info, batch: int, seed: int) -> tuple[torch.Tensor]:
+    """A seeded random batch of ``batch`` images of the model's crop size."""
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.randn((batch, *info.input_shape[1:]), generator=generator),)
+
+
+def deployable(net: nn.Module, output: Any) -> tuple[nn.Module, str]:
+    """``net`` returning its logits tensor, given an ``output`` it returned (googlenet and
+    inception_v3 return a namedtuple when scripted, even in eval mode; artifacts carry one tensor
+    out), with a description of that output."""
+    index = _logits_index(output)
+    return (net if index is None else LogitsOnly(net, index).eval()), describe_output(output)
 
 
 def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: float, identity: dict) -> list[dict]:
@@ -157,7 +182,7 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
         key = (input_name(result["input"]), result.get("row", 0))
         if key not in ref_by_key:
             raise KeyError(f"reference predictions lack image {key[0]} (row {key[1]})")
-        comparison = compare_logits(
+        comparison = compare_outputs(
             torch.tensor(ref_by_key[key]["logits"]).unsqueeze(0),
             torch.tensor(result["logits"]).unsqueeze(0),
             rtol,

@@ -1,0 +1,50 @@
+"""Stage tasks: one adapter module per registry Task (``Task.adapter``), owning everything about
+a task that needs torch. Generic code (exports, variants, builds, predictions, parity) calls the
+adapter of the model's task and never branches on the task's name.
+
+An adapter module defines:
+
+- ``TASK``: its registry entry.
+- ``preprocess(source, spec) -> tuple[Tensor, ...]``: a user's input (file or folder) as the
+  model's input tensors for one call, each written to a ``.dat`` whose sidecar records
+  ``TASK.input_layout``.
+- ``example_inputs(info, batch, seed) -> tuple[Tensor, ...]``: seeded random inputs of the model's
+  input shapes, for exports, builds and parity on random input.
+- ``deployable(net, example) -> (nn.Module, str)``: ``net`` wrapped so that it returns plain
+  tensors (what TorchScript, ONNX, AOTInductor and OpenVINO can carry), with a description of
+  what the unwrapped forward returned.
+- ``output_tensor(output) -> Tensor``: a deployed module's (or eager model's) output as the one
+  tensor parity compares.
+- ``compare_outputs(reference, candidate, rtol, atol) -> dict``: the parity metric on two outputs;
+  its ``within_tolerance`` says whether they agree.
+- ``parity_message(label, comparison) -> str``: why a comparison failed, for errors and logs.
+- ``decoding_context(labels_path, topk) -> dict``: what decoding needs (category names from the
+  weights' metadata, how many to report).
+- ``predict(module, dat_paths, context, device) -> list[dict]``: predictions on the
+  preprocessed inputs, one entry per input and row, in the layout the C++ ``infer`` writes for
+  ``--task TASK.name``; ``context`` holds what decoding needs (e.g. labels, topk).
+- ``compare_predictions(reference, candidate, rtol, atol, identity) -> list[dict]``: parity rows
+  of two prediction records on the real inputs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from tvdeploy.registry.tasks import task
+
+
+class ParityError(RuntimeError):
+    """Two runtimes disagree beyond tolerance."""
+
+
+def adapter(task_name: str) -> ModuleType:
+    """The adapter module of a registry task."""
+    return importlib.import_module(task(task_name).adapter)
+
+
+def check_parity(task_name: str, label: str, comparison: dict) -> None:
+    """ParityError naming ``label`` when ``comparison`` (the task's metric) is out of tolerance."""
+    if not comparison["within_tolerance"]:
+        raise ParityError(adapter(task_name).parity_message(label, comparison))
