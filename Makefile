@@ -1,10 +1,11 @@
-# Two entry points on a fresh machine: `make run` (the whole workflow) and `make test`.
+# Two entry points on a fresh machine: `make run` (the whole workflow) and `make test`
+# (`make test-fast`: the unit tests alone).
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 4
 BIN := $(VENV)/bin
 
-.PHONY: setup run test dry-run merge migrate lint format model-sheet clean
+.PHONY: setup run test test-fast dry-run merge migrate lint format model-sheet clean
 
 # The workflow's software, the linters, and the tvdeploy package itself (editable, so the rules
 # and tests import the source tree without path tricks).
@@ -24,6 +25,10 @@ dry-run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The unit tests alone: no C++ build and no workflow run (those are marked slow); a few minutes.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 # Another machine's run (results/runs/RUN of its checkout, e.g. a cluster's GPU run:
 # FROM=login:tvdeploy RUN=gpu01) copied in beside this one's, then every table, figure and the

@@ -1,3 +1,6 @@
+# Stage results: the harness overhead probe, parity of every deployment against its reference on
+# the real inputs (the task's metric), and the tables over every run present (tvdeploy.results).
+
 rule harness_overhead:
     input:
         unpack(overhead_inputs),

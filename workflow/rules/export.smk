@@ -1,3 +1,7 @@
+# Stage build: weights downloaded (or seeded random), TorchScript exported and its variants derived,
+# and the peers' artifacts (ONNX, OpenVINO IR, AOTInductor packages) built, each with its record
+# (tvdeploy.catalog.weights, tvdeploy.build).
+
 rule download_weights:
     output:
         weights=paths.WEIGHTS,

@@ -1,4 +1,5 @@
-# The Python runtimes (eager, ts-python): one harness module each, named by the registry.
+# The Python runtimes (eager, ts-python, aoti-python, compile, onnxruntime, openvino-python, …): one
+# harness module each, named by the registry; predictions decoded by the model's task adapter.
 # Their benchmarks run in the comparison jobs (compare.smk).
 
 
