@@ -1,4 +1,4 @@
-"""The tiny end-to-end config and how tests run the real Snakefile on it, in a copy of the repo
+"""How tests run the real Snakefile on a scenario config (tests/scenarios/), in a copy of the repo
 (tests/test_workflow.py locally, tests/test_slurm.py through a SLURM cluster)."""
 
 import re
@@ -9,40 +9,13 @@ import sys
 import yaml
 from conftest import REPO_ROOT
 
-MODELS = ["squeezenet1_1", "mobilenet_v3_small"]
-RUNTIMES = ["eager", "ts-python", "ts-cpp", "onnxruntime", "openvino-python"]
-# The run label is fixed so targets do not depend on the test machine's host name.
-RUN = "tiny"
-TINY_CONFIG = {
-    "run": RUN,
-    "models": MODELS,
-    "weights": "random",
-    "devices": ["cpu"],
-    # The default's fused variant runs through the workflow in test_every_runtime_on_one_model.
-    "variants": ["plain"],
-    "bench": {
-        "batch_sizes": [1],
-        "threads": 0,
-        "interop_threads": 1,
-        "warmup_iters": 5,
-        "warmup_max_time_s": 5.0,
-        "min_iters": 5,
-        "max_iters": 50,
-        "min_time_s": 0.2,
-        # Generous: a block must reach min_iters even on a loaded machine (the assertions need 5).
-        "max_time_s": 5.0,
-        "rounds": 3,
-    },
-    # Rounds 0-1 on the first start of the workers, round 2 on a second start.
-    "compare": {
-        "confidence": 0.95,
-        "resolution": 0.03,
-        "noisy_block_iqr": 0.10,
-        "max_block_reruns": 1,
-        "launches": 2,
-        "seed": 0,
-    },  # fmt: skip
-}
+SCENARIOS = REPO_ROOT / "tests" / "scenarios"
+TINY_CONFIG = yaml.safe_load((SCENARIOS / "tiny.yaml").read_text())
+MODELS = TINY_CONFIG["models"]
+RUN = TINY_CONFIG["run"]
+# The tiny scenario keeps the default config's runtimes.
+RUNTIMES = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())["runtimes"]
+assert "runtimes" not in TINY_CONFIG
 WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "cpp", "profiles", "data/images"]
 
 
@@ -55,7 +28,7 @@ def copy_workflow(dest):
             shutil.copytree(src, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, target)
-    (dest / "config" / "tiny.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    shutil.copy2(SCENARIOS / "tiny.yaml", dest / "config" / "tiny.yaml")
     return dest
 
 
