@@ -120,6 +120,7 @@ def main(argv=None) -> None:
     from tvdeploy.harnesses import harness
     from tvdeploy.harnesses.device import apply_threads, resolve_device
     from tvdeploy.host.environment import versions
+    from tvdeploy.predict.outputs import store_tensor_outputs
     from tvdeploy.tasks import adapter
 
     threads = apply_threads(args.threads, 0)
@@ -135,7 +136,7 @@ def main(argv=None) -> None:
         phase = RUN_ERROR
         task = adapter(args.task)
         context = task.decoding_context(args.labels, args.topk)
-        outcome["results"] = task.predict(module, args.dats, context, device)
+        outcome["results"] = store_tensor_outputs(task.predict(module, args.dats, context, device), args.output)
     except Exception as err:
         LOG.exception("%s/%s cannot deploy %s", args.runtime, args.variant, args.model)
         outcome.update(failure_fields(err, phase))

@@ -22,7 +22,9 @@ An adapter module defines:
   weights' metadata, how many to report).
 - ``predict(module, dat_paths, context, device) -> list[dict]``: predictions on the
   preprocessed inputs, one entry per input and row, in the layout the C++ ``infer`` writes for
-  ``--task TASK.name``; ``context`` holds what decoding needs (e.g. labels, topk).
+  ``--task TASK.name``; ``context`` holds what decoding needs (e.g. labels, topk). A large
+  output field is returned as a ``tvdeploy.predict.outputs.TensorOutput`` and stored as a
+  ``.dat`` beside the record instead of JSON.
 - ``compare_predictions(reference, candidate, rtol, atol, identity) -> list[dict]``: parity rows
   of two prediction records on the real inputs.
 """
