@@ -1,0 +1,100 @@
+"""What the config's JSON schema (workflow/schemas/config.schema.yaml, validated by the Snakefile)
+cannot check: names resolved against the model catalog and the registry, the image folder, and
+constraints between settings. Each failure is a ConfigError that says what to change.
+
+The runtime and variant names are also enums of the schema; they are looked up in the registry
+here too because a Plan is built from configs the Snakefile never saw (tests, experiment configs
+merged by hand), and the registry's lookup names the known ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tvdeploy.catalog.sheet import ModelInfo, UnknownModelError, resolve_models
+from tvdeploy.measure.bench import Protocol, ProtocolError
+from tvdeploy.registry import runtime, variant
+from tvdeploy.results import runs
+
+# Files Pillow can open; fixed here so parsing does not import Pillow's plugins.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot describe a run (the message says what to change)."""
+
+
+def list_images(folder: str | Path) -> dict[str, Path]:
+    """Image files in ``folder`` by file stem, sorted; stems must be unique."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"images: '{folder}' is not a directory")
+    images: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            if path.stem in images:
+                raise ConfigError(f"images: {images[path.stem].name} and {path.name} share the name '{path.stem}'")
+            images[path.stem] = path
+    if not images:
+        raise ConfigError(f"images: no image files ({', '.join(IMAGE_SUFFIXES)}) in '{folder}'")
+    return images
+
+
+def selected_models(config: dict, catalog: dict[str, ModelInfo]) -> list[str]:
+    """The catalog models the config names (``all``: every one); typos fail with suggestions."""
+    try:
+        return resolve_models(config["models"], catalog)
+    except UnknownModelError as err:
+        raise ConfigError(str(err)) from None
+
+
+def find_model(catalog: dict[str, ModelInfo], name: str) -> ModelInfo:
+    """The catalog row of a model named in a target; unknown names fail with suggestions."""
+    if name not in catalog:
+        selected_models({"models": [name]}, catalog)
+    return catalog[name]
+
+
+def bench_protocol(config: dict) -> Protocol:
+    """The benchmark protocol, and the settings that must agree with it: the comparison's
+    launches split its rounds, and a batch-1-only AOTInductor package benchmarks batch 1 only."""
+    try:
+        protocol = Protocol.from_config(config["bench"])
+    except ProtocolError as err:
+        raise ConfigError(str(err)) from None
+    launches = config.get("compare", {}).get("launches", 1)
+    if launches > protocol.rounds:
+        raise ConfigError(f"compare.launches ({launches}) must not exceed bench.rounds ({protocol.rounds})")
+    aoti = config.get("export", {}).get("aoti", {})
+    if aoti.get("static_batch") and list(config["bench"]["batch_sizes"]) != [1]:
+        raise ConfigError(
+            f"export.aoti.static_batch compiles the AOTInductor packages for batch 1 only, but bench.batch_sizes "
+            f"is {config['bench']['batch_sizes']}: set static_batch to false or batch_sizes to [1]"
+        )
+    return protocol
+
+
+def check_registry_names(config: dict) -> None:
+    """Every runtime and variant the config names is one of the registry's."""
+    for key, lookup in (("runtimes", runtime), ("variants", variant)):
+        for name in config[key]:
+            try:
+                lookup(name)
+            except ValueError as err:
+                raise ConfigError(f"{key}: {err}") from None
+
+
+def bench_image(config: dict, images: dict[str, Path]) -> str:
+    """The image the benchmarks feed: the configured stem, or the first image by name."""
+    chosen = config["bench"].get("image") or next(iter(images))
+    if chosen not in images:
+        raise ConfigError(f"bench.image: '{chosen}' is not one of the images {sorted(images)}")
+    return chosen
+
+
+def run_label(config: dict) -> str:
+    """This run's label (its folder under results/runs/): the configured one or the host's."""
+    try:
+        return runs.run_label(config.get("run"))
+    except runs.RunLabelError as err:
+        raise ConfigError(str(err)) from None

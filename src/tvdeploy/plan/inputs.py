@@ -1,0 +1,73 @@
+"""The selected models as the jobs see them: their catalog rows, their preprocessing recipes
+(models may share one) and the preprocessed input files they are fed; and the published figures
+(accuracy, multiply-accumulates) of every catalog model, for the tables and figures."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+
+from tvdeploy.catalog.sheet import ModelInfo
+from tvdeploy.plan.config import ConfigError, find_model
+from tvdeploy.registry import CLASSIFICATION, TASKS, paths
+
+# The accuracy the accuracy-vs-latency figure plots: image classification's top-1.
+TOP1_METRIC = TASKS[CLASSIFICATION].accuracy_metric
+
+
+@dataclass(frozen=True, eq=False)
+class ModelInputs:
+    catalog: dict[str, ModelInfo]
+    models: tuple[str, ...]
+    images: dict[str, Path]
+    bench_image: str
+
+    def model(self, name: str) -> ModelInfo:
+        """The catalog row of a model named in a target; unknown names fail with suggestions."""
+        return find_model(self.catalog, name)
+
+    def model_fields(self, name: str) -> dict:
+        """A model's catalog row as plain values (a rule param, rebuilt with ModelInfo(**fields))."""
+        return asdict(self.model(name))
+
+    @cached_property
+    def specs(self) -> dict[str, dict]:
+        """Preprocessing recipes of the selected models by spec id."""
+        return {self.catalog[m].spec_id: self.catalog[m].preprocess_spec() for m in self.models}
+
+    def spec(self, spec_id: str) -> dict:
+        if spec_id not in self.specs:
+            raise ConfigError(f"no selected model uses preprocessing spec '{spec_id}'")
+        return self.specs[spec_id]
+
+    def dats(self, model: str) -> list[str]:
+        spec = self.model(model).spec_id
+        return [paths.INPUT_DAT.format(spec=spec, image=image) for image in self.images]
+
+    def sidecars(self, model: str) -> list[str]:
+        spec = self.model(model).spec_id
+        return [paths.INPUT_SIDECAR.format(spec=spec, image=image) for image in self.images]
+
+    def bench_dat(self, model: str) -> str:
+        return paths.INPUT_DAT.format(spec=self.model(model).spec_id, image=self.bench_image)
+
+    def bench_sidecar(self, model: str) -> str:
+        return paths.INPUT_SIDECAR.format(spec=self.model(model).spec_id, image=self.bench_image)
+
+
+def accuracy(catalog: dict[str, ModelInfo]) -> dict[str, float]:
+    """Published ImageNet top-1 accuracy (%) of every catalog model whose task scores by it
+    (torchvision metadata): other runs copied in may have measured models this run did not."""
+    return {
+        m: info.metric_value
+        for m, info in catalog.items()
+        if info.metric == TOP1_METRIC and not math.isnan(info.metric_value)
+    }
+
+
+def gmacs(catalog: dict[str, ModelInfo]) -> dict[str, float]:
+    """Multiply-accumulates per image (G) of every catalog model (torchvision metadata), for
+    the efficiency columns of this run and of runs copied in."""
+    return {m: info.gflops for m, info in catalog.items() if not math.isnan(info.gflops)}

@@ -1,0 +1,126 @@
+"""The files a whole run produces, as the rules' targets: predictions, comparisons, harness
+overhead, parity checks, figures and tables; and the wildcards of every job that keeps a
+Snakemake ``benchmark:`` file, by rule name.
+
+Rule names come from the registry where it has them (the built artifacts' rules, the inference
+rules by harness language); the others are named once here, as in workflow/rules/*.smk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tvdeploy.build.cpp import PROGRAMS
+from tvdeploy.plan.artifacts import artifact_builds, derived_torchscript
+from tvdeploy.plan.deployments import CrossProduct
+from tvdeploy.plan.run_folders import RunFolders
+from tvdeploy.registry import CPP, PYTHON, Deployment, paths
+
+BUILD_CPP = "build_cpp"
+DOWNLOAD_WEIGHTS = "download_weights"
+EXPORT_TORCHSCRIPT = "export_torchscript"
+PREPROCESS_IMAGE = "preprocess_image"
+DERIVE_TORCHSCRIPT_VARIANT = "derive_torchscript_variant"
+CHECK_PARITY = "check_parity"
+# Each harness language has its inference rule (workflow/rules/python.smk, cpp.smk).
+INFER_LANGUAGES = (PYTHON, CPP)
+
+
+def infer_rule(language: str) -> str:
+    return f"infer_{language}"
+
+
+@dataclass(frozen=True)
+class Targets:
+    cross: CrossProduct
+    folders: RunFolders
+    models: tuple[str, ...]
+    # Image stems and the preprocessing spec ids of the selected models.
+    images: tuple[str, ...]
+    specs: tuple[str, ...]
+    batch_sizes: tuple[int, ...]
+
+    def prediction_file(self, device: str, deployment: Deployment, model: str) -> str:
+        return self.folders.here(paths.PREDICTION).format(
+            device=device, runtime=deployment.runtime, variant=deployment.variant, model=model
+        )
+
+    def prediction_items(self) -> list[dict]:
+        return [
+            {
+                "file": self.prediction_file(p.device, p.deployment, m),
+                "model": m,
+                "runtime": p.runtime,
+                "variant": p.variant,
+                "device": p.device,
+            }
+            for p in self.cross.placed()
+            for m in self.models
+        ]
+
+    def comparison_files(self) -> list[str]:
+        return [
+            self.folders.here(paths.COMPARISON).format(device=d, batch=b, model=m)
+            for d in self.cross.devices
+            for b in self.batch_sizes
+            for m in self.models
+        ]
+
+    def overhead_files(self) -> list[str]:
+        pattern = self.folders.here(paths.OVERHEAD)
+        return [pattern.format(device=d, runtime=r) for d in self.cross.devices for r in self.cross.runtimes]
+
+    def parity_files(self) -> list[str]:
+        pattern = self.folders.here(paths.PARITY)
+        return [pattern.format(device=d, model=m) for d in self.cross.devices for m in self.models]
+
+    def provenance_files(self) -> dict[str, str]:
+        return {m: paths.WEIGHTS_PROVENANCE.format(model=m) for m in self.models}
+
+    def readme_figure_source(self) -> str:
+        """The figure the README embeds: accuracy vs latency of this run's first device, batch 1."""
+        batch = min(self.batch_sizes)
+        return paths.PLOTS_PER_BATCH["accuracy"].format(run=self.folders.run, device=self.cross.devices[0], batch=batch)
+
+    def plot_files(self, root: str | Path = ".") -> list[str]:
+        """Every figure: per run, device and batch size; per run and device; and, once two runs
+        or devices are present, the runs side by side per batch size."""
+        present = self.folders.devices_batches(root)
+        files = [
+            pattern.format(run=r, device=d, batch=b)
+            for (r, d), batches in present.items()
+            for b in batches
+            for pattern in paths.PLOTS_PER_BATCH.values()
+        ]
+        files += [pattern.format(run=r, device=d) for (r, d) in present for pattern in paths.PLOTS_PER_DEVICE.values()]
+        if len(present) > 1:
+            shared = sorted({b for batches in present.values() for b in batches})
+            files += [paths.PLOT_RUNS.format(batch=b) for b in shared]
+        return files
+
+    @staticmethod
+    def tables() -> list[str]:
+        return list(paths.TABLES.values())
+
+    def job_wildcards(self) -> dict[str, list[dict]]:
+        """Wildcards of every job of a whole run that has a Snakemake ``benchmark:`` file, by rule
+        (benchmarks carry their own job span instead; see tvdeploy.measure.bench.job_span)."""
+        models = list(self.models)
+        return {
+            BUILD_CPP: [{"program": p} for p in PROGRAMS],
+            DOWNLOAD_WEIGHTS: [{"model": m} for m in models],
+            EXPORT_TORCHSCRIPT: [{"model": m} for m in models],
+            PREPROCESS_IMAGE: [{"spec": s, "image": i} for s in self.specs for i in self.images],
+            DERIVE_TORCHSCRIPT_VARIANT: derived_torchscript(self.cross, models),
+            **artifact_builds(self.cross, models),
+            **{
+                infer_rule(language): [
+                    {"device": p.device, "runtime": p.runtime, "variant": p.variant, "model": m}
+                    for p in self.cross.placed(language)
+                    for m in models
+                ]
+                for language in INFER_LANGUAGES
+            },
+            CHECK_PARITY: [{"device": d, "model": m} for d in self.cross.devices for m in models],
+        }
