@@ -1,6 +1,7 @@
 # Stage results: the harness overhead probe, parity of every deployment against its reference on
 # the real inputs (the task's metric), and the tables over every run present (tvdeploy.results).
 
+
 rule harness_overhead:
     input:
         unpack(overhead_inputs),

@@ -2,6 +2,7 @@
 # and the peers' artifacts (ONNX, OpenVINO IR, AOTInductor packages) built, each with its record
 # (tvdeploy.catalog.weights, tvdeploy.build).
 
+
 rule download_weights:
     output:
         weights=paths.WEIGHTS,

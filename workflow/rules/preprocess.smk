@@ -1,6 +1,7 @@
 # Stage inputs: each user input through its model's task adapter (tvdeploy.tasks) into a .dat
 # tensor and its sidecar, one per preprocessing recipe: models with equal recipes share the file.
 
+
 rule preprocess_image:
     input:
         image=image_file,
