@@ -1,7 +1,9 @@
 """The harness modules behind the registry: what each loads and how the C++ one is driven."""
 
 from dataclasses import fields
+from types import SimpleNamespace
 
+import pytest
 import torch
 
 from tvdeploy.build.torchscript import make_variant
@@ -9,6 +11,8 @@ from tvdeploy.catalog.models import random_state_dict
 from tvdeploy.harnesses import harness
 from tvdeploy.harnesses.cpp import option, protocol_args
 from tvdeploy.measure.bench import Protocol
+from tvdeploy.measure.worker import batch_of
+from tvdeploy.registry import RUNTIMES
 
 
 def test_cpp_harness_passes_every_protocol_field():
@@ -34,3 +38,40 @@ def test_python_harnesses_load_their_artifacts(tmp_path):
     assert "prim::GetAttr" not in str(deployed.graph)
     with torch.inference_mode():
         torch.testing.assert_close(deployed(x), reference, rtol=1e-4, atol=1e-6)
+
+
+class TwoInputs(torch.nn.Module):
+    """A model of two inputs and two outputs (an optical-flow-like pair in, a flow and a score out)."""
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        difference = first - 2 * second
+        return difference, difference.mean(dim=(1, 2, 3))
+
+
+TWO_INPUT_TASK = SimpleNamespace(
+    TASK=SimpleNamespace(input_names=("image1", "image2"), output_names=("flow", "score")),
+    deployable=lambda net, output: (net, "tuple"),
+)
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino-python"])
+def test_peer_harnesses_take_every_input_and_return_every_output(runtime, tmp_path):
+    from tvdeploy.build.exporters import build_artifact
+
+    kind = RUNTIMES[runtime].artifact
+    example = (torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8))
+    record = build_artifact(kind, TwoInputs().eval(), example, tmp_path / kind, TWO_INPUT_TASK)
+    assert record["status"] == "ok", record["error"]
+    module = harness(runtime).load(tmp_path / kind, "two", torch.device("cpu"))
+    first, second = torch.randn(3, 3, 8, 8), torch.randn(3, 3, 8, 8)
+    flow, score = module(first, second)
+    torch.testing.assert_close(flow, first - 2 * second)
+    torch.testing.assert_close(score, (first - 2 * second).mean(dim=(1, 2, 3)))
+    with pytest.raises(ValueError, match="takes 2 inputs, got 1"):
+        module(first)
+
+
+def test_worker_batches_inputs_of_any_rank():
+    clip = torch.arange(3 * 4 * 2 * 2, dtype=torch.float32).reshape(1, 3, 4, 2, 2)
+    batch = batch_of(clip, 3)
+    assert batch.shape == (3, 3, 4, 2, 2) and batch.is_contiguous() and torch.equal(batch[2], clip[0])

@@ -33,12 +33,12 @@ def _copy(output):
 @dataclass
 class _Captured:
     graph: torch.cuda.CUDAGraph
-    static_input: torch.Tensor
+    static_inputs: tuple[torch.Tensor, ...]
     static_output: object
 
 
 class CudaGraphReplay:
-    """``forward`` captured once per input shape and dtype as a CUDA graph, then replayed."""
+    """``forward`` captured once per tuple of input shapes and dtypes as a CUDA graph, then replayed."""
 
     def __init__(self, forward: Callable, device: torch.device):
         if device.type != "cuda":
@@ -52,26 +52,28 @@ class CudaGraphReplay:
         """Input shapes captured so far (each once)."""
         return len(self._captured)
 
-    def _capture(self, batch: torch.Tensor) -> _Captured:
-        static_input = batch.clone()
+    def _capture(self, inputs: tuple[torch.Tensor, ...]) -> _Captured:
+        static_inputs = tuple(x.clone() for x in inputs)
         side = torch.cuda.Stream(device=self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):
             for _ in range(WARMUP_CALLS_BEFORE_CAPTURE):
-                self.forward(static_input)
+                self.forward(*static_inputs)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            static_output = self.forward(static_input)
-        return _Captured(graph, static_input, static_output)
+            static_output = self.forward(*static_inputs)
+        return _Captured(graph, static_inputs, static_output)
 
-    def __call__(self, batch: torch.Tensor):
-        if batch.device.type != "cuda":
-            raise ValueError(f"CUDA graph replay got a batch on {batch.device}; move it to {self.device} first")
-        key = (tuple(batch.shape), batch.dtype)
+    def __call__(self, *inputs: torch.Tensor):
+        for x in inputs:
+            if x.device.type != "cuda":
+                raise ValueError(f"CUDA graph replay got an input on {x.device}; move it to {self.device} first")
+        key = tuple((tuple(x.shape), x.dtype) for x in inputs)
         captured = self._captured.get(key)
         if captured is None:
-            captured = self._captured[key] = self._capture(batch)
-        captured.static_input.copy_(batch)
+            captured = self._captured[key] = self._capture(inputs)
+        for static, x in zip(captured.static_inputs, inputs, strict=True):
+            static.copy_(x)
         captured.graph.replay()
         return _copy(captured.static_output)

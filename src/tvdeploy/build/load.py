@@ -41,18 +41,18 @@ class FusedModule:
     def __init__(self, module: torch.jit.ScriptModule):
         self.module = module
         self.profiling_calls = torch._C._jit_get_num_profiled_runs()
-        self._shapes: set[tuple[int, ...]] = set()
+        self._shapes: set[tuple[tuple[int, ...], ...]] = set()
 
-    def __call__(self, batch: torch.Tensor):
+    def __call__(self, *inputs: torch.Tensor):
         was_enabled = torch.jit.onednn_fusion_enabled()
         torch.jit.enable_onednn_fusion(True)
         try:
-            shape = tuple(batch.shape)
-            if shape not in self._shapes:
+            shapes = tuple(tuple(x.shape) for x in inputs)
+            if shapes not in self._shapes:
                 for _ in range(self.profiling_calls):
-                    self.module(batch)
-                self._shapes.add(shape)
-            return self.module(batch)
+                    self.module(*inputs)
+                self._shapes.add(shapes)
+            return self.module(*inputs)
         finally:
             torch.jit.enable_onednn_fusion(was_enabled)
 

@@ -17,7 +17,7 @@ from tvdeploy.registry import CUDA_GRAPH, NO_TRANSFORM, VARIANTS
 
 
 class AotiModule:
-    """Calls the package's runner like a module: one float32 NCHW tensor in, logits out."""
+    """Calls the package's runner like a module: the model's float32 inputs in, its outputs out."""
 
     def __init__(self, path: str | Path, device: torch.device, single_threaded: bool = False):
         from torch._inductor import aoti_load_package
@@ -29,9 +29,9 @@ class AotiModule:
         index = device.index if device.index is not None else -1
         self.runner = aoti_load_package(str(path), run_single_threaded=single_threaded, device_index=index)
 
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        # The package expects the layout it was exported with: contiguous NCHW.
-        return self.runner(batch.contiguous())
+    def __call__(self, *inputs: torch.Tensor):
+        # The package expects the layout it was exported with: contiguous tensors.
+        return self.runner(*(x.contiguous() for x in inputs))
 
 
 def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain"):

@@ -52,8 +52,9 @@ def providers(device: torch.device) -> list:
 
 
 class OnnxRuntimeModule:
-    """Calls the session like a module: float32 NCHW tensor in, logits tensor out. On CUDA the
-    input and output stay on the GPU (I/O binding), so no host copy is timed."""
+    """Calls the session like a module: the model's float32 inputs in (by position), its output
+    tensor out, or a tuple where the model has several. On CUDA inputs and outputs stay on the GPU
+    (I/O binding), so no host copy is timed."""
 
     def __init__(self, path: str | Path, device: torch.device, threads: int):
         import onnxruntime as ort
@@ -62,20 +63,25 @@ class OnnxRuntimeModule:
         self.session = ort.InferenceSession(str(path), session_options(threads), providers=providers(device))
         if device.type == "cuda" and self.session.get_providers()[0] != CUDA_PROVIDER:
             raise DeviceError(f"onnxruntime fell back to {self.session.get_providers()} for {path}")
-        self.input_name = self.session.get_inputs()[0].name
-        self.output_name = self.session.get_outputs()[0].name
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        batch = batch.contiguous()
+    def __call__(self, *inputs: torch.Tensor):
+        if len(inputs) != len(self.input_names):
+            raise ValueError(f"the model takes {len(self.input_names)} inputs, got {len(inputs)}")
+        inputs = tuple(x.contiguous() for x in inputs)
         if self.device.type != "cuda":
-            return torch.from_numpy(self.session.run([self.output_name], {self.input_name: batch.numpy()})[0])
-        binding = self.session.io_binding()
-        binding.bind_input(
-            self.input_name, "cuda", self.device.index or 0, "float32", list(batch.shape), batch.data_ptr()
-        )
-        binding.bind_output(self.output_name, "cuda", self.device.index or 0)
-        self.session.run_with_iobinding(binding)
-        return torch.from_dlpack(binding.get_outputs()[0]._ortvalue.to_dlpack())
+            feed = {name: x.numpy() for name, x in zip(self.input_names, inputs, strict=True)}
+            outputs = tuple(torch.from_numpy(o) for o in self.session.run(self.output_names, feed))
+        else:
+            binding = self.session.io_binding()
+            for name, x in zip(self.input_names, inputs, strict=True):
+                binding.bind_input(name, "cuda", self.device.index or 0, "float32", list(x.shape), x.data_ptr())
+            for name in self.output_names:
+                binding.bind_output(name, "cuda", self.device.index or 0)
+            self.session.run_with_iobinding(binding)
+            outputs = tuple(torch.from_dlpack(o._ortvalue.to_dlpack()) for o in binding.get_outputs())
+        return outputs[0] if len(outputs) == 1 else outputs
 
 
 def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain") -> OnnxRuntimeModule:

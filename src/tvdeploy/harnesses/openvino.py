@@ -30,7 +30,8 @@ def compile_config(threads: int) -> dict:
 
 
 class OpenVinoModule:
-    """Calls the compiled model like a module: float32 NCHW tensor in, logits tensor out."""
+    """Calls the compiled model like a module: the model's float32 inputs in (by position), its
+    output tensor out, or a tuple where the model has several."""
 
     def __init__(self, path: str | Path, device: torch.device, threads: int):
         import openvino as ov
@@ -46,12 +47,15 @@ class OpenVinoModule:
         if self.settings["INFERENCE_PRECISION_HINT"] not in ("f32", "<Type: 'float32'>"):
             raise RuntimeError(f"OpenVINO compiled {path} for {self.settings['INFERENCE_PRECISION_HINT']}, not f32")
         self.request = self.compiled.create_infer_request()
-        self.output = self.compiled.output(0)
+        self.outputs = self.compiled.outputs
 
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        # share_inputs: OpenVINO reads the tensor's memory in place instead of copying it.
-        result = self.request.infer({0: batch.contiguous().numpy()}, share_inputs=True)
-        return torch.from_numpy(np.array(result[self.output]))
+    def __call__(self, *inputs: torch.Tensor):
+        if len(inputs) != len(self.compiled.inputs):
+            raise ValueError(f"the model takes {len(self.compiled.inputs)} inputs, got {len(inputs)}")
+        # share_inputs: OpenVINO reads the tensors' memory in place instead of copying it.
+        result = self.request.infer({i: x.contiguous().numpy() for i, x in enumerate(inputs)}, share_inputs=True)
+        outputs = tuple(torch.from_numpy(np.array(result[output])) for output in self.outputs)
+        return outputs[0] if len(outputs) == 1 else outputs
 
 
 def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain") -> OpenVinoModule:

@@ -80,13 +80,20 @@ def serve(
         answer({"ok": True, **result})
 
 
+def batch_of(tensor, batch_size: int):
+    """A batch-1 input repeated along its first axis to ``batch_size`` (any rank), contiguous."""
+    return tensor.repeat(batch_size, *([1] * (tensor.ndim - 1))).contiguous()
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tvdeploy.measure.worker", description=__doc__.splitlines()[0])
     parser.add_argument("--runtime", required=True)
     parser.add_argument("--variant", required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--artifact", required=True, help="the file the runtime loads")
-    parser.add_argument("--input", required=True, help="preprocessed image X.dat (batch 1)")
+    parser.add_argument(
+        "--input", required=True, action="append", help="a preprocessed model input X.dat (batch 1); once per input"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0)
@@ -114,14 +121,14 @@ def main(argv=None) -> None:
         if runtime(args.runtime).artifact == AOTI:
             check_baked_threads(args.artifact, device.type, threads["threads"])
         module = harness(args.runtime).load(args.artifact, args.model, device, args.variant)
-        # The real preprocessed image, repeated to fill the batch: identical bytes in every harness.
-        batch = read_dat(args.input).repeat(args.batch_size, 1, 1, 1).contiguous().to(device)
+        # The real preprocessed inputs, repeated to fill the batch: identical bytes in every harness.
+        inputs = tuple(batch_of(read_dat(path), args.batch_size).to(device) for path in args.input)
         synchronize = synchronizer(device)
         # The first call apart from warm-up and timing: where a runtime compiles (torch.compile)
         # or initialises lazily, this is that cost, reported instead of hidden in the warm-up.
         with torch.inference_mode():
             start = time.perf_counter()
-            module(batch)
+            module(*inputs)
             synchronize()
             first_call_s = time.perf_counter() - start
     except Exception as err:
@@ -137,13 +144,13 @@ def main(argv=None) -> None:
         "first_call_s": first_call_s,
     }
     if hasattr(module, "fusion_groups"):
-        # Proof that TorchScript's fuser ran (tvdeploy.catalog.models.FusedModule), and its warm-up.
+        # Proof that TorchScript's fuser ran (tvdeploy.build.load.FusedModule), and its warm-up.
         ready.update(fusion_groups=module.fusion_groups(), profiling_calls=module.profiling_calls)
     if hasattr(module, "captures"):
         # Proof that the forward is a CUDA graph replay (tvdeploy.build.cuda_graphs), as the C++ bench reports.
         ready.update(cuda_graph_captures=module.captures)
     with torch.inference_mode():
-        serve(lambda: module(batch), synchronize, ready, sys.stdin, protocol_out)
+        serve(lambda: module(*inputs), synchronize, ready, sys.stdin, protocol_out)
 
 
 if __name__ == "__main__":
