@@ -1,6 +1,6 @@
 // Timing loops shared by bench's one-shot mode and its serve mode, and the serve protocol:
 // a long-lived worker that answers "warm up" and "run a timed block" requests, one JSON line
-// each (the same protocol as the Python workers, tvdeploy.worker).
+// each (the same protocol as the Python workers, tvdeploy.measure.worker).
 #pragma once
 
 #include <cstdint>

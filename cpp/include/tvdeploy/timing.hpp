@@ -1,5 +1,5 @@
 // Benchmark timing: the clock, and the stopping rule shared with the Python harness
-// (tvdeploy.bench.stop_reason), checked at compile time below.
+// (tvdeploy.measure.bench.stop_reason), checked at compile time below.
 #pragma once
 
 #include <chrono>

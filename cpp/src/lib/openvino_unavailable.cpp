@@ -1,5 +1,5 @@
 // load_openvino_model for programs built without OpenVINO (TVDEPLOY_WITH_OPENVINO=OFF,
-// chosen by src/tvdeploy/cppbuild.py where the openvino package is not installed).
+// chosen by src/tvdeploy/build/cpp.py where the openvino package is not installed).
 #include "tvdeploy/model.hpp"
 
 namespace tvdeploy {
