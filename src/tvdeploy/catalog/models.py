@@ -1,4 +1,4 @@
-"""Building torchvision models from a state_dict, random weights, and TorchScript export.
+"""Building torchvision models from a state_dict, and random weights shaped like the published ones.
 
 Every model is built the way torchvision builds it for its DEFAULT pretrained weights
 (same constructor arguments, e.g. googlenet's ``transform_input``), with the state_dict

@@ -1,4 +1,4 @@
-"""Device choice, thread settings, versions and top-k inference shared by the Python harnesses."""
+"""Device choice and thread settings shared by the Python harnesses, the worker and the probes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Top-k predictions of a Python runtime, in a process of their own (``python -m tvdeploy.predict.infer``).
+"""Predictions of a Python runtime, decoded by the model's task adapter, in a process of their own
+(``python -m tvdeploy.predict.infer``).
 
 A runtime's native code can kill the process that loads it (aoti-python segfaulted on a GPU
 machine's torch 2.11). Inside the rule's own process that failed the job, and the deployability
