@@ -126,6 +126,32 @@ def _where(run: str | None, device: str, batch_size: int | None = None) -> str:
     return run_title(run, device, batch_size) if run else device + (f", batch {batch_size}" if batch_size else "")
 
 
+def _median_with_spread(dep: pd.DataFrame):
+    median = dep["median_ms"].to_numpy()
+    return median, median - dep["min_ms"].to_numpy(), dep["p90_ms"].to_numpy() - median
+
+
+def _speedup_with_interval(dep: pd.DataFrame):
+    speedup = dep["speedup_vs_eager"].to_numpy()
+    # The upper whisker capped at 100× the estimate, so one wide interval cannot stretch the axis.
+    high = np.minimum(dep["speedup_ci_high"].to_numpy(), speedup * 100)
+    return speedup, speedup - dep["speedup_ci_low"].to_numpy(), high - speedup
+
+
+def _deployment_rows(axes, rows: pd.DataFrame, position: dict, deployments, whiskers) -> None:
+    """One marker series per deployment on the model rows, offset within each row: ``whiskers``
+    gives a deployment's values and its lower and upper whisker lengths."""
+    offsets = _row_offsets(len(deployments), 0.25)
+    for (runtime, variant), offset, marker in zip(deployments, offsets, MARKERS * 4, strict=False):
+        dep = rows[(rows["runtime"] == runtime) & (rows["variant"] == variant)]
+        y = np.array([position[m] for m in dep["model"]]) + offset
+        value, low, high = whiskers(dep)
+        axes.errorbar(
+            value, y, xerr=[low, high], fmt=marker, markersize=4, capsize=2, linewidth=0.8,
+            label=_deployment_label(runtime, variant),
+        )  # fmt: skip
+
+
 def latency_per_model(latency: pd.DataFrame, device: str, batch_size: int, run: str | None = None) -> Figure:
     """Median latency of every deployment per model (log scale), whiskers from the fastest
     iteration to the 90th percentile; models sorted by eager latency."""
@@ -138,17 +164,7 @@ def latency_per_model(latency: pd.DataFrame, device: str, batch_size: int, run: 
     models = sorted(set(rows["model"]), key=lambda m: (order.get(m, math.inf), m))
     deployments = _deployments(rows)
     figure, axes, position = _model_rows_figure(models)
-    offsets = _row_offsets(len(deployments), 0.25)
-    for (runtime, variant), offset, marker in zip(deployments, offsets, MARKERS * 4, strict=False):
-        dep = rows[(rows["runtime"] == runtime) & (rows["variant"] == variant)]
-        y = np.array([position[m] for m in dep["model"]]) + offset
-        median = dep["median_ms"].to_numpy()
-        low = median - dep["min_ms"].to_numpy()
-        high = dep["p90_ms"].to_numpy() - median
-        axes.errorbar(
-            median, y, xerr=[low, high], fmt=marker, markersize=4, capsize=2, linewidth=0.8,
-            label=_deployment_label(runtime, variant),
-        )  # fmt: skip
+    _deployment_rows(axes, rows, position, deployments, _median_with_spread)
     axes.set_xscale("log")
     xlabel = "latency per batch (ms, log scale): median, whiskers min – p90"
     return _finish_model_rows(figure, axes, models, title, xlabel, len(deployments))
@@ -172,17 +188,7 @@ def speedup_vs_eager(
     models = list(best.index)
     deployments = _deployments(rows)
     figure, axes, position = _model_rows_figure(models)
-    offsets = _row_offsets(len(deployments), 0.25)
-    for (runtime, variant), offset, marker in zip(deployments, offsets, MARKERS * 4, strict=False):
-        dep = rows[(rows["runtime"] == runtime) & (rows["variant"] == variant)]
-        y = np.array([position[m] for m in dep["model"]]) + offset
-        speedup = dep["speedup_vs_eager"].to_numpy()
-        low = speedup - dep["speedup_ci_low"].to_numpy()
-        high = np.minimum(dep["speedup_ci_high"].to_numpy(), speedup * 100) - speedup
-        axes.errorbar(
-            speedup, y, xerr=[low, high], fmt=marker, markersize=4, capsize=2, linewidth=0.8,
-            label=_deployment_label(runtime, variant),
-        )  # fmt: skip
+    _deployment_rows(axes, rows, position, deployments, _speedup_with_interval)
     axes.axvline(1.0, color="black", linewidth=1)
     _ratio_axis(axes)
     xlabel = f"speedup over eager (×, log scale; > 1 faster), {confidence:.0%} interval over paired rounds"
