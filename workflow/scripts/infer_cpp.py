@@ -21,6 +21,7 @@ try:
         topk=snakemake.params.topk,
         threads=snakemake.threads,
         output=snakemake.output[0],
+        task_name=snakemake.params.task,
     )
 except (CppProgramError, ArtifactUnavailable) as err:
     log.error("%s/%s cannot deploy %s: %s", wc.runtime, wc.variant, wc.model, err)

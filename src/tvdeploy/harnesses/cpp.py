@@ -2,7 +2,8 @@
 TorchScript (ts-cpp), an AOTInductor package (aoti-cpp) or an OpenVINO IR (openvino-cpp), chosen
 by the file.
 
-The programs take the benchmark protocol as one option per ``Protocol`` field (``warmup_iters``
+The programs take the model's task as ``--task`` (always given, though the programs default to
+classification), the benchmark protocol as one option per ``Protocol`` field (``warmup_iters``
 → ``--warmup-iters``) and the variant's load transform as ``--transform``; their raw per-iteration
 latencies are summarised by the same Python code as every other harness.
 """
@@ -20,9 +21,12 @@ from tvdeploy.build.cpp import check_runs_here
 from tvdeploy.build.records import artifact_file, check_baked_threads
 from tvdeploy.files import read_json
 from tvdeploy.measure.bench import Protocol
-from tvdeploy.registry import VARIANTS
+from tvdeploy.registry import CLASSIFICATION, VARIANTS, task
 
 LOG = logging.getLogger("tvdeploy.harnesses.cpp")
+# The task of a bench whose caller does not name one yet (the comparison's workers, the overhead
+# probe): the only task their deployments have.
+DEFAULT_BENCH_TASK = CLASSIFICATION
 
 
 class CppProgramError(RuntimeError):
@@ -66,11 +70,12 @@ def infer(
     topk: int,
     threads: int,
     output: str | Path,
+    task_name: str,
 ) -> None:
     """Top-k predictions and logits of every input; ``output`` is written atomically by the program."""
     _run(
         [
-            *_program_command(binary, artifact, device, variant),
+            *_program_command(binary, artifact, device, variant, task_name),
             "--labels", str(labels),
             "--topk", str(topk),
             "--threads", str(threads),
@@ -81,10 +86,12 @@ def infer(
     )  # fmt: skip
 
 
-def _program_command(binary, artifact, device: str, variant: str) -> list[str]:
-    """What both programs are given: the checked binary, the deployment and its device. The device
-    gets the same checks as in the Python harnesses (no GPU, a GPU the LibTorch build has no
-    kernels for) before a C++ program starts: its own error would come later and say less."""
+def _program_command(binary, artifact, device: str, variant: str, task_name: str) -> list[str]:
+    """What both programs are given: the checked binary, the deployment, its task and its device.
+    The device gets the same checks as in the Python harnesses (no GPU, a GPU the LibTorch build
+    has no kernels for) before a C++ program starts: its own error would come later and say less;
+    so does an unknown task (ValueError)."""
+    task_name = task(task_name).name
     if device == "cuda":
         from tvdeploy.harnesses.device import resolve_device
 
@@ -95,17 +102,20 @@ def _program_command(binary, artifact, device: str, variant: str) -> list[str]:
     return [
         str(check_runs_here(binary)),
         "--model", str(artifact),
+        "--task", task_name,
         "--device", device,
         "--transform", VARIANTS[variant].load_transform,
     ]  # fmt: skip
 
 
-def _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads) -> list[str]:
-    """What every use of ``bench`` passes: the deployment, its input and the threads."""
+def _bench_command(
+    binary, artifact, dat, device, variant, batch_size, threads, interop_threads, task_name
+) -> list[str]:
+    """What every use of ``bench`` passes: the deployment, its task, its input and the threads."""
     if Path(artifact).is_dir():
         check_baked_threads(artifact, device, threads)
     return [
-        *_program_command(binary, artifact, device, variant),
+        *_program_command(binary, artifact, device, variant, task_name),
         "--input", str(dat),
         "--batch-size", str(batch_size),
         "--threads", str(threads),
@@ -123,11 +133,14 @@ def bench(
     threads: int,
     interop_threads: int,
     variant: str = "plain",
+    task_name: str = DEFAULT_BENCH_TASK,
 ) -> dict:
     """Run ``bench`` once and return its raw JSON (per-round latencies, threads, device)."""
     with tempfile.TemporaryDirectory() as scratch:
         raw_path = Path(scratch) / "raw.json"
-        command = _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads)
+        command = _bench_command(
+            binary, artifact, dat, device, variant, batch_size, threads, interop_threads, task_name
+        )
         _run([*command, *protocol_args(protocol), "--output", str(raw_path)], "bench")
         return read_json(raw_path)
 
@@ -141,7 +154,8 @@ def worker_command(
     batch_size: int,
     threads: int,
     interop_threads: int,
+    task_name: str = DEFAULT_BENCH_TASK,
 ) -> list[str]:
     """``bench --mode serve``: a long-lived worker answering warm-up and timed-block requests."""
-    command = _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads)
+    command = _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads, task_name)
     return [*command, "--mode", "serve"]
