@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tvdeploy.inputs.dat import write_dat
+from tvdeploy.registry import CLASSIFICATION, TASKS
+
 RUN_TIMEOUT_S = 300
 NUM_CLASSES = 10
 IMAGE_SHAPE = (1, 3, 16, 16)
@@ -53,25 +56,17 @@ def save_scripted(module: torch.nn.Module, path: Path) -> torch.jit.ScriptModule
     return scripted
 
 
-def write_input(path: Path, array: np.ndarray, **sidecar_overrides) -> Path:
-    """Write path (.dat, raw little-endian float32) and its sidecar .json."""
-    array = np.ascontiguousarray(array, dtype="<f4")
-    path.write_bytes(array.tobytes())
-    meta = {
-        "shape": list(array.shape),
-        "dtype": "float32",
-        "layout": "NCHW",
-        "byte_order": "little",
-        "mean": [0.485, 0.456, 0.406],
-        "std": [0.229, 0.224, 0.225],
-        "resize_size": 18,
-        "crop_size": 16,
-        "interpolation": "bilinear",
-        "antialias": True,
-        "image": "synthetic",
-    }
-    meta.update(sidecar_overrides)
-    path.with_suffix(".json").write_text(json.dumps(meta))
+def write_input(
+    path: Path, array: np.ndarray, layout: str = TASKS[CLASSIFICATION].input_layout, **sidecar_overrides
+) -> Path:
+    """Write path (.dat) and its sidecar .json with the package's own writer; sidecar_overrides
+    replace or add sidecar fields (a wrong shape, dtype, ...) to test the programs' checks."""
+    write_dat(
+        torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)),
+        path,
+        layout,
+        {"image": "synthetic", **sidecar_overrides},
+    )
     return path
 
 
