@@ -36,6 +36,28 @@ class FlatModel(torch.nn.Module):
         return x.flatten()
 
 
+class ClipClassifier(torch.nn.Module):
+    """Logits of a batch of clips (NCTHW), like torchvision's video classifiers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(3, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.mean(dim=(2, 3, 4)))
+
+
+class SequenceClassifier(torch.nn.Module):
+    """Logits of a batch of 1-D signals (NCL)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(3, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.mean(dim=2))
+
+
 def conv_bn_classifier(seed: int) -> torch.nn.Module:
     """A small conv + batch-norm classifier in eval mode (3 channels in, NUM_CLASSES logits out):
     what freezing and compilers fold, unlike the plain toy model."""
@@ -68,6 +90,15 @@ def write_input(
         {"image": "synthetic", **sidecar_overrides},
     )
     return path
+
+
+def edit_sidecar(dat: Path, drop: tuple[str, ...] = (), **fields) -> Path:
+    """dat, its sidecar with the fields in drop removed and fields set (what write_dat refuses to
+    write, e.g. a layout that does not fit the tensor)."""
+    sidecar = dat.with_suffix(".json")
+    meta = {key: value for key, value in json.loads(sidecar.read_text()).items() if key not in drop}
+    sidecar.write_text(json.dumps({**meta, **fields}))
+    return dat
 
 
 def random_image(seed: int, shape=IMAGE_SHAPE) -> np.ndarray:

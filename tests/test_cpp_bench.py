@@ -9,10 +9,20 @@ import json
 
 import pytest
 import torch
-from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, TupleModel, random_image, run, save_scripted, write_input
+from cpp_helpers import (
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    ClipClassifier,
+    TupleModel,
+    random_image,
+    run,
+    save_scripted,
+    write_input,
+)
 
 from tvdeploy.harnesses import harness
 from tvdeploy.measure.bench import Protocol, stop_reason
+from tvdeploy.registry import CLASSIFICATION
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
@@ -186,6 +196,36 @@ def test_bench_refuses_batched_input(cpp_binaries, toy_model, tmp_path):
     assert not out.exists()
 
 
+def test_bench_repeats_an_input_of_any_rank_along_its_batch_axis(cpp_binaries, tmp_path):
+    model_path = tmp_path / "clips.pt"
+    save_scripted(ClipClassifier(), model_path)
+    dat = write_input(tmp_path / "clip.dat", random_image(2, shape=(1, 3, 4, 8, 8)), layout="NCTHW")
+    out = tmp_path / "bench.json"
+    # The model's [3, C] output for a batch of three clips is checked, so the repeat went along N.
+    proc = bench(cpp_binaries, model_path, dat, out, "--batch-size", 3, "--min-iters", 2, "--max-iters", 2)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["batch_size"] == 3 and len(report["rounds"][0]["latencies_ms"]) == 2
+
+
+def test_bench_refuses_an_input_without_a_batch_axis(cpp_binaries, toy_model, tmp_path):
+    dat = write_input(tmp_path / "one.dat", random_image(1, shape=(3, 16, 16)), layout="CHW")
+    out = tmp_path / "bench.json"
+    proc = bench(cpp_binaries, toy_model[0], dat, out, "--min-iters", 1, "--max-iters", 1)
+    assert proc.returncode == EXIT_RUNTIME
+    assert f"input '{dat}' has layout \"CHW\" without a batch axis N" in proc.stderr
+    assert not out.exists()
+
+
+def test_bench_takes_one_input_per_model_input_of_the_task(cpp_binaries, toy_model, bench_input, tmp_path):
+    # --input repeats, once per input of a model call: classification's calls take one.
+    out = tmp_path / "bench.json"
+    proc = bench(cpp_binaries, toy_model[0], bench_input, out, "--input", bench_input, "--task", CLASSIFICATION)
+    assert proc.returncode == EXIT_USAGE
+    assert "--task classification takes 1 --input per model call, got 2" in proc.stderr
+    assert not out.exists()
+
+
 def test_bench_refuses_tuple_output(cpp_binaries, bench_input, tmp_path):
     model_path = tmp_path / "tuple.pt"
     save_scripted(TupleModel(), model_path)
@@ -279,6 +319,7 @@ def test_serve_answers_warmup_and_blocks_and_idles_without_cpu(cpp_binaries, toy
     model_path, _ = toy_model
     with open(tmp_path / "serve.log", "w") as log:
         worker = serve_worker(cpp_binaries, model_path, bench_input, log)
+        assert worker.command[worker.command.index("--task") + 1] == CLASSIFICATION
         ready = worker.start()
         assert ready["program"] == "bench" and ready["batch_size"] == 2 and ready["threads"] == 2
         assert ready["transform"] == "none" and ready["device"] == "cpu"

@@ -1,8 +1,8 @@
 """Tests of the command lines of the C++ programs (infer, bench): help, usage errors, accepted choices.
 
-The choices of --device and --transform and bench's protocol options are tied to their one
+The choices of --device, --transform and --task and bench's protocol options are tied to their one
 definition on the Python side (tvdeploy.registry, tvdeploy.measure.bench.Protocol): adding a device, a
-load transform or a protocol field on one side only fails here.
+load transform, a task or a protocol field on one side only fails here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, infer_args, random_image, run, write_input
 
 from tvdeploy.measure.bench import Protocol
-from tvdeploy.registry import DEVICE_CHOICES, LOAD_TRANSFORMS, VARIANTS
+from tvdeploy.registry import CLASSIFICATION, DEVICE_CHOICES, LOAD_TRANSFORMS, TASKS, VARIANTS
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
@@ -26,7 +26,7 @@ def test_infer_help(cpp_binaries):
     proc = run(cpp_binaries["infer"], "--help")
     assert proc.returncode == 0
     assert proc.stdout.startswith("usage: infer")
-    for option in ("--model", "--labels", "--device", "--topk", "--threads", "--output"):
+    for option in ("--model", "--task", "--labels", "--device", "--topk", "--threads", "--output"):
         assert option in proc.stdout
 
 
@@ -50,7 +50,9 @@ def test_unknown_transform_is_a_usage_error(cpp_binaries, toy_model, toy_labels,
 # --------------------------------------------------------- choices from the registry
 
 PROGRAMS = ("infer", "bench")
-CHOICE_OPTIONS = {"device": DEVICE_CHOICES, "transform": LOAD_TRANSFORMS}
+CHOICE_OPTIONS = {"device": DEVICE_CHOICES, "transform": LOAD_TRANSFORMS, "task": tuple(TASKS)}
+# Options the reports do not record: infer's output is the same whichever task wrote it.
+UNRECORDED = {"task"}
 DEFAULT = re.compile(r"\(default: (?P<value>[^)]*)\)")
 
 
@@ -99,6 +101,15 @@ def test_help_lists_exactly_the_registry_choices(cpp_binaries, program, option):
     assert set(listed) == set(CHOICE_OPTIONS[option])
 
 
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_task_choices_are_the_registry_tasks(cpp_binaries, program):
+    # Both programs accept exactly tvdeploy.registry.TASKS, in its order, and default to classification.
+    task = help_options(cpp_binaries[program])["task"]
+    assert task["metavar"] is not None, f"{program} --task takes no value"
+    assert tuple(task["metavar"].split("|")) == tuple(TASKS)
+    assert task["default"] == CLASSIFICATION
+
+
 @pytest.mark.parametrize(
     "option, choice", [(option, choice) for option, choices in CHOICE_OPTIONS.items() for choice in choices]
 )
@@ -121,7 +132,7 @@ def test_every_registry_choice_is_accepted(cpp_binaries, toy_inputs, tmp_path, p
     report = json.loads(out.read_text())
     if option == "device" and choice == "auto":
         assert report["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
-    else:
+    elif option not in UNRECORDED:
         assert report[option] == choice
 
 

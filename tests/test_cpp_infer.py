@@ -18,8 +18,11 @@ from cpp_helpers import (
     FLOAT_BYTES,
     IMAGE_SHAPE,
     NUM_CLASSES,
+    ClipClassifier,
     FlatModel,
+    SequenceClassifier,
     TupleModel,
+    edit_sidecar,
     infer_args,
     random_image,
     run,
@@ -142,6 +145,97 @@ def test_infer_rejects_bad_sidecar_fields(cpp_binaries, toy_model, toy_labels, t
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        ({"layout": "NCTHW"}, '"layout" "NCTHW" names 5'),  # 4 sizes, 5 axis letters
+        ({"layout": "NCHH"}, "one capital letter per axis, each once"),
+        ({"layout": "nchw"}, "one capital letter per axis"),
+        ({"layout": ""}, "one capital letter per axis"),
+        ({"layout": 4}, "one capital letter per axis"),
+        ({"drop": ("layout",)}, 'lacks "layout"'),
+    ],
+    ids=["rank-mismatch", "repeated-axis", "lower-case", "empty", "not-a-string", "missing"],
+)
+def test_infer_rejects_a_layout_that_does_not_name_the_axes(
+    cpp_binaries, toy_model, toy_labels, tmp_path, edit, needle
+):
+    model_path, _ = toy_model
+    dat = edit_sidecar(write_input(tmp_path / "odd.dat", random_image(1)), **edit)
+    out = tmp_path / "out.json"
+    proc = run(cpp_binaries["infer"], *infer_args(model_path, toy_labels, out, dat))
+    assert proc.returncode == EXIT_RUNTIME
+    assert needle in proc.stderr and str(dat.with_suffix(".json")) in proc.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "module, layout, shape",
+    [(ClipClassifier, "NCTHW", (2, 3, 4, 8, 8)), (SequenceClassifier, "NCL", (3, 3, 7))],
+    ids=["rank-5", "rank-3"],
+)
+def test_infer_reads_inputs_of_any_rank_by_their_layout(cpp_binaries, toy_labels, tmp_path, module, layout, shape):
+    # The loader takes the rank from the sidecar's layout, and the batch from its N axis.
+    torch.manual_seed(5)
+    model_path = tmp_path / "model.pt"
+    scripted = save_scripted(module(), model_path)
+    image = random_image(4, shape=shape)
+    dat = write_input(tmp_path / "x.dat", image, layout=layout)
+    out = tmp_path / "out.json"
+    proc = run(cpp_binaries["infer"], *infer_args(model_path, toy_labels, out, dat, extra=["--task", "classification"]))
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(out.read_text())["results"]
+    logits, _, top_i = expected_for(scripted, image, 5)
+    assert [r["row"] for r in results] == list(range(shape[0]))
+    for row, result in enumerate(results):
+        np.testing.assert_allclose(result["logits"], logits[row].numpy(), atol=ATOL, rtol=0)
+        assert [t["class_index"] for t in result["topk"]] == top_i[row].tolist()
+
+
+def test_infer_output_does_not_depend_on_naming_the_task(cpp_binaries, toy_model, toy_labels, tmp_path):
+    # --task classification is the default; naming it changes nothing in what infer writes.
+    model_path, _ = toy_model
+    inputs = [
+        write_input(tmp_path / "a.dat", random_image(1)),
+        write_input(tmp_path / "b.dat", random_image(2, (2, 3, 16, 16))),
+    ]
+    written = []
+    for extra in ((), ("--task", "classification")):
+        out = tmp_path / f"out{len(written)}.json"
+        proc = run(cpp_binaries["infer"], *infer_args(model_path, toy_labels, out, *inputs, extra=extra))
+        assert proc.returncode == 0, proc.stderr
+        written.append(out.read_bytes())
+    assert written[0] == written[1]
+
+
+def test_cpp_harness_passes_the_task_to_infer(cpp_binaries, toy_model, toy_labels, tmp_path):
+    from tvdeploy.harnesses import harness
+
+    model_path, scripted = toy_model
+    dats = [str(write_input(tmp_path / "img.dat", random_image(3)))]
+    out = tmp_path / "out.json"
+    infer = harness("ts-cpp").infer
+    infer(cpp_binaries["infer"], model_path, toy_labels, dats, "cpu", "plain", 3, 1, out, task_name="classification")
+    (result,) = json.loads(out.read_text())["results"]
+    logits, _, top_i = expected_for(scripted, random_image(3), 3)
+    np.testing.assert_allclose(result["logits"], logits[0].numpy(), atol=ATOL, rtol=0)
+    assert [t["class_index"] for t in result["topk"]] == top_i[0].tolist()
+    with pytest.raises(ValueError, match="unknown task 'segmentation'"):
+        infer(
+            cpp_binaries["infer"],
+            model_path,
+            toy_labels,
+            dats,
+            "cpu",
+            "plain",
+            3,
+            1,
+            tmp_path / "no.json",
+            task_name="segmentation",
+        )
+    assert not (tmp_path / "no.json").exists()
+
+
 def test_infer_wrong_label_count(cpp_binaries, toy_model, tmp_path):
     model_path, _ = toy_model
     short_labels = tmp_path / "labels.txt"
@@ -190,6 +284,8 @@ def test_infer_auto_device_falls_back_to_cpu(cpp_binaries, toy_model, toy_labels
         lambda a: ["--topk", "five"] + a,
         lambda a: ["--device", "tpu"] + a,
         lambda a: a[:1],  # --model without a value
+        lambda a: a[:2] + a[4:],  # drops "--labels L", which classification needs
+        lambda a: ["--task", "segmentation"] + a,
     ],
     ids=[
         "unknown-option",
@@ -200,6 +296,8 @@ def test_infer_auto_device_falls_back_to_cpu(cpp_binaries, toy_model, toy_labels
         "topk-not-int",
         "bad-device",
         "missing-value",
+        "missing-labels",
+        "unknown-task",
     ],
 )
 def test_infer_usage_errors(cpp_binaries, toy_model, toy_labels, tmp_path, mutate):
@@ -211,6 +309,17 @@ def test_infer_usage_errors(cpp_binaries, toy_model, toy_labels, tmp_path, mutat
     assert proc.returncode == EXIT_USAGE, proc.stderr
     assert "usage: infer" in proc.stderr
     assert proc.stdout == ""
+    assert not out.exists()
+
+
+def test_infer_without_labels_says_they_are_required(cpp_binaries, toy_model, tmp_path):
+    # No longer required by the parser (a task without labels may come) but by classification's writer,
+    # in the parser's words.
+    dat = write_input(tmp_path / "img.dat", random_image(1))
+    out = tmp_path / "out.json"
+    proc = run(cpp_binaries["infer"], "--model", toy_model[0], "--device", "cpu", "--output", out, dat)
+    assert proc.returncode == EXIT_USAGE
+    assert proc.stderr.startswith("error: missing required option --labels\n")
     assert not out.exists()
 
 
