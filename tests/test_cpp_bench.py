@@ -1,6 +1,7 @@
 """Tests of the C++ bench program: report, stopping rule (replayed with the Python rule), usage errors.
 
-The session fixture cpp_binaries (conftest.py) compiles both programs once (a minute or more on 2 cores).
+The session fixture cpp_binaries (conftest.py) compiles both programs once (a minute or more on 2 cores),
+so every test here is slow.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tvdeploy.measure.bench import Protocol, stop_reason
 from tvdeploy.registry import CLASSIFICATION
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning"), pytest.mark.slow]
 
 
 def assert_obeys_stopping_rule(report):

@@ -119,12 +119,14 @@ def test_without_the_openvino_package_the_programs_are_built_without_openvino(mo
     assert "openvino_unavailable.cpp" in sources and "openvino_model.cpp" not in sources
 
 
+@pytest.mark.slow
 def test_build_returns_both_programs(cpp_binaries):
     assert set(cpp_binaries) == {"infer", "bench"}
     for path in cpp_binaries.values():
         assert path.is_file() and os.access(path, os.X_OK)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("program", ["infer", "bench"])
 def test_snakemake_build_script_builds_one_program(cpp_binaries, tmp_path, program):
     # Re-running in the fixture's build dir is an incremental (near no-op) build of one target.
@@ -161,6 +163,7 @@ def test_program_sources_separate_the_programs():
         program_sources(CPP_SOURCE_DIR, "serve")
 
 
+@pytest.mark.slow
 def test_programs_are_checked_against_this_machines_architecture(cpp_binaries, tmp_path):
     bench = cpp_binaries["bench"]
     assert elf_architecture(bench) == platform.machine()

@@ -2,7 +2,8 @@
 
 The choices of --device, --transform and --task and bench's protocol options are tied to their one
 definition on the Python side (tvdeploy.registry, tvdeploy.measure.bench.Protocol): adding a device, a
-load transform, a task or a protocol field on one side only fails here.
+load transform, a task or a protocol field on one side only fails here. Every test runs the built
+programs, so every test is slow.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tvdeploy.measure.bench import Protocol
 from tvdeploy.registry import CLASSIFICATION, DEVICE_CHOICES, LOAD_TRANSFORMS, TASKS, VARIANTS
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning"), pytest.mark.slow]
 
 
 def test_infer_help(cpp_binaries):

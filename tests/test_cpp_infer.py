@@ -1,6 +1,7 @@
 """Tests of the C++ infer program: results against Python, input and model checks, usage errors.
 
-The session fixture cpp_binaries (conftest.py) compiles both programs once (a minute or more on 2 cores).
+The session fixture cpp_binaries (conftest.py) compiles both programs once (a minute or more on 2 cores),
+so every test here is slow.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from cpp_helpers import (
 from tvdeploy.build.load import apply_load_transform
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning"), pytest.mark.slow]
 
 
 def expected_for(scripted, image: np.ndarray, k: int):
