@@ -25,17 +25,11 @@ def cpp_binaries(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def toy_model(tmp_path_factory):
-    """A tiny TorchScript classifier (3 channels in, cpp_helpers.NUM_CLASSES logits out): (path, module)."""
-    import torch
-    from cpp_helpers import NUM_CLASSES, save_scripted
+    """A tiny TorchScript classifier (toy_models.classifier): (path, module)."""
+    from cpp_helpers import save_scripted
+    from toy_models import classifier
 
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(4, NUM_CLASSES),
-    )
+    net = classifier(seed=0)
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
     return path, save_scripted(net, path)
 
@@ -43,7 +37,7 @@ def toy_model(tmp_path_factory):
 @pytest.fixture(scope="session")
 def toy_labels(tmp_path_factory) -> Path:
     """A labels file for toy_model, one non-ASCII label per class."""
-    from cpp_helpers import NUM_CLASSES
+    from toy_models import NUM_CLASSES
 
     path = tmp_path_factory.mktemp("labels") / "labels.txt"
     path.write_text("".join(f"class {i} é\n" for i in range(NUM_CLASSES)), encoding="utf-8")
@@ -54,7 +48,7 @@ def toy_labels(tmp_path_factory) -> Path:
 def frozen_convbn(tmp_path_factory):
     """A conv + batch-norm model frozen like the 'optimized' variant's file: (path, module)."""
     import torch
-    from cpp_helpers import conv_bn_classifier
+    from toy_models import conv_bn_classifier
 
     from tvdeploy.build.torchscript import make_variant
 

@@ -8,68 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from toy_models import IMAGE_SHAPE
 
 from tvdeploy.inputs.dat import write_dat
 from tvdeploy.registry import CLASSIFICATION, TASKS
 
 RUN_TIMEOUT_S = 300
-NUM_CLASSES = 10
-IMAGE_SHAPE = (1, 3, 16, 16)
 FLOAT_BYTES = 4
 ATOL = 1e-5
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
-
-
-class TupleModel(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = torch.nn.Linear(3, NUM_CLASSES)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        y = self.linear(x.mean(dim=(2, 3)))
-        return y, y
-
-
-class FlatModel(torch.nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.flatten()
-
-
-class ClipClassifier(torch.nn.Module):
-    """Logits of a batch of clips (NCTHW), like torchvision's video classifiers."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = torch.nn.Linear(3, NUM_CLASSES)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(x.mean(dim=(2, 3, 4)))
-
-
-class SequenceClassifier(torch.nn.Module):
-    """Logits of a batch of 1-D signals (NCL)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = torch.nn.Linear(3, NUM_CLASSES)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(x.mean(dim=2))
-
-
-def conv_bn_classifier(seed: int) -> torch.nn.Module:
-    """A small conv + batch-norm classifier in eval mode (3 channels in, NUM_CLASSES logits out):
-    what freezing and compilers fold, unlike the plain toy model."""
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3),
-        torch.nn.BatchNorm2d(8),
-        torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(8, NUM_CLASSES),
-    ).eval()
 
 
 def save_scripted(module: torch.nn.Module, path: Path) -> torch.jit.ScriptModule:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from process_helpers import idle_cpu_seconds
+from toy_models import linear_classifier
 
 from tvdeploy.measure.compare import BlockRule, ProcessWorker, WorkerError, run_interleaved
 from tvdeploy.measure.paired import paired_ratio, sequential_ratio
@@ -149,7 +150,7 @@ def test_rounds_are_split_over_fresh_launches_of_every_worker():
 def toy_artifacts(tmp_path):
     from tvdeploy.inputs.dat import write_dat
 
-    module = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10)).eval())
+    module = torch.jit.script(linear_classifier(3 * 8 * 8))
     model = tmp_path / "toy.pt"
     module.save(str(model))
     dat = tmp_path / "x.dat"
@@ -189,7 +190,7 @@ def test_peer_runtime_workers_idle_without_cpu(toy_artifacts, tmp_path, runtime,
     from tvdeploy.build.exporters import build_artifact
 
     _, dat = toy_artifacts
-    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10)).eval()
+    net = linear_classifier(3 * 8 * 8)
     folder = tmp_path / kind
     assert build_artifact(kind, net, (torch.rand(2, 3, 8, 8),), folder, classification)["status"] == "ok"
     with open(tmp_path / "worker.log", "w") as log:

@@ -12,15 +12,8 @@ import subprocess
 
 import pytest
 import torch
-from cpp_helpers import (
-    EXIT_RUNTIME,
-    EXIT_USAGE,
-    assert_infer_reproduces,
-    conv_bn_classifier,
-    random_image,
-    run,
-    write_input,
-)
+from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, assert_infer_reproduces, random_image, run, write_input
+from toy_models import conv_bn_classifier
 
 from tvdeploy.build import exporters
 from tvdeploy.build.exporters import aoti_inductor_configs, build_artifact

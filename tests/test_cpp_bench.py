@@ -10,16 +10,8 @@ import json
 
 import pytest
 import torch
-from cpp_helpers import (
-    EXIT_RUNTIME,
-    EXIT_USAGE,
-    ClipClassifier,
-    TupleModel,
-    random_image,
-    run,
-    save_scripted,
-    write_input,
-)
+from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, random_image, run, save_scripted, write_input
+from toy_models import ClipClassifier, TupleModel
 
 from tvdeploy.harnesses import harness
 from tvdeploy.measure.bench import Protocol, stop_reason

@@ -17,12 +17,6 @@ from cpp_helpers import (
     EXIT_RUNTIME,
     EXIT_USAGE,
     FLOAT_BYTES,
-    IMAGE_SHAPE,
-    NUM_CLASSES,
-    ClipClassifier,
-    FlatModel,
-    SequenceClassifier,
-    TupleModel,
     edit_sidecar,
     infer_args,
     random_image,
@@ -30,6 +24,7 @@ from cpp_helpers import (
     save_scripted,
     write_input,
 )
+from toy_models import IMAGE_SHAPE, NUM_CLASSES, ClipClassifier, FlatModel, SequenceClassifier, TupleModel
 
 from tvdeploy.build.load import apply_load_transform
 

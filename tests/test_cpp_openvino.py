@@ -8,7 +8,8 @@ import json
 
 import pytest
 import torch
-from cpp_helpers import EXIT_USAGE, assert_infer_reproduces, conv_bn_classifier, random_image, run, write_input
+from cpp_helpers import EXIT_USAGE, assert_infer_reproduces, random_image, run, write_input
+from toy_models import conv_bn_classifier
 
 from tvdeploy.build.exporters import build_artifact
 from tvdeploy.build.records import artifact_file

@@ -9,16 +9,8 @@ import json
 
 import pytest
 import torch
-from cpp_helpers import (
-    ATOL,
-    EXIT_USAGE,
-    NUM_CLASSES,
-    conv_bn_classifier,
-    random_image,
-    run,
-    save_scripted,
-    write_input,
-)
+from cpp_helpers import ATOL, EXIT_USAGE, random_image, run, save_scripted, write_input
+from toy_models import NUM_CLASSES, conv_bn_classifier
 
 from tvdeploy.build.cuda_graphs import CudaGraphReplay, _copy
 from tvdeploy.build.exporters import build_artifact

@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 from torch import nn
+from toy_models import DataDependent
 
 from tvdeploy.build import exporters
 from tvdeploy.build.exporters import build_artifact
@@ -99,15 +100,6 @@ class Mystery(nn.Module):
 
     def forward(self, x):
         return mystery(x)
-
-
-class DataDependent(nn.Module):
-    """Python control flow on a tensor's value: torch.export cannot make one graph of it."""
-
-    def forward(self, x):
-        if x.sum() > 0:
-            return x.flatten(1)[:, :10]
-        return -x.flatten(1)[:, :10]
 
 
 @pytest.mark.parametrize(

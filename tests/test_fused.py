@@ -10,7 +10,8 @@ import pytest
 import torch
 import yaml
 from conftest import REPO_ROOT
-from cpp_helpers import ATOL, assert_infer_reproduces, conv_bn_classifier, random_image, run, write_input
+from cpp_helpers import ATOL, assert_infer_reproduces, random_image, run, write_input
+from toy_models import BatchDependent, FailsOnRun, conv_bn_classifier
 
 from tvdeploy.build.load import FusedModule
 from tvdeploy.build.torchscript import make_variant, save_first_deployable, traced_if_exact
@@ -86,27 +87,11 @@ def test_the_fuser_stays_off_for_other_modules_of_the_process(fused_file, toy_mo
             torch.testing.assert_close(unfrozen(x), reference, atol=0, rtol=0)
 
 
-class BatchDependent(torch.nn.Module):
-    """Takes a different path for a batch of one: a trace records only the path it saw."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[0] == 1:
-            return x.flatten(1)
-        return 2 * x.flatten(1)
-
-
 def test_a_trace_that_does_not_generalise_falls_back_to_the_scripted_graph():
     net = BatchDependent().eval()
     scripted = torch.jit.script(net)
     graph, source = traced_if_exact(net, scripted, (torch.randn(1, 3, 4, 4),), RTOL, PARITY_ATOL, classification)
     assert graph is scripted and source.startswith("scripted: the trace differs at batch 2")
-
-
-class FailsOnRun(torch.nn.Module):
-    """Loads, then fails on the first forward, as the fuser does on swin_t's graphs."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raise RuntimeError("vector::_M_range_check: __n (which is 0) >= this->size() (which is 0)")
 
 
 def test_the_first_graph_that_runs_and_reproduces_eager_is_kept(fused_file, tmp_path):

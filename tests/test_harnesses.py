@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from toy_models import TwoInputs
 
 from tvdeploy.build.torchscript import make_variant
 from tvdeploy.catalog.models import random_state_dict
@@ -38,14 +39,6 @@ def test_python_harnesses_load_their_artifacts(tmp_path):
     assert "prim::GetAttr" not in str(deployed.graph)
     with torch.inference_mode():
         torch.testing.assert_close(deployed(x), reference, rtol=1e-4, atol=1e-6)
-
-
-class TwoInputs(torch.nn.Module):
-    """A model of two inputs and two outputs (an optical-flow-like pair in, a flow and a score out)."""
-
-    def forward(self, first: torch.Tensor, second: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        difference = first - 2 * second
-        return difference, difference.mean(dim=(1, 2, 3))
 
 
 TWO_INPUT_TASK = SimpleNamespace(

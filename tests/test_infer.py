@@ -44,7 +44,7 @@ def test_the_childs_own_record_is_kept(tmp_path):
 
 
 def test_the_child_predicts_with_a_python_runtime(tmp_path, toy_model, toy_labels, bench_input):
-    from cpp_helpers import NUM_CLASSES
+    from toy_models import NUM_CLASSES
 
     path, _ = toy_model
     output = tmp_path / "prediction.json"

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from toy_models import linear_classifier
 
 from tvdeploy.build.torchscript import script_deployable
 from tvdeploy.catalog.models import build_model, random_state_dict
@@ -119,7 +120,7 @@ def test_variants_agree_with_eager_after_save_and_reload(resnet18_plain, tmp_pat
 
 
 def test_fp16_variant_keeps_float32_interface(tmp_path):
-    net = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5)).eval())
+    net = torch.jit.script(linear_classifier(12, 5))
     half = make_variant(net, "fp16")
     x = torch.randn(2, 3, 2, 2)
     with torch.inference_mode():

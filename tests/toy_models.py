@@ -1,0 +1,126 @@
+"""Toy networks of the tests, defined once: per task a small well-formed model, then the models
+that break a contract on purpose (what a check must catch or a fallback must handle).
+
+The next tasks add theirs here (a segmentation net returning a dict, a detector returning boxes).
+"""
+
+from __future__ import annotations
+
+import torch
+
+NUM_CLASSES = 10
+# One preprocessed image as the C++ programs and the workers take it (batch dimension 1).
+IMAGE_SHAPE = (1, 3, 16, 16)
+
+
+# ---- classification: images (NCHW) in, [N, NUM_CLASSES] logits out -------------------------------
+
+
+def classifier(seed: int) -> torch.nn.Module:
+    """The smallest image classifier worth deploying: conv, pooling, linear head."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, NUM_CLASSES),
+    ).eval()
+
+
+def conv_bn_classifier(seed: int) -> torch.nn.Module:
+    """A conv + batch-norm classifier in eval mode: what freezing and compilers fold, unlike
+    ``classifier``."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, NUM_CLASSES),
+    ).eval()
+
+
+def linear_classifier(in_features: int, classes: int = NUM_CLASSES) -> torch.nn.Module:
+    """Flatten + one linear layer: the cheapest model of a given input size."""
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(in_features, classes)).eval()
+
+
+class TupleModel(torch.nn.Module):
+    """Returns its logits twice in a tuple, as googlenet and inception_v3 do when scripted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(3, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.linear(x.mean(dim=(2, 3)))
+        return y, y
+
+
+# ---- inputs of other ranks and counts (what the task seam must carry) ----------------------------
+
+
+class ClipClassifier(torch.nn.Module):
+    """Logits of a batch of clips (NCTHW), like torchvision's video classifiers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(3, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.mean(dim=(2, 3, 4)))
+
+
+class SequenceClassifier(torch.nn.Module):
+    """Logits of a batch of 1-D signals (NCL)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(3, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.mean(dim=2))
+
+
+class TwoInputs(torch.nn.Module):
+    """Two inputs and two outputs (an optical-flow-like pair in, a flow and a score out)."""
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        difference = first - 2 * second
+        return difference, difference.mean(dim=(1, 2, 3))
+
+
+# ---- contract breakers -----------------------------------------------------------------------------
+
+
+class FlatModel(torch.nn.Module):
+    """Returns a 1-D tensor: not [N, C] logits."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten()
+
+
+class BatchDependent(torch.nn.Module):
+    """Takes a different path for a batch of one: a trace records only the path it saw."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 1:
+            return x.flatten(1)
+        return 2 * x.flatten(1)
+
+
+class FailsOnRun(torch.nn.Module):
+    """Loads, then fails on the first forward, as the oneDNN fuser does on swin_t's graphs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("vector::_M_range_check: __n (which is 0) >= this->size() (which is 0)")
+
+
+class DataDependent(torch.nn.Module):
+    """Python control flow on a tensor's value: torch.export cannot make one graph of it."""
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return x.flatten(1)[:, :10]
+        return -x.flatten(1)[:, :10]
