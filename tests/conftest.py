@@ -19,7 +19,7 @@ def cpp_binaries(tmp_path_factory):
         return build(REPO_ROOT / "cpp", build_dir, jobs=os.cpu_count() or 2, log=log)
 
 
-# Inputs of the C++ programs' tests (tests/test_cpp_*.py). Imports are local: most test files
+# Inputs of the C++ programs' tests (tests/cpp/). Imports are local: most test files
 # need neither torch nor these fixtures.
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests of the C++ programs (tests/test_cpp_*.py); fixtures are in conftest.py."""
+"""Helpers shared by the tests of the C++ programs (tests/cpp/); fixtures are in conftest.py."""
 
 from __future__ import annotations
 

@@ -150,3 +150,16 @@ def test_parse_time_modules_import_without_torch(module, tmp_path):
         [sys.executable, "-c", f"import {module}"], env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# Test folders beside the package's stages: the C++ programs and the workflow run end to end.
+TEST_FOLDERS_BEYOND_THE_PACKAGE = {"cpp", "workflow", "scenarios"}
+
+
+def test_the_tests_mirror_the_package():
+    stages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    tests = REPO_ROOT / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders - TEST_FOLDERS_BEYOND_THE_PACKAGE == stages
+    for stage in stages:
+        assert list((tests / stage).glob("test_*.py")), f"tests/{stage}/ has no tests"

@@ -1,5 +1,5 @@
 """How tests run the real Snakefile on a scenario config (tests/scenarios/), in a copy of the repo
-(tests/test_workflow.py locally, tests/test_slurm.py through a SLURM cluster)."""
+(tests/workflow/test_workflow.py locally, tests/workflow/test_slurm.py through a SLURM cluster)."""
 
 import re
 import shutil

@@ -8,7 +8,7 @@
 
 namespace tvdeploy {
 
-// The same names as tvdeploy.registry.DEVICE_CHOICES (checked by tests/test_cpp_cli.py).
+// The same names as tvdeploy.registry.DEVICE_CHOICES (checked by tests/cpp/test_cpp_cli.py).
 inline constexpr std::string_view kDeviceChoices = "cpu|cuda|auto";
 
 // The device for a --device value; DeviceError if it names a device that is not there.

@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 // What to do to a module after loading it. optimize_for_inference output (MKLDNN
 // prepacked weights on CPU) cannot be saved and reloaded, so the "optimized" variant
 // is a frozen file that every harness optimises the same way at load time.
-// The same names as tvdeploy.registry.LOAD_TRANSFORMS (checked by tests/test_cpp_cli.py).
+// The same names as tvdeploy.registry.LOAD_TRANSFORMS (checked by tests/cpp/test_cpp_cli.py).
 inline constexpr std::string_view kTransformNone = "none";
 inline constexpr std::string_view kTransformOptimize = "optimize_for_inference";
 // TorchScript's oneDNN Graph (LLGA) fuser, switched on process-wide. The profiling executor

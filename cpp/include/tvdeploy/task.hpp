@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 
 // Classification: one batch in, [N, C] logits out (src/lib/task_classification.cpp).
 inline constexpr std::string_view kTaskClassification = "classification";
-// The same names as tvdeploy.registry.TASKS (checked by tests/test_cpp_cli.py).
+// The same names as tvdeploy.registry.TASKS (checked by tests/cpp/test_cpp_cli.py).
 inline constexpr std::string_view kTaskChoices = "classification";
 inline constexpr std::string_view kDefaultTask = kTaskClassification;
 

@@ -37,7 +37,7 @@ def default_weights(model: str):
 
 
 # What torchvision's builders (0.29) derive from the DEFAULT weights before constructing the
-# model, besides num_classes. tests/test_catalog_models.py builds every catalog model from random
+# model, besides num_classes. tests/catalog/test_catalog_models.py builds every catalog model from random
 # weights through the builder, so a builder that derives something else fails there.
 def _weights_derived_kwargs(model: str, weights) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"num_classes": len(weights.meta["categories"])}

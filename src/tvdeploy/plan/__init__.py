@@ -1,6 +1,6 @@
 """What a run does, computed from the config: models, images, devices, the runtime × variant
 combinations, target files, parity pairs and per-job facts. The rules (``workflow/rules``) are
-wiring that calls a ``Plan``; everything here is unit-tested (``tests/test_plan*.py``).
+wiring that calls a ``Plan``; everything here is unit-tested (``tests/plan/``).
 
 ``Plan`` holds the run's choices and composes one module per concern:
 

@@ -3,8 +3,8 @@ paths and failure classes of what the stages produce. Torch-free: the Snakefile 
 while parsing.
 
 Everything else follows from these tables: the config and model-sheet schemas' allowed values and
-the C++ programs' accepted choices are checked against them by tests (tests/test_registry.py,
-tests/test_cpp_cli.py); the rules' wildcard constraints, the target lists, the parity pairs and the
+the C++ programs' accepted choices are checked against them by tests (tests/registry/test_registry.py,
+tests/cpp/test_cpp_cli.py); the rules' wildcard constraints, the target lists, the parity pairs and the
 scripts' dispatch are computed from them (tvdeploy.plan, tvdeploy.harnesses, tvdeploy.tasks).
 
 The names are re-exported here, so callers write ``from tvdeploy.registry import RUNTIMES``;

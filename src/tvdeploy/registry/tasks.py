@@ -5,8 +5,8 @@ are compared and how accuracy is scored, and what cannot run it.
 Each task has one adapter module (``Task.adapter``, under tvdeploy.tasks) that owns the torch
 side: preprocessing to ``.dat``, example inputs, the export wrapper, decoding outputs into a
 prediction record and the parity metric. The C++ programs accept exactly these names for
-``--task`` (tests/test_cpp_cli.py); config/models.tsv names one per model (its schema's enum is
-checked against this table by tests/test_registry.py).
+``--task`` (tests/cpp/test_cpp_cli.py); config/models.tsv names one per model (its schema's enum is
+checked against this table by tests/registry/test_registry.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Devices, load transforms and deployment variants, each declared once (torch-free).
 
 A variant is one way of deploying an exported model, measured on its own; the C++ programs accept
-exactly the load transforms named here (tests/test_cpp_cli.py).
+exactly the load transforms named here (tests/cpp/test_cpp_cli.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ DEVICES = ("cpu", "cuda")
 DEVICE_CHOICES = ("auto", *DEVICES)
 
 # What a harness does to a module right after loading it. The C++ programs accept exactly these
-# names for --transform (checked by tests/test_cpp_cli.py).
+# names for --transform (checked by tests/cpp/test_cpp_cli.py).
 NO_TRANSFORM = "none"
 OPTIMIZE_FOR_INFERENCE = "optimize_for_inference"
 # TorchScript's oneDNN Graph (LLGA) fuser: a process-wide switch, effective once the profiling

@@ -1,4 +1,4 @@
-"""Preprocessing: the weights' own transform, the .dat format, bad images and bad files."""
+"""Inputs: the .dat format (any rank, its layout), bad files, and images of any mode or corrupt."""
 
 import json
 
@@ -8,7 +8,6 @@ import torch
 from conftest import REPO_ROOT
 from PIL import Image
 
-from tvdeploy.catalog.models import default_weights
 from tvdeploy.catalog.sheet import read_sheet
 from tvdeploy.inputs.dat import DatFormatError, read_dat, sidecar_path, write_dat
 from tvdeploy.inputs.images import ImageReadError
@@ -16,15 +15,6 @@ from tvdeploy.tasks.classification import preprocess
 
 IMAGES = sorted((REPO_ROOT / "data" / "images").glob("*.*g"))
 CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")
-
-
-@pytest.mark.parametrize("model", ["resnet50", "inception_v3", "efficientnet_b0", "efficientnet_v2_l", "vit_h_14"])
-def test_spec_transform_equals_the_weights_transform(model):
-    image = Image.open(IMAGES[0]).convert("RGB")
-    expected = default_weights(model).transforms()(image).unsqueeze(0)
-    ours = preprocess(IMAGES[0], CATALOG[model].preprocess_spec())[0]
-    assert ours.shape == CATALOG[model].input_shape
-    assert torch.equal(ours, expected)
 
 
 def test_dat_roundtrip_and_sidecar(tmp_path):
