@@ -33,13 +33,12 @@ test-fast: setup
 # Another machine's run (results/runs/RUN of its checkout, e.g. a cluster's GPU run:
 # FROM=login:tvdeploy RUN=gpu01) copied in beside this one's, then every table, figure and the
 # summary rebuilt over all runs present; measures nothing.
-REPORT_RULES = aggregate plot_latency plot_speedup plot_accuracy plot_throughput plot_deployability plot_runs summary
 merge: setup
 	@test -n "$(FROM)" -a -n "$(RUN)" || { echo "usage: make merge FROM=<dir or host:dir of the other checkout> RUN=<its run label>"; exit 2; }
 	@command -v rsync > /dev/null || { echo "make merge copies with rsync: install it (apt-get install rsync)"; exit 2; }
 	@test "$(RUN)" != "$$($(BIN)/python -m tvdeploy.results.runs label)" || { echo "RUN=$(RUN) is this machine's own run label: copying it in would overwrite this run's results"; exit 2; }
 	rsync -a $(FROM)/results/runs/$(RUN)/ results/runs/$(RUN)/
-	$(BIN)/snakemake --cores 1 --forcerun aggregate --allowed-rules $(REPORT_RULES)
+	$(BIN)/snakemake --cores 1 --forcerun aggregate --allowed-rules $$($(BIN)/python -c "from tvdeploy.plan.targets import REPORT_RULES; print(*REPORT_RULES)")
 
 # Results from before run folders (results/compare, overhead, predictions, parity) moved into
 # results/runs/<this run's label>/, keeping their times: nothing is measured again.

@@ -29,20 +29,8 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 
 
-# On a cluster these run on the submitting host: downloads need its network (compute nodes often
-# have none), and the tables, figures and documents take seconds, less than a scheduler round trip.
-localrules:
-    download_weights,
-    aggregate,
-    catalog_doc,
-    readme_figure,
-    plot_latency,
-    plot_speedup,
-    plot_accuracy,
-    plot_throughput,
-    plot_deployability,
-    plot_runs,
-    summary,
+# The localrules directive, given the list defined once in tvdeploy.plan.targets.LOCAL_RULES.
+workflow.localrules(*LOCAL_RULES)
 
 
 rule all:

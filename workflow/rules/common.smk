@@ -14,6 +14,7 @@ from tvdeploy.plan import ConfigError, Plan, alternation
 from tvdeploy.registry import AOTI, AOTI_BUILT_VARIANTS, BUILT_ARTIFACTS, CPP, ONNX, OPENVINO, PYTHON, derived_variants
 from tvdeploy.plan.resources import BASE_MEM_MB, BUILD_MEM_MB, cpus_per_gpu, gpus
 from tvdeploy.plan.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
+from tvdeploy.plan.targets import LOCAL_RULES
 
 # Otherwise Snakemake's scheduler re-plans once per finished job per second, beside the
 # benchmarks (see tvdeploy/plan/scheduling.py).

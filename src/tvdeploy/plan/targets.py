@@ -23,6 +23,21 @@ EXPORT_TORCHSCRIPT = "export_torchscript"
 PREPROCESS_IMAGE = "preprocess_image"
 DERIVE_TORCHSCRIPT_VARIANT = "derive_torchscript_variant"
 CHECK_PARITY = "check_parity"
+# The rules that measure nothing: they read results and write tables, figures and the summary
+# (workflow/rules/aggregate.smk, report.smk). `make merge` runs only these over copied-in runs.
+REPORT_RULES = (
+    "aggregate",
+    "plot_latency",
+    "plot_speedup",
+    "plot_accuracy",
+    "plot_throughput",
+    "plot_deployability",
+    "plot_runs",
+    "summary",
+)
+# On a cluster these run on the submitting host: downloads need its network (compute nodes often
+# have none), and the tables, figures and documents take seconds, less than a scheduler round trip.
+LOCAL_RULES = (DOWNLOAD_WEIGHTS, *REPORT_RULES, "catalog_doc", "readme_figure")
 # Each harness language has its inference rule (workflow/rules/python.smk, cpp.smk).
 INFER_LANGUAGES = (PYTHON, CPP)
 
