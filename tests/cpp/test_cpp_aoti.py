@@ -20,6 +20,7 @@ from tvdeploy.build.exporters import aoti_inductor_configs, build_artifact
 from tvdeploy.build.records import ThreadsMismatch, artifact_file, check_baked_threads
 from tvdeploy.harnesses import harness
 from tvdeploy.measure.bench import Protocol
+from tvdeploy.registry import CLASSIFICATION
 from tvdeploy.tasks import classification
 
 
@@ -85,10 +86,22 @@ def test_a_package_with_its_thread_count_compiled_in_is_timed_on_that_count_only
         warmup_iters=1, warmup_max_time_s=1, min_iters=3, max_iters=5, min_time_s=0.01, max_time_s=1, rounds=1
     )
     cpp = harness("aoti-cpp")
-    report = cpp.bench(cpp_binaries["bench"], folder, dat, "cpu", 1, protocol, threads=1, interop_threads=1)
+    report = cpp.bench(
+        cpp_binaries["bench"], folder, dat, "cpu", 1, protocol, threads=1, interop_threads=1, task_name=CLASSIFICATION
+    )
     assert report["threads"] == 1 and report["format"] == "aoti"
     with pytest.raises(ThreadsMismatch, match="compiled for 1 threads and this benchmark runs 2"):
-        cpp.bench(cpp_binaries["bench"], folder, dat, "cpu", 1, protocol, threads=2, interop_threads=1)
+        cpp.bench(
+            cpp_binaries["bench"],
+            folder,
+            dat,
+            "cpu",
+            1,
+            protocol,
+            threads=2,
+            interop_threads=1,
+            task_name=CLASSIFICATION,
+        )
     # The Python worker refuses the same, and a GPU package has no CPU thread count to refuse.
     with pytest.raises(ThreadsMismatch):
         check_baked_threads(folder, "cpu", 2)

@@ -282,6 +282,7 @@ def test_cpp_harness_runs_bench_with_the_variants_transform(cpp_binaries, frozen
         protocol=protocol,
         threads=1,
         interop_threads=1,
+        task_name=CLASSIFICATION,
         variant="optimized",
     )
     assert raw["transform"] == "optimize_for_inference" and raw["batch_size"] == 2 and raw["threads"] == 1
@@ -297,7 +298,7 @@ def serve_worker(cpp_binaries, model_path, dat, log, name="ts-cpp/plain"):
     from tvdeploy.measure.compare import ProcessWorker
 
     # Two intra-op threads: the idle check covers OpenMP worker threads, not only the main one.
-    command = worker_command(cpp_binaries["bench"], model_path, dat, "cpu", "plain", 2, 2, 1)
+    command = worker_command(cpp_binaries["bench"], model_path, dat, "cpu", "plain", 2, 2, 1, CLASSIFICATION)
     return ProcessWorker(name, "toy", command, log=log)
 
 

@@ -21,6 +21,7 @@ rule compare:
     params:
         bench=config["bench"],
         compare=config["compare"],
+        task=lambda wc: PLAN.model(wc.model).task,
         deployments=comparison_deployments,
         pairs=comparison_pairs,
     script:

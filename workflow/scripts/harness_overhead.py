@@ -20,6 +20,9 @@ from tvdeploy.measure.bench import Protocol, bench_threads, run_rounds, summariz
 from tvdeploy.registry import BUILT_ARTIFACTS, CLASSIFICATION, CPP, TORCHSCRIPT, runtime
 from tvdeploy.tasks import adapter
 
+# The probe takes the bench image and returns one tensor: a classification model's contract.
+PROBE_TASK = CLASSIFICATION
+
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards
 rt = runtime(wc.runtime)
@@ -41,13 +44,11 @@ with tempfile.TemporaryDirectory() as scratch:
         # Built the way the models are, by the same builder, and loaded by the same harness.
         probe_path = Path(scratch) / "probe"
         example = (batch.cpu().repeat(EXAMPLE_BATCH, 1, 1, 1),)
-        # The probe takes the bench image and returns one tensor: a classification model's contract.
-        task = adapter(CLASSIFICATION)
-        build_artifact(rt.artifact, OverheadProbe(), example, probe_path, task, log=log, device=device)
+        build_artifact(rt.artifact, OverheadProbe(), example, probe_path, adapter(PROBE_TASK), log=log, device=device)
     if rt.language == CPP:
         raw = harness(wc.runtime).bench(
             snakemake.input.bench, probe_path, snakemake.input.dat, wc.device, 1, protocol, threads,
-            settings["interop_threads"],
+            settings["interop_threads"], PROBE_TASK,
         )  # fmt: skip
         rounds, thread_settings = raw["rounds"], {k: raw[k] for k in ("threads", "interop_threads")}
     else:

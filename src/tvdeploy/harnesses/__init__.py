@@ -31,10 +31,12 @@ def worker_command(
     threads: int,
     interop_threads: int,
     programs: dict[str, str],
+    task_name: str,
 ) -> list[str]:
     """The command that starts a long-lived benchmark worker for one deployment (the protocol is
     in tvdeploy.measure.worker): ``python -m tvdeploy.measure.worker`` for Python runtimes, the C++ harness's
-    ``bench --mode serve`` for C++ ones (``programs`` maps program names to built binaries)."""
+    ``bench --mode serve`` for C++ ones (``programs`` maps program names to built binaries), told
+    the model's task (the Python worker calls the module and needs none)."""
     if runtime(runtime_name).language == PYTHON:
         return [
             sys.executable, "-m", "tvdeploy.measure.worker",
@@ -49,5 +51,5 @@ def worker_command(
             "--interop-threads", str(interop_threads),
         ]  # fmt: skip
     return harness(runtime_name).worker_command(
-        programs["bench"], artifact, dat, device, variant, batch_size, threads, interop_threads
+        programs["bench"], artifact, dat, device, variant, batch_size, threads, interop_threads, task_name
     )

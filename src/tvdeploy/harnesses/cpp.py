@@ -21,12 +21,9 @@ from tvdeploy.build.cpp import check_runs_here
 from tvdeploy.build.records import artifact_file, check_baked_threads
 from tvdeploy.files import read_json
 from tvdeploy.measure.bench import Protocol
-from tvdeploy.registry import CLASSIFICATION, VARIANTS, task
+from tvdeploy.registry import VARIANTS, task
 
 LOG = logging.getLogger("tvdeploy.harnesses.cpp")
-# The task of a bench whose caller does not name one yet (the comparison's workers, the overhead
-# probe): the only task their deployments have.
-DEFAULT_BENCH_TASK = CLASSIFICATION
 
 
 class CppProgramError(RuntimeError):
@@ -132,8 +129,8 @@ def bench(
     protocol: Protocol,
     threads: int,
     interop_threads: int,
+    task_name: str,
     variant: str = "plain",
-    task_name: str = DEFAULT_BENCH_TASK,
 ) -> dict:
     """Run ``bench`` once and return its raw JSON (per-round latencies, threads, device)."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -154,7 +151,7 @@ def worker_command(
     batch_size: int,
     threads: int,
     interop_threads: int,
-    task_name: str = DEFAULT_BENCH_TASK,
+    task_name: str,
 ) -> list[str]:
     """``bench --mode serve``: a long-lived worker answering warm-up and timed-block requests."""
     command = _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads, task_name)
