@@ -4,7 +4,9 @@ It loads the deployment once, then serves requests, one JSON object per line on 
 answered by one JSON line on stdout:
 
 - on start, unasked: ``{"ok": true, "ready": {threads, interop_threads, device, device_name, versions,
-  first_call_s}}`` (the first forward, timed alone: compilation where the runtime compiles)
+  allocator, first_call_s}}`` (allocator: the malloc settings its environment gave it, as in
+  tvdeploy.harnesses.allocator; first_call_s: the first forward, timed alone: compilation where
+  the runtime compiles)
 - ``{"op": "warmup", "iters": N, "max_time_s": S}`` → ``{"ok": true, "iters": n, "seconds": s}``
 - ``{"op": "block", "min_iters", "max_iters", "min_time_s", "max_time_s"}`` →
   ``{"ok": true, "latencies_ms": [...], "stop_reason": "...", "wall_s": w}``
@@ -19,11 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
 from typing import IO
 
+from tvdeploy.harnesses.allocator import allocator_settings
 from tvdeploy.measure.bench import run_block, warm_up
 
 
@@ -102,6 +106,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
+    # What glibc read when this process started, before anything can change the environment.
+    allocator = allocator_settings(os.environ)
     args = parse_args(argv)
     # The protocol owns stdout; anything else printed goes to stderr (the rule's log).
     protocol_out, sys.stdout = sys.stdout, sys.stderr
@@ -141,6 +147,7 @@ def main(argv=None) -> None:
         "device": device.type,
         "device_name": device_name(device),
         "versions": versions(),
+        "allocator": allocator,
         "first_call_s": first_call_s,
     }
     if hasattr(module, "fusion_groups"):
