@@ -33,6 +33,7 @@ rule check_parity:
         "results/logs/check_parity/{device}/{model}.log",
     benchmark:
         "results/jobs/check_parity/{device}/{model}.tsv"
+    priority: model_priority
     conda:
         "../envs/tvdeploy.yaml"
     params:

@@ -13,6 +13,7 @@ from tvdeploy.host.environment import config_sha256
 from tvdeploy.plan import ConfigError, Plan, alternation
 from tvdeploy.registry import AOTI, AOTI_BUILT_VARIANTS, BUILT_ARTIFACTS, CPP, ONNX, OPENVINO, PYTHON, derived_variants
 from tvdeploy.plan.resources import BASE_MEM_MB, BUILD_MEM_MB, cpus_per_gpu, gpus
+from tvdeploy.plan.model_order import ModelOrder, schedule_in_priority_order
 from tvdeploy.plan.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
 from tvdeploy.plan.targets import LOCAL_RULES
 
@@ -20,6 +21,12 @@ from tvdeploy.plan.targets import LOCAL_RULES
 # benchmarks (see tvdeploy/plan/scheduling.py).
 try:
     keep_one_reevaluation_timer()
+except SchedulerPatchError as err:
+    logger.warning(f"tvdeploy: {err}")
+# Each model's jobs before the next model's, its comparison included, so that its temporary
+# artifacts go before the next models' pile up (see tvdeploy/plan/model_order.py).
+try:
+    schedule_in_priority_order()
 except SchedulerPatchError as err:
     logger.warning(f"tvdeploy: {err}")
 
@@ -32,6 +39,7 @@ for device in PLAN.devices:
         logger.warning(f"tvdeploy: {reason}")
 
 CONFIG_SHA256 = config_sha256(config)
+MODEL_ORDER = ModelOrder(tuple(PLAN.models))
 CPP_DIR = Path(workflow.basedir) / "cpp"
 
 
@@ -42,6 +50,10 @@ wildcard_constraints:
 def artifact_output(path):
     """A deployable artifact's output: kept, or temp() when config export.keep_artifacts is false."""
     return path if config["export"]["keep_artifacts"] else temp(path)
+
+
+def model_priority(wildcards):
+    return MODEL_ORDER.priority(wildcards.model)
 
 
 def model_info(wildcards):

@@ -9,6 +9,7 @@ rule compare:
         PLAN.here(paths.COMPARISON),
     log:
         "results/logs/compare/{device}/b{batch}/{model}.log",
+    priority: model_priority
     conda:
         "../envs/tvdeploy.yaml"
     threads: bench_threads
@@ -22,6 +23,8 @@ rule compare:
         bench=config["bench"],
         compare=config["compare"],
         task=lambda wc: PLAN.model(wc.model).task,
+        # Each worker's planned size, until its measured one replaces it (tvdeploy.measure.admission).
+        worker_mem_mb=run_mem_mb,
         deployments=comparison_deployments,
         pairs=comparison_pairs,
     script:

@@ -14,6 +14,7 @@ rule build_cpp:
         "results/jobs/build_cpp/{program}.tsv"
     wildcard_constraints:
         program=alternation(PROGRAMS),
+    priority: MODEL_ORDER.shared
     conda:
         "../envs/tvdeploy.yaml"
     threads: 2
@@ -41,6 +42,7 @@ rule infer_cpp:
         "results/jobs/infer_cpp/{device}/{runtime}/{variant}/{model}.tsv"
     wildcard_constraints:
         runtime=Plan.runtimes_in(CPP),
+    priority: model_priority
     conda:
         "../envs/tvdeploy.yaml"
     threads: 1

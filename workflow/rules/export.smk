@@ -11,6 +11,7 @@ rule download_weights:
         "results/logs/download_weights/{model}.log",
     benchmark:
         "results/jobs/download_weights/{model}.tsv"
+    priority: model_priority
     conda:
         "../envs/tvdeploy.yaml"
     resources:
@@ -37,6 +38,7 @@ rule export_torchscript:
         "results/logs/export_torchscript/{model}.log",
     benchmark:
         "results/jobs/export_torchscript/{model}.tsv"
+    priority: model_priority
     conda:
         "../envs/tvdeploy.yaml"
     threads: 1
@@ -65,6 +67,7 @@ rule derive_torchscript_variant:
         "results/jobs/derive_torchscript_variant/{device}/{variant}/{model}.tsv"
     wildcard_constraints:
         variant=alternation(derived_variants()),
+    priority: model_priority
     conda:
         "../envs/tvdeploy.yaml"
     threads: 1
@@ -96,6 +99,7 @@ rule export_onnx:
         "results/logs/export_onnx/{model}.log",
     benchmark:
         "results/jobs/export_onnx/{model}.tsv"
+    priority: model_priority
     conda:
         "../envs/tvdeploy.yaml"
     threads: 1
@@ -122,6 +126,7 @@ rule convert_openvino:
         "results/logs/convert_openvino/{model}.log",
     benchmark:
         "results/jobs/convert_openvino/{model}.tsv"
+    priority: model_priority
     conda:
         "../envs/tvdeploy.yaml"
     threads: 1
@@ -152,6 +157,7 @@ rule package_aoti:
         "results/jobs/package_aoti/{device}/{variant}/{model}.tsv"
     wildcard_constraints:
         variant=alternation(AOTI_BUILT_VARIANTS),
+    priority: model_priority
     conda:
         "../envs/tvdeploy.yaml"
     # Inductor compiles the generated C++ with parallel workers.

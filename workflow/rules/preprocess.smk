@@ -12,6 +12,7 @@ rule preprocess_image:
         "results/logs/preprocess_image/{spec}/{image}.log",
     benchmark:
         "results/jobs/preprocess_image/{spec}/{image}.tsv"
+    priority: MODEL_ORDER.shared
     conda:
         "../envs/tvdeploy.yaml"
     params:

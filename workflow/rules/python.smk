@@ -18,6 +18,7 @@ rule infer_python:
         "results/jobs/infer_python/{device}/{runtime}/{variant}/{model}.tsv"
     wildcard_constraints:
         runtime=Plan.runtimes_in(PYTHON),
+    priority: model_priority
     conda:
         "../envs/tvdeploy.yaml"
     threads: 1
