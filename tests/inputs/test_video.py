@@ -126,7 +126,9 @@ def test_non_video_files_are_refused_naming_them(tmp_path):
         read_clip(SOURCE_IMAGE, clip_len=1)
     sound = tmp_path / "tone.wav"
     with wave.open(str(sound), "wb") as wav:
-        wav.setnchannels(1), wav.setsampwidth(2), wav.setframerate(8000)
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
         wav.writeframes(b"\0\0" * 800)
     with pytest.raises(ClipReadError, match="tone.wav has no video stream"):
         read_clip(sound, clip_len=1)
@@ -152,6 +154,10 @@ def test_frame_folder_holding_a_non_image_is_refused_naming_it(tmp_path, panned)
     (folder / "frame_003.png").unlink()
     (folder / "notes.txt").write_text("frames of the cat\n")
     with pytest.raises(ClipReadError, match="notes.txt"):
+        read_clip(folder, clip_len=2)
+    (folder / "notes.txt").unlink()
+    (folder / "more").mkdir()
+    with pytest.raises(ClipReadError, match="holds a folder, more, not an image"):
         read_clip(folder, clip_len=2)
 
 

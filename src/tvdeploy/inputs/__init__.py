@@ -1,5 +1,6 @@
-"""Stage inputs: the user's images (and later clips and pairs) turned into ``.dat`` tensors with
-JSON sidecars that both the Python harnesses and the C++ programs read (dat, images)."""
+"""Stage inputs: the user's images, video clips and optical-flow image pairs turned into ``.dat``
+tensors with JSON sidecars that both the Python harnesses and the C++ programs read (dat, images,
+video, pairs)."""
 
 from __future__ import annotations
 
