@@ -1,6 +1,6 @@
 """The files a whole run produces, as the rules' targets: predictions, comparisons, harness
-overhead, parity checks, figures and tables; and the wildcards of every job that keeps a
-Snakemake ``benchmark:`` file, by rule name.
+overhead, parity checks, figures and tables; the wildcards of every job that keeps a Snakemake
+``benchmark:`` file, by rule name; and the stage of every rule (where a run's time goes).
 
 Rule names come from the registry where it has them (the built artifacts' rules, the inference
 rules by harness language); the others are named once here, as in workflow/rules/*.smk.
@@ -15,7 +15,7 @@ from tvdeploy.build.cpp import PROGRAMS
 from tvdeploy.plan.artifacts import artifact_builds, derived_torchscript
 from tvdeploy.plan.deployments import CrossProduct
 from tvdeploy.plan.run_folders import RunFolders
-from tvdeploy.registry import CPP, PYTHON, Deployment, paths
+from tvdeploy.registry import BUILT_ARTIFACTS, CPP, PYTHON, Deployment, paths
 
 BUILD_CPP = "build_cpp"
 DOWNLOAD_WEIGHTS = "download_weights"
@@ -23,6 +23,8 @@ EXPORT_TORCHSCRIPT = "export_torchscript"
 PREPROCESS_IMAGE = "preprocess_image"
 DERIVE_TORCHSCRIPT_VARIANT = "derive_torchscript_variant"
 CHECK_PARITY = "check_parity"
+COMPARE = "compare"
+HARNESS_OVERHEAD = "harness_overhead"
 # The rules that measure nothing: they read results and write tables, figures and the summary
 # (workflow/rules/aggregate.smk, report.smk). `make merge` runs only these over copied-in runs.
 REPORT_RULES = (
@@ -37,13 +39,40 @@ REPORT_RULES = (
 )
 # On a cluster these run on the submitting host: downloads need its network (compute nodes often
 # have none), and the tables, figures and documents take seconds, less than a scheduler round trip.
-LOCAL_RULES = (DOWNLOAD_WEIGHTS, *REPORT_RULES, "catalog_doc", "readme_figure")
+DOCUMENT_RULES = ("catalog_doc", "readme_figure")
+LOCAL_RULES = (DOWNLOAD_WEIGHTS, *REPORT_RULES, *DOCUMENT_RULES)
 # Each harness language has its inference rule (workflow/rules/python.smk, cpp.smk).
 INFER_LANGUAGES = (PYTHON, CPP)
 
 
 def infer_rule(language: str) -> str:
     return f"infer_{language}"
+
+
+# Where a run's wall time goes, in the order a run goes through them; every rule of the workflow
+# has one (tests/plan/test_stages.py fails for a rule without), but the default target `all`.
+DOWNLOADS = "downloads"
+PREPROCESSING = "input preprocessing"
+EXPORTS = "exports and conversions"
+CPP_BUILDS = "C++ builds"
+INFERENCE = "inference and parity"
+BENCHMARKS = "comparisons and other benchmarks"
+TABLES = "tables, figures and documents"
+STAGES = (DOWNLOADS, PREPROCESSING, EXPORTS, CPP_BUILDS, INFERENCE, BENCHMARKS, TABLES)
+RULE_STAGES = {
+    DOWNLOAD_WEIGHTS: DOWNLOADS,
+    PREPROCESS_IMAGE: PREPROCESSING,
+    EXPORT_TORCHSCRIPT: EXPORTS,
+    DERIVE_TORCHSCRIPT_VARIANT: EXPORTS,
+    **{rule: EXPORTS for rule in BUILT_ARTIFACTS.values()},
+    BUILD_CPP: CPP_BUILDS,
+    **{infer_rule(language): INFERENCE for language in INFER_LANGUAGES},
+    CHECK_PARITY: INFERENCE,
+    COMPARE: BENCHMARKS,
+    HARNESS_OVERHEAD: BENCHMARKS,
+    "profile_ops": BENCHMARKS,
+    **{rule: TABLES for rule in (*REPORT_RULES, *DOCUMENT_RULES)},
+}
 
 
 @dataclass(frozen=True)
