@@ -187,6 +187,29 @@ def test_summary_page(tables):
     assert "- benchmark: crashed: 1 (vit_b_16 ts-cpp (plain) on laptop · cpu)" in text
     # resnet50 ts-cpp on cpu and cuda
     assert "- parity failed (logits beyond tolerance): 2 (resnet50 ts-cpp (plain) on gpu01 · cuda, " in text
+    # An environment.json without the run's time by stage (written before it existed): no section.
+    assert "Where the time goes" not in text
+
+
+def test_summary_says_where_the_time_goes(tables):
+    from tvdeploy.plan.targets import BENCHMARKS, EXPORTS, STAGES
+    from tvdeploy.results.jobs import time_by_stage
+
+    latency, ratios, deployability = tables
+    jobs = [(EXPORTS, 0.0, 600.0), (EXPORTS, 300.0, 900.0), (BENCHMARKS, 900.0, 1800.0)]
+    environment = {"run": "laptop", "time_by_stage": {**time_by_stage(jobs, STAGES), "untimed_jobs": 5}}
+    text = summary_markdown(latency, ratios, deployability, environment, ACCURACY)
+    section = text.split("## Where the time goes (laptop)\n", 1)[1]
+    assert "Wall time 30.0 min" in section and "5 job(s) left no timing record" in section
+    rows = [
+        [cell.strip() for cell in line.split("|")[1:-1]]
+        for line in section.splitlines()
+        if line.startswith("| ") and "stage" not in line
+    ]
+    assert rows == [
+        ["exports and conversions", "2", "15", "50 %"],
+        ["comparisons and other benchmarks", "1", "15", "50 %"],
+    ]
 
 
 def test_failure_classes():

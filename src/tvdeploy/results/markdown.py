@@ -251,3 +251,24 @@ def latency_page(
             "",
         ]
     )
+
+
+def time_by_stage_markdown(split: dict, untimed_jobs: int = 0) -> str:
+    """Where the time goes: a run's wall time and each stage's busy time (``jobs.time_by_stage``)."""
+    lines = [
+        f"Wall time {split['wall_s'] / 60:.1f} min from the first job's start to the last one's end, less "
+        f"{split['interruptions']} idle gap(s) over 5 min where the run was stopped and resumed; no job ran for "
+        f"{split['idle_s'] / 60:.1f} min of it. A stage's time is when at least one of its jobs ran: stages "
+        "that ran side by side both count it, so the shares can add up to more than 100 %.",
+    ]
+    if untimed_jobs:
+        lines[0] += f" {untimed_jobs} job(s) left no timing record and are not counted."
+    table = pd.DataFrame(
+        {
+            "stage": [row["stage"] for row in split["stages"]],
+            "jobs": [row["jobs"] for row in split["stages"]],
+            "busy (min)": [round(row["busy_s"] / 60, 1) for row in split["stages"]],
+            "share of wall time": [f"{100 * row['share']:.0f} %" for row in split["stages"]],
+        }
+    )
+    return "\n".join([*lines, "", table.to_markdown(index=False), ""])

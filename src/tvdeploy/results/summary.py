@@ -9,6 +9,7 @@ from tvdeploy.registry import EAGER, column_label
 from tvdeploy.registry.failures import OTHER, classify_text
 from tvdeploy.results.deployability import FAILED, PARITY_FAILED
 from tvdeploy.results.formatting import interval_text, run_title
+from tvdeploy.results.markdown import time_by_stage_markdown
 from tvdeploy.results.plots import fastest_per_model, pareto_front, with_accuracy
 from tvdeploy.results.speedups import RUN_KEYS, deployment_summary, geometric_mean, verdict_counts
 
@@ -152,4 +153,12 @@ def summary_markdown(
             _verdict_counts(batch_ratios),
         ]
     parts += ["## Failures\n", _failure_section(deployability)]
+    split = environment.get("time_by_stage")
+    if split:
+        parts += [
+            f"## Where the time goes ({environment.get('run', '?')})\n",
+            "Every job of this run up to the tables, by stage (the tables and figures are made after these "
+            "numbers; the catalog page, `docs/generated/catalog.md`, counts them).\n",
+            time_by_stage_markdown(split, split.get("untimed_jobs", 0)),
+        ]
     return "\n".join(p for p in parts if p is not None)
