@@ -5,7 +5,8 @@ DRIFT = [1.0, 1.1, 0.9]  # the machine's speed in each of three rounds
 
 def comparison_record(model, medians_ms: dict[str, float], batch=1, device="cpu", failed=(), run="laptop"):
     """A comparison job's result: each deployment ran one block per round on a drifting machine."""
-    from tvdeploy.measure.compare import WorkerResult, summarize_comparison
+    from tvdeploy.measure.compare import WorkerResult
+    from tvdeploy.measure.summary import summarize_comparison
 
     results = {}
     for name, ms in medians_ms.items():

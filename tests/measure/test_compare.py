@@ -117,8 +117,8 @@ def test_a_noisy_block_is_rerun_then_flagged():
     results, schedule = run_interleaved({"n": worker}, rounds=1, rule=rule, warmup_iters=0, warmup_max_time_s=1)
     assert worker.blocks_run == 3 and [s["attempt"] for s in schedule] == [0, 1, 2]
     assert results["n"].blocks == [
-        {"launch": 0, "round": 0, "attempt": 2, "latencies_ms": [10, 10, 30, 30, 10], "stop_reason": "min_reached",
-         "iqr_over_median": 2.0, "noisy": True}
+        {"group": 0, "launch": 0, "round": 0, "attempt": 2, "latencies_ms": [10, 10, 30, 30, 10],
+         "stop_reason": "min_reached", "iqr_over_median": 2.0, "noisy": True, "disturbed": False}
     ]  # fmt: skip
 
 
