@@ -203,8 +203,10 @@ def test_config_errors_name_the_fix(tmp_path):
         plan(bench={**DEFAULT["bench"], "image": "dog"})
     with pytest.raises(ConfigError, match="max_iters=1 < min_iters=10"):
         plan(bench={**DEFAULT["bench"], "max_iters": 1})
-    with pytest.raises(ConfigError, match="compare.launches \\(9\\) must not exceed bench.rounds"):
+    with pytest.raises(ConfigError, match="compare.launches \\(9\\) must not exceed compare.min_rounds \\(4\\)"):
         plan(compare={**DEFAULT["compare"], "launches": 9})
+    with pytest.raises(ConfigError, match="compare.min_rounds \\(11\\) must not exceed bench.rounds \\(10\\)"):
+        plan(compare={**DEFAULT["compare"], "min_rounds": 11})
     with pytest.raises(ConfigError, match="closest: resnet18"):
         plan().model("resnet19")
     with pytest.raises(ConfigError, match="no selected model uses preprocessing spec"):

@@ -1,16 +1,22 @@
 """Snakemake script for rule compare: every deployment of one model on one device and batch size,
-measured by long-lived workers in interleaved rounds, with paired ratios."""
+measured by long-lived workers in interleaved rounds, in groups that fit the job's memory, with
+paired ratios."""
 
 import sys
+
+import psutil
 
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.harnesses import worker_command
 from tvdeploy.host.cluster import slurm_allocation
 from tvdeploy.host.devices import available_cores
 from tvdeploy.host.environment import machine_fingerprint
+from tvdeploy.measure.admission import Budget
 from tvdeploy.measure.bench import Protocol, bench_threads, job_span
-from tvdeploy.measure.compare import BlockRule, ProcessWorker, run_interleaved, summarize_comparison
+from tvdeploy.measure.compare import BlockRule, Comparison, ProcessWorker
 from tvdeploy.measure.peak import probe
+from tvdeploy.measure.stopping import StoppingRule
+from tvdeploy.measure.summary import summarize_comparison
 from tvdeploy.registry import Deployment
 
 log = setup_script_logging(snakemake)
@@ -43,17 +49,31 @@ rule = BlockRule(
     noisy_iqr_ratio=params.compare["noisy_block_iqr"],
     max_reruns=params.compare["max_block_reruns"],
 )
-results, schedule = run_interleaved(
+stopping = StoppingRule(
+    min_rounds=params.compare["min_rounds"],
+    max_rounds=protocol.rounds,
+    half_width=params.compare["resolution"],
+    max_seconds=params.compare["max_seconds"],
+    disturbed_ratio=params.compare["disturbed_block"],
+)
+comparison = Comparison(
     workers,
-    protocol.rounds,
     rule,
+    stopping,
     protocol.warmup_iters,
     protocol.warmup_max_time_s,
-    seed=params.compare["seed"],
     launches=params.compare["launches"],
+    seed=params.compare["seed"],
+    confidence=params.compare["confidence"],
 )
+# The job's memory (what its scheduler granted), never more than this machine has available now.
+budget = Budget.of(getattr(snakemake.resources, "mem_mb", None), psutil.virtual_memory().available)
+log.info("memory budget of the workers: %s", budget.as_dict())
+pairs = [(Deployment(*p["candidate"]).key, Deployment(*p["reference"]).key) for p in params.pairs]
+admission = comparison.run(pairs, dict.fromkeys(workers, params.worker_mem_mb), budget.mb)
+admission.update(budget.as_dict())
 deployments, comparisons = summarize_comparison(
-    results, params.pairs, batch_size, params.compare["confidence"], params.compare["resolution"]
+    comparison.results, params.pairs, batch_size, params.compare["confidence"], params.compare["resolution"], admission
 )
 failed = [name for name, d in deployments.items() if d["error"]]
 if len(failed) == len(deployments):
@@ -66,6 +86,8 @@ write_json_atomic(
         "batch_size": batch_size,
         "protocol": protocol.as_dict(),
         "compare": params.compare,
+        "stopping": stopping.as_dict(),
+        "admission": admission,
         "threads": threads,
         "interop_threads": settings["interop_threads"],
         "input": str(snakemake.input.dat),
@@ -75,7 +97,7 @@ write_json_atomic(
         "peak": peak,
         "deployments": deployments,
         "comparisons": comparisons,
-        "schedule": schedule,
+        "schedule": comparison.schedule,
         "job": job_span(),
     },
 )

@@ -57,14 +57,18 @@ def find_model(catalog: dict[str, ModelInfo], name: str) -> ModelInfo:
 
 def bench_protocol(config: dict) -> Protocol:
     """The benchmark protocol, and the settings that must agree with it: the comparison's
-    launches split its rounds, and a batch-1-only AOTInductor package benchmarks batch 1 only."""
+    launches split its minimum rounds, which are at most its maximum (bench.rounds), and a
+    batch-1-only AOTInductor package benchmarks batch 1 only."""
     try:
         protocol = Protocol.from_config(config["bench"])
     except ProtocolError as err:
         raise ConfigError(str(err)) from None
-    launches = config.get("compare", {}).get("launches", 1)
-    if launches > protocol.rounds:
-        raise ConfigError(f"compare.launches ({launches}) must not exceed bench.rounds ({protocol.rounds})")
+    compare = config.get("compare", {})
+    launches, min_rounds = compare.get("launches", 1), compare.get("min_rounds", protocol.rounds)
+    if min_rounds > protocol.rounds:
+        raise ConfigError(f"compare.min_rounds ({min_rounds}) must not exceed bench.rounds ({protocol.rounds})")
+    if launches > min_rounds:
+        raise ConfigError(f"compare.launches ({launches}) must not exceed compare.min_rounds ({min_rounds})")
     aoti = config.get("export", {}).get("aoti", {})
     if aoti.get("static_batch") and list(config["bench"]["batch_sizes"]) != [1]:
         raise ConfigError(
