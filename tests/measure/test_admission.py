@@ -178,6 +178,14 @@ def test_a_pair_that_cannot_fit_is_recorded_out_of_memory_and_the_rest_is_measur
     assert by_pair[("ts-python/plain", "eager/plain")]["ratio"] == pytest.approx(12 / 10, rel=0.01)
     assert by_pair[("ts-cpp/plain", "ts-python/plain")]["ratio"] == pytest.approx(11 / 12, rel=0.01)
     assert all(d["error"] is None and d["summary"]["rounds"] >= 3 for d in deployments.values())
+    # The tables say why that ratio is missing, and why the others' rounds stopped.
+    from tvdeploy.results.frames import ratios_table
+
+    table = ratios_table([{"run": "r", "model": "m", "device": "cpu", "batch_size": 1, "comparisons": comparisons}])
+    assert table.set_index("candidate").loc["ts-cpp/plain"].set_index("reference").loc[
+        "eager/plain", "error_class"
+    ] == (OUT_OF_MEMORY)
+    assert set(table["stop_reason"].dropna()) == {"converged"}
 
 
 # ---- real worker processes under a small budget ---------------------------------------------

@@ -66,6 +66,8 @@ def summarize_comparison(
             )
             row.update(estimate.as_dict())
             row["group"] = group
+            groups = (admission or {}).get("groups") or [{}]
+            row["stop_reason"] = groups[group].get("stop_reason")
         else:
             row.update({"rounds": 0, "verdict": None, "error": deployments[cand]["error"] or deployments[ref]["error"]})
         comparisons.append(row)

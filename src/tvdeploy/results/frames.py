@@ -36,6 +36,7 @@ LATENCY_COLUMNS = [
     "iterations",
     "rounds",
     "round_median_spread",
+    "disturbed_blocks",
     "speedup_vs_eager",
     "speedup_ci_low",
     "speedup_ci_high",
@@ -58,6 +59,10 @@ RATIO_COLUMNS = [
     "confidence",
     "resolution",
     "verdict",
+    # Why the rounds of the pair's group stopped (tvdeploy.measure.stopping), or why it has no ratio.
+    "stop_reason",
+    "error_class",
+    "error",
 ]
 RUNTIME_ORDER = list(RUNTIMES)
 
