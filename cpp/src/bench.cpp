@@ -180,8 +180,8 @@ void run(const ParsedArgs& args) {
   if (!serving && !args.has("output")) {
     throw UsageError("missing required option --output (or use --mode serve)");
   }
-  // Before the first allocation of the model: every block it frees stays for the next forward.
-  const json allocator = keep_freed_memory_in_process();
+  // The heap settings the process was started with (GLIBC_TUNABLES; see allocator.hpp).
+  const json allocator = allocator_settings();
   const std::int64_t interop_threads = thread_option(args, "interop-threads");
   const std::int64_t threads = thread_option(args, "threads");
   const Protocol protocol = read_protocol(args);

@@ -7,6 +7,8 @@ so every test here is slow.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 import torch
@@ -14,6 +16,13 @@ from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, random_image, run, save_script
 from toy_models import ClipClassifier, TupleModel
 
 from tvdeploy.harnesses import harness
+from tvdeploy.harnesses.allocator import (
+    GLIBC_TUNABLES,
+    allocator_settings,
+    benchmark_allocator,
+    benchmark_environment,
+    glibc_default_environment,
+)
 from tvdeploy.measure.bench import Protocol, stop_reason
 from tvdeploy.registry import CLASSIFICATION
 
@@ -79,18 +88,59 @@ def test_bench_report_structure(cpp_binaries, toy_model, bench_input, tmp_path):
     assert (report["min_iters"], report["max_iters"]) == (5, 5)
     assert (report["min_time_s"], report["max_time_s"]) == (1.0, 30.0)
     assert report["torch_version"] == torch.__version__.split("+")[0]
-    # glibc accepted the heap settings that keep freed activations in the process (see allocator.hpp).
-    assert report["allocator"] == {
-        "library": "glibc",
-        "mmap_threshold_bytes": 32 << 20,
-        "trim_threshold_bytes": 1 << 30,
-    }
+    # The heap settings its environment gave it, read as the Python worker reads them.
+    assert report["allocator"] == allocator_settings(os.environ)
     (rnd,) = report["rounds"]
     assert set(rnd) == {"latencies_ms", "stop_reason", "wall_s"}
     assert len(rnd["latencies_ms"]) == 5
     assert rnd["stop_reason"] == "max_iters"
     assert_obeys_stopping_rule(report)
     assert list(tmp_path.glob("bench.json.tmp*")) == []
+
+
+# Worker environments, from this one: the benchmark's settings, glibc's defaults, and tunables read
+# as glibc reads them (the last of a name counts; hex and octal; text it ignores).
+ENVIRONMENTS = {
+    "benchmark": benchmark_environment,
+    "glibc-defaults": glibc_default_environment,
+    "hex-octal-last-wins": lambda base: {
+        **glibc_default_environment(base),
+        GLIBC_TUNABLES: "glibc.malloc.trim_threshold=1:glibc.malloc.trim_threshold=0x10"
+        ":glibc.malloc.mmap_threshold=010",
+    },
+    "unreadable": lambda base: {
+        **glibc_default_environment(base),
+        GLIBC_TUNABLES: "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=32M:glibc.malloc.trim_threshold=-1",
+    },
+}
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_bench_reports_the_heap_settings_of_its_environment(cpp_binaries, toy_model, bench_input, tmp_path, name):
+    """The settings are the environment's (tvdeploy.harnesses.allocator), the same for every
+    worker: the C++ bench reports them exactly as the Python worker does."""
+    model_path, _ = toy_model
+    out = tmp_path / "bench.json"
+    environment = ENVIRONMENTS[name](os.environ)
+    args = ["--model", model_path, "--input", bench_input, "--threads", 1, "--interop-threads", 1, "--warmup-iters", 1]
+    proc = subprocess.run(
+        [str(cpp_binaries["bench"]), *map(str, args), "--min-iters", "1", "--max-iters", "1", "--output", str(out)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["allocator"] == allocator_settings(environment)
+
+
+def test_cpp_harness_runs_bench_under_the_benchmark_settings(cpp_binaries, toy_model, bench_input):
+    protocol = Protocol(warmup_iters=1, min_iters=1, max_iters=1, min_time_s=0.001, max_time_s=5.0, rounds=1)
+    raw = harness("ts-cpp").bench(
+        cpp_binaries["bench"], toy_model[0], bench_input, "cpu", 1, protocol, 1, 1, CLASSIFICATION
+    )
+    assert raw["allocator"] == benchmark_allocator()
 
 
 def test_bench_stops_at_max_time_before_min_iters(cpp_binaries, toy_model, bench_input, tmp_path):

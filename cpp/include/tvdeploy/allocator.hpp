@@ -1,26 +1,21 @@
-// Heap settings for timed inference: keep memory freed between forwards inside the process.
+// The heap settings this process runs under, for the program's report.
 //
-// glibc's malloc serves large blocks (every activation of a vision model) with mmap and gives
-// freed heap tops back to the kernel; a process that runs the same forward again then page-faults
-// and zeroes the same memory on every call. Measured here (mobilenet_v3_small, batch 1, 2 threads,
-// interleaved): the C++ bench was 1.23x slower than the Python worker on the same TorchScript file
-// with glibc's defaults and indistinguishable from it with these settings, which leave the Python
-// worker (whose heap stays pinned by the interpreter) unchanged.
+// The benchmark's glibc malloc settings (mmap and trim thresholds that keep memory freed between
+// forwards inside the process) are defined once, in src/tvdeploy/harnesses/allocator.py, and
+// given to every benchmark worker, Python or C++, in its environment as GLIBC_TUNABLES, which
+// glibc reads when the process starts. So this program sets nothing itself: run by hand it runs
+// under glibc's defaults unless GLIBC_TUNABLES sets them, e.g.
+//   GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
+// and its report says which.
 #pragma once
-
-#include <cstddef>
 
 #include "tvdeploy/report.hpp"
 
 namespace tvdeploy {
 
-// Blocks below this come from the heap (glibc's ceiling for M_MMAP_THRESHOLD on 64-bit).
-inline constexpr std::size_t kMmapThresholdBytes = std::size_t{32} << 20;
-// Freed memory at the top of the heap is kept up to this much.
-inline constexpr std::size_t kTrimThresholdBytes = std::size_t{1} << 30;
-
-// Applies the settings (glibc only; elsewhere it changes nothing) and returns what it did, for
-// the program's report. Throws std::runtime_error when glibc refuses a setting.
-json keep_freed_memory_in_process();
+// The malloc thresholds GLIBC_TUNABLES asks for (null where glibc keeps its default), in the
+// form the Python worker reports: {"library", "mmap_threshold_bytes", "trim_threshold_bytes",
+// "via": "GLIBC_TUNABLES" or "defaults"}; {"library": "system default"} without glibc.
+json allocator_settings();
 
 }  // namespace tvdeploy

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 from collections.abc import Mapping
 
@@ -75,20 +76,17 @@ def glibc_default_environment(base: Mapping[str, str]) -> dict[str, str]:
 
 
 def _tunable_bytes(text: str | None) -> int | str | None:
-    """A tunable's value as glibc reads it (decimal, 0x hex or 0-prefixed octal); text it cannot
-    read is returned as given (glibc ignores it), None when unset."""
+    """A tunable's value as glibc reads it (decimal, 0x hex or 0-prefixed octal, as C's strtoull
+    with base 0); text it cannot read is returned as given (glibc ignores it), None when unset."""
     if text is None:
         return None
-    if not text[:1].isdigit():  # no sign, no spaces
-        return text
-    try:
-        if text[:2].lower() == "0x":
-            return int(text[2:], 16)
-        if len(text) > 1 and text.startswith("0"):
-            return int(text[1:], 8)
-        return int(text, 10)
-    except ValueError:
-        return text
+    if re.fullmatch(r"0[xX][0-9a-fA-F]+", text):
+        return int(text[2:], 16)
+    if re.fullmatch(r"0[0-7]*", text):
+        return int(text, 8)
+    if re.fullmatch(r"[1-9][0-9]*", text):
+        return int(text)
+    return text
 
 
 def allocator_settings(environ: Mapping[str, str]) -> dict:

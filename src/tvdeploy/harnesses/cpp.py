@@ -11,6 +11,7 @@ latencies are summarised by the same Python code as every other harness.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from pathlib import Path
 from tvdeploy.build.cpp import check_runs_here
 from tvdeploy.build.records import artifact_file, check_baked_threads
 from tvdeploy.files import read_json
+from tvdeploy.harnesses.allocator import benchmark_environment
 from tvdeploy.measure.bench import Protocol
 from tvdeploy.registry import VARIANTS, task
 
@@ -43,12 +45,12 @@ def protocol_args(protocol: Protocol) -> list[str]:
     return args
 
 
-def _run(command: list[str], what: str) -> None:
+def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> None:
     LOG.info("running %s", " ".join(command))
     sys.stderr.flush()
     # The program's own messages go to this process's stderr, which the rule sends to its log;
     # the last of them (the error) also goes into the exception, for the results' error column.
-    completed = subprocess.run(command, check=False, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+    completed = subprocess.run(command, check=False, stdout=sys.stderr, stderr=subprocess.PIPE, text=True, env=env)
     sys.stderr.write(completed.stderr)
     sys.stderr.flush()
     if completed.returncode != 0:
@@ -138,7 +140,9 @@ def bench(
         command = _bench_command(
             binary, artifact, dat, device, variant, batch_size, threads, interop_threads, task_name
         )
-        _run([*command, *protocol_args(protocol), "--output", str(raw_path)], "bench")
+        # Timed under the heap settings of every benchmark worker (tvdeploy.harnesses.allocator).
+        environment = benchmark_environment(os.environ)
+        _run([*command, *protocol_args(protocol), "--output", str(raw_path)], "bench", environment)
         return read_json(raw_path)
 
 
