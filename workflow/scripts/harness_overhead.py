@@ -1,6 +1,7 @@
 """Snakemake script for rule harness_overhead: the fixed per-call cost of one runtime's harness,
 measured with a module that does (almost) no work, under the benchmark protocol."""
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from tvdeploy.build.load import quiet_torchscript_deprecation
 from tvdeploy.build.torchscript import OverheadProbe
 from tvdeploy.files import setup_script_logging, write_json_atomic
 from tvdeploy.harnesses import harness
+from tvdeploy.harnesses.allocator import allocator_settings, restart_under_benchmark_allocator
 from tvdeploy.harnesses.device import apply_threads, resolve_device, synchronizer
 from tvdeploy.host.cluster import slurm_allocation
 from tvdeploy.host.devices import available_cores
@@ -23,6 +25,9 @@ from tvdeploy.tasks import adapter
 # The probe takes the bench image and returns one tensor: a classification model's contract.
 PROBE_TASK = CLASSIFICATION
 
+# Python runtimes are timed in this process: it restarts under every benchmark worker's heap
+# settings, which glibc reads only at start (the C++ bench it starts inherits them).
+restart_under_benchmark_allocator()
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards
 rt = runtime(wc.runtime)
@@ -71,6 +76,7 @@ write_json_atomic(
         "environment": machine_fingerprint(),
         "allocation": slurm_allocation(),
         "versions": versions(),
+        "allocator": raw["allocator"] if rt.language == CPP else allocator_settings(os.environ),
         "summary": summary,
         "rounds": rounds,
     },
