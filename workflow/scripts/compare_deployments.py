@@ -2,12 +2,14 @@
 measured by long-lived workers in interleaved rounds, in groups that fit the job's memory, with
 paired ratios."""
 
+import os
 import sys
 
 import psutil
 
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.harnesses import worker_command
+from tvdeploy.harnesses.allocator import benchmark_allocator, benchmark_environment
 from tvdeploy.host.cluster import slurm_allocation
 from tvdeploy.host.devices import available_cores
 from tvdeploy.host.environment import machine_fingerprint
@@ -32,6 +34,8 @@ programs = {"bench": snakemake.input.bench} if "bench" in snakemake.input.keys()
 peak = probe(wc.device, threads)
 log.info("float32 matmul peak: %s GFLOP/s%s", peak["gflop_per_s"], f" ({peak['error']})" if peak["error"] else "")
 
+# Every worker, Python or C++, under the same heap settings (tvdeploy.harnesses.allocator).
+environment = benchmark_environment(os.environ)
 workers = {}
 for (runtime, variant), artifact in zip(params.deployments, snakemake.input.artifacts, strict=True):
     name = Deployment(runtime, variant).key
@@ -39,7 +43,7 @@ for (runtime, variant), artifact in zip(params.deployments, snakemake.input.arti
         runtime, variant, wc.model, artifact, snakemake.input.dat, wc.device, batch_size, threads,
         settings["interop_threads"], programs, params.task,
     )  # fmt: skip
-    workers[name] = ProcessWorker(name, wc.model, command, log=sys.stderr)
+    workers[name] = ProcessWorker(name, wc.model, command, log=sys.stderr, env=environment)
 
 rule = BlockRule(
     min_iters=protocol.min_iters,
@@ -90,6 +94,7 @@ write_json_atomic(
         "admission": admission,
         "threads": threads,
         "interop_threads": settings["interop_threads"],
+        "allocator": benchmark_allocator(),
         "input": str(snakemake.input.dat),
         "weights_source": read_json(snakemake.input.provenance)["source"],
         "environment": machine_fingerprint(),
