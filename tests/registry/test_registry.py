@@ -143,8 +143,8 @@ def test_tasks_are_declared_once_with_their_contract():
     classification = TASKS[registry.CLASSIFICATION]
     assert classification.input_layout == "NCHW" and classification.batches and classification.higher_is_better
     assert classification.adapter == "tvdeploy.tasks.classification"
-    with pytest.raises(ValueError, match="unknown task 'segmentation'"):
-        registry.task("segmentation")
+    with pytest.raises(ValueError, match="unknown task 'no_such_task'"):
+        registry.task("no_such_task")
     refusing = registry.Task(
         **{**classification.__dict__, "unsupported": (registry.Unsupported("no kernels", runtime="onnxruntime"),)}
     )

@@ -67,6 +67,7 @@ class Task:
 
 
 CLASSIFICATION = "classification"
+SEGMENTATION = "segmentation"
 
 TASKS: dict[str, Task] = {
     t.name: t
@@ -86,6 +87,27 @@ TASKS: dict[str, Task] = {
             higher_is_better=True,
             batches=True,
             adapter="tvdeploy.tasks.classification",
+        ),
+        Task(
+            SEGMENTATION,
+            "semantic segmentation: one class per pixel",
+            torchvision_module="torchvision.models.segmentation",
+            preset="SemanticSegmentation",
+            input_kind=IMAGE,
+            input_layout="NCHW",
+            input_names=("input",),
+            # The models return a dict; deployed is its "out" alone (never the training-only "aux").
+            output_names=("out",),
+            outputs="logits [N, num_classes, H, W] (the dict's 'out'), H, W those of the input",
+            parity_metric=(
+                "max |Δlogit| within tolerance of the logits' scale, and the share of pixels whose "
+                "argmax class agrees (not discriminating where the reference's argmax is one class)"
+            ),
+            accuracy_metric="mIoU",
+            higher_is_better=True,
+            # Images of different sizes give different H, W: a batch repeats one image.
+            batches=True,
+            adapter="tvdeploy.tasks.segmentation",
         ),
     )
 }

@@ -1,0 +1,235 @@
+"""Adapter of the semantic-segmentation task (contract: tvdeploy.tasks): SemanticSegmentation
+preprocessing (shorter side resized, no crop), the output contract (the dict's ``out`` logits
+[N, C, H, W], deployed alone), decoding into a per-pixel argmax mask stored as a ``.dat`` with the
+per-class pixel fractions, and parity by max |Δlogit| within a tolerance scaled to the logits plus
+the share of pixels whose argmax class agrees (which cannot discriminate when the reference's
+argmax is a single class, as random weights often give)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms._presets import SemanticSegmentation
+
+from tvdeploy.inputs import input_name
+from tvdeploy.inputs.dat import read_dat
+from tvdeploy.inputs.images import load_rgb_image
+from tvdeploy.predict.outputs import TensorOutput, load_tensor_output
+from tvdeploy.registry.tasks import SEGMENTATION, TASKS
+from tvdeploy.tasks import ParityError
+
+TASK = TASKS[SEGMENTATION]
+# The key of the logits in the models' output dict ("aux" is the training-only auxiliary head).
+OUT_KEY = "out"
+# Example inputs: a 3:4 image after the preset (shorter side 520); unequal sides show H/W mix-ups.
+EXAMPLE_HEIGHT, EXAMPLE_WIDTH = 520, 694
+LOGITS_RANK = 4  # N, C, H, W
+CLASS_DIM = 1
+# Share of pixels whose argmax must agree (when it can discriminate): logits within tolerance
+# still flip the odd near-tie pixel.
+MIN_ARGMAX_AGREEMENT = 0.99
+# Mask layout of the .dat predict writes per image.
+MASK_LAYOUT = "HW"
+
+
+def output_tensor(output: Any) -> torch.Tensor:
+    """The [N, C, H, W] logits of a model's output: the tensor itself, or the dict's ``out``."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, dict) and isinstance(output.get(OUT_KEY), torch.Tensor):
+        return output[OUT_KEY]
+    raise TypeError(f"model output of type {type(output).__name__} holds no '{OUT_KEY}' logits tensor")
+
+
+class OutOnly(nn.Module):
+    """Scriptable and traceable wrapper returning the ``out`` tensor of a dict-returning model."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)["out"]  # OUT_KEY: TorchScript cannot read module globals
+
+
+def deployable(net: nn.Module, output: Any) -> tuple[nn.Module, str]:
+    """``net`` returning its ``out`` logits alone, given an ``output`` it returned (torchvision's
+    segmentation models return a dict, with ``aux`` too when built with aux weights), with a
+    description of that output."""
+    if isinstance(output, torch.Tensor):
+        return net, "tensor"
+    output_tensor(output)  # TypeError unless it holds "out"
+    return OutOnly(net).eval(), f"dict[{OUT_KEY}] (keys: {', '.join(output)})"
+
+
+def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).abs().max())
+
+
+def parity_tolerance(reference: torch.Tensor, rtol: float, atol: float) -> float:
+    """Tolerance scaled to the logits' magnitude (random weights give arbitrary scales)."""
+    return atol + rtol * float(reference.double().abs().max())
+
+
+def argmax_masks(logits: torch.Tensor) -> torch.Tensor:
+    """The class index of every pixel of [N, C, H, W] logits: [N, H, W]."""
+    return logits.argmax(dim=CLASS_DIM)
+
+
+def mask_agreement(reference: torch.Tensor, candidate: torch.Tensor) -> dict:
+    """How two masks of class indices agree: the share of equal pixels, and whether that share can
+    discriminate at all (a reference of one class everywhere is matched by any constant output)."""
+    if reference.shape != candidate.shape:
+        raise ParityError(f"mask shapes differ: {tuple(reference.shape)} vs {tuple(candidate.shape)}")
+    agreement = float((reference == candidate).double().mean())
+    discriminates = int(torch.unique(reference).numel()) > 1
+    return {
+        "argmax_agreement": agreement,
+        "discriminates": discriminates,
+        # None: no verdict, the agreement of a one-class reference proves nothing.
+        "argmax_agrees": agreement >= MIN_ARGMAX_AGREEMENT if discriminates else None,
+    }
+
+
+def compare_outputs(reference: torch.Tensor, candidate: torch.Tensor, rtol: float, atol: float) -> dict:
+    """Parity of two [N, C, H, W] logits tensors: max |Δ| against a tolerance scaled to the
+    reference, and the per-pixel argmax agreement (counted only where it discriminates)."""
+    if reference.shape != candidate.shape:
+        raise ParityError(f"output shapes differ: {tuple(reference.shape)} vs {tuple(candidate.shape)}")
+    diff = max_abs_diff(reference, candidate)
+    tol = parity_tolerance(reference, rtol, atol)
+    agreement = mask_agreement(argmax_masks(reference), argmax_masks(candidate))
+    return {
+        "max_abs_diff": diff,
+        "tolerance": tol,
+        "logits_max_abs": float(reference.double().abs().max()),
+        **agreement,
+        "within_tolerance": diff <= tol and agreement["argmax_agrees"] is not False,
+    }
+
+
+def _agreement_words(comparison: dict) -> str:
+    if not comparison["discriminates"]:
+        return "argmax agreement not discriminating: the reference's argmax is one class everywhere"
+    return f"argmax agreement {comparison['argmax_agreement']:.4%} (at least {MIN_ARGMAX_AGREEMENT:.0%} needed)"
+
+
+def parity_message(label: str, comparison: dict) -> str:
+    return (
+        f"{label}: max abs diff {comparison['max_abs_diff']:.3e} against tolerance "
+        f"{comparison['tolerance']:.3e} (logits max |x| = {comparison['logits_max_abs']:.3e}); "
+        + _agreement_words(comparison)
+    )
+
+
+def read_labels(path: str | Path) -> list[str]:
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def decoding_context(labels_path: str | Path, topk: int | None = None) -> dict:
+    """What decoding needs: the weights' category names, one per line (21 for VOC labels);
+    ``topk`` is classification's and ignored."""
+    return {"labels": read_labels(labels_path)}
+
+
+def class_fractions(mask: torch.Tensor, num_classes: int) -> list[float]:
+    """The share of a [H, W] mask's pixels in each class."""
+    counts = torch.bincount(mask.flatten(), minlength=num_classes)
+    return (counts.double() / mask.numel()).tolist()
+
+
+def predict(module, dat_paths, context: dict, device: torch.device) -> list[dict]:
+    """Per image (row of each input): its argmax mask (a TensorOutput, stored as a ``.dat``), the
+    share of pixels of each class and the logits' [C, H, W] shape, as the C++ infer writes them."""
+    labels = context["labels"]
+    results = []
+    with torch.inference_mode():
+        for dat in dat_paths:
+            batch = read_dat(dat).to(device)
+            logits = output_tensor(module(batch)).float().cpu()
+            if logits.ndim != LOGITS_RANK or logits.shape[CLASS_DIM] != len(labels):
+                raise ValueError(
+                    f"{dat}: model output shape {tuple(logits.shape)} is not [N, {len(labels)}, H, W] "
+                    f"({len(labels)} labels)"
+                )
+            masks = argmax_masks(logits)
+            for row in range(logits.shape[0]):
+                results.append(
+                    {
+                        "input": str(dat),
+                        "row": row,
+                        "logits_shape": list(logits.shape[1:]),
+                        "class_fractions": class_fractions(masks[row], len(labels)),
+                        "mask": TensorOutput(masks[row].float(), MASK_LAYOUT),
+                    }
+                )
+    return results
+
+
+def make_transform(spec: dict) -> SemanticSegmentation:
+    return SemanticSegmentation(
+        resize_size=spec["resize_size"],
+        mean=tuple(spec["mean"]),
+        std=tuple(spec["std"]),
+        interpolation=InterpolationMode(spec["interpolation"]),
+        antialias=spec.get("antialias", True),
+    )
+
+
+def preprocess(path: str | Path, spec: dict) -> tuple[torch.Tensor]:
+    """One image through its weights' SemanticSegmentation preset, as a batch of one (NCHW)."""
+    tensor = make_transform(spec)(load_rgb_image(path))
+    return (tensor.unsqueeze(0).contiguous(),)
+
+
+def example_inputs(info, batch: int, seed: int) -> tuple[torch.Tensor]:
+    """A seeded random batch of ``batch`` images of EXAMPLE_HEIGHT x EXAMPLE_WIDTH (the models
+    take any size; the preset fixes only the shorter side, so ``info`` sets nothing here)."""
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.randn((batch, 3, EXAMPLE_HEIGHT, EXAMPLE_WIDTH), generator=generator),)
+
+
+def compare_predictions(
+    reference: dict,
+    candidate: dict,
+    rtol: float,
+    atol: float,
+    identity: dict,
+    reference_path: str | Path | None = None,
+    candidate_path: str | Path | None = None,
+) -> list[dict]:
+    """One parity row per image: the argmax agreement of the candidate's mask with the
+    reference's, and the largest difference of their class fractions. The masks are ``.dat``
+    files beside each record, so the records' paths are needed (``rtol``/``atol`` judge logits,
+    which the records do not keep)."""
+    if reference_path is None or candidate_path is None:
+        raise ValueError("segmentation records keep their masks beside them: pass reference_path and candidate_path")
+    ref_by_key = {(input_name(r["input"]), r.get("row", 0)): r for r in reference["results"]}
+    rows = []
+    for result in candidate["results"]:
+        key = (input_name(result["input"]), result.get("row", 0))
+        if key not in ref_by_key:
+            raise KeyError(f"reference predictions lack image {key[0]} (row {key[1]})")
+        expected = ref_by_key[key]
+        agreement = mask_agreement(
+            load_tensor_output(reference_path, expected["mask"]), load_tensor_output(candidate_path, result["mask"])
+        )
+        fraction_diff = max(
+            abs(a - b) for a, b in zip(expected["class_fractions"], result["class_fractions"], strict=True)
+        )
+        rows.append(
+            {
+                **identity,
+                "image": key[0],
+                **agreement,
+                "max_fraction_diff": fraction_diff,
+                "within_tolerance": agreement["argmax_agrees"] is not False,
+            }
+        )
+    if len(rows) != len(ref_by_key):
+        raise ValueError(f"candidate has {len(rows)} results, reference {len(ref_by_key)}")
+    return rows
