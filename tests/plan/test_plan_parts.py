@@ -69,3 +69,9 @@ def test_every_rule_a_target_names_exists_in_the_workflow():
     assert set(p.job_wildcards()) <= RULES
     assert set(BUILT_ARTIFACTS.values()) <= set(p.job_wildcards())
     assert TOP1_METRIC == TASKS[CLASSIFICATION].accuracy_metric
+
+
+def test_a_run_without_a_cpp_runtime_builds_no_cpp_program():
+    """Every job file is an input of the tables: a listed build would be run for its file alone."""
+    assert plan(runtimes=["eager", "ts-python"]).job_wildcards()["build_cpp"] == []
+    assert len(plan(runtimes=["eager", "ts-cpp"]).job_wildcards()["build_cpp"]) == 2

@@ -152,7 +152,8 @@ class Targets:
         (benchmarks carry their own job span instead; see tvdeploy.measure.bench.job_span)."""
         models = list(self.models)
         return {
-            BUILD_CPP: [{"program": p} for p in PROGRAMS],
+            # The C++ programs are built only for a run with a C++ runtime.
+            BUILD_CPP: [{"program": p} for p in PROGRAMS] if self.cross.placed(CPP) else [],
             DOWNLOAD_WEIGHTS: [{"model": m} for m in models],
             EXPORT_TORCHSCRIPT: [{"model": m} for m in models],
             PREPROCESS_IMAGE: [{"spec": s, "image": i} for s in self.specs for i in self.images],
