@@ -133,3 +133,19 @@ def test_latency_page_of_one_machine_has_no_warning_and_no_failures():
     assert "GPU: H200; config 0123456789ab, workflow commit unknown.\n" in text
     assert "Warning" not in text and "### Failed deployments" not in text and "### Performance goals" not in text
     assert text.endswith("| ('laptop', 'cpu') |       3 |        1 |           6 |\n")
+
+
+def test_latency_page_of_a_model_without_a_paired_speedup_leaves_its_cells_empty():
+    from tvdeploy.results.markdown import latency_markdown
+
+    latency, _, _, _ = latency_page_inputs()
+    latency = latency[latency["run"] == "laptop"].copy()
+    # Model b's comparison gave no ratio (e.g. too few rounds): the others' rows keep their values.
+    latency.loc[latency["model"] == "b", ["speedup_vs_eager", "speedup_ci_low", "speedup_ci_high"]] = float("nan")
+    text = latency_markdown(latency)
+    rows = {
+        cells[0]: cells
+        for cells in ([c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines() if line.startswith("| "))
+    }
+    assert rows["a"][-3:] == ["ts-cpp (plain)", "2.50 [2.50, 2.50]", "faster"]
+    assert rows["b"][:4] == ["b", "random", "9", "9"] and rows["b"][-3:-1] == ["", ""]

@@ -27,14 +27,17 @@ def latency_markdown(table: pd.DataFrame) -> str:
         wide = wide[ordered].round(3)
         best = fastest_deployments(group).set_index("model")
         if not best.empty:
-            # The deployment with the largest speedup; below 1.00 eager itself was faster.
+            # The deployment with the largest speedup; below 1.00 eager itself was faster. A model
+            # without a paired speedup (no ratio came out of its comparison) has no row in best.
+            best = best.reindex(wide.index)
+            has = best["runtime"].notna()
             wide["best deployment"] = [
-                column_label(r, v) for r, v in zip(best["runtime"], best["variant"], strict=True)
+                column_label(r, v) if ok else "" for r, v, ok in zip(best["runtime"], best["variant"], has, strict=True)
             ]
             wide["speedup vs eager [95% CI]"] = [
-                interval_text(r, lo, hi)
-                for r, lo, hi in zip(
-                    best["speedup_vs_eager"], best["speedup_ci_low"], best["speedup_ci_high"], strict=True
+                interval_text(r, lo, hi) if ok else ""
+                for r, lo, hi, ok in zip(
+                    best["speedup_vs_eager"], best["speedup_ci_low"], best["speedup_ci_high"], has, strict=True
                 )
             ]
             wide["verdict"] = best["verdict_vs_eager"]
