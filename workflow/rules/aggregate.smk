@@ -53,6 +53,8 @@ rule aggregate:
         overhead=PLAN.overhead_files(),
         builds=[item["record"] for item in build_items()],
         build_jobs=[item["job"] for item in build_items()],
+        # Every job's benchmark file: where the run's time went (environment.json, the summary).
+        jobs=job_benchmark_files(),
         # Runs copied in from other machines: read only, so their changes re-aggregate.
         other_runs=PLAN.other_measurement_files(),
     output:

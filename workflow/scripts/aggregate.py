@@ -2,6 +2,7 @@
 
 from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
 from tvdeploy.host.environment import capture
+from tvdeploy.plan.targets import COMPARE, HARNESS_OVERHEAD, STAGES
 from tvdeploy.results.deployability import deployability_table
 from tvdeploy.results.frames import (
     builds_table,
@@ -11,7 +12,7 @@ from tvdeploy.results.frames import (
     predictions_table,
     ratios_table,
 )
-from tvdeploy.results.jobs import job_max_rss_mb, job_seconds
+from tvdeploy.results.jobs import job_max_rss_mb, job_seconds, time_by_stage, timed_jobs
 from tvdeploy.results.markdown import latency_page
 
 log = setup_script_logging(snakemake)
@@ -54,6 +55,16 @@ own_records = [r for r in comparison_records + overhead_records if r["run"] == t
 environment = capture(snakemake.config, params.repo, [r["environment"] for r in own_records])
 environment["run"] = this_run
 environment["other_runs"] = sorted({r["run"] for r in comparison_records + overhead_records} - {this_run})
+# Where this run's time went, up to these tables (this job's own time is in its benchmark file,
+# written when it ends; the catalog page counts it).
+jobs, untimed = timed_jobs(
+    snakemake.input.jobs,
+    {rule: [r for r in records if r["run"] == this_run] for rule, records in
+     ((COMPARE, comparison_records), (HARNESS_OVERHEAD, overhead_records))},
+)  # fmt: skip
+if jobs:
+    environment["time_by_stage"] = {**time_by_stage(jobs, STAGES), "untimed_jobs": untimed}
+    log.info("wall time %.0f s by stage: %s", environment["time_by_stage"]["wall_s"], environment["time_by_stage"])
 write_json_atomic(snakemake.output.environment, environment)
 resolution = snakemake.config["compare"]["resolution"]
 write_text_atomic(

@@ -4,11 +4,12 @@ import pandas as pd
 
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import read_json, setup_script_logging, write_text_atomic
+from tvdeploy.plan.targets import COMPARE, STAGES
 from tvdeploy.registry import PEER_REFERENCE
 from tvdeploy.results.deployability import deployability_markdown
 from tvdeploy.results.goals import goals_markdown, judge_goals
-from tvdeploy.results.jobs import run_wall_time, tsv_job_interval
-from tvdeploy.results.markdown import builds_markdown, catalog_markdown, ratio_matrix_markdown
+from tvdeploy.results.jobs import time_by_stage, timed_jobs
+from tvdeploy.results.markdown import builds_markdown, catalog_markdown, ratio_matrix_markdown, time_by_stage_markdown
 
 log = setup_script_logging(snakemake)
 params = snakemake.params
@@ -23,14 +24,13 @@ latency, ratios, parity, deployability, builds = (
     )
 )
 environment = read_json(snakemake.input.environment)
-intervals = [tsv_job_interval(p) for p in [*snakemake.input.job_files, snakemake.input.aggregate_job]]
-for path in snakemake.input.comparisons:
-    job = read_json(path).get("job")
-    if job is None:
+comparisons = [read_json(path) for path in snakemake.input.comparisons]
+for path, record in zip(snakemake.input.comparisons, comparisons, strict=True):
+    if record.get("job") is None:
         raise ValueError(f"{path} has no job span (written by an older harness): rerun that comparison")
-    intervals.append((job["started_at"], job["finished_at"]))
-wall = run_wall_time(intervals)
-log.info("run wall time %s", wall)
+jobs, untimed = timed_jobs([*snakemake.input.job_files, snakemake.input.aggregate_job], {COMPARE: comparisons})
+wall = time_by_stage(jobs, STAGES)
+log.info("run wall time by stage %s", wall)
 ratio = parity["max_abs_diff"] / parity["tolerance"]
 
 header = "\n".join(
@@ -65,6 +65,10 @@ header = "\n".join(
 )
 sections = [
     catalog_markdown(catalog, exports, export_jobs, params.mem_mb, latency, ratios, parity, header),
+    "## Where the time goes\n",
+    "Every job of the run, the tables included, by stage; the harness overhead probes and the figures keep no "
+    "timing record.\n",
+    time_by_stage_markdown(wall, untimed),
     "## Every deployment against eager and against ONNX Runtime\n",
     ratio_matrix_markdown(ratios, "vs_eager", "eager"),
     ratio_matrix_markdown(ratios, "vs_peer", PEER_REFERENCE),
