@@ -62,3 +62,32 @@ def cpuinfo_field(name: str, cpuinfo: Path = CPUINFO) -> str | None:
 def read_cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
     """The instruction-set flags of this machine's CPU (the first processor's ``flags`` line)."""
     return frozenset((cpuinfo_field("flags", cpuinfo) or "").split())
+
+
+def lscpu_field(name: str) -> str | None:
+    """The value of ``lscpu``'s ``name:`` line (None where lscpu or the line is missing)."""
+    try:
+        listing = subprocess.run(["lscpu"], check=False, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in listing.stdout.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
+def cpu_clock_mhz(lscpu=lscpu_field, cpuinfo: Path = CPUINFO) -> tuple[float | None, str | None]:
+    """The CPU's clock in MHz and where it came from: lscpu's "CPU max MHz" (the boost clock)
+    where listed, else /proc/cpuinfo's "cpu MHz" (the current clock; all a VM often shows)."""
+    for value, source in (
+        (lscpu("CPU max MHz"), "lscpu CPU max MHz"),
+        (cpuinfo_field("cpu MHz", cpuinfo), "/proc/cpuinfo cpu MHz"),
+    ):
+        try:
+            mhz = float(value) if value else None
+        except ValueError:
+            mhz = None
+        if mhz:
+            return mhz, source
+    return None, None
