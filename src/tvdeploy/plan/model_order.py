@@ -12,7 +12,7 @@ Two parts, both needed:
   job that fits, whatever its priority. A comparison claims every core, so on a busy machine it
   never fits while another model's export holds one core and the free core goes to the next
   export: with priorities alone every comparison ran after the last export of the last model
-  (checked with Snakemake 9.27, tests/workflow/test_model_order.py). The patched selection
+  (checked with Snakemake 9.27, tests/workflow/test_model_order_run.py). The patched selection
   goes through the ready jobs by priority, highest first, and starts no lower-priority job while
   a job of a higher priority waits for resources.
 
