@@ -3,11 +3,10 @@ against its own measured peak, never above 100 % without the flag, old records s
 
 import math
 
-import pandas as pd
 import pytest
 from result_helpers import comparison_record
 
-from tvdeploy.results.efficiency import EFFICIENCY_COLUMNS, efficiency, efficiency_markdown, peak_of
+from tvdeploy.results.efficiency import efficiency, efficiency_markdown, peak_of
 from tvdeploy.results.frames import latency_table
 
 RESNET50_GMACS = 4.089  # torchvision's _ops for ResNet50_Weights.IMAGENET1K_V2
@@ -71,11 +70,10 @@ def test_latency_rows_and_table_carry_the_peak_per_precision():
     record = comparison_record("resnet50", {"eager/plain": 80.0, "ts-cpp/plain": 40.0, "ts-cpp/bf16": 20.0}, batch=1)
     record["peak"] = PEAK
     table = latency_table([record], {"resnet50": RESNET50_GMACS})
-    # Each row's columns from the whole peak record and its variant, as the table's rows need.
-    rows = [
-        efficiency(RESNET50_GMACS, 1, ms, PEAK, v) for ms, v in zip(table["median_ms"], table["variant"], strict=True)
-    ]
-    table[EFFICIENCY_COLUMNS] = pd.DataFrame(rows, index=table.index)[EFFICIENCY_COLUMNS]
+    # Each row against its own precision's peak: bf16 against bfloat16's, never float32's.
+    bf16, plain = (table[(table["runtime"] == "ts-cpp") & (table["variant"] == v)].iloc[0] for v in ("bf16", "plain"))
+    assert (bf16["precision"], plain["precision"]) == ("bfloat16", "float32")
+    assert bf16["peak_gflop_per_s"] != plain["peak_gflop_per_s"]
     markdown = efficiency_markdown(table)
     assert "| resnet50 |" in markdown and "204 (82%)" in markdown and "102 (41%)" in markdown
     assert "409 (51%)" in markdown and "float32 peak GOP/s" in markdown and "bfloat16 peak GOP/s" in markdown

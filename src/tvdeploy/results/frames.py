@@ -85,7 +85,7 @@ def latency_table(comparisons: list[dict], gmacs: dict[str, float] | None = None
     gmacs = gmacs or {}
     rows = []
     for rec in comparisons:
-        peak = (rec.get("peak") or {}).get("gflop_per_s")
+        peak = rec.get("peak")
         vs_eager = {c["candidate"]: c for c in rec["comparisons"] if c["kind"] == "vs_eager" and c.get("verdict")}
         for name, dep in rec["deployments"].items():
             deployment = Deployment.from_key(name)
@@ -104,7 +104,9 @@ def latency_table(comparisons: list[dict], gmacs: dict[str, float] | None = None
             summary = dep.get("summary")
             if summary:
                 row.update({k: summary[k] for k in LATENCY_COLUMNS if k in summary})
-                row.update(efficiency(gmacs.get(rec["model"]), rec["batch_size"], summary["median_ms"], peak))
+                # Each deployment against its own precision's peak (tvdeploy.results.efficiency).
+                model_gmacs = gmacs.get(rec["model"])
+                row.update(efficiency(model_gmacs, rec["batch_size"], summary["median_ms"], peak, deployment.variant))
             if deployment.runtime == EAGER and summary:
                 row.update(speedup_vs_eager=1.0, speedup_ci_low=1.0, speedup_ci_high=1.0, verdict_vs_eager=None)
             elif name in vs_eager:
