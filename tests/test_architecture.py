@@ -137,6 +137,10 @@ TORCH_FREE = [
     "tvdeploy.results.deployability",
     "tvdeploy.results.speedups",
     "tvdeploy.results.formatting",
+    # The comparison coordinator (the compare rule's script loads no torch).
+    "tvdeploy.measure.compare",
+    "tvdeploy.measure.summary",
+    "tvdeploy.harnesses.allocator",
 ]
 
 

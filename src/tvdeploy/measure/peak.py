@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
 
+from tvdeploy.harnesses.allocator import benchmark_environment
 from tvdeploy.host.devices import cpu_clock_mhz, read_cpu_flags
 from tvdeploy.measure.bench import Protocol, run_block, warm_up
 from tvdeploy.registry.variants import BF16_CPU_FLAGS
@@ -189,7 +191,9 @@ def probe(device: str, threads: int, timeout_s: float = PROBE_TIMEOUT_S) -> dict
     that fails is recorded with its error; the comparison goes on without efficiency."""
     command = [sys.executable, "-m", "tvdeploy.measure.peak", "--device", device, "--threads", str(threads)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+        # Under the heap settings of every benchmark worker, like the workers it is the yardstick of.
+        environment = benchmark_environment(os.environ)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False, env=environment)
     except subprocess.TimeoutExpired:
         return {"gflop_per_s": None, "error": f"peak probe timed out after {timeout_s:.0f} s"}
     if done.returncode != 0:
