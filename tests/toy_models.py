@@ -1,7 +1,7 @@
 """Toy networks of the tests, defined once: per task a small well-formed model, then the models
 that break a contract on purpose (what a check must catch or a fallback must handle).
 
-The next tasks add theirs here (a segmentation net returning a dict, a detector returning boxes).
+The next tasks add theirs here (a detector returning boxes).
 """
 
 from __future__ import annotations
@@ -56,6 +56,28 @@ class TupleModel(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         y = self.linear(x.mean(dim=(2, 3)))
         return y, y
+
+
+# ---- segmentation: images (NCHW) in, a dict with "out" [N, SEGMENTATION_CLASSES, H, W] out ----------
+
+# The VOC label set torchvision's segmentation weights predict.
+SEGMENTATION_CLASSES = 21
+
+
+class Segmenter(torch.nn.Module):
+    """Per-pixel logits from two convolutions, returned as torchvision's segmentation models do:
+    a dict with "out" (and "aux", which deployments leave out)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.features = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU())
+        self.classifier = torch.nn.Conv2d(8, SEGMENTATION_CLASSES, 1)
+        self.eval()
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = self.features(x)
+        return {"out": self.classifier(features), "aux": features}
 
 
 # ---- inputs of other ranks and counts (what the task seam must carry) ----------------------------

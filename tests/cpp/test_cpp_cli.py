@@ -18,6 +18,7 @@ from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, infer_args, random_image, run,
 
 from tvdeploy.measure.bench import Protocol
 from tvdeploy.registry import CLASSIFICATION, DEVICE_CHOICES, LOAD_TRANSFORMS, TASKS, VARIANTS
+from tvdeploy.registry.tasks import SEGMENTATION
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
 pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning"), pytest.mark.slow]
@@ -92,6 +93,23 @@ def toy_inputs(toy_model, toy_labels, bench_input):
     return toy_model[0], toy_labels, bench_input
 
 
+@pytest.fixture
+def segmentation_toy_inputs(tmp_path_factory, bench_input):
+    """A scripted toy segmenter (its dict output as torchvision's models return it) and its labels."""
+    from cpp_helpers import save_scripted
+    from toy_models import SEGMENTATION_CLASSES, Segmenter
+
+    folder = tmp_path_factory.mktemp("segmenter")
+    labels = folder / "labels.txt"
+    labels.write_text("".join(f"class {i}\n" for i in range(SEGMENTATION_CLASSES)), encoding="utf-8")
+    save_scripted(Segmenter(seed=0), folder / "segmenter.pt")
+    return folder / "segmenter.pt", labels, bench_input
+
+
+# The toy inputs each task's choice runs on (a task without any fails here).
+TASK_TOY_INPUTS = {CLASSIFICATION: "toy_inputs", SEGMENTATION: "segmentation_toy_inputs"}
+
+
 @pytest.mark.parametrize("option", sorted(CHOICE_OPTIONS))
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_help_lists_exactly_the_registry_choices(cpp_binaries, program, option):
@@ -115,8 +133,10 @@ def test_task_choices_are_the_registry_tasks(cpp_binaries, program):
     "option, choice", [(option, choice) for option, choices in CHOICE_OPTIONS.items() for choice in choices]
 )
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_every_registry_choice_is_accepted(cpp_binaries, toy_inputs, tmp_path, program, option, choice):
+def test_every_registry_choice_is_accepted(cpp_binaries, toy_inputs, tmp_path, request, program, option, choice):
     extra = [f"--{option}", choice]
+    if option == "task":
+        toy_inputs = request.getfixturevalue(TASK_TOY_INPUTS[choice])
     # A transform only some devices run (cuda_graph) is given one of them.
     devices = {d for v in VARIANTS.values() if v.load_transform == choice for d in v.devices}
     if option == "transform" and devices and "cpu" not in devices:

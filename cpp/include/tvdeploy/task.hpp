@@ -24,8 +24,10 @@ namespace fs = std::filesystem;
 
 // Classification: one batch in, [N, C] logits out (src/lib/task_classification.cpp).
 inline constexpr std::string_view kTaskClassification = "classification";
+// Segmentation: one batch in, [N, C, H, W] logits out (src/lib/task_segmentation.cpp).
+inline constexpr std::string_view kTaskSegmentation = "segmentation";
 // The same names as tvdeploy.registry.TASKS (checked by tests/cpp/test_cpp_cli.py).
-inline constexpr std::string_view kTaskChoices = "classification";
+inline constexpr std::string_view kTaskChoices = "classification|segmentation";
 inline constexpr std::string_view kDefaultTask = kTaskClassification;
 
 // Turns the outputs of a task's model calls into infer's result entries.
@@ -67,5 +69,6 @@ OptionSpec task_option();
 
 // The tasks, one source file each.
 const Task& classification_task();
+const Task& segmentation_task();
 
 }  // namespace tvdeploy
