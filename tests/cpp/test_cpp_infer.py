@@ -216,7 +216,7 @@ def test_cpp_harness_passes_the_task_to_infer(cpp_binaries, toy_model, toy_label
     logits, _, top_i = expected_for(scripted, random_image(3), 3)
     np.testing.assert_allclose(result["logits"], logits[0].numpy(), atol=ATOL, rtol=0)
     assert [t["class_index"] for t in result["topk"]] == top_i[0].tolist()
-    with pytest.raises(ValueError, match="unknown task 'segmentation'"):
+    with pytest.raises(ValueError, match="unknown task 'no_such_task'"):
         infer(
             cpp_binaries["infer"],
             model_path,
@@ -227,7 +227,7 @@ def test_cpp_harness_passes_the_task_to_infer(cpp_binaries, toy_model, toy_label
             3,
             1,
             tmp_path / "no.json",
-            task_name="segmentation",
+            task_name="no_such_task",
         )
     assert not (tmp_path / "no.json").exists()
 
@@ -281,7 +281,7 @@ def test_infer_auto_device_falls_back_to_cpu(cpp_binaries, toy_model, toy_labels
         lambda a: ["--device", "tpu"] + a,
         lambda a: a[:1],  # --model without a value
         lambda a: a[:2] + a[4:],  # drops "--labels L", which classification needs
-        lambda a: ["--task", "segmentation"] + a,
+        lambda a: ["--task", "no_such_task"] + a,
     ],
     ids=[
         "unknown-option",
