@@ -100,6 +100,7 @@ def compare_outputs(reference: torch.Tensor, candidate: torch.Tensor, rtol: floa
     reference, and the per-pixel argmax agreement (counted only where it discriminates)."""
     if reference.shape != candidate.shape:
         raise ParityError(f"output shapes differ: {tuple(reference.shape)} vs {tuple(candidate.shape)}")
+    reference, candidate = reference.detach(), candidate.detach()  # eager outputs may require grad
     diff = max_abs_diff(reference, candidate)
     tol = parity_tolerance(reference, rtol, atol)
     agreement = mask_agreement(argmax_masks(reference), argmax_masks(candidate))
