@@ -133,8 +133,15 @@ def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
     )
 
 
+# The presets whose parameters the sheet's columns hold (resize, crop, interpolation, mean, std). A
+# registered task with another preset (segmentation: no crop) joins the sheet, and so the run's
+# models, once the sheet has its columns and the workflow its inputs and outputs.
+SHEET_PRESETS = ("ImageClassification",)
+
+
 def catalog_from_torchvision() -> dict[str, ModelInfo]:
-    """Every model torchvision lists for a registered task, with its DEFAULT weights' metadata."""
+    """Every model torchvision lists for a registered task the sheet describes (SHEET_PRESETS), with
+    its DEFAULT weights' metadata."""
     import importlib
 
     from torchvision.models import get_model_weights, list_models
@@ -142,6 +149,7 @@ def catalog_from_torchvision() -> dict[str, ModelInfo]:
     return {
         name: info_from_weights(name, spec.name, get_model_weights(name).DEFAULT)
         for spec in TASKS.values()
+        if spec.preset in SHEET_PRESETS
         for name in sorted(list_models(module=importlib.import_module(spec.torchvision_module)))
     }
 
