@@ -175,3 +175,24 @@ def test_launches_split_the_minimum_then_continue_at_the_same_length():
     assert launch_plan(StoppingRule.fixed(5), 2) == [range(0, 2), range(2, 5)]
     with pytest.raises(ValueError, match="launches \\(5\\) <= rounds \\(4\\)"):
         launch_plan(rule, 5)
+
+
+def test_a_pair_without_an_undisturbed_round_in_common_says_so():
+    from tvdeploy.measure.compare import WorkerResult
+    from tvdeploy.measure.summary import summarize_comparison
+
+    def blocks(flags):
+        return [
+            {"group": 0, "round": r, "latencies_ms": [10.0, 10.0, 10.0], "noisy": False, "disturbed": flag}
+            for r, flag in enumerate(flags)
+        ]
+
+    results = {
+        "eager/plain": WorkerResult("eager/plain", blocks=blocks([True, False, False])),
+        "ts-python/plain": WorkerResult("ts-python/plain", blocks=blocks([False, True, True])),
+    }
+    pair = {"kind": "vs_eager", "candidate": ["ts-python", "plain"], "reference": ["eager", "plain"]}
+    deployments, (row,) = summarize_comparison(results, [pair], 1, 0.95, 0.03)
+    assert row["verdict"] is None and row["rounds"] == 0
+    assert row["error"] == "no undisturbed round in common: each of the 3 shared rounds had a disturbed block"
+    assert deployments["ts-python/plain"]["summary"]["disturbed_blocks"] == 2

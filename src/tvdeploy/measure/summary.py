@@ -32,7 +32,7 @@ def summarize_comparison(
                 measured_in[(cand, ref)] = index
     for row in (admission or {}).get("refused_pairs", []):
         refused[(row["candidate"], row["reference"])] = row
-    deployments, medians = {}, {}
+    deployments, medians, measured = {}, {}, {}
     for name, result in results.items():
         entry = result.as_dict()
         kept = [b for b in result.blocks if not b.get("disturbed")]
@@ -44,6 +44,7 @@ def summarize_comparison(
             summary["disturbed_blocks"] = len(result.blocks) - len(kept)
             entry["summary"] = summary
         medians[name] = {(b.get("group", 0), b["round"]): float(np.median(b["latencies_ms"])) for b in kept}
+        measured[name] = {(b.get("group", 0), b["round"]) for b in result.blocks}
         deployments[name] = entry
 
     comparisons = []
@@ -68,6 +69,11 @@ def summarize_comparison(
             row["group"] = group
             groups = (admission or {}).get("groups") or [{}]
             row["stop_reason"] = groups[group].get("stop_reason")
+        elif any(k[0] == group for k in measured[cand] & measured[ref]):
+            # Measured together, but in no round were both blocks undisturbed: no ratio to trust.
+            shared = sum(k[0] == group for k in measured[cand] & measured[ref])
+            error = f"no undisturbed round in common: each of the {shared} shared rounds had a disturbed block"
+            row.update({"rounds": 0, "verdict": None, "error": error})
         else:
             row.update({"rounds": 0, "verdict": None, "error": deployments[cand]["error"] or deployments[ref]["error"]})
         comparisons.append(row)
