@@ -91,6 +91,9 @@ def test_catalog_doc_renders_the_run(run_dir):
     assert wall and 0 < float(wall.group(1)) < 30, doc[:1500]
     assert "ts-cpp / ts-python cpu [95% CI]" in doc and "paired verdicts:" in doc
     per_model, comparisons = doc.split("## Every deployment against eager and against ONNX Runtime")
+    per_model, by_stage = per_model.split("## Where the time goes")
+    # Where the run's time went: a row per stage (downloads, exports, benchmarks, ...).
+    assert "| downloads " in by_stage and "| comparisons" in by_stage
     rows = [line for line in per_model.splitlines() if line.startswith("| ") and not line.startswith("| model")]
     assert sorted(row.split("|")[1].strip() for row in rows) == sorted(MODELS)
     assert all("| True " in row for row in rows)  # top-5 equal
