@@ -24,13 +24,16 @@ def summarize_comparison(
     """Per deployment: the pooled per-iteration statistics and the per-round medians of its kept
     blocks (disturbed ones left out, counted); per pair: the paired ratio over the undisturbed
     rounds of the group that measured it (see tvdeploy.measure.paired), or why it has none."""
+    admission = admission or {}
+    # Without an admission record every deployment was one group (run_interleaved).
+    groups = admission.get("groups") or [{}]
     measured_in = {}
     refused = {}
-    for index, group in enumerate((admission or {}).get("groups", [])):
+    for index, group in enumerate(admission.get("groups", [])):
         if not group.get("given_up"):
             for cand, ref in group["pairs"]:
                 measured_in[(cand, ref)] = index
-    for row in (admission or {}).get("refused_pairs", []):
+    for row in admission.get("refused_pairs", []):
         refused[(row["candidate"], row["reference"])] = row
     deployments, medians, measured = {}, {}, {}
     for name, result in results.items():
@@ -67,7 +70,6 @@ def summarize_comparison(
             )
             row.update(estimate.as_dict())
             row["group"] = group
-            groups = (admission or {}).get("groups") or [{}]
             row["stop_reason"] = groups[group].get("stop_reason")
         elif any(k[0] == group for k in measured[cand] & measured[ref]):
             # Measured together, but in no round were both blocks undisturbed: no ratio to trust.
