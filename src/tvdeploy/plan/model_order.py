@@ -29,11 +29,10 @@ Snakemake's own weighting of priorities). When its signature differs it refuses
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tvdeploy.plan.scheduling import SchedulerPatchError
+from tvdeploy.plan.scheduling import method_to_patch
 
 PATCHED_FLAG = "_tvdeploy_priority_order"
 SELECT_METHOD = "select_jobs"
@@ -89,18 +88,12 @@ def schedule_in_priority_order(scheduler_class=None) -> None:
         from snakemake.scheduling.greedy import Scheduler as scheduler_class
     if getattr(scheduler_class, PATCHED_FLAG, False):
         return
-    original = getattr(scheduler_class, SELECT_METHOD, None)
-    if original is None:
-        raise SchedulerPatchError(
-            f"{scheduler_class.__name__} has no {SELECT_METHOD} (a Snakemake other than the pinned one?): "
-            "jobs are picked by Snakemake's stock greedy scheduler, models' artifacts may pile up"
-        )
-    parameters = list(inspect.signature(original).parameters)
-    if parameters != SELECT_PARAMETERS:
-        raise SchedulerPatchError(
-            f"{scheduler_class.__name__}.{SELECT_METHOD} takes {parameters}, expected {SELECT_PARAMETERS}: "
-            "jobs are picked by Snakemake's stock greedy scheduler, models' artifacts may pile up"
-        )
+    original = method_to_patch(
+        scheduler_class,
+        SELECT_METHOD,
+        SELECT_PARAMETERS,
+        "jobs are picked by Snakemake's stock greedy scheduler, models' artifacts may pile up",
+    )
 
     def select_jobs(self, selectable_jobs, remaining_jobs, available_resources, input_sizes):
         def greedy(jobs, resources):

@@ -62,6 +62,20 @@ def _make_single_timer_method(original):
     return schedule_one_reevaluation
 
 
+def method_to_patch(scheduler_class, name: str, parameters: list[str], fallback: str):
+    """``scheduler_class``'s method ``name``, checked to take ``parameters``; SchedulerPatchError
+    naming what Snakemake does instead (``fallback``) when it is missing or takes others."""
+    original = getattr(scheduler_class, name, None)
+    if original is None:
+        raise SchedulerPatchError(
+            f"{scheduler_class.__name__} has no {name} (a Snakemake other than the pinned one?): {fallback}"
+        )
+    found = list(inspect.signature(original).parameters)
+    if found != parameters:
+        raise SchedulerPatchError(f"{scheduler_class.__name__}.{name} takes {found}, expected {parameters}: {fallback}")
+    return original
+
+
 def keep_one_reevaluation_timer(scheduler_class=None) -> None:
     """Patch Snakemake's JobScheduler (or ``scheduler_class``) once; raise SchedulerPatchError,
     changing nothing, when the method it replaces is missing or has another signature."""
@@ -69,17 +83,11 @@ def keep_one_reevaluation_timer(scheduler_class=None) -> None:
         from snakemake.scheduling.job_scheduler import JobScheduler as scheduler_class
     if getattr(scheduler_class, PATCHED_FLAG, False):
         return
-    original = getattr(scheduler_class, METHOD, None)
-    if original is None:
-        raise SchedulerPatchError(
-            f"{scheduler_class.__name__} has no {METHOD} (a Snakemake other than the pinned one?): "
-            "running its stock scheduler; check the main process's CPU use during benchmarks"
-        )
-    parameters = list(inspect.signature(original).parameters)
-    if parameters != ["self", "delay"]:
-        raise SchedulerPatchError(
-            f"{scheduler_class.__name__}.{METHOD} takes {parameters}, expected ['self', 'delay']: "
-            "running its stock scheduler"
-        )
+    original = method_to_patch(
+        scheduler_class,
+        METHOD,
+        ["self", "delay"],
+        "running its stock scheduler; check the main process's CPU use during benchmarks",
+    )
     setattr(scheduler_class, METHOD, _make_single_timer_method(original))
     setattr(scheduler_class, PATCHED_FLAG, True)
