@@ -23,7 +23,10 @@ void write_json_atomic(const fs::path& out, const json& value) {
     throw OutputError("cannot serialise results for " + quoted(out) + ": " + e.what());
   }
   text.push_back('\n');
+  write_bytes_atomic(out, text.data(), text.size());
+}
 
+void write_bytes_atomic(const fs::path& out, const char* data, std::size_t size) {
   fs::path tmp = out;
   tmp += ".tmp." + std::to_string(::getpid());
   {
@@ -32,7 +35,7 @@ void write_json_atomic(const fs::path& out, const json& value) {
       throw OutputError("cannot create " + quoted(tmp) + " (does the directory of " + quoted(out) +
                         " exist and is it writable?)");
     }
-    file.write(text.data(), static_cast<std::streamsize>(text.size()));
+    file.write(data, static_cast<std::streamsize>(size));
     file.flush();
     if (!file) {
       file.close();

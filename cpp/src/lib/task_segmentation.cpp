@@ -3,15 +3,12 @@
 // its logits' shape, the share of pixels of each class and the argmax mask, the mask as a .dat
 // with its sidecar beside the result file (<out stem>.<entry index>.mask.dat), named exactly as
 // tvdeploy.predict.outputs names the Python side's.
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -72,28 +69,8 @@ fs::path output_dat_path(const fs::path& record, std::size_t index, std::string_
 // tvdeploy.inputs.dat.write_dat does.
 void write_output_dat(const fs::path& dat, const torch::Tensor& tensor, std::string_view layout,
                       std::string_view field, const std::string& input) {
-  fs::path tmp = dat;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
-    if (!file) throw OutputError("cannot create " + quoted(tmp));
-    file.write(static_cast<const char*>(tensor.data_ptr()),
-               static_cast<std::streamsize>(tensor.numel() * sizeof(float)));
-    file.flush();
-    if (!file) {
-      file.close();
-      std::error_code ignored;
-      fs::remove(tmp, ignored);
-      throw OutputError("failed writing " + quoted(tmp));
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, dat, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw OutputError("cannot rename " + quoted(tmp) + " to " + quoted(dat) + ": " + ec.message());
-  }
+  write_bytes_atomic(dat, static_cast<const char*>(tensor.data_ptr()),
+                     tensor.numel() * sizeof(float));
   json shape = json::array();
   for (const std::int64_t size : tensor.sizes()) shape.push_back(size);
   fs::path sidecar = dat;
