@@ -13,7 +13,8 @@ configfile: "config/config.yaml"
 
 validate(config, "workflow/schemas/config.schema.yaml")
 # The model sheet, like a sample sheet: every row checked against its own schema.
-validate(pd.read_csv(config["model_sheet"], sep="\t"), "workflow/schemas/models.schema.yaml")
+# keep_default_na: an empty cell (a float model's quantized_engine) is the empty string, not NaN.
+validate(pd.read_csv(config["model_sheet"], sep="\t", keep_default_na=False), "workflow/schemas/models.schema.yaml")
 
 
 report: "workflow/report/workflow.rst"

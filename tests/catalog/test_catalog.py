@@ -28,8 +28,15 @@ def test_sheet_matches_installed_torchvision(sheet):
 
 
 def test_sheet_has_every_classification_model(sheet):
-    assert len(sheet) == 80
+    # 80 float classifiers and 12 eager-quantized ones (torchvision.models.quantization).
+    assert len(sheet) == 92
     assert {"googlenet", "inception_v3", "vit_h_14", "regnet_y_128gf", "squeezenet1_1"} <= set(sheet)
+    quantized = {name: info.quantized_engine for name, info in sheet.items() if info.quantized}
+    assert len(quantized) == 12 and all(info.task == "classification" for info in sheet.values())
+    assert quantized["quantized_resnet50"] == "fbgemm"
+    assert quantized["quantized_mobilenet_v3_large"] == quantized["quantized_mobilenet_v2"] == "qnnpack"
+    # Same preset as the float model they quantize.
+    assert sheet["quantized_resnet50"].spec_id == sheet["resnet50"].spec_id
 
 
 def test_declared_transforms_are_per_model(sheet):

@@ -158,3 +158,8 @@ def test_model_sheet_schema_allows_exactly_the_registry_tasks_and_their_metrics(
     metrics = list(dict.fromkeys(t.accuracy_metric for t in registry.TASKS.values()))
     assert sheet_schema["properties"]["metric"]["enum"] == metrics
     assert sheet_schema["required"] == list(sheet_schema["properties"])
+
+
+def test_model_sheet_schema_allows_exactly_the_registry_quantized_engines():
+    sheet_schema = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "models.schema.yaml").read_text())
+    assert sheet_schema["properties"]["quantized_engine"]["enum"] == ["", *registry.QUANTIZED_ENGINES]

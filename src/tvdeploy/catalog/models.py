@@ -4,6 +4,11 @@ Every model is built the way torchvision builds it for its DEFAULT pretrained we
 (same constructor arguments, e.g. googlenet's ``transform_input``), with the state_dict
 handed in rather than fetched, so that random, downloaded and user-supplied weights all
 give the same architecture and the same preprocessing semantics.
+
+The eager-quantized classifiers (torchvision.models.quantization) are built with ``quantize=True``
+for the engine their weights name (``meta["backend"]``); torchvision's builder selects that engine
+for the whole process (``torch.backends.quantized.engine``), and every other loader of such a model
+selects it first with ``select_quantized_engine``.
 """
 
 from __future__ import annotations
@@ -41,7 +46,12 @@ def default_weights(model: str):
 # weights through the builder, so a builder that derives something else fails there.
 def _weights_derived_kwargs(model: str, weights) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"num_classes": len(weights.meta["categories"])}
-    if model in ("googlenet", "inception_v3"):
+    engine = quantized_engine(model)
+    if engine:
+        # Given no weights, a quantized builder calibrates the randomly initialised model on a
+        # random input, for the engine its published weights name.
+        kwargs.update(quantize=True, backend=engine)
+    if model.removeprefix("quantized_") in ("googlenet", "inception_v3"):
         # The published files carry the auxiliary heads; the builders drop them after loading.
         kwargs.update(transform_input=True, aux_logits=True, init_weights=False)
     if model.startswith("vit_"):
@@ -51,16 +61,84 @@ def _weights_derived_kwargs(model: str, weights) -> dict[str, Any]:
     return kwargs
 
 
-def random_state_dict(model: str, seed: int) -> dict[str, torch.Tensor]:
-    """Seeded random weights with exactly the keys of the model's pretrained file."""
+def quantized_engine(model: str) -> str:
+    """The quantized-operator engine an eager-quantized model's weights were packed for, "" for a
+    float model (the sheet's ``quantized_engine`` column comes from here)."""
+    return str(default_weights(model).meta.get("backend", ""))
+
+
+class QuantizedEngineError(RuntimeError):
+    """This PyTorch build lacks the quantized engine a model needs."""
+
+
+def select_quantized_engine(model: str) -> str:
+    """Select the engine of an eager-quantized ``model`` for this process before anything loads it
+    (a TorchScript file unpacks its weights for the engine selected at load time); returns it, or
+    "" for a float model (nothing changed)."""
+    engine = quantized_engine(model)
+    if engine and torch.backends.quantized.engine != engine:
+        if engine not in torch.backends.quantized.supported_engines:
+            raise QuantizedEngineError(
+                f"{model} needs the quantized engine '{engine}', which this PyTorch build lacks "
+                f"(it has: {', '.join(torch.backends.quantized.supported_engines)})"
+            )
+        torch.backends.quantized.engine = engine
+    return engine
+
+
+def check_quantized_device(model: str, device: torch.device) -> None:
+    """Refuse to place an eager-quantized model anywhere but the CPU: its kernels (fbgemm,
+    qnnpack) are CPU kernels, and a GPU run would fail only at the first forward."""
+    engine = quantized_engine(model)
+    if engine and device.type != "cpu":
+        raise QuantizedEngineError(
+            f"{model} is eager-quantized ({engine} kernels): it runs on the CPU only, not on {device.type}"
+        )
+
+
+# Quantized models whose published file is the quantization-aware-training state (float weights
+# and fake-quantization statistics): the builder prepares the model for QAT, loads that state and
+# converts it only then (a workaround for pytorch/vision#5890).
+QAT_STATE_MODELS = ("quantized_mobilenet_v3_large",)
+# Seeded random images the observers of a random QAT state see (the builder calibrates the others
+# on one random image).
+QAT_CALIBRATION_IMAGES = 4
+
+
+def _random_qat_state(model: str, weights, seed: int) -> nn.Module:
+    """A randomly initialised model in the state QAT_STATE_MODELS' builders load: fused, prepared for
+    QAT with the engine's default QAT config, its observers run on seeded random images."""
+    kwargs = _weights_derived_kwargs(model, weights)
+    engine = kwargs.pop("backend")
+    kwargs["quantize"] = False
+    net = get_model(model, weights=None, **kwargs)
+    net.fuse_model(is_qat=True)
+    net.qconfig = torch.ao.quantization.get_default_qat_qconfig(engine)
+    torch.ao.quantization.prepare_qat(net, inplace=True)
+    size = weights.transforms().crop_size[0]
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _ in range(QAT_CALIBRATION_IMAGES):
+            net(torch.randn(1, 3, size, size, generator=generator))
+    return net.eval()
+
+
+def random_state_dict(model: str, seed: int) -> dict[str, Any]:
+    """Seeded random weights with exactly the keys of the model's pretrained file (a quantized
+    model's: calibrated by its builder on a seeded random input, as torchvision does, or the QAT
+    state for QAT_STATE_MODELS)."""
     weights = default_weights(model)
     torch.manual_seed(seed)
-    net = get_model(model, weights=None, **_weights_derived_kwargs(model, weights))
+    if model in QAT_STATE_MODELS:
+        net = _random_qat_state(model, weights, seed)
+    else:
+        net = get_model(model, weights=None, **_weights_derived_kwargs(model, weights))
     # Keep the state_dict object itself: its _metadata carries module versions that some
     # loaders check (MNASNet).
     state = net.state_dict()
     for key, value in state.items():
-        state[key] = value.detach().clone()
+        if isinstance(value, torch.Tensor):
+            state[key] = value.detach().clone()
     return state
 
 
@@ -93,9 +171,17 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for corrupt/unsafe files
         raise WeightsFileError(f"cannot load weights file {path}: {err}") from err
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, dict) or not all(_is_state_value(v) for v in state.values()):
         raise WeightsFileError(f"{path} is not a state_dict of tensors")
     return state
+
+
+def _is_state_value(value) -> bool:
+    """A tensor, or what a quantized module's state holds besides: its packed parameters' dtype
+    and their (weight, bias) tuple."""
+    if isinstance(value, (torch.Tensor, torch.dtype)):
+        return True
+    return isinstance(value, tuple) and all(v is None or isinstance(v, torch.Tensor) for v in value)
 
 
 def build_model(model: str, weights_path: str | Path) -> nn.Module:
@@ -105,9 +191,12 @@ def build_model(model: str, weights_path: str | Path) -> nn.Module:
     # Refuse unsafe or malformed files with a clear message before torchvision sees them.
     load_state_dict_file(weights_path)
     weights = default_weights(model)
+    # Not every quantized builder selects its engine itself (mobilenet_v3 converts under whichever
+    # is selected): select it for them.
+    quantize = {"quantize": True} if select_quantized_engine(model) else {}
     with _served_as_hub_cache(weights, weights_path):
         try:
-            net = get_model(model, weights=weights)
+            net = get_model(model, weights=weights, **quantize)
         except RuntimeError as err:
             raise WeightsFileError(f"state_dict in {weights_path} does not fit {model}: {err}") from err
     return net.eval()
@@ -115,12 +204,3 @@ def build_model(model: str, weights_path: str | Path) -> nn.Module:
 
 def categories(model: str) -> list[str]:
     return list(default_weights(model).meta["categories"])
-
-
-# ---------------------------------------------------------------------------------------
-# Output normalisation: every deployed module returns a [N, num_classes] logits tensor.
-
-
-# ---------------------------------------------------------------------------------------
-# TorchScript deployment variants. Each saved variant takes float32 NCHW and returns float32
-# logits, so every harness feeds it identical bytes; input casts are part of the measured work.

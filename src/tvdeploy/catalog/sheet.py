@@ -51,6 +51,13 @@ class ModelInfo:
     metric: str
     metric_value: float
     num_classes: int
+    # The quantized-operator engine an eager-quantized model's weights were packed for (their
+    # meta "backend": fbgemm, qnnpack); "" for a float model. Such a model runs on the CPU only.
+    quantized_engine: str = ""
+
+    @property
+    def quantized(self) -> bool:
+        return bool(self.quantized_engine)
 
     @property
     def spec_id(self) -> str:
@@ -130,6 +137,7 @@ def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
         metric=metric,
         metric_value=published_metric(meta, metric),
         num_classes=len(meta["categories"]),
+        quantized_engine=str(meta.get("backend", "")),
     )
 
 
@@ -150,7 +158,8 @@ def catalog_from_torchvision() -> dict[str, ModelInfo]:
         name: info_from_weights(name, spec.name, get_model_weights(name).DEFAULT)
         for spec in TASKS.values()
         if spec.preset in SHEET_PRESETS
-        for name in sorted(list_models(module=importlib.import_module(spec.torchvision_module)))
+        for module in spec.torchvision_modules
+        for name in sorted(list_models(module=importlib.import_module(module)))
     }
 
 
@@ -192,6 +201,7 @@ def _parse_row(row: dict[str, str]) -> ModelInfo:
         metric=row["metric"],
         metric_value=float(row["metric_value"]),
         num_classes=int(row["num_classes"]),
+        quantized_engine=row["quantized_engine"],
     )
 
 

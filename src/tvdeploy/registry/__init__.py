@@ -52,6 +52,7 @@ from tvdeploy.registry.variants import (
     ONEDNN_FUSION,
     OPTIMIZE_FOR_INFERENCE,
     PLAIN,
+    QUANTIZED_ENGINES,
     TORCHSCRIPT_VARIANTS,
     VARIANTS,
     Variant,
@@ -64,8 +65,8 @@ __all__ = [
     "AOTI", "AOTI_BUILT_VARIANTS", "AOTI_VARIANTS", "BF16_CPU_FLAGS", "BUILT_ARTIFACTS", "CLASSIFICATION", "CPP",
     "CUDAGRAPHS", "CUDA_GRAPH", "DEVICES", "DEVICE_ARTIFACTS", "DEVICE_CHOICES", "EAGER", "FP16", "LOAD_TRANSFORMS",
     "NO_TRANSFORM", "ONEDNN_FUSION", "ONNX", "OPENVINO", "OPTIMIZE_FOR_INFERENCE", "PEER_REFERENCE", "PLAIN",
-    "PYTHON", "RUNTIMES", "TASKS", "TORCHSCRIPT", "TORCHSCRIPT_VARIANTS", "VARIANTS", "WEIGHTS", "Deployment",
-    "Runtime", "Task", "Unsupported", "Variant", "built_variant", "column_label", "cross_language_pairs",
+    "PYTHON", "QUANTIZED_ENGINES", "RUNTIMES", "TASKS", "TORCHSCRIPT", "TORCHSCRIPT_VARIANTS", "VARIANTS", "WEIGHTS",
+    "Deployment", "Runtime", "Task", "Unsupported", "Variant", "built_variant", "column_label", "cross_language_pairs",
     "deployments_of", "derived_variants", "in_registry_order", "ordered_labels", "runtime", "runtimes_in", "task",
     "variant",
 ]  # fmt: skip

@@ -41,8 +41,8 @@ class Unsupported:
 class Task:
     name: str
     description: str
-    # The torchvision.models submodule list_models(module=...) takes its models from.
-    torchvision_module: str
+    # The torchvision.models submodules list_models(module=...) takes its models from.
+    torchvision_modules: tuple[str, ...]
     # The weights' transforms() preset class its inputs are preprocessed with.
     preset: str
     input_kind: str
@@ -75,7 +75,9 @@ TASKS: dict[str, Task] = {
         Task(
             CLASSIFICATION,
             "image classification: one label per image",
-            torchvision_module="torchvision.models",
+            # The eager-quantized classifiers are rows of this task with their own builder
+            # (tvdeploy.catalog.models): same preset, same outputs, CPU only.
+            torchvision_modules=("torchvision.models", "torchvision.models.quantization"),
             preset="ImageClassification",
             input_kind=IMAGE,
             input_layout="NCHW",
@@ -91,7 +93,7 @@ TASKS: dict[str, Task] = {
         Task(
             SEGMENTATION,
             "semantic segmentation: one class per pixel",
-            torchvision_module="torchvision.models.segmentation",
+            torchvision_modules=("torchvision.models.segmentation",),
             preset="SemanticSegmentation",
             input_kind=IMAGE,
             input_layout="NCHW",

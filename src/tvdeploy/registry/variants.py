@@ -24,6 +24,12 @@ ONEDNN_FUSION = "onednn_fusion"
 CUDA_GRAPH = "cuda_graph"
 LOAD_TRANSFORMS = (NO_TRANSFORM, OPTIMIZE_FOR_INFERENCE, ONEDNN_FUSION, CUDA_GRAPH)
 
+# PyTorch's quantized-operator engines (torch.backends.quantized.engine), as an eager-quantized
+# model's weights name theirs. Every harness selects the model's engine before loading it (its
+# packed weights are unpacked for that engine on load; LibTorch without one fails with NoQEngine,
+# pytorch#81287): the C++ programs take exactly these for --quantized-engine.
+QUANTIZED_ENGINES = ("fbgemm", "qnnpack", "x86", "onednn")
+
 
 @dataclass(frozen=True)
 class Variant:
