@@ -26,6 +26,7 @@
 #include "tvdeploy/errors.hpp"
 #include "tvdeploy/measure.hpp"
 #include "tvdeploy/model.hpp"
+#include "tvdeploy/quantized.hpp"
 #include "tvdeploy/report.hpp"
 #include "tvdeploy/task.hpp"
 #include "tvdeploy/timing.hpp"
@@ -60,6 +61,7 @@ ArgParser make_parser() {
       .add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
       .add({"transform", std::string(kTransformChoices),
             "applied after loading (the 'optimized' variant)", false, std::string(kTransformNone)})
+      .add(quantized_engine_option())
       .add({"batch-size", "B", "input repeated to this batch size", false, "1"})
       .add({"mode", std::string(kModeChoices),
             "once: measure and write --output; serve: answer requests on stdin", false,
@@ -207,6 +209,7 @@ void run(const ParsedArgs& args) {
                            .contiguous()
                            .to(device));
     }
+    select_quantized_engine(args.get("quantized-engine"), device);
     model = load_model(model_path, device, args.get("transform"));
   } catch (const std::exception& e) {
     // A serving worker tells its coordinator why it cannot start, in the protocol.
@@ -241,6 +244,7 @@ void run(const ParsedArgs& args) {
       {"input", input_paths.front().string()},  // the first, for a task of several inputs
       {"device", device_string(device)},
       {"transform", args.get("transform")},
+      {"quantized_engine", args.get("quantized-engine")},
       {"format", model->format()},
       {"device_name", device_name(device)},
       {"batch_size", protocol.batch_size},

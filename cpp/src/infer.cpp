@@ -19,6 +19,7 @@
 #include "tvdeploy/device.hpp"
 #include "tvdeploy/errors.hpp"
 #include "tvdeploy/model.hpp"
+#include "tvdeploy/quantized.hpp"
 #include "tvdeploy/report.hpp"
 #include "tvdeploy/task.hpp"
 
@@ -49,6 +50,7 @@ ArgParser make_parser() {
   parser.add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
       .add({"transform", std::string(kTransformChoices),
             "applied after loading (the 'optimized' variant)", false, std::string(kTransformNone)})
+      .add(quantized_engine_option())
       .add({"threads", "N", "intra-op CPU threads (0 = LibTorch default)", false, ""})
       .add({"output", "OUT.json", "result file (written atomically)", true, ""});
   return parser;
@@ -84,6 +86,7 @@ void run(const ParsedArgs& args) {
   }
 
   c10::InferenceMode inference_guard;
+  select_quantized_engine(args.get("quantized-engine"), device);
   const std::unique_ptr<DeployedModel> model =
       load_model(model_path, device, args.get("transform"));
 
@@ -112,6 +115,7 @@ void run(const ParsedArgs& args) {
       {"model", model_path.string()},
       {"device", device_string(device)},
       {"transform", args.get("transform")},
+      {"quantized_engine", args.get("quantized-engine")},
       {"threads", at::get_num_threads()},
       {"torch_version", kTorchVersion},
       {"results", std::move(results)},

@@ -17,7 +17,7 @@ import torch
 from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, infer_args, random_image, run, write_input
 
 from tvdeploy.measure.bench import Protocol
-from tvdeploy.registry import CLASSIFICATION, DEVICE_CHOICES, LOAD_TRANSFORMS, TASKS, VARIANTS
+from tvdeploy.registry import CLASSIFICATION, DEVICE_CHOICES, LOAD_TRANSFORMS, QUANTIZED_ENGINES, TASKS, VARIANTS
 from tvdeploy.registry.tasks import SEGMENTATION
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
@@ -52,7 +52,13 @@ def test_unknown_transform_is_a_usage_error(cpp_binaries, toy_model, toy_labels,
 # --------------------------------------------------------- choices from the registry
 
 PROGRAMS = ("infer", "bench")
-CHOICE_OPTIONS = {"device": DEVICE_CHOICES, "transform": LOAD_TRANSFORMS, "task": tuple(TASKS)}
+CHOICE_OPTIONS = {
+    "device": DEVICE_CHOICES,
+    "transform": LOAD_TRANSFORMS,
+    "task": tuple(TASKS),
+    # "none": a float model, nothing selected.
+    "quantized-engine": ("none", *QUANTIZED_ENGINES),
+}
 # Options the reports do not record: infer's output is the same whichever task wrote it.
 UNRECORDED = {"task"}
 DEFAULT = re.compile(r"\(default: (?P<value>[^)]*)\)")
@@ -154,7 +160,7 @@ def test_every_registry_choice_is_accepted(cpp_binaries, toy_inputs, tmp_path, r
     if option == "device" and choice == "auto":
         assert report["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     elif option not in UNRECORDED:
-        assert report[option] == choice
+        assert report[option.replace("-", "_")] == choice
 
 
 @pytest.mark.parametrize("option", sorted(CHOICE_OPTIONS))

@@ -23,6 +23,7 @@ rule compare:
         bench=config["bench"],
         compare=config["compare"],
         task=lambda wc: PLAN.model(wc.model).task,
+        quantized_engine=lambda wc: PLAN.model(wc.model).quantized_engine,
         # Each worker's planned size, until its measured one replaces it (tvdeploy.measure.admission).
         worker_mem_mb=run_mem_mb,
         deployments=comparison_deployments,

@@ -52,6 +52,7 @@ rule infer_cpp:
         cpus_per_gpu=device_cpus_per_gpu,
     params:
         task=lambda wc: PLAN.model(wc.model).task,
+        quantized_engine=lambda wc: PLAN.model(wc.model).quantized_engine,
         topk=config["topk"],
     script:
         "../scripts/infer_cpp.py"

@@ -41,7 +41,7 @@ for (runtime, variant), artifact in zip(params.deployments, snakemake.input.arti
     name = Deployment(runtime, variant).key
     command = worker_command(
         runtime, variant, wc.model, artifact, snakemake.input.dat, wc.device, batch_size, threads,
-        settings["interop_threads"], programs, params.task,
+        settings["interop_threads"], programs, params.task, params.quantized_engine,
     )  # fmt: skip
     workers[name] = ProcessWorker(name, wc.model, command, log=sys.stderr, env=environment)
 

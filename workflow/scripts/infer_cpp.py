@@ -22,6 +22,7 @@ try:
         threads=snakemake.threads,
         output=snakemake.output[0],
         task_name=snakemake.params.task,
+        quantized_engine=snakemake.params.quantized_engine,
     )
 except (CppProgramError, ArtifactUnavailable) as err:
     log.error("%s/%s cannot deploy %s: %s", wc.runtime, wc.variant, wc.model, err)

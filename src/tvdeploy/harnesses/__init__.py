@@ -32,11 +32,14 @@ def worker_command(
     interop_threads: int,
     programs: dict[str, str],
     task_name: str,
+    quantized_engine: str = "",
 ) -> list[str]:
     """The command that starts a long-lived benchmark worker for one deployment (the protocol is
     in tvdeploy.measure.worker): ``python -m tvdeploy.measure.worker`` for Python runtimes, the C++ harness's
     ``bench --mode serve`` for C++ ones (``programs`` maps program names to built binaries), told
-    the model's task (the Python worker calls the module and needs none)."""
+    the model's task and, for an eager-quantized model, its engine (the sheet's
+    ``quantized_engine``; the Python worker needs neither: it calls the module, and its harness
+    selects the engine from the model's name)."""
     if runtime(runtime_name).language == PYTHON:
         return [
             sys.executable, "-m", "tvdeploy.measure.worker",
@@ -51,5 +54,6 @@ def worker_command(
             "--interop-threads", str(interop_threads),
         ]  # fmt: skip
     return harness(runtime_name).worker_command(
-        programs["bench"], artifact, dat, device, variant, batch_size, threads, interop_threads, task_name
-    )
+        programs["bench"], artifact, dat, device, variant, batch_size, threads, interop_threads, task_name,
+        quantized_engine,
+    )  # fmt: skip

@@ -4,7 +4,8 @@ by the file.
 
 The programs take the model's task as ``--task`` (always given, though the programs default to
 classification), the benchmark protocol as one option per ``Protocol`` field (``warmup_iters``
-→ ``--warmup-iters``) and the variant's load transform as ``--transform``; their raw per-iteration
+→ ``--warmup-iters``), the variant's load transform as ``--transform`` and an eager-quantized
+model's engine as ``--quantized-engine`` (selected before it loads); their raw per-iteration
 latencies are summarised by the same Python code as every other harness.
 """
 
@@ -70,11 +71,12 @@ def infer(
     threads: int,
     output: str | Path,
     task_name: str,
+    quantized_engine: str = "",
 ) -> None:
     """Top-k predictions and logits of every input; ``output`` is written atomically by the program."""
     _run(
         [
-            *_program_command(binary, artifact, device, variant, task_name),
+            *_program_command(binary, artifact, device, variant, task_name, quantized_engine),
             "--labels", str(labels),
             "--topk", str(topk),
             "--threads", str(threads),
@@ -85,8 +87,11 @@ def infer(
     )  # fmt: skip
 
 
-def _program_command(binary, artifact, device: str, variant: str, task_name: str) -> list[str]:
-    """What both programs are given: the checked binary, the deployment, its task and its device.
+def _program_command(
+    binary, artifact, device: str, variant: str, task_name: str, quantized_engine: str = ""
+) -> list[str]:
+    """What both programs are given: the checked binary, the deployment, its task, its device and
+    an eager-quantized model's engine ("": a float model).
     The device gets the same checks as in the Python harnesses (no GPU, a GPU the LibTorch build
     has no kernels for) before a C++ program starts: its own error would come later and say less;
     so does an unknown task (ValueError)."""
@@ -104,17 +109,18 @@ def _program_command(binary, artifact, device: str, variant: str, task_name: str
         "--task", task_name,
         "--device", device,
         "--transform", VARIANTS[variant].load_transform,
+        *(["--quantized-engine", quantized_engine] if quantized_engine else []),
     ]  # fmt: skip
 
 
 def _bench_command(
-    binary, artifact, dat, device, variant, batch_size, threads, interop_threads, task_name
+    binary, artifact, dat, device, variant, batch_size, threads, interop_threads, task_name, quantized_engine=""
 ) -> list[str]:
     """What every use of ``bench`` passes: the deployment, its task, its input and the threads."""
     if Path(artifact).is_dir():
         check_baked_threads(artifact, device, threads)
     return [
-        *_program_command(binary, artifact, device, variant, task_name),
+        *_program_command(binary, artifact, device, variant, task_name, quantized_engine),
         "--input", str(dat),
         "--batch-size", str(batch_size),
         "--threads", str(threads),
@@ -133,12 +139,13 @@ def bench(
     interop_threads: int,
     task_name: str,
     variant: str = "plain",
+    quantized_engine: str = "",
 ) -> dict:
     """Run ``bench`` once and return its raw JSON (per-round latencies, threads, device)."""
     with tempfile.TemporaryDirectory() as scratch:
         raw_path = Path(scratch) / "raw.json"
         command = _bench_command(
-            binary, artifact, dat, device, variant, batch_size, threads, interop_threads, task_name
+            binary, artifact, dat, device, variant, batch_size, threads, interop_threads, task_name, quantized_engine
         )
         # Timed under the heap settings of every benchmark worker (tvdeploy.harnesses.allocator).
         environment = benchmark_environment(os.environ)
@@ -156,7 +163,10 @@ def worker_command(
     threads: int,
     interop_threads: int,
     task_name: str,
+    quantized_engine: str = "",
 ) -> list[str]:
     """``bench --mode serve``: a long-lived worker answering warm-up and timed-block requests."""
-    command = _bench_command(binary, artifact, dat, device, variant, batch_size, threads, interop_threads, task_name)
+    command = _bench_command(
+        binary, artifact, dat, device, variant, batch_size, threads, interop_threads, task_name, quantized_engine
+    )
     return [*command, "--mode", "serve"]

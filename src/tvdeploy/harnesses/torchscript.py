@@ -1,5 +1,6 @@
 """Harness of ``ts-python``: a TorchScript file loaded with torch.jit.load, with its variant's
-load transform applied exactly as the C++ programs apply it."""
+load transform applied exactly as the C++ programs apply it; an eager-quantized model's engine is
+selected before loading, as the C++ programs' --quantized-engine does."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from pathlib import Path
 import torch
 
 from tvdeploy.build.load import load_torchscript
+from tvdeploy.catalog.models import check_quantized_device, select_quantized_engine
 from tvdeploy.registry import VARIANTS
 
 
 def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain"):
+    if model:  # "": a probe module of no catalog model (harness_overhead)
+        check_quantized_device(model, device)
+        select_quantized_engine(model)
     return load_torchscript(artifact, device, VARIANTS[variant].load_transform)
