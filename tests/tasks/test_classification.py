@@ -38,9 +38,23 @@ def test_compare_outputs_is_scale_relative():
     assert not compare_outputs(ref, swapped, 1e-4, 1e-5)["top5_match"]
     with pytest.raises(ParityError, match="shapes differ"):
         compare_outputs(ref, ref[:, :3], 1e-4, 1e-5)
+    assert ok["discriminates"]
 
 
-@pytest.mark.parametrize("model", ["resnet50", "inception_v3", "efficientnet_b0", "efficientnet_v2_l", "vit_h_14"])
+def test_constant_logits_are_flagged_as_not_discriminating():
+    # Random-weight quantized mobilenets return all-zero logits: any candidate near zero "agrees".
+    flat = torch.zeros(2, 6)
+    check = compare_outputs(flat, flat + 1e-12, rtol=1e-4, atol=1e-9)
+    assert check["within_tolerance"] and not check["discriminates"]
+    # One constant row of two is enough to make the check prove nothing about that image.
+    mixed = torch.stack([torch.arange(6.0), torch.full((6,), 3.0)])
+    assert not compare_outputs(mixed, mixed, 1e-4, 1e-9)["discriminates"]
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["resnet50", "inception_v3", "efficientnet_b0", "efficientnet_v2_l", "vit_h_14", "quantized_mobilenet_v3_large"],
+)
 def test_spec_transform_equals_the_weights_transform(model):
     image = Image.open(IMAGES[0]).convert("RGB")
     expected = default_weights(model).transforms()(image).unsqueeze(0)

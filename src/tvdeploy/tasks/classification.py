@@ -1,7 +1,8 @@
 """Adapter of the image-classification task (contract: tvdeploy.tasks): ImageClassification
 preprocessing, the output contract (one [N, num_classes] logits tensor, taken out of the tuples
 googlenet and inception_v3 return), top-k decoding with the weights' category names, and parity by
-max |Δlogit| within a tolerance scaled to the logits, plus top-5 agreement."""
+max |Δlogit| within a tolerance scaled to the logits, plus top-5 agreement (neither discriminates
+where the reference's logits are constant, which the comparison says)."""
 
 from __future__ import annotations
 
@@ -91,7 +92,16 @@ def compare_outputs(reference: torch.Tensor, candidate: torch.Tensor, rtol: floa
         "logits_max_abs": float(reference.double().abs().max()),
         "top5_match": bool(torch.equal(top_ref, top_cand)),
         "within_tolerance": diff <= tol,
+        # Constant logits (random-weight quantized mobilenets give all zeros) agree with anything
+        # near them and rank no class above another: such a check proves nothing either way.
+        "discriminates": discriminates(reference),
     }
+
+
+def discriminates(logits: torch.Tensor) -> bool:
+    """Whether every row of ``logits`` ranks some class above another (is not constant)."""
+    rows = logits.reshape(-1, logits.shape[-1])
+    return bool((rows.amax(dim=-1) > rows.amin(dim=-1)).all())
 
 
 def parity_message(label: str, comparison: dict) -> str:
