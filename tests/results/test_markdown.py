@@ -149,3 +149,16 @@ def test_latency_page_of_a_model_without_a_paired_speedup_leaves_its_cells_empty
     }
     assert rows["a"][-3:] == ["ts-cpp (plain)", "2.50 [2.50, 2.50]", "faster"]
     assert rows["b"][:4] == ["b", "random", "9", "9"] and rows["b"][-3:-1] == ["", ""]
+
+
+def test_latency_table_keeps_the_column_of_a_deployment_that_failed_on_every_model():
+    from tvdeploy.results.markdown import latency_markdown
+
+    latency, _, _, _ = latency_page_inputs()
+    latency = latency[latency["run"] == "laptop"].copy()
+    # ts-cpp failed on both models (ONNX Runtime on every quantized model does): no latency at all.
+    failed = latency["runtime"] == "ts-cpp"
+    latency.loc[failed, "median_ms"] = float("nan")
+    latency.loc[failed, "error"] = "RuntimeError: no kernel"
+    header = next(line for line in latency_markdown(latency).splitlines() if line.startswith("| model"))
+    assert "ts-cpp" in header

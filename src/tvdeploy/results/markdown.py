@@ -23,8 +23,8 @@ def latency_markdown(table: pd.DataFrame) -> str:
         wide = group.assign(column=[d.label for d in deployments]).pivot_table(
             index="model", columns="column", values="median_ms"
         )
-        ordered = ordered_labels(deployments)
-        wide = wide[ordered].round(3)
+        # A deployment that failed on every model has no latency to pivot: its column stays, empty.
+        wide = wide.reindex(columns=ordered_labels(deployments)).round(3)
         best = fastest_deployments(group).set_index("model")
         if not best.empty:
             # The deployment with the largest speedup; below 1.00 eager itself was faster. A model
