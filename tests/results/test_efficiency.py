@@ -96,3 +96,17 @@ def test_old_records_still_render_and_flag_rows_above_the_peak():
         and "102 (52%)" in efficiency_markdown(older)
         and "float32 peak GOP/s" in efficiency_markdown(older)
     )
+
+
+def test_eager_quantized_models_are_judged_against_the_int8_peak():
+    int8_peak = {**PEAK, "precisions": {**PEAK["precisions"], "int8": {"gop_per_s": 1000.0, "skipped": None}}}
+    # quantized_resnet50 in 10 ms: 817.8 GOP/s, 82 % of the int8 peak (327 % of float32's).
+    row = efficiency(RESNET50_GMACS, 1, 10.0, int8_peak, variant="fused", quantized=True)
+    assert row["precision"] == "int8" and row["peak_fraction"] == pytest.approx(0.8178) and not row["above_peak"]
+    assert math.isnan(row["theoretical_gflop_per_s"])
+    # Where the CPU has no native int8 the fraction is unknown, not one against float32's.
+    assert math.isnan(efficiency(RESNET50_GMACS, 1, 10.0, PEAK, quantized=True)["peak_fraction"])
+    record = comparison_record("quantized_resnet50", {"eager/plain": 10.0, "ts-cpp/plain": 10.0})
+    record["peak"] = int8_peak
+    table = latency_table([record], {"quantized_resnet50": RESNET50_GMACS}, quantized=["quantized_resnet50"])
+    assert table["precision"].tolist() == ["int8", "int8"]

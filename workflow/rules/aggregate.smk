@@ -79,6 +79,7 @@ rule aggregate:
         builds=build_items(),
         run=PLAN.run,
         gmacs=PLAN.gmacs(),
+        quantized=PLAN.quantized_models(),
         other=PLAN.other_measurements(),
         repo=workflow.basedir,
         # A config change re-renders environment.json even when no result changed.

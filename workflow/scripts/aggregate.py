@@ -44,7 +44,7 @@ overhead_records = all_runs(snakemake.input.overhead, "overhead")
 for record in comparison_records:
     if record["run"] != this_run:
         weights_source.setdefault((record["run"], record["model"]), record.get("weights_source"))
-latency = latency_table(comparison_records, params.gmacs)
+latency = latency_table(comparison_records, params.gmacs, params.quantized)
 write_csv(latency, snakemake.output.latency_csv)
 ratios = ratios_table(comparison_records)
 write_csv(ratios, snakemake.output.ratios)

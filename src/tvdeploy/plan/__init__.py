@@ -151,6 +151,10 @@ class Plan:
         """Multiply-accumulates per image (G) of every catalog model."""
         return inputs.gmacs(self.catalog)
 
+    def quantized_models(self) -> list[str]:
+        """The eager-quantized catalog models."""
+        return inputs.quantized_models(self.catalog)
+
     @staticmethod
     def runtime_language(name: str) -> str:
         return runtime(name).language

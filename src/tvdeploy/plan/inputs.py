@@ -67,6 +67,11 @@ def accuracy(catalog: dict[str, ModelInfo]) -> dict[str, float]:
     }
 
 
+def quantized_models(catalog: dict[str, ModelInfo]) -> list[str]:
+    """The eager-quantized catalog models (int8: their efficiency is judged against the int8 peak)."""
+    return [m for m, info in catalog.items() if info.quantized]
+
+
 def gmacs(catalog: dict[str, ModelInfo]) -> dict[str, float]:
     """Multiply-accumulates per image (G) of every catalog model (torchvision metadata), for
     the efficiency columns of this run and of runs copied in."""

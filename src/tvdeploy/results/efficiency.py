@@ -22,7 +22,7 @@ import math
 
 import pandas as pd
 
-from tvdeploy.measure.peak import BFLOAT16, FLOAT16, FLOAT32, FLOP_PER_MULTIPLY_ADD
+from tvdeploy.measure.peak import BFLOAT16, FLOAT16, FLOAT32, FLOP_PER_MULTIPLY_ADD, INT8
 from tvdeploy.registry import deployments_of, ordered_labels
 from tvdeploy.registry.variants import FP16
 
@@ -40,8 +40,10 @@ VARIANT_PRECISION = {"bf16": BFLOAT16, FP16: FLOAT16}
 ABOVE_PEAK_MARK = "↑"
 
 
-def precision_of(variant: str) -> str:
-    return VARIANT_PRECISION.get(variant, FLOAT32)
+def precision_of(variant: str, quantized: bool = False) -> str:
+    """The precision a deployment computes in: an eager-quantized model's is int8 whatever its
+    variant, another model's its variant's."""
+    return INT8 if quantized else VARIANT_PRECISION.get(variant, FLOAT32)
 
 
 def peak_of(peak: dict | float | None, precision: str) -> float | None:
@@ -62,12 +64,18 @@ def theoretical_of(peak: dict | float | None) -> float | None:
 
 
 def efficiency(
-    gmacs: float | None, batch_size: int, median_ms: float | None, peak: dict | float | None, variant: str = "plain"
+    gmacs: float | None,
+    batch_size: int,
+    median_ms: float | None,
+    peak: dict | float | None,
+    variant: str = "plain",
+    quantized: bool = False,
 ) -> dict:
     """The efficiency columns of one latency row; NaN where a number is missing. ``peak``: the
-    comparison's peak record (or, as older callers pass, its float32 GFLOP/s)."""
+    comparison's peak record (or, as older callers pass, its float32 GFLOP/s); ``quantized``: an
+    eager-quantized model, judged against the int8 peak."""
     nan = float("nan")
-    precision = precision_of(variant)
+    precision = precision_of(variant, quantized)
     model_gflop = FLOP_PER_MULTIPLY_ADD * gmacs * batch_size if gmacs is not None and not math.isnan(gmacs) else nan
     rate = model_gflop / (median_ms / 1000) if median_ms and not math.isnan(model_gflop) else nan
     measured = peak_of(peak, precision)

@@ -4,6 +4,8 @@ CSVs are written with."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
 from tvdeploy.inputs import input_name
@@ -78,11 +80,15 @@ def allocation_columns(record: dict) -> dict:
     }
 
 
-def latency_table(comparisons: list[dict], gmacs: dict[str, float] | None = None) -> pd.DataFrame:
+def latency_table(
+    comparisons: list[dict], gmacs: dict[str, float] | None = None, quantized: Iterable[str] = ()
+) -> pd.DataFrame:
     """One row per deployment of every comparison job: pooled latency statistics, the speedup
     over eager as the paired estimate with its interval (1 / the ratio vs eager), and the
-    efficiency against the job's measured peak (``gmacs``: the models' multiply-accumulates)."""
+    efficiency against the job's measured peak (``gmacs``: the models' multiply-accumulates;
+    ``quantized``: the eager-quantized models, judged against the int8 peak)."""
     gmacs = gmacs or {}
+    quantized = frozenset(quantized)
     rows = []
     for rec in comparisons:
         peak = rec.get("peak")
@@ -106,7 +112,16 @@ def latency_table(comparisons: list[dict], gmacs: dict[str, float] | None = None
                 row.update({k: summary[k] for k in LATENCY_COLUMNS if k in summary})
                 # Each deployment against its own precision's peak (tvdeploy.results.efficiency).
                 model_gmacs = gmacs.get(rec["model"])
-                row.update(efficiency(model_gmacs, rec["batch_size"], summary["median_ms"], peak, deployment.variant))
+                row.update(
+                    efficiency(
+                        model_gmacs,
+                        rec["batch_size"],
+                        summary["median_ms"],
+                        peak,
+                        deployment.variant,
+                        rec["model"] in quantized,
+                    )
+                )
             if deployment.runtime == EAGER and summary:
                 row.update(speedup_vs_eager=1.0, speedup_ci_low=1.0, speedup_ci_high=1.0, verdict_vs_eager=None)
             elif name in vs_eager:
