@@ -218,6 +218,28 @@ def test_every_runtime_on_one_model(run_dir, tmp_path):
     assert build["status"] == "ok" and build["variant"] == "plain" and build["inductor_configs"]["freezing"] is True
 
 
+def test_an_eager_quantized_model_through_the_workflow(run_dir, tmp_path):
+    """An eager-quantized classifier in a copy of the finished run: its engine reaches the C++
+    worker from the sheet, every runtime that loads it agrees with eager on discriminating
+    logits, and the one that cannot export it (ONNX through torch.export) is recorded."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(run_dir, workdir, symlinks=True)
+    model = "quantized_shufflenet_v2_x0_5"
+    comparison = f"results/runs/{RUN}/compare/cpu/b1/{model}.json"
+    parity = f"results/runs/{RUN}/parity/cpu/{model}.json"
+    snakemake(workdir, comparison, parity, "--rerun-triggers", "mtime", "--config", f"models=[{model}]")
+    deployments = json.loads((workdir / comparison).read_text())["deployments"]
+    onnx = deployments.pop("onnxruntime/plain")
+    assert "the onnx artifact was not built (export error)" in onnx["error"] and not onnx["blocks"]
+    assert all(d["error"] is None and d["summary"]["median_ms"] > 0 for d in deployments.values()), deployments
+    assert deployments["ts-cpp/plain"]["ready"]["quantized_engine"] == "fbgemm"
+    record = json.loads((workdir / parity).read_text())
+    checked = {(c["runtime"], c["reference"]) for c in record["comparisons"]}
+    assert checked == {("ts-python", "eager"), ("ts-cpp", "ts-python/plain"), ("openvino-python", "eager")}
+    assert all(c["within_tolerance"] and c["discriminates"] for c in record["comparisons"]), record["comparisons"]
+    assert [u["runtime"] for u in record["unavailable"]] == ["onnxruntime"]
+
+
 # Per device and batch size (one each in the tiny config): latency, speedup, accuracy; per device:
 # throughput, deployability.
 FIGURE_JOBS = {
