@@ -8,7 +8,7 @@ from conftest import REPO_ROOT
 from PIL import Image
 from torchvision.models.segmentation import FCN_ResNet50_Weights, lraspp_mobilenet_v3_large
 
-from tvdeploy.predict.outputs import load_tensor_output, store_tensor_outputs
+from tvdeploy.predict.outputs import load_tensor_output, resolve_tensor_outputs, store_tensor_outputs
 from tvdeploy.tasks import ParityError, adapter, check_parity
 from tvdeploy.tasks.segmentation import (
     compare_outputs,
@@ -156,16 +156,18 @@ def test_predict_writes_the_mask_and_class_fractions(tmp_path):
     with pytest.raises(ValueError, match=r"not \[N, 4, H, W\]"):
         predict(_Fixed(logits), [dat], {"labels": [*labels, "c"]}, torch.device("cpu"))
 
-    # the same record against itself, then against one pixel changed
-    same = compare_predictions({"results": stored}, {"results": stored}, 1e-4, 1e-5, {"model": "m"}, record, record)
+    # the same record against itself, then against one pixel changed, each read back from disk
+    reference = resolve_tensor_outputs({"results": stored}, record)
+    same = compare_predictions(reference, reference, 1e-4, 1e-5, {"model": "m"})
     assert same[0]["argmax_agreement"] == 1.0 and same[0]["within_tolerance"] and same[0]["image"] == "img"
     changed = logits.clone()
     changed[0, 0, 1, 0] = 5.0  # unchanged class 0 — then move one pixel of class 2 to class 0
     changed[0, 0, 0, 0] = 5.0
     other = tmp_path / "other.json"
     stored_other = store_tensor_outputs(predict(_Fixed(changed), [dat], {"labels": labels}, "cpu"), other)
-    row = compare_predictions({"results": stored}, {"results": stored_other}, 1e-4, 1e-5, {}, record, other)[0]
+    candidate = resolve_tensor_outputs({"results": stored_other}, other)
+    row = compare_predictions(reference, candidate, 1e-4, 1e-5, {})[0]
     assert row["argmax_agreement"] == pytest.approx(5 / 6) and not row["within_tolerance"]
     assert row["max_fraction_diff"] == pytest.approx(1 / 6)
-    with pytest.raises(ValueError, match="reference_path"):
+    with pytest.raises(TypeError, match="resolve_tensor_outputs"):
         compare_predictions({"results": stored}, {"results": stored}, 1e-4, 1e-5, {})

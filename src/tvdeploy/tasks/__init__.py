@@ -26,7 +26,10 @@ An adapter module defines:
   output field is returned as a ``tvdeploy.predict.outputs.TensorOutput`` and stored as a
   ``.dat`` beside the record instead of JSON.
 - ``compare_predictions(reference, candidate, rtol, atol, identity) -> list[dict]``: parity rows
-  of two prediction records on the real inputs.
+  of two prediction records on the real inputs, their stored tensor outputs read back in
+  (``tvdeploy.predict.outputs.resolve_tensor_outputs``). A row's ``within_tolerance`` is its
+  verdict; ``discriminates: False`` says the outputs could not tell a wrong runtime from a right
+  one (e.g. a one-class reference mask), so the row is not checked, whatever its verdict.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from torchvision.transforms._presets import SemanticSegmentation
 from tvdeploy.inputs import input_name
 from tvdeploy.inputs.dat import read_dat
 from tvdeploy.inputs.images import load_rgb_image
-from tvdeploy.predict.outputs import TensorOutput, load_tensor_output
+from tvdeploy.predict.outputs import TensorOutput
 from tvdeploy.registry.tasks import SEGMENTATION, TASKS
 from tvdeploy.tasks import ParityError
 
@@ -194,21 +194,12 @@ def example_inputs(info, batch: int, seed: int) -> tuple[torch.Tensor]:
     return (torch.randn((batch, 3, EXAMPLE_HEIGHT, EXAMPLE_WIDTH), generator=generator),)
 
 
-def compare_predictions(
-    reference: dict,
-    candidate: dict,
-    rtol: float,
-    atol: float,
-    identity: dict,
-    reference_path: str | Path | None = None,
-    candidate_path: str | Path | None = None,
-) -> list[dict]:
+def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: float, identity: dict) -> list[dict]:
     """One parity row per image: the argmax agreement of the candidate's mask with the
-    reference's, and the largest difference of their class fractions. The masks are ``.dat``
-    files beside each record, so the records' paths are needed (``rtol``/``atol`` judge logits,
-    which the records do not keep)."""
-    if reference_path is None or candidate_path is None:
-        raise ValueError("segmentation records keep their masks beside them: pass reference_path and candidate_path")
+    reference's, and the largest difference of their class fractions. The records' masks are
+    tensors (stored as ``.dat`` files beside each record: read them with
+    tvdeploy.predict.outputs.resolve_tensor_outputs); ``rtol``/``atol`` judge logits, which the
+    records do not keep."""
     ref_by_key = {(input_name(r["input"]), r.get("row", 0)): r for r in reference["results"]}
     rows = []
     for result in candidate["results"]:
@@ -216,9 +207,10 @@ def compare_predictions(
         if key not in ref_by_key:
             raise KeyError(f"reference predictions lack image {key[0]} (row {key[1]})")
         expected = ref_by_key[key]
-        agreement = mask_agreement(
-            load_tensor_output(reference_path, expected["mask"]), load_tensor_output(candidate_path, result["mask"])
-        )
+        for record, entry in (("reference", expected), ("candidate", result)):
+            if not isinstance(entry["mask"], torch.Tensor):
+                raise TypeError(f"the {record}'s mask of {key[0]} is not read in: resolve_tensor_outputs first")
+        agreement = mask_agreement(expected["mask"], result["mask"])
         fraction_diff = max(
             abs(a - b) for a, b in zip(expected["class_fractions"], result["class_fractions"], strict=True)
         )
