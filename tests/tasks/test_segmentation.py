@@ -2,15 +2,20 @@
 wrapper (``out`` alone, scripted and traced), parity (scale-relative max |Δlogit| and argmax
 agreement, which a one-class reference cannot discriminate) and predictions (mask as a .dat)."""
 
+from unittest import mock
+
 import pytest
 import torch
 from conftest import REPO_ROOT
 from PIL import Image
+from torchvision.models import get_model, get_model_weights
 from torchvision.models.segmentation import FCN_ResNet50_Weights, lraspp_mobilenet_v3_large
 
+from tvdeploy.catalog.sheet import read_sheet
 from tvdeploy.predict.outputs import load_tensor_output, resolve_tensor_outputs, store_tensor_outputs
 from tvdeploy.tasks import ParityError, adapter, check_parity
 from tvdeploy.tasks.segmentation import (
+    builder_kwargs,
     compare_outputs,
     compare_predictions,
     deployable,
@@ -21,6 +26,8 @@ from tvdeploy.tasks.segmentation import (
     preprocess,
 )
 
+CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")
+SEGMENTATION_MODELS = [m for m, info in CATALOG.items() if info.task == "segmentation"]
 IMAGES = sorted((REPO_ROOT / "data" / "images").glob("*.*g"))
 WEIGHTS = FCN_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1
 # The preset of every torchvision segmentation weight, as a spec dict.
@@ -47,8 +54,23 @@ def test_spec_transform_equals_the_weights_transform(image):
 
 
 def test_example_inputs_are_seeded_and_not_square():
-    a, b, c = (example_inputs(None, 2, seed)[0] for seed in (0, 0, 1))
+    info = CATALOG["lraspp_mobilenet_v3_large"]
+    a, b, c = (example_inputs(info, 2, seed)[0] for seed in (0, 0, 1))
     assert a.shape == (2, 3, 520, 694) and torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("model", SEGMENTATION_MODELS)
+def test_builder_kwargs_give_the_architecture_of_the_default_weights(model):
+    """With them, ``weights=None`` builds the modules the DEFAULT weights' builder builds (the aux
+    head of fcn and deeplabv3 included) without fetching backbone weights; checked on the module
+    tree, which needs no download, against the builder given the weights enum with its loading
+    stubbed out."""
+    weights = get_model_weights(model).DEFAULT
+    built = get_model(model, weights=None, num_classes=21, **builder_kwargs(model, weights))
+    with mock.patch.object(type(weights), "get_state_dict", lambda *a, **k: built.state_dict()):
+        reference = get_model(model, weights=weights)
+    assert hasattr(built, "aux_classifier") == model.startswith(("fcn_", "deeplabv3_"))
+    assert [name for name, _ in built.named_modules()] == [name for name, _ in reference.named_modules()]
 
 
 def test_mask_agreement_counts_flipped_pixels():

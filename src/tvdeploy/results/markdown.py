@@ -130,6 +130,12 @@ def builds_markdown(builds: pd.DataFrame) -> str:
     return "### Build cost per artifact\n\n" + summary.round(1).to_markdown() + "\n"
 
 
+def input_size_text(info) -> str:
+    """A model's input size in the catalog table (``info`` a catalog ModelInfo): its crop, or the
+    shorter side its preset resizes to where the input follows the image (segmentation)."""
+    return str(info.crop_size) if info.fixed_input_size else f"shorter side {info.resize_size}"
+
+
 def catalog_markdown(
     catalog: dict,
     exports: dict[str, dict],
@@ -154,7 +160,7 @@ def catalog_markdown(
             "model": model,
             "params (M)": round(info.num_params / 1e6, 1),
             "GFLOPs": info.gflops,
-            "input": f"{info.crop_size} ({info.interpolation})",
+            "input": f"{input_size_text(info)} ({info.interpolation})",
             "weights": export["weights"]["source"],
             "export (s)": round(export["export_s"], 2),
             "export job (s)": round(job_seconds(export_jobs[model]), 1),

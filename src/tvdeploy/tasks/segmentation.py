@@ -25,8 +25,6 @@ from tvdeploy.tasks import ParityError
 TASK = TASKS[SEGMENTATION]
 # The key of the logits in the models' output dict ("aux" is the training-only auxiliary head).
 OUT_KEY = "out"
-# Example inputs: a 3:4 image after the preset (shorter side 520); unequal sides show H/W mix-ups.
-EXAMPLE_HEIGHT, EXAMPLE_WIDTH = 520, 694
 LOGITS_RANK = 4  # N, C, H, W
 CLASS_DIM = 1
 # Share of pixels whose argmax must agree (when it can discriminate): logits within tolerance
@@ -188,10 +186,28 @@ def preprocess(path: str | Path, spec: dict) -> tuple[torch.Tensor]:
 
 
 def example_inputs(info, batch: int, seed: int) -> tuple[torch.Tensor]:
-    """A seeded random batch of ``batch`` images of EXAMPLE_HEIGHT x EXAMPLE_WIDTH (the models
-    take any size; the preset fixes only the shorter side, so ``info`` sets nothing here)."""
+    """A seeded random batch of ``batch`` images of the catalog row's example shape
+    (``info.input_shape``: the preset's shorter side, landscape 3:4, e.g. 520 x 694; the models
+    take any size, real inputs follow their image)."""
     generator = torch.Generator().manual_seed(seed)
-    return (torch.randn((batch, 3, EXAMPLE_HEIGHT, EXAMPLE_WIDTH), generator=generator),)
+    return (torch.randn((batch, *info.input_shape[1:]), generator=generator),)
+
+
+def builder_kwargs(model: str, weights) -> dict[str, Any]:
+    """What torchvision's segmentation builders (0.29) derive from their DEFAULT weights besides
+    ``num_classes``, to build the same architecture with ``weights=None``: no separate backbone
+    weights (the file holds the whole model; the builders' default would download ImageNet ones),
+    and the auxiliary head where the builder takes ``aux_loss`` (fcn and deeplabv3 set it to True
+    for their weights, whose files carry ``aux_classifier``; lraspp has none and refuses it)."""
+    import inspect
+
+    from torchvision.models import get_model_builder
+
+    parameters = inspect.signature(get_model_builder(model)).parameters
+    kwargs: dict[str, Any] = {"weights_backbone": None}
+    if "aux_loss" in parameters:
+        kwargs["aux_loss"] = True
+    return kwargs
 
 
 def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: float, identity: dict) -> list[dict]:
