@@ -53,5 +53,6 @@ rule infer_cpp:
     params:
         task=lambda wc: PLAN.model(wc.model).task,
         topk=config["topk"],
+        expected_input=lambda wc: PLAN.expected_input(wc.model),
     script:
         "../scripts/infer_cpp.py"

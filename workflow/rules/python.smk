@@ -29,5 +29,6 @@ rule infer_python:
     params:
         task=lambda wc: PLAN.model(wc.model).task,
         topk=config["topk"],
+        expected_input=lambda wc: PLAN.expected_input(wc.model),
     script:
         "../scripts/infer_python.py"
