@@ -53,6 +53,17 @@ def test_spec_transform_equals_the_weights_transform(image):
     assert torch.equal(ours, expected)
 
 
+def test_the_builder_kwargs_of_a_model_come_from_its_weights_task():
+    from tvdeploy import tasks
+
+    weights = get_model_weights("fcn_resnet50").DEFAULT
+    assert tasks.task_of_weights(weights) == "segmentation"
+    assert tasks.builder_kwargs("fcn_resnet50", weights) == {"weights_backbone": None, "aux_loss": True}
+    lraspp = get_model_weights("lraspp_mobilenet_v3_large").DEFAULT
+    assert tasks.builder_kwargs("lraspp_mobilenet_v3_large", lraspp) == {"weights_backbone": None}
+    assert tasks.builder_kwargs("resnet18", get_model_weights("resnet18").DEFAULT) == {}
+
+
 def test_example_inputs_are_seeded_and_not_square():
     info = CATALOG["lraspp_mobilenet_v3_large"]
     a, b, c = (example_inputs(info, 2, seed)[0] for seed in (0, 0, 1))
