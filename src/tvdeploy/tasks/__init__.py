@@ -5,6 +5,9 @@ adapter of the model's task and never branches on the task's name.
 An adapter module defines:
 
 - ``TASK``: its registry entry.
+- ``DYNAMIC_AXES`` (optional): the input axes besides the batch whose size varies from input to
+  input, ``{axis index: name}`` (segmentation: H and W); exports make them dynamic
+  (``tvdeploy.build.exporters``). Absent: every axis but the batch is fixed.
 - ``preprocess(source, spec) -> tuple[Tensor, ...]``: a user's input (file or folder) as the
   model's input tensors for one call, each written to a ``.dat`` whose sidecar records
   ``TASK.input_layout``.

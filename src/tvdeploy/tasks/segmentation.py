@@ -26,6 +26,9 @@ TASK = TASKS[SEGMENTATION]
 # The key of the logits in the models' output dict ("aux" is the training-only auxiliary head).
 OUT_KEY = "out"
 LOGITS_RANK = 4  # N, C, H, W
+# The input axes besides the batch whose size varies (index in TASK.input_layout -> name): the
+# preset keeps the image's aspect, so H and W follow the image and every export takes any.
+DYNAMIC_AXES = {2: "height", 3: "width"}
 CLASS_DIM = 1
 # Share of pixels whose argmax must agree (when it can discriminate): logits within tolerance
 # still flip the odd near-tie pixel.
