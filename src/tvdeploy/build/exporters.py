@@ -114,9 +114,12 @@ def _dynamic_dims(example: tuple[torch.Tensor, ...], task, batch: bool = True) -
     return tuple(dict(dims) for _ in example) if dims else None
 
 
-def _openvino_shapes(example: tuple[torch.Tensor, ...], task) -> list:
-    """convert_model's input shapes of a traced module: the example's, with the batch and the
-    task's dynamic axes dynamic (-1)."""
+def _openvino_shapes(example: tuple[torch.Tensor, ...], task) -> list | None:
+    """convert_model's input shapes of a traced module where the task declares dynamic axes: the
+    example's, with the batch and those axes dynamic (-1). None elsewhere: convert_model's own
+    default (today every axis dynamic, as classification's IR has always been built)."""
+    if not dynamic_axes(task):
+        return None
     dynamic = {0, *dynamic_axes(task)}
     return [[-1 if axis in dynamic else size for axis, size in enumerate(x.shape)] for x in example]
 
