@@ -148,6 +148,12 @@ def parity_cells(checks: pd.DataFrame) -> dict:
     }
 
 
+def accuracy_text(info) -> str:
+    """A model's published accuracy by its task's metric (ImageNet acc@1, COCO-VOC mIoU), "-"
+    where the weights publish none."""
+    return f"{info.metric_value:g} {info.metric}" if pd.notna(info.metric_value) else "-"
+
+
 def input_size_text(info) -> str:
     """A model's input size in the catalog table (``info`` a catalog ModelInfo): its crop, or the
     shorter side its preset resizes to where the input follows the image (segmentation)."""
@@ -178,6 +184,7 @@ def catalog_markdown(
             "model": model,
             "params (M)": round(info.num_params / 1e6, 1),
             "GFLOPs": info.gflops,
+            "published accuracy": accuracy_text(info),
             "input": f"{input_size_text(info)} ({info.interpolation})",
             "weights": export["weights"]["source"],
             "export (s)": round(export["export_s"], 2),
