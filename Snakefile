@@ -2,8 +2,9 @@
 # Wiring only: configuration, rule modules, final targets. The logic is the tvdeploy package
 # (src/tvdeploy); workflow/rules/common.smk connects it to the rules.
 
-import pandas as pd
 from snakemake.utils import min_version, validate
+
+from tvdeploy.catalog.sheet import sheet_frame
 
 min_version("9.27")
 
@@ -13,8 +14,7 @@ configfile: "config/config.yaml"
 
 validate(config, "workflow/schemas/config.schema.yaml")
 # The model sheet, like a sample sheet: every row checked against its own schema.
-# keep_default_na: an empty cell (a float model's quantized_engine) is the empty string, not NaN.
-validate(pd.read_csv(config["model_sheet"], sep="\t", keep_default_na=False), "workflow/schemas/models.schema.yaml")
+validate(sheet_frame(config["model_sheet"]), "workflow/schemas/models.schema.yaml")
 
 
 report: "workflow/report/workflow.rst"

@@ -146,3 +146,20 @@ class DataDependent(torch.nn.Module):
         if x.sum() > 0:
             return x.flatten(1)[:, :10]
         return -x.flatten(1)[:, :10]
+
+
+class StridedSegmenter(torch.nn.Module):
+    """Per-pixel logits computed at half resolution and resized back to the input's H and W, as
+    torchvision's segmentation models do (so an export that fixed H or W would show)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.features = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU())
+        self.classifier = torch.nn.Conv2d(8, SEGMENTATION_CLASSES, 1)
+        self.eval()
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = self.classifier(self.features(x))
+        out = torch.nn.functional.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return {"out": out}

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 from torch import nn
-from toy_models import DataDependent
+from toy_models import SEGMENTATION_CLASSES, DataDependent, StridedSegmenter
 
 from tvdeploy.build import exporters
 from tvdeploy.build.exporters import build_artifact
@@ -19,7 +19,7 @@ from tvdeploy.build.records import BUILD_RECORD, ArtifactUnavailable, artifact_f
 from tvdeploy.catalog.models import random_state_dict
 from tvdeploy.harnesses import harness
 from tvdeploy.registry import BUILT_ARTIFACTS, PYTHON, RUNTIMES, failures
-from tvdeploy.tasks import classification
+from tvdeploy.tasks import classification, segmentation
 
 MODEL = "squeezenet1_1"
 
@@ -237,3 +237,34 @@ def test_a_full_disk_fails_the_build_instead_of_blaming_the_model(tmp_path, monk
     with pytest.raises(type(error), match="No space left on device"):
         build_artifact("onnx", nn.Flatten(), (torch.randn(2, 3, 4, 4),), tmp_path / "full", classification)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_only_a_task_that_declares_them_gets_dynamic_image_axes():
+    assert exporters.dynamic_axes(classification) == {}
+    assert exporters.dynamic_axes(segmentation) == {2: "height", 3: "width"}
+    example = (torch.zeros(2, 3, 52, 70),)
+    assert exporters._openvino_shapes(example, classification) is None  # convert_model's default, as before
+    assert exporters._openvino_shapes(example, segmentation) == [[-1, 3, -1, -1]]
+    # A static-batch package of a fixed-size task is static throughout.
+    assert exporters._dynamic_dims(example, classification, batch=False) is None
+    assert set(exporters._dynamic_dims(example, segmentation, batch=False)[0]) == {2, 3}
+
+
+@pytest.mark.parametrize("runtime_name", peer_runtimes())
+def test_segmentation_artifacts_take_the_height_and_width_of_any_image(tmp_path, runtime_name):
+    """Built from one example size, each artifact runs images of other sizes (square, odd, a
+    batch of two) as eager does: the real images preprocess to their own H x W."""
+    net = StridedSegmenter(seed=0)
+    kind = RUNTIMES[runtime_name].artifact
+    example = (torch.randn((2, 3, 52, 70), generator=torch.Generator().manual_seed(0)),)
+    record = build_artifact(kind, net, example, tmp_path / kind, segmentation)
+    assert record["status"] == "ok", record
+    assert record["dynamic_height"] == record["dynamic_width"] == [exporters.MIN_SIDE, exporters.MAX_SIDE]
+    torch.set_num_threads(2)
+    deployed = harness(runtime_name).load(tmp_path / kind, "toy", torch.device("cpu"))
+    for shape in ((1, 3, 52, 70), (1, 3, 52, 52), (2, 3, 64, 33)):
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+        with torch.inference_mode():
+            out = deployed(x)
+            assert out.shape == (shape[0], SEGMENTATION_CLASSES, *shape[2:])
+            torch.testing.assert_close(out, net(x)["out"], rtol=1e-4, atol=1e-5)

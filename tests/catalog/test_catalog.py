@@ -27,16 +27,43 @@ def test_sheet_matches_installed_torchvision(sheet):
         assert sheet[name] == info, f"{name}: config/models.tsv is stale, run `make model-sheet`"
 
 
-def test_sheet_has_every_classification_model(sheet):
-    # 80 float classifiers and 12 eager-quantized ones (torchvision.models.quantization).
-    assert len(sheet) == 92
+SEGMENTATION_MODELS = {
+    "fcn_resnet50",
+    "fcn_resnet101",
+    "deeplabv3_resnet50",
+    "deeplabv3_resnet101",
+    "deeplabv3_mobilenet_v3_large",
+    "lraspp_mobilenet_v3_large",
+}
+
+
+def test_sheet_has_every_classification_and_segmentation_model(sheet):
+    # 80 float classifiers, 12 eager-quantized ones (torchvision.models.quantization), 6 segmenters.
+    assert len(sheet) == 98
     assert {"googlenet", "inception_v3", "vit_h_14", "regnet_y_128gf", "squeezenet1_1"} <= set(sheet)
+    assert {m for m, info in sheet.items() if info.task == "segmentation"} == SEGMENTATION_MODELS
+    assert sum(info.task == "classification" for info in sheet.values()) == 92
     quantized = {name: info.quantized_engine for name, info in sheet.items() if info.quantized}
-    assert len(quantized) == 12 and all(info.task == "classification" for info in sheet.values())
+    assert len(quantized) == 12 and all(sheet[name].task == "classification" for name in quantized)
     assert quantized["quantized_resnet50"] == "fbgemm"
     assert quantized["quantized_mobilenet_v3_large"] == quantized["quantized_mobilenet_v2"] == "qnnpack"
     # Same preset as the float model they quantize.
     assert sheet["quantized_resnet50"].spec_id == sheet["resnet50"].spec_id
+
+
+def test_segmentation_rows_resize_without_a_crop(sheet):
+    info = sheet["lraspp_mobilenet_v3_large"]
+    assert (info.resize_size, info.crop_size, info.fixed_input_size) == (520, None, False)
+    assert info.spec_id == "r520_nocrop_bilinear_in1k"
+    # The example is the shorter side at 3:4 (the adapter's example input); real inputs follow the image.
+    assert info.input_shape == (1, 3, 520, 694)
+    assert "crop_size" not in info.preprocess_spec() and info.preprocess_spec()["resize_size"] == 520
+    # torchvision publishes "miou"; the registry names the metric "mIoU".
+    assert (info.metric, info.metric_value, info.num_classes) == ("mIoU", 57.9, 21)
+    assert sheet["deeplabv3_resnet101"].metric_value == 67.4
+    # Every segmentation model shares one preprocessed file per image.
+    assert {sheet[m].spec_id for m in SEGMENTATION_MODELS} == {info.spec_id}
+    assert sheet["resnet50"].fixed_input_size
 
 
 def test_declared_transforms_are_per_model(sheet):
@@ -57,6 +84,7 @@ def test_identical_specs_share_one_id(sheet):
         preprocess_spec_id(256, 224, "bilinear", True, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
         == sheet["resnet18"].spec_id
     )
+    assert preprocess_spec_id(520, None, "bilinear", False, (0.5,) * 3, (0.5,) * 3).startswith("r520_nocrop_bilinear_n")
 
 
 def test_sheet_roundtrip(tmp_path, sheet):
@@ -82,3 +110,20 @@ def test_unknown_model_names_closest(sheet):
     message = str(err.value)
     assert "'resnet05'" in message and "resnet50" in message
     assert "squeezenet1_0" in message
+
+
+def test_schema_requires_a_crop_exactly_where_the_task_crops():
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    from tvdeploy.catalog.sheet import sheet_frame
+
+    schema = str(REPO_ROOT / "workflow" / "schemas" / "models.schema.yaml")
+    sheet = sheet_frame(SHEET)
+    validate(sheet.copy(), schema)
+    segmentation = sheet.index[sheet["task"] == "segmentation"][0]
+    for row, crop in ((0, float("nan")), (segmentation, 224)):  # a classifier without, a segmenter with
+        bad = sheet.copy()
+        bad.loc[row, "crop_size"] = crop
+        with pytest.raises(WorkflowError, match=f"row {row}"):
+            validate(bad, schema)

@@ -1,5 +1,6 @@
 """Every catalog model, end to end at reduced cost: seeded random weights, TorchScript export
-through the generic logits wrapper, reload, and a C++ forward — all agreeing with eager."""
+through its task's deployable wrapper, reload, and a C++ forward — all agreeing with eager (the C++
+predictions compared with the Python ones by the task's own parity check)."""
 
 import gc
 import json
@@ -15,8 +16,8 @@ from tvdeploy.build.torchscript import script_deployable
 from tvdeploy.catalog.models import build_model, categories, random_state_dict
 from tvdeploy.catalog.sheet import read_sheet
 from tvdeploy.inputs.dat import write_dat
-from tvdeploy.tasks import classification
-from tvdeploy.tasks.classification import compare_outputs, output_tensor
+from tvdeploy.predict.outputs import resolve_tensor_outputs, store_tensor_outputs
+from tvdeploy.tasks import adapter
 
 pytestmark = pytest.mark.slow
 
@@ -34,20 +35,21 @@ def test_export_parity_and_cpp_forward(model, infer_binary, tmp_path):
     try:
         check_model(model, infer_binary, tmp_path)
     finally:
-        # The exports of all 92 models add up to ~15 GB: keep one model's files on disk at a time.
+        # The exports of all catalog models add up to ~15 GB: keep one model's files on disk at a time.
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def check_model(model, infer_binary, tmp_path):
     info = CATALOG[model]
+    task = adapter(info.task)
     weights = tmp_path / f"{model}.pth"
     torch.save(random_state_dict(model, seed=0), weights)  # through a file, as the workflow does
     net = build_model(model, weights)
     weights.unlink()
-    x = torch.randn(info.input_shape, generator=torch.Generator().manual_seed(0))
-    scripted, _ = script_deployable(net, (x,), classification)
+    (x,) = task.example_inputs(info, 1, 0)
+    scripted, _ = script_deployable(net, (x,), task)
     with torch.inference_mode():
-        eager = output_tensor(net(x))
+        eager = task.output_tensor(net(x))
     pt = tmp_path / f"{model}.pt"
     with quiet_torchscript_deprecation():
         scripted.save(str(pt))
@@ -56,23 +58,31 @@ def check_model(model, infer_binary, tmp_path):
     gc.collect()
     with torch.inference_mode():
         ts = reloaded(x)
-    del reloaded
-    assert ts.shape == (1, info.num_classes)
-    python_check = compare_outputs(eager, ts, RTOL, ATOL)
+    assert ts.shape == eager.shape and ts.shape[:2] == (1, info.num_classes)
+    python_check = task.compare_outputs(eager, ts, RTOL, ATOL)
     assert python_check["within_tolerance"], python_check
-    # Only random-weight quantized models may return constant logits (which prove nothing).
-    assert python_check["discriminates"] or info.quantized, python_check
+    # With random weights only the quantized classifiers (constant logits) and the segmenters (one
+    # class everywhere) may give outputs that cannot discriminate.
+    assert python_check["discriminates"] or info.quantized or info.task == "segmentation", python_check
 
     dat = tmp_path / "x.dat"
-    write_dat(x, dat, "NCHW", {"model": model})
+    write_dat(x, dat, task.TASK.input_layout, {"model": model})
     labels = tmp_path / "labels.txt"
     labels.write_text("\n".join(categories(model)) + "\n")
+    # The Python predictions of the reloaded module, then the C++ infer's, compared as the
+    # workflow's parity check compares them.
+    python_out = tmp_path / "python.json"
+    results = task.predict(reloaded, [dat], task.decoding_context(labels), torch.device("cpu"))
+    python_out.write_text(json.dumps({"results": store_tensor_outputs(results, python_out)}))
+    del reloaded
     out = tmp_path / "out.json"
     proc = subprocess.run(
         [
             str(infer_binary),
             "--model",
             str(pt),
+            "--task",
+            info.task,
             "--labels",
             str(labels),
             "--device",
@@ -88,6 +98,7 @@ def check_model(model, infer_binary, tmp_path):
         timeout=900,
     )
     assert proc.returncode == 0, proc.stderr
-    cpp = torch.tensor(json.loads(out.read_text())["results"][0]["logits"]).unsqueeze(0)
-    cpp_check = compare_outputs(ts, cpp, RTOL, ATOL)
-    assert cpp_check["within_tolerance"] and cpp_check["top5_match"], cpp_check
+    python_record = resolve_tensor_outputs(json.loads(python_out.read_text()), python_out)
+    cpp_record = resolve_tensor_outputs(json.loads(out.read_text()), out)
+    (cpp_check,) = task.compare_predictions(python_record, cpp_record, RTOL, ATOL, identity={})
+    assert cpp_check["within_tolerance"] and cpp_check.get("top5_match", True), cpp_check

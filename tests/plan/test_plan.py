@@ -320,3 +320,15 @@ def test_cpu_flags_come_from_cpuinfo(tmp_path):
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")
     assert read_cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512_bf16"}
     assert read_cpu_flags(tmp_path / "missing") == frozenset()
+
+
+def test_a_segmentation_model_plans_its_no_crop_inputs_and_their_check():
+    from tvdeploy.plan.wildcards import SPEC_PATTERN
+
+    p = plan(models=["resnet18", "lraspp_mobilenet_v3_large"])
+    assert sorted(p.specs) == ["r256_c224_bilinear_in1k", "r520_nocrop_bilinear_in1k"]
+    assert all(re.fullmatch(SPEC_PATTERN, spec) for spec in p.specs)
+    assert p.spec("r520_nocrop_bilinear_in1k")["task"] == "segmentation"
+    assert p.dats("lraspp_mobilenet_v3_large")[0] == "results/inputs/r520_nocrop_bilinear_in1k/chelsea_cat.dat"
+    assert p.expected_input("lraspp_mobilenet_v3_large")["axes"] == {"C": 3}
+    assert p.expected_input("resnet18")["axes"] == {"C": 3, "H": 224, "W": 224}

@@ -17,6 +17,13 @@ def test_memory_grows_with_weights_and_batch():
     assert run_mem_mb(r18, batch=8) - run_mem_mb(r18, batch=1) == 351
 
 
+def test_segmentation_plans_for_the_pixels_of_its_example_image():
+    lraspp = CATALOG["lraspp_mobilenet_v3_large"]  # no crop: shorter side 520, example 520 x 694
+    assert activation_mb(lraspp) == 520 * 694 / 1000
+    assert run_mem_mb(lraspp) == int(BASE_MEM_MB + 2 * weights_mb(lraspp) + 360.88)
+    assert 2000 < export_mem_mb(CATALOG["deeplabv3_resnet101"]) < 20000
+
+
 def test_largest_model_fits_the_default_profile():
     # The default profile caps the sum of mem_mb at 20000 (24 GB machine): every job must fit alone.
     assert max(export_mem_mb(info) for info in CATALOG.values()) < 20000

@@ -5,7 +5,13 @@ import json
 import torch
 
 from tvdeploy.inputs.dat import sidecar_path
-from tvdeploy.predict.outputs import TensorOutput, load_tensor_output, store_tensor_outputs
+from tvdeploy.predict.outputs import (
+    TensorOutput,
+    load_tensor_output,
+    resolve_tensor_outputs,
+    store_tensor_outputs,
+    stored_outputs,
+)
 
 
 def test_tensor_outputs_go_to_dat_files_and_come_back(tmp_path):
@@ -29,3 +35,18 @@ def test_a_record_without_tensor_outputs_writes_no_files(tmp_path):
     results = [{"input": "a.dat", "row": 0, "logits": [1.0], "topk": []}]
     assert store_tensor_outputs(results, tmp_path / "m.json") == results
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_record_resolves_to_its_tensors_and_lists_its_files(tmp_path):
+    record = tmp_path / "model.json"
+    mask = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    stored = store_tensor_outputs([{"input": "a.dat", "row": 0, "mask": TensorOutput(mask, "HW"), "n": 1}], record)
+    resolved = resolve_tensor_outputs({"program": "p", "results": stored}, record)
+    assert resolved["program"] == "p" and resolved["results"][0]["n"] == 1
+    assert torch.equal(resolved["results"][0]["mask"], mask)
+    assert stored[0]["mask"]["dat"] == "model.0.mask.dat"  # the stored record is left as it was
+    assert stored_outputs(record, {"results": stored}) == [
+        tmp_path / "model.0.mask.dat",
+        tmp_path / "model.0.mask.json",
+    ]
+    assert stored_outputs(record, {"results": [{"logits": [1.0]}]}) == []

@@ -157,7 +157,10 @@ def test_model_sheet_schema_allows_exactly_the_registry_tasks_and_their_metrics(
     assert sheet_schema["properties"]["task"]["enum"] == list(registry.TASKS)
     metrics = list(dict.fromkeys(t.accuracy_metric for t in registry.TASKS.values()))
     assert sheet_schema["properties"]["metric"]["enum"] == metrics
-    assert sheet_schema["required"] == list(sheet_schema["properties"])
+    # Every column is required, but crop_size only of the tasks whose preset crops (not segmentation's).
+    assert sheet_schema["required"] == [c for c in sheet_schema["properties"] if c != "crop_size"]
+    assert sheet_schema["then"] == {"not": {"required": ["crop_size"]}}
+    assert sheet_schema["else"] == {"required": ["crop_size"]}
 
 
 def test_model_sheet_schema_allows_exactly_the_registry_quantized_engines():

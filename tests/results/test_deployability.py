@@ -3,6 +3,7 @@
 import pandas as pd
 
 from tvdeploy.results.deployability import deployability_markdown, deployability_table
+from tvdeploy.results.frames import parity_table
 
 
 def test_deployability_matrix_records_build_run_and_parity_failures():
@@ -24,13 +25,20 @@ def test_deployability_matrix_records_build_run_and_parity_failures():
         prediction("resnet18", "openvino-python"),
         prediction("swin_t", "openvino-python", "RuntimeError: Exception from src/inference", "run error"),
     ]  # fmt: skip
-    parity = pd.DataFrame(
-        [
-            {"run": "r", "device": "cpu", "model": "resnet18", "runtime": "ts-python", "variant": "plain",
-             "reference": "eager", "max_abs_diff": 0.5, "tolerance": 0.001, "logits_max_abs": 10.0,
-             "top5_match": False, "within_tolerance": False},
-        ]
-    )  # fmt: skip
+    predictions += [prediction("lraspp", r) for r in ("eager", "ts-python", "ts-cpp", "onnxruntime")]
+    comparisons = [
+        {"device": "cpu", "model": "resnet18", "runtime": "ts-python", "variant": "plain", "image": "a",
+         "reference": "eager", "max_abs_diff": 0.5, "tolerance": 0.001, "logits_max_abs": 10.0,
+         "top5_match": False, "within_tolerance": False},
+        # Segmentation: one-class masks (not checked), agreeing masks, and a mask that differs.
+        {"device": "cpu", "model": "lraspp", "runtime": "ts-python", "variant": "plain", "image": "a",
+         "reference": "eager", "argmax_agreement": 1.0, "discriminates": False, "within_tolerance": True},
+        {"device": "cpu", "model": "lraspp", "runtime": "ts-cpp", "variant": "plain", "image": "a",
+         "reference": "eager", "argmax_agreement": 1.0, "discriminates": True, "within_tolerance": True},
+        {"device": "cpu", "model": "lraspp", "runtime": "onnxruntime", "variant": "plain", "image": "a",
+         "reference": "eager", "argmax_agreement": 0.8, "discriminates": True, "within_tolerance": False},
+    ]  # fmt: skip
+    parity = parity_table([{"run": "r", "comparisons": comparisons}], {})
     latency = pd.DataFrame(
         [{"run": "r", "device": "cpu", "model": "resnet18", "runtime": "onnxruntime", "variant": "plain",
           "batch_size": 1, "error": "onnxruntime/plain worker for resnet18: exited unexpectedly (exit status -9)"}]
@@ -41,7 +49,14 @@ def test_deployability_matrix_records_build_run_and_parity_failures():
     assert state.loc[("swin_t", "onnxruntime"), "error_class"] == "unsupported operator"
     assert state.loc[("swin_t", "openvino-python"), "error_class"] == "run error"
     assert state.loc[("resnet18", "ts-python"), "status"] == "parity failed"
-    assert state.loc[("resnet18", "ts-python"), "detail"].startswith("max |Δ| 500× tolerance (0.05 of the logits")
+    assert state.loc[("resnet18", "ts-python"), "detail"].startswith(
+        "vs eager: max |Δ| 500× tolerance (0.05 of the logits' scale), top-5 differ"
+    )
+    # An unchecked parity is its own state, never "ok"; a segmentation miss says its agreement.
+    assert state.loc[("lraspp", "ts-python"), "status"] == "parity not checked"
+    assert state.loc[("lraspp", "ts-cpp"), "status"] == "ok"
+    assert state.loc[("lraspp", "onnxruntime"), "status"] == "parity failed"
+    assert "argmax agreement 80.00%" in state.loc[("lraspp", "onnxruntime"), "detail"]
     assert state.loc[("resnet18", "onnxruntime"), "error_class"] == "benchmark: crashed"
     assert state.loc[("swin_t", "ts-python"), "status"] == state.loc[("resnet18", "openvino-python"), "status"] == "ok"
     # Runtimes in registry order, whatever order the records came in.
@@ -56,4 +71,6 @@ def test_deployability_matrix_records_build_run_and_parity_failures():
     swin_row = next(line for line in doc.splitlines() if line.startswith("| swin_t "))
     assert "✗ unsupported operator" in swin_row and "✗ run error" in swin_row and "✓" in swin_row
     assert "≠ parity" in next(line for line in doc.splitlines() if line.startswith("| resnet18 "))
+    lraspp_row = next(line for line in doc.splitlines() if line.startswith("| lraspp "))
+    assert "? parity" in lraspp_row and "≠ parity" in lraspp_row and "✓" in lraspp_row
     assert "ConversionError: aten::foo" in doc  # the failures section keeps the error

@@ -1,9 +1,18 @@
 """Records to tables (tvdeploy.results.frames): speedups, parity rows, prediction rows, overhead."""
 
+import pandas as pd
 import pytest
 from result_helpers import comparison_record
 
-from tvdeploy.results.frames import latency_table, parity_table, predictions_table
+from tvdeploy.results.frames import (
+    PARITY_AGREES,
+    PARITY_DIFFERS,
+    PARITY_NOT_CHECKED,
+    latency_table,
+    parity_table,
+    passes_parity,
+    predictions_table,
+)
 from tvdeploy.results.markdown import latency_markdown
 from tvdeploy.tasks.classification import compare_predictions
 
@@ -106,6 +115,7 @@ def test_predictions_table_rows():
             "class_index": 0,
             "label": "x",
             "probability": 0.5,
+            "pixel_fraction": None,
         }
     ]
 
@@ -138,3 +148,74 @@ def test_overhead_and_throughput_tables():
     markdown = throughput_markdown(latency_table(rows))
     assert "laptop · cpu, batch 8: throughput" in markdown and "batch 1" not in markdown
     assert "1600" in markdown and "800" in markdown  # 8 images / 5 ms, 8 images / 10 ms (pooled medians)
+
+
+def segmentation_row(runtime, image, agreement, discriminates=True):
+    """A segmentation parity row as its adapter's compare_predictions writes it."""
+    return {
+        "model": "lraspp",
+        "device": "cpu",
+        "runtime": runtime,
+        "variant": "plain",
+        "reference": "eager/plain",
+        "image": image,
+        "argmax_agreement": agreement,
+        "discriminates": discriminates,
+        "argmax_agrees": agreement >= 0.99 if discriminates else None,
+        "max_fraction_diff": 1 - agreement,
+        "within_tolerance": agreement >= 0.99 or not discriminates,
+    }
+
+
+def test_parity_table_holds_both_tasks_and_never_passes_an_unchecked_check():
+    classification = [
+        {"model": "m", "device": "cpu", "runtime": "ts-cpp", "variant": "plain", "reference": "ts-python/plain",
+         "image": "a", "max_abs_diff": 1e-6, "tolerance": 1e-3, "logits_max_abs": 5.0, "top5_match": True,
+         "within_tolerance": True},  # no "discriminates": a record from before the key, which could
+        {"model": "m", "device": "cpu", "runtime": "onnxruntime", "variant": "plain", "reference": "eager/plain",
+         "image": "a", "max_abs_diff": 0.0, "tolerance": 1e-3, "logits_max_abs": 0.0, "top5_match": True,
+         "discriminates": False, "within_tolerance": True},  # a constant logits row
+    ]  # fmt: skip
+    segmentation = [
+        segmentation_row("ts-python", "a", 1.0, discriminates=False),  # one-class masks on both images
+        segmentation_row("ts-python", "b", 1.0, discriminates=False),
+        segmentation_row("ts-cpp", "a", 0.995),  # one image could discriminate, and agrees
+        segmentation_row("ts-cpp", "b", 1.0, discriminates=False),
+        segmentation_row("onnxruntime", "a", 0.9),  # a miss
+        segmentation_row("onnxruntime", "b", 1.0, discriminates=False),
+    ]
+    table = parity_table([{"run": "r", "comparisons": classification + segmentation}], {})
+    rows = table.set_index(["model", "runtime"])
+    assert rows.loc[("m", "ts-cpp"), "verdict"] == PARITY_AGREES and rows.loc[("m", "ts-cpp"), "images_checked"] == 1
+    assert rows.loc[("m", "onnxruntime"), "verdict"] == PARITY_NOT_CHECKED
+    assert rows.loc[("lraspp", "ts-python"), "verdict"] == PARITY_NOT_CHECKED
+    assert rows.loc[("lraspp", "ts-python"), "within_tolerance"]  # within, yet not a pass
+    assert rows.loc[("lraspp", "ts-cpp"), "verdict"] == PARITY_AGREES
+    assert rows.loc[("lraspp", "ts-cpp"), ["images", "images_checked"]].tolist() == [2, 1]
+    assert rows.loc[("lraspp", "onnxruntime"), "verdict"] == PARITY_DIFFERS
+    assert rows.loc[("lraspp", "onnxruntime"), "argmax_agreement"] == 0.9
+    # Each task's fields side by side, NaN where the task does not measure them.
+    assert pd.isna(rows.loc[("lraspp", "ts-cpp"), "max_abs_diff"]) and pd.isna(
+        rows.loc[("m", "ts-cpp"), "argmax_agreement"]
+    )
+    assert rows.loc[("lraspp", "ts-cpp"), "top5_match"] is None and rows.loc[("m", "ts-cpp"), "top5_match"]
+    assert [passes_parity(v) for v in table["verdict"]] == [v == PARITY_AGREES for v in table["verdict"]]
+    assert not passes_parity(PARITY_NOT_CHECKED)
+
+
+def test_predictions_table_lists_a_segmentation_image_by_pixel_share():
+    result = {"input": "x/a.dat", "row": 0, "class_fractions": [0.25, 0.0, 0.75], "mask": {}}
+    record = {
+        "run": "r",
+        "model": "lraspp",
+        "runtime": "eager",
+        "variant": "plain",
+        "device": "cpu",
+        "results": [result],
+    }
+    table = predictions_table([record], {"lraspp": "random"})
+    assert table[["rank", "class_index", "pixel_fraction"]].to_dict("records") == [
+        {"rank": 1, "class_index": 2, "pixel_fraction": 0.75},
+        {"rank": 2, "class_index": 0, "pixel_fraction": 0.25},
+    ]
+    assert table["probability"].isna().all()

@@ -32,6 +32,7 @@ def test_catalog_rows_show_every_deployment_and_the_fastest(tmp_path):
     assert list(cells).index("ts-cpp (plain) cpu (ms)") < list(cells).index("ts-cpp (fused) cpu (ms)")
     assert cells["fastest cpu"] == "ts-cpp (fused)"
     assert cells["fastest cpu: speedup vs eager [95% CI]"] == "2.50 [2.50, 2.50]"
+    assert cells["published accuracy"] == "70 acc@1" and cells["input"] == "224 (bilinear)"
     # Every header is one cell: no "|" inside a column name.
     assert header.count("|") == row.count("|")
 
@@ -162,3 +163,27 @@ def test_latency_table_keeps_the_column_of_a_deployment_that_failed_on_every_mod
     latency.loc[failed, "error"] = "RuntimeError: no kernel"
     header = next(line for line in latency_markdown(latency).splitlines() if line.startswith("| model"))
     assert "ts-cpp" in header
+def test_a_segmentation_row_shows_its_mIoU_its_input_and_its_masks_parity(tmp_path):
+    from tvdeploy.catalog.sheet import ModelInfo
+    from tvdeploy.results.frames import parity_table, ratios_table
+    from tvdeploy.results.markdown import catalog_markdown
+
+    records = [comparison_record("s", {"eager/plain": 10.0, "ts-cpp/plain": 8.0})]
+    info = ModelInfo(
+        "s", "segmentation", "W.V1", "u", "ab", 520, None, "bilinear", True, (0.5,) * 3, (0.2,) * 3, 3_000_000, 2.1,
+        12.0, "mIoU", 57.9, 21,
+    )  # fmt: skip
+    job = tmp_path / "export.tsv"
+    job.write_text("s\th:m:s\tmax_rss\n12.5\t0:00:12\t900\n")
+    exports = {"s": {"weights": {"source": "random"}, "export_s": 3.2}}
+    check = {"model": "s", "device": "cpu", "runtime": "ts-cpp", "variant": "plain", "reference": "ts-python/plain",
+             "argmax_agreement": 0.995, "discriminates": True, "within_tolerance": True}  # fmt: skip
+    parity = parity_table([{"run": "r", "comparisons": [{**check, "image": "a"}, {**check, "image": "b"}]}], {})
+    doc = catalog_markdown(
+        {"s": info}, exports, {"s": job}, {"s": 2000}, latency_table(records), ratios_table(records), parity, "# T"
+    )
+    header, row = [line for line in doc.splitlines() if line.startswith("| ")][:2]
+    cells = dict(zip((c.strip() for c in header.split("|")), (c.strip() for c in row.split("|")), strict=True))
+    assert cells["published accuracy"] == "57.9 mIoU" and cells["input"] == "shorter side 520 (bilinear)"
+    assert cells["argmax agreement"] == "99.50%" and cells["parity"] == "1 agrees"
+    assert cells["parity max Δ / tolerance"] == "-" and cells["top-5 equal"] == ""

@@ -10,7 +10,7 @@ from result_helpers import comparison_record
 from tvdeploy.registry import paths
 from tvdeploy.results import plots
 from tvdeploy.results.deployability import deployability_table
-from tvdeploy.results.frames import latency_table, ratios_table
+from tvdeploy.results.frames import latency_table, parity_table, ratios_table
 from tvdeploy.results.summary import failure_class, summary_markdown
 
 ACCURACY = {"resnet18": 69.758, "resnet50": 80.858, "mobilenet_v3_small": 67.668, "vit_b_16": 81.072}
@@ -45,15 +45,15 @@ def tables():
     latency = latency_table(recs)
     # One noisy deployment, as a real run flags them.
     latency.loc[(latency["model"] == "resnet18") & (latency["runtime"] == "eager"), "noisy"] = True
-    parity = pd.DataFrame(
-        [
+    comparisons = {
+        d: [
             {
-                "run": RUNS[d],
                 "model": m,
                 "device": d,
                 "runtime": r,
                 "variant": "plain",
                 "reference": "eager",
+                "image": "a",
                 "max_abs_diff": 3e-3 if (m == "resnet50" and r == "ts-cpp") else 1e-6,
                 "tolerance": 1e-3,
                 "logits_max_abs": 10.0,
@@ -61,10 +61,11 @@ def tables():
                 "within_tolerance": not (m == "resnet50" and r == "ts-cpp"),
             }
             for m in MEDIANS
-            for d in ("cpu", "cuda")
             for r in ("ts-python", "ts-cpp")
         ]
-    )
+        for d in ("cpu", "cuda")
+    }
+    parity = parity_table([{"run": RUNS[d], "comparisons": rows} for d, rows in comparisons.items()], {})
     predictions = [
         {"run": RUNS[d], "device": d, "model": m, "runtime": name.split("/")[0], "variant": "plain", "error": None}
         for m, medians in MEDIANS.items()
@@ -100,7 +101,9 @@ def test_deployability_classes(tables):
     # The benchmark's failure is classified from its message; the parity miss says by how much.
     rows = deployability.set_index(["device", "model", "runtime"])
     assert rows.loc[("cpu", "vit_b_16", "ts-cpp"), "error_class"] == "benchmark: crashed"
-    assert rows.loc[("cpu", "resnet50", "ts-cpp"), "detail"].startswith("max |Δ| 3× tolerance (0.0003 of the logits")
+    assert rows.loc[("cpu", "resnet50", "ts-cpp"), "detail"].startswith(
+        "vs eager: max |Δ| 3× tolerance (0.0003 of the logits"
+    )
 
 
 @pytest.mark.parametrize("kind", [*paths.PLOTS_PER_BATCH, *paths.PLOTS_PER_DEVICE, "runs"])
@@ -186,7 +189,7 @@ def test_summary_page(tables):
     assert "paired comparisons were indistinguishable" in text
     assert "- benchmark: crashed: 1 (vit_b_16 ts-cpp (plain) on laptop · cpu)" in text
     # resnet50 ts-cpp on cpu and cuda
-    assert "- parity failed (logits beyond tolerance): 2 (resnet50 ts-cpp (plain) on gpu01 · cuda, " in text
+    assert "- parity failed (outputs beyond tolerance): 2 (resnet50 ts-cpp (plain) on gpu01 · cuda, " in text
     # An environment.json without the run's time by stage (written before it existed): no section.
     assert "Where the time goes" not in text
 
@@ -219,3 +222,15 @@ def test_failure_classes():
     assert failure_class("something else") == "other"
     assert failure_class("BuildTimeout: build took longer than 60 s") == "timeout"
     assert failure_class("OpConversionFailure: Model wasn't fully converted") == "unsupported operator"
+
+
+def test_summary_never_calls_an_unchecked_parity_an_agreement():
+    from tvdeploy.results.summary import _failure_section
+
+    unchecked = pd.DataFrame(
+        [{"run": "r", "device": "cpu", "model": "lraspp", "runtime": "ts-cpp", "variant": "plain",
+          "status": "parity not checked", "error_class": None, "detail": "vs ts-python/plain: ..."}]
+    )  # fmt: skip
+    text = _failure_section(unchecked)
+    assert "agreed" not in text
+    assert text.startswith("- parity not checked (outputs cannot discriminate, e.g. random weights): 1 (lraspp")

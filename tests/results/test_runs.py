@@ -53,6 +53,9 @@ def test_other_runs_are_found_with_their_wildcards(tmp_path):
     touch(tmp_path, "results/runs/gpu01/compare/cuda/b8/vit_b_16.json")
     touch(tmp_path, "results/runs/gpu01/predictions/cuda/ts-cpp/plain/resnet18.json")
     touch(tmp_path, "results/runs/gpu01/compare/cuda/b1/notes.txt")  # not a result
+    # A segmentation record's mask and its sidecar, beside the record: not records themselves.
+    touch(tmp_path, "results/runs/gpu01/predictions/cuda/ts-cpp/plain/lraspp_mobilenet_v3_large.0.mask.json")
+    touch(tmp_path, "results/runs/gpu01/predictions/cuda/ts-cpp/plain/lraspp_mobilenet_v3_large.0.mask.dat")
     touch(tmp_path, "results/runs/not a label/compare/cpu/b1/resnet18.json")
     p = plan(run="laptop")
     assert p.other_runs(tmp_path) == ["gpu01"]

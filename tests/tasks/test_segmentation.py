@@ -2,15 +2,20 @@
 wrapper (``out`` alone, scripted and traced), parity (scale-relative max |Δlogit| and argmax
 agreement, which a one-class reference cannot discriminate) and predictions (mask as a .dat)."""
 
+from unittest import mock
+
 import pytest
 import torch
 from conftest import REPO_ROOT
 from PIL import Image
+from torchvision.models import get_model, get_model_weights
 from torchvision.models.segmentation import FCN_ResNet50_Weights, lraspp_mobilenet_v3_large
 
-from tvdeploy.predict.outputs import load_tensor_output, store_tensor_outputs
+from tvdeploy.catalog.sheet import read_sheet
+from tvdeploy.predict.outputs import load_tensor_output, resolve_tensor_outputs, store_tensor_outputs
 from tvdeploy.tasks import ParityError, adapter, check_parity
 from tvdeploy.tasks.segmentation import (
+    builder_kwargs,
     compare_outputs,
     compare_predictions,
     deployable,
@@ -21,6 +26,8 @@ from tvdeploy.tasks.segmentation import (
     preprocess,
 )
 
+CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")
+SEGMENTATION_MODELS = [m for m, info in CATALOG.items() if info.task == "segmentation"]
 IMAGES = sorted((REPO_ROOT / "data" / "images").glob("*.*g"))
 WEIGHTS = FCN_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1
 # The preset of every torchvision segmentation weight, as a spec dict.
@@ -46,9 +53,35 @@ def test_spec_transform_equals_the_weights_transform(image):
     assert torch.equal(ours, expected)
 
 
+def test_the_builder_kwargs_of_a_model_come_from_its_weights_task():
+    from tvdeploy import tasks
+
+    weights = get_model_weights("fcn_resnet50").DEFAULT
+    assert tasks.task_of_weights(weights) == "segmentation"
+    assert tasks.builder_kwargs("fcn_resnet50", weights) == {"weights_backbone": None, "aux_loss": True}
+    lraspp = get_model_weights("lraspp_mobilenet_v3_large").DEFAULT
+    assert tasks.builder_kwargs("lraspp_mobilenet_v3_large", lraspp) == {"weights_backbone": None}
+    assert tasks.builder_kwargs("resnet18", get_model_weights("resnet18").DEFAULT) == {}
+
+
 def test_example_inputs_are_seeded_and_not_square():
-    a, b, c = (example_inputs(None, 2, seed)[0] for seed in (0, 0, 1))
+    info = CATALOG["lraspp_mobilenet_v3_large"]
+    a, b, c = (example_inputs(info, 2, seed)[0] for seed in (0, 0, 1))
     assert a.shape == (2, 3, 520, 694) and torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("model", SEGMENTATION_MODELS)
+def test_builder_kwargs_give_the_architecture_of_the_default_weights(model):
+    """With them, ``weights=None`` builds the modules the DEFAULT weights' builder builds (the aux
+    head of fcn and deeplabv3 included) without fetching backbone weights; checked on the module
+    tree, which needs no download, against the builder given the weights enum with its loading
+    stubbed out."""
+    weights = get_model_weights(model).DEFAULT
+    built = get_model(model, weights=None, num_classes=21, **builder_kwargs(model, weights))
+    with mock.patch.object(type(weights), "get_state_dict", lambda *a, **k: built.state_dict()):
+        reference = get_model(model, weights=weights)
+    assert hasattr(built, "aux_classifier") == model.startswith(("fcn_", "deeplabv3_"))
+    assert [name for name, _ in built.named_modules()] == [name for name, _ in reference.named_modules()]
 
 
 def test_mask_agreement_counts_flipped_pixels():
@@ -156,16 +189,18 @@ def test_predict_writes_the_mask_and_class_fractions(tmp_path):
     with pytest.raises(ValueError, match=r"not \[N, 4, H, W\]"):
         predict(_Fixed(logits), [dat], {"labels": [*labels, "c"]}, torch.device("cpu"))
 
-    # the same record against itself, then against one pixel changed
-    same = compare_predictions({"results": stored}, {"results": stored}, 1e-4, 1e-5, {"model": "m"}, record, record)
+    # the same record against itself, then against one pixel changed, each read back from disk
+    reference = resolve_tensor_outputs({"results": stored}, record)
+    same = compare_predictions(reference, reference, 1e-4, 1e-5, {"model": "m"})
     assert same[0]["argmax_agreement"] == 1.0 and same[0]["within_tolerance"] and same[0]["image"] == "img"
     changed = logits.clone()
     changed[0, 0, 1, 0] = 5.0  # unchanged class 0 — then move one pixel of class 2 to class 0
     changed[0, 0, 0, 0] = 5.0
     other = tmp_path / "other.json"
     stored_other = store_tensor_outputs(predict(_Fixed(changed), [dat], {"labels": labels}, "cpu"), other)
-    row = compare_predictions({"results": stored}, {"results": stored_other}, 1e-4, 1e-5, {}, record, other)[0]
+    candidate = resolve_tensor_outputs({"results": stored_other}, other)
+    row = compare_predictions(reference, candidate, 1e-4, 1e-5, {})[0]
     assert row["argmax_agreement"] == pytest.approx(5 / 6) and not row["within_tolerance"]
     assert row["max_fraction_diff"] == pytest.approx(1 / 6)
-    with pytest.raises(ValueError, match="reference_path"):
+    with pytest.raises(TypeError, match="resolve_tensor_outputs"):
         compare_predictions({"results": stored}, {"results": stored}, 1e-4, 1e-5, {})

@@ -24,6 +24,7 @@ rule compare:
         compare=config["compare"],
         task=lambda wc: PLAN.model(wc.model).task,
         quantized_engine=lambda wc: PLAN.model(wc.model).quantized_engine,
+        expected_input=lambda wc: PLAN.expected_input(wc.model),
         # Each worker's planned size, until its measured one replaces it (tvdeploy.measure.admission).
         worker_mem_mb=run_mem_mb,
         deployments=comparison_deployments,

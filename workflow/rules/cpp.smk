@@ -34,6 +34,9 @@ rule infer_cpp:
         dats=model_dats,
         sidecars=model_dat_sidecars,
         provenance=paths.WEIGHTS_PROVENANCE,
+    # A segmentation record keeps its masks beside it (<model>.<i>.mask.dat and .json sidecar,
+    # tvdeploy.predict.outputs), written before the record: not declared, as their number follows the
+    # images; check_parity reads them through the record, and reruns overwrite them.
     output:
         PLAN.here(paths.PREDICTION),
     log:
@@ -54,5 +57,6 @@ rule infer_cpp:
         task=lambda wc: PLAN.model(wc.model).task,
         quantized_engine=lambda wc: PLAN.model(wc.model).quantized_engine,
         topk=config["topk"],
+        expected_input=lambda wc: PLAN.expected_input(wc.model),
     script:
         "../scripts/infer_cpp.py"

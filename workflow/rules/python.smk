@@ -10,6 +10,9 @@ rule infer_python:
         dats=model_dats,
         sidecars=model_dat_sidecars,
         provenance=paths.WEIGHTS_PROVENANCE,
+    # A segmentation record keeps its masks beside it (<model>.<i>.mask.dat and .json sidecar,
+    # tvdeploy.predict.outputs), written before the record: not declared, as their number follows the
+    # images; check_parity reads them through the record, and reruns overwrite them.
     output:
         PLAN.here(paths.PREDICTION),
     log:
@@ -29,5 +32,6 @@ rule infer_python:
     params:
         task=lambda wc: PLAN.model(wc.model).task,
         topk=config["topk"],
+        expected_input=lambda wc: PLAN.expected_input(wc.model),
     script:
         "../scripts/infer_python.py"

@@ -1,10 +1,14 @@
-"""Snakemake script for rule check_parity: compare logits of runtimes on the real images.
+"""Snakemake script for rule check_parity: compare the predictions of runtimes on the real images,
+by the model's task's own metric (classification: logits and top-5; segmentation: argmax masks).
 
 Everything is recorded, nothing stops the run: a pair whose candidate or reference could not be
 deployed is listed with that error, a pair beyond its tolerance is logged as an error and shown
-in the tables, the summary and the deployability matrix."""
+in the tables, the summary and the deployability matrix, and a pair whose outputs cannot
+discriminate (``discriminates: false``) is logged as not checked."""
 
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
+from tvdeploy.predict.outputs import resolve_tensor_outputs
+from tvdeploy.results.frames import metric_fields
 from tvdeploy.tasks import adapter
 
 log = setup_script_logging(snakemake)
@@ -25,16 +29,18 @@ for pair in snakemake.params.pairs:
         unavailable.append({**identity, "failed": side, "error": prediction["error"]})
         log.warning("%s/%s vs %s not compared: %s failed", pair["runtime"], pair["variant"], pair["reference"], side)
         continue
+    # Outputs stored beside a record (segmentation masks) are read in for the comparison.
+    reference = resolve_tensor_outputs(reference, pair["reference_file"])
+    candidate = resolve_tensor_outputs(candidate, pair["candidate_file"])
     rows.extend(task.compare_predictions(reference, candidate, pair["rtol"], snakemake.params.atol, identity=identity))
-for row in rows:
-    log.info("%s", row)
 for r in rows:
+    label = f"{r['model']} {r['runtime']}/{r['variant']} vs {r['reference']} on {r['image']}"
     if not r["within_tolerance"]:
-        log.error(
-            "parity miss: %s %s/%s vs %s on %s: max abs diff %.3e > tolerance %.3e (logits max |x| %.3e, top-5 %s)",
-            r["model"], r["runtime"], r["variant"], r["reference"], r["image"], r["max_abs_diff"], r["tolerance"],
-            r["logits_max_abs"], r["top5_match"],
-        )  # fmt: skip
+        log.error("parity miss: %s: %s", label, metric_fields(r))
+    elif not r.get("discriminates", True):
+        log.warning("parity not checked (outputs cannot discriminate): %s: %s", label, metric_fields(r))
+    else:
+        log.info("parity: %s: %s", label, metric_fields(r))
 write_json_atomic(
     snakemake.output[0],
     {

@@ -13,6 +13,7 @@ from tvdeploy.harnesses.allocator import benchmark_allocator, benchmark_environm
 from tvdeploy.host.cluster import slurm_allocation
 from tvdeploy.host.devices import available_cores
 from tvdeploy.host.environment import machine_fingerprint
+from tvdeploy.inputs.fit import check_inputs_fit
 from tvdeploy.measure.admission import Budget
 from tvdeploy.measure.bench import Protocol, bench_threads, job_span
 from tvdeploy.measure.compare import BlockRule, Comparison, ProcessWorker
@@ -24,6 +25,8 @@ from tvdeploy.registry import Deployment
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards
 params = snakemake.params
+# A .dat that does not fit the model fails the job here, naming the file, before it is read.
+check_inputs_fit([snakemake.input.dat], **params.expected_input)
 settings = params.bench
 protocol = Protocol.from_config(settings)
 batch_size = int(wc.batch)

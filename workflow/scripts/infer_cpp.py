@@ -5,11 +5,14 @@ from tvdeploy.build.records import ArtifactUnavailable
 from tvdeploy.files import setup_script_logging, write_json_atomic
 from tvdeploy.harnesses import harness
 from tvdeploy.harnesses.cpp import CppProgramError
+from tvdeploy.inputs.fit import check_inputs_fit
 from tvdeploy.predict.infer import failure_record
 from tvdeploy.registry.failures import RUN_ERROR
 
 log = setup_script_logging(snakemake)
 wc = snakemake.wildcards
+# A .dat that does not fit the model fails the job here, naming the file, before it is read.
+check_inputs_fit(snakemake.input.dats, **snakemake.params.expected_input)
 try:
     harness(wc.runtime).infer(
         snakemake.input.infer,

@@ -3,10 +3,13 @@ a process of its own (tvdeploy.predict.infer). A model the runtime cannot load o
 process, is recorded with its error (the run goes on)."""
 
 from tvdeploy.files import setup_script_logging
+from tvdeploy.inputs.fit import check_inputs_fit
 from tvdeploy.predict import infer
 
 setup_script_logging(snakemake)
 wc = snakemake.wildcards
+# A .dat that does not fit the model fails the job here, naming the file, before it is read.
+check_inputs_fit(snakemake.input.dats, **snakemake.params.expected_input)
 infer.run(
     infer.command(
         snakemake.params.task,

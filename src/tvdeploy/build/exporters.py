@@ -40,6 +40,9 @@ ONNX_OPSET = 20
 # The largest batch a dynamic-batch artifact accepts (torch.export needs an upper bound to reason
 # with; the benchmarks use far less).
 MAX_BATCH = 1024
+# The range of a dynamic image side (torch.export needs bounds to reason with): down to a size every
+# segmentation network still downsamples (output stride 32), up to 4096 px.
+MIN_SIDE, MAX_SIDE = 32, 4096
 # torch.export specialises a dimension whose example size is 0 or 1, so the example batch is 2.
 EXAMPLE_BATCH = 2
 # The batch of an AOTInductor package compiled for a static shape (single-stream latency).
@@ -95,10 +98,35 @@ def variant_module(net: nn.Module, variant: str) -> nn.Module:
     raise ValueError(f"no artifact is built in variant '{variant}' (built: {PLAIN}, {FP16})")
 
 
-def _batch_dims(example: tuple[torch.Tensor, ...]) -> tuple[dict, ...]:
-    """Every input's first axis dynamic (one shared batch size)."""
-    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    return tuple({0: batch} for _ in example)
+def dynamic_axes(task) -> dict[int, str]:
+    """The axes besides the batch whose size the task's inputs vary in (its adapter's
+    ``DYNAMIC_AXES``, axis index -> name; none where the adapter declares none: a fixed crop)."""
+    return dict(getattr(task, "DYNAMIC_AXES", {}))
+
+
+def _dynamic_dims(example: tuple[torch.Tensor, ...], task, batch: bool = True) -> tuple[dict, ...] | None:
+    """torch.export's dynamic_shapes: every input's first axis dynamic (one shared batch size;
+    ``batch`` False: static), and the task's dynamic axes (segmentation: H and W, which follow the
+    image), each one size shared by every input. None where nothing is dynamic."""
+    dims = {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)} if batch else {}
+    for axis, name in dynamic_axes(task).items():
+        dims[axis] = torch.export.Dim(name, min=MIN_SIDE, max=MAX_SIDE)
+    return tuple(dict(dims) for _ in example) if dims else None
+
+
+def _openvino_shapes(example: tuple[torch.Tensor, ...], task) -> list | None:
+    """convert_model's input shapes of a traced module where the task declares dynamic axes: the
+    example's, with the batch and those axes dynamic (-1). None elsewhere: convert_model's own
+    default (today every axis dynamic, as classification's IR has always been built)."""
+    if not dynamic_axes(task):
+        return None
+    dynamic = {0, *dynamic_axes(task)}
+    return [[-1 if axis in dynamic else size for axis, size in enumerate(x.shape)] for x in example]
+
+
+def dynamic_record(task) -> dict:
+    """What a build record says about the artifact's dynamic axes besides the batch."""
+    return {f"dynamic_{name}": [MIN_SIDE, MAX_SIDE] for name in dynamic_axes(task).values()}
 
 
 def parameter_bytes(net: nn.Module) -> int:
@@ -118,7 +146,7 @@ def export_onnx(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path,
             dynamo=True,
             input_names=list(task.TASK.input_names),
             output_names=list(task.TASK.output_names),
-            dynamic_shapes=_batch_dims(example),
+            dynamic_shapes=_dynamic_dims(example, task),
             opset_version=ONNX_OPSET,
             verbose=False,
         )
@@ -130,6 +158,7 @@ def export_onnx(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path,
         "opset": ONNX_OPSET,
         "external_data": external,
         "dynamic_batch": [1, MAX_BATCH],
+        **dynamic_record(task),
         "versions": {"onnx": onnx.__version__},
     }
 
@@ -148,9 +177,13 @@ def convert_openvino(
         try:
             with _phase(CONVERSION_ERROR), torch.no_grad():
                 if method == "trace":
-                    model = ov.convert_model(net, example_input=example[0] if len(example) == 1 else example)
+                    model = ov.convert_model(
+                        net,
+                        example_input=example[0] if len(example) == 1 else example,
+                        input=_openvino_shapes(example, task),
+                    )
                 else:
-                    program = torch.export.export(net, example, dynamic_shapes=_batch_dims(example))
+                    program = torch.export.export(net, example, dynamic_shapes=_dynamic_dims(example, task))
                     model = ov.convert_model(program)
             break
         except _PhaseError as err:
@@ -162,6 +195,7 @@ def convert_openvino(
         "method": f"openvino.convert_model ({method})",
         "failed_attempts": attempts,
         "input_shape": str(model.inputs[0].partial_shape),
+        **dynamic_record(task),
         "compress_to_fp16": False,
         "versions": {"openvino": ov.get_version()},
     }
@@ -213,9 +247,10 @@ def package_aoti(
     net, example = net.to(device), tuple(x.to(device) for x in example)
     with _phase(EXPORT_ERROR):
         if static_batch:
-            program = torch.export.export(net, tuple(x[:STATIC_BATCH] for x in example))
+            static = tuple(x[:STATIC_BATCH] for x in example)
+            program = torch.export.export(net, static, dynamic_shapes=_dynamic_dims(static, task, batch=False))
         else:
-            program = torch.export.export(net, example, dynamic_shapes=_batch_dims(example))
+            program = torch.export.export(net, example, dynamic_shapes=_dynamic_dims(example, task))
     with _phase(COMPILE_ERROR), torch.no_grad():
         # A copy: the compiler adds its own keys to the dict it is given.
         configs = dict(settings)
@@ -227,6 +262,7 @@ def package_aoti(
         # The generated CPU code uses this machine's instruction set (-march=native).
         "cpu_vec_isa": str(pick_vec_isa()) if device.type == "cpu" else None,
         **({"static_batch": STATIC_BATCH} if static_batch else {"dynamic_batch": [1, MAX_BATCH]}),
+        **dynamic_record(task),
     }
 
 

@@ -25,6 +25,7 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 from tvdeploy.catalog.sheet import UnknownModelError
+from tvdeploy.tasks import builder_kwargs
 
 # torch.load reads this on every call; it overrides a caller that does not ask for weights_only.
 FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
@@ -46,6 +47,7 @@ def default_weights(model: str):
 # weights through the builder, so a builder that derives something else fails there.
 def _weights_derived_kwargs(model: str, weights) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"num_classes": len(weights.meta["categories"])}
+    kwargs.update(builder_kwargs(model, weights))  # the task's (segmentation: no backbone download, aux head)
     engine = quantized_engine(model)
     if engine:
         # Given no weights, a quantized builder calibrates the randomly initialised model on a

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+import math
 import re
 import sys
 from dataclasses import dataclass, fields
@@ -25,6 +26,13 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # torch.hub's convention: the file name carries the first hex digits of the sha256 after a dash.
 HASH_PREFIX_REGEX = re.compile(r"-([a-f0-9]+)\.")
+# A preset without a crop (SemanticSegmentation) resizes an image's shorter side and keeps its
+# aspect, so the model's input follows the image. Its example input (exports, parity on random
+# input, memory estimates) is a landscape 3:4 photo of that shorter side: unequal sides show H/W
+# mix-ups, and the long side is rounded up (520 -> 520 x 694).
+NO_CROP_EXAMPLE_ASPECT = 4 / 3
+# The spec id's word for "no crop" (r520_nocrop_bilinear_in1k).
+NO_CROP = "nocrop"
 
 
 class UnknownModelError(ValueError):
@@ -39,7 +47,7 @@ class ModelInfo:
     url: str
     sha256_prefix: str
     resize_size: int
-    crop_size: int
+    crop_size: int | None  # None: the preset does not crop (its cell is empty)
     interpolation: str  # torchvision InterpolationMode value: "bilinear", "bicubic", ...
     antialias: bool
     mean: tuple[float, ...]
@@ -67,15 +75,24 @@ class ModelInfo:
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
+        """The example input's NCHW shape: the crop, or without a crop the shorter side at
+        NO_CROP_EXAMPLE_ASPECT (a real input's H and W then follow its image)."""
+        if self.crop_size is None:
+            return (1, 3, self.resize_size, math.ceil(self.resize_size * NO_CROP_EXAMPLE_ASPECT))
         return (1, 3, self.crop_size, self.crop_size)
+
+    @property
+    def fixed_input_size(self) -> bool:
+        """Whether every input has input_shape's H and W (a crop), or follows its image."""
+        return self.crop_size is not None
 
     def preprocess_spec(self) -> dict:
         """How an input is preprocessed for this model: its task (whose adapter preprocesses) and
-        the preset's parameters from its weights."""
+        the preset's parameters from its weights (``crop_size`` only where the preset crops)."""
         return {
             "task": self.task,
             "resize_size": self.resize_size,
-            "crop_size": self.crop_size,
+            **({} if self.crop_size is None else {"crop_size": self.crop_size}),
             "interpolation": self.interpolation,
             "antialias": self.antialias,
             "mean": list(self.mean),
@@ -87,14 +104,16 @@ COLUMNS = [f.name for f in fields(ModelInfo)]
 
 
 def preprocess_spec_id(resize, crop, interpolation, antialias, mean, std) -> str:
-    """A readable, stable name for one preprocessing recipe; equal recipes share it."""
+    """A readable, stable name for one preprocessing recipe; equal recipes share it. ``crop`` None:
+    no crop (``r520_nocrop_bilinear_in1k``)."""
     norm = (
         "in1k"
         if (tuple(mean), tuple(std)) == (IMAGENET_MEAN, IMAGENET_STD)
         else ("n" + hashlib.sha1(repr((tuple(mean), tuple(std))).encode()).hexdigest()[:8])
     )
     aa = "" if antialias else "_noaa"
-    return f"r{resize}_c{crop}_{interpolation}_{norm}{aa}"
+    cropped = NO_CROP if crop is None else f"c{crop}"
+    return f"r{resize}_{cropped}_{interpolation}_{norm}{aa}"
 
 
 def sha256_prefix_from_url(url: str) -> str:
@@ -107,10 +126,12 @@ def _single(value) -> int:
 
 
 def published_metric(meta: dict, metric: str) -> float:
-    """``metric`` from the weights' ``_metrics`` (keyed by evaluation data set), NaN where absent."""
+    """``metric`` from the weights' ``_metrics`` (keyed by evaluation data set), NaN where absent.
+    Names match regardless of case: the registry's ``mIoU`` is torchvision's ``miou``."""
     for scores in meta.get("_metrics", {}).values():
-        if metric in scores:
-            return float(scores[metric])
+        for name, value in scores.items():
+            if name.lower() == metric.lower():
+                return float(value)
     return float("nan")
 
 
@@ -126,7 +147,8 @@ def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
         url=weights.url,
         sha256_prefix=sha256_prefix_from_url(weights.url),
         resize_size=_single(transform.resize_size),
-        crop_size=_single(transform.crop_size),
+        # SemanticSegmentation has no crop_size.
+        crop_size=_single(transform.crop_size) if hasattr(transform, "crop_size") else None,
         interpolation=transform.interpolation.value,
         antialias=bool(transform.antialias),
         mean=tuple(float(x) for x in transform.mean),
@@ -141,10 +163,10 @@ def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
     )
 
 
-# The presets whose parameters the sheet's columns hold (resize, crop, interpolation, mean, std). A
-# registered task with another preset (segmentation: no crop) joins the sheet, and so the run's
-# models, once the sheet has its columns and the workflow its inputs and outputs.
-SHEET_PRESETS = ("ImageClassification",)
+# The presets whose parameters the sheet's columns hold (resize, crop where it crops, interpolation,
+# mean, std). A registered task with another preset (video: clip length) joins the sheet, and so
+# the run's models, once the sheet has its columns and the workflow its inputs and outputs.
+SHEET_PRESETS = ("ImageClassification", "SemanticSegmentation")
 
 
 def catalog_from_torchvision() -> dict[str, ModelInfo]:
@@ -168,6 +190,8 @@ def _to_cell(value) -> str:
         return ",".join(repr(v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return ""
     return str(value)
 
 
@@ -190,7 +214,7 @@ def _parse_row(row: dict[str, str]) -> ModelInfo:
         url=row["url"],
         sha256_prefix=row["sha256_prefix"],
         resize_size=int(row["resize_size"]),
-        crop_size=int(row["crop_size"]),
+        crop_size=int(row["crop_size"]) if row["crop_size"] else None,
         interpolation=row["interpolation"],
         antialias=row["antialias"] == "true",
         mean=floats(row["mean"]),
@@ -212,6 +236,15 @@ def read_sheet(path: str | Path) -> dict[str, ModelInfo]:
         if missing:
             raise ValueError(f"{path}: model sheet lacks columns {sorted(missing)}; regenerate it")
         return {row["model"]: _parse_row(row) for row in reader}
+
+
+def sheet_frame(path: str | Path):
+    """The sheet as a pandas DataFrame, as its schema (workflow/schemas/models.schema.yaml)
+    validates it: an empty quantized_engine (a float model) is the empty string, an empty crop_size
+    (a preset without a crop) is missing."""
+    import pandas as pd
+
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values={"crop_size": [""]})
 
 
 def resolve_models(requested, catalog: dict[str, ModelInfo]) -> list[str]:

@@ -133,6 +133,9 @@ class Plan:
     def sidecars(self, model: str) -> list[str]:
         return self.model_inputs.sidecars(model)
 
+    def expected_input(self, model: str) -> dict:
+        return self.model_inputs.expected_input(model)
+
     def bench_dat(self, model: str) -> str:
         return self.model_inputs.bench_dat(model)
 

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from tvdeploy.catalog.sheet import ModelInfo
+from tvdeploy.inputs.fit import expected_input
 from tvdeploy.plan.config import ConfigError, find_model
 from tvdeploy.registry import CLASSIFICATION, TASKS, paths
 
@@ -49,6 +50,10 @@ class ModelInputs:
     def sidecars(self, model: str) -> list[str]:
         spec = self.model(model).spec_id
         return [paths.INPUT_SIDECAR.format(spec=spec, image=image) for image in self.images]
+
+    def expected_input(self, model: str) -> dict:
+        """What a model's inputs must be (tvdeploy.inputs.fit.check_inputs_fit's arguments)."""
+        return expected_input(self.model(model))
 
     def bench_dat(self, model: str) -> str:
         return paths.INPUT_DAT.format(spec=self.model(model).spec_id, image=self.bench_image)

@@ -28,7 +28,10 @@ def weights_mb(info: ModelInfo) -> float:
 
 
 def activation_mb(info: ModelInfo, batch: int = 1) -> float:
-    return ACTIVATION_MB_PER_KILOPIXEL * info.crop_size**2 / 1000 * batch
+    """Activations of ``batch`` inputs of the model's example shape: its crop, or where the input
+    follows the image (segmentation) the preset's shorter side at 3:4 (520 x 694)."""
+    height, width = info.input_shape[-2:]
+    return ACTIVATION_MB_PER_KILOPIXEL * height * width / 1000 * batch
 
 
 def export_mem_mb(info: ModelInfo) -> int:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import re
 
-from tvdeploy.registry import DEVICES, RUNTIMES, VARIANTS
+from tvdeploy.registry import DEVICES, RUNTIMES, VARIANTS, paths
 from tvdeploy.registry import runtimes_in as registry_runtimes_in
 from tvdeploy.results import runs
 
 # The preprocessing spec id's shape (tvdeploy.catalog.sheet.preprocess_spec_id).
-SPEC_PATTERN = r"r\d+_c\d+_[a-z]+_[a-z0-9]+(_noaa)?"
+SPEC_PATTERN = r"r\d+_(c\d+|nocrop)_[a-z]+_[a-z0-9]+(_noaa)?"
 # Names are checked against the catalog by Plan.model(); a plain pattern keeps DAG building fast.
-MODEL_PATTERN = r"[a-z0-9_]+"
+MODEL_PATTERN = paths.MODEL_PATTERN
 
 
 def alternation(names) -> str:

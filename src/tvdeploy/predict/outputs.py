@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from tvdeploy.inputs.dat import read_dat, write_dat
+from tvdeploy.inputs.dat import read_dat, sidecar_path, write_dat
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,36 @@ def store_tensor_outputs(results: list[dict], record_path: str | Path) -> list[d
             converted[field] = value
         stored.append(converted)
     return stored
+
+
+# The keys of a stored reference (store_tensor_outputs).
+REFERENCE_KEYS = frozenset({"dat", "shape", "layout"})
+
+
+def is_tensor_reference(value) -> bool:
+    return isinstance(value, dict) and set(value) == REFERENCE_KEYS
+
+
+def stored_outputs(record_path: str | Path, record: dict) -> list[Path]:
+    """The ``.dat`` files (and their sidecars) a prediction record refers to, beside it."""
+    record_path = Path(record_path)
+    files = []
+    for entry in record.get("results", []):
+        for value in entry.values():
+            if is_tensor_reference(value):
+                dat = record_path.with_name(value["dat"])
+                files += [dat, sidecar_path(dat)]
+    return files
+
+
+def resolve_tensor_outputs(record: dict, record_path: str | Path) -> dict:
+    """``record`` (read from ``record_path``) with every stored reference replaced by its tensor,
+    so that a task's ``compare_predictions`` reads one object whatever its outputs' sizes."""
+    results = [
+        {field: load_tensor_output(record_path, v) if is_tensor_reference(v) else v for field, v in entry.items()}
+        for entry in record.get("results", [])
+    ]
+    return {**record, "results": results}
 
 
 def load_tensor_output(record_path: str | Path, reference: dict) -> torch.Tensor:

@@ -4,6 +4,10 @@ with ``str.format``. Torch-free."""
 
 from tvdeploy.registry import DEVICE_ARTIFACTS, PLAIN
 
+# A model's name in every path (torchvision's names): no dot, so that the files a record keeps
+# beside it (a segmentation record's ``<model>.<i>.mask.dat`` and its ``.json`` sidecar,
+# tvdeploy.predict.outputs) never read as another model's record.
+MODEL_PATTERN = r"[a-z0-9_]+"
 WEIGHTS = "data/weights/{model}.pth"
 WEIGHTS_PROVENANCE = "data/weights/{model}.json"
 LABELS = "results/labels/{model}.txt"

@@ -9,14 +9,17 @@ import pandas as pd
 from tvdeploy.registry import column_label
 from tvdeploy.registry.failures import RUN_ERROR, classify_text
 from tvdeploy.results.formatting import run_title
-from tvdeploy.results.frames import RUNTIME_ORDER
+from tvdeploy.results.frames import PARITY_DIFFERS, PARITY_NOT_CHECKED, RUNTIME_ORDER
 
 # The states of one model × deployment, in the order figures and documents list them.
 DEPLOYED = "ok"
+# Ran, but its outputs could not discriminate a right runtime from a wrong one (random weights'
+# one-class masks, constant logits): not a pass, not a miss.
+PARITY_UNCHECKED = "parity not checked"
 PARITY_FAILED = "parity failed"
 FAILED = "failed"
 NOT_RUN = "not run"
-DEPLOYABILITY_STATES = (DEPLOYED, PARITY_FAILED, FAILED, NOT_RUN)
+DEPLOYABILITY_STATES = (DEPLOYED, PARITY_UNCHECKED, PARITY_FAILED, FAILED, NOT_RUN)
 DEPLOYABILITY_COLUMNS = ["run", "device", "model", "runtime", "variant", "status", "error_class", "detail"]
 
 
@@ -33,15 +36,12 @@ def deployability_table(predictions: list[dict], parity: pd.DataFrame, latency: 
             rows[key] = {"status": DEPLOYED, "error_class": None, "detail": None}
     for _, check in parity.iterrows():
         key = (check["run"], check["device"], check["model"], check["runtime"], check["variant"])
-        if key in rows and rows[key]["status"] == DEPLOYED and not check["within_tolerance"]:
-            relative = check["max_abs_diff"] / check["logits_max_abs"] if check["logits_max_abs"] else float("inf")
-            rows[key] = {
-                "status": PARITY_FAILED,
-                "error_class": "parity",
-                "detail": f"max |Δ| {check['max_abs_diff'] / check['tolerance']:.3g}× tolerance "
-                f"({relative:.2g} of the logits' scale) vs {check['reference']}, "
-                f"top-5 {'equal' if check['top5_match'] else 'differ'}",
-            }
+        if key not in rows or rows[key]["status"] != DEPLOYED:
+            continue
+        if check["verdict"] == PARITY_DIFFERS:
+            rows[key] = {"status": PARITY_FAILED, "error_class": "parity", "detail": parity_detail(check)}
+        elif check["verdict"] == PARITY_NOT_CHECKED:
+            rows[key] = {"status": PARITY_UNCHECKED, "error_class": None, "detail": parity_detail(check)}
     failed_runs = latency[latency["error"].notna() & (latency["error"] != "")] if "error" in latency else latency[:0]
     for _, row in failed_runs.iterrows():
         key = (row["run"], row["device"], row["model"], row["runtime"], row["variant"])
@@ -64,6 +64,26 @@ def deployability_table(predictions: list[dict], parity: pd.DataFrame, latency: 
     )
 
 
+def _present(check, field: str) -> bool:
+    return field in check and pd.notna(check[field])
+
+
+def parity_detail(check) -> str:
+    """A parity table row in words, from whichever metric fields its task measures."""
+    parts = []
+    if _present(check, "max_abs_diff") and _present(check, "tolerance"):
+        relative = check["max_abs_diff"] / check["logits_max_abs"] if check.get("logits_max_abs") else float("inf")
+        parts.append(
+            f"max |Δ| {check['max_abs_diff'] / check['tolerance']:.3g}× tolerance ({relative:.2g} of the logits' scale)"
+        )
+    if _present(check, "top5_match"):
+        parts.append(f"top-5 {'equal' if check['top5_match'] else 'differ'}")
+    if _present(check, "argmax_agreement"):
+        parts.append(f"argmax agreement {check['argmax_agreement']:.2%}")
+    checked = f"{int(check['images_checked'])} of {int(check['images'])} images could discriminate"
+    return f"vs {check['reference']}: " + ", ".join([*parts, checked])
+
+
 def deployability_wide(
     table: pd.DataFrame, run: str, device: str, values: str = "status", missing: str = NOT_RUN
 ) -> pd.DataFrame:
@@ -80,7 +100,7 @@ def deployability_wide(
 def deployability_markdown(table: pd.DataFrame) -> str:
     """Per run and device: the matrix (✓ deployed with parity, ≠ parity failed, ✗ failed with
     its class), the count per deployment, then every failure and parity miss with its detail."""
-    mark = {DEPLOYED: "✓", PARITY_FAILED: "≠ parity", NOT_RUN: "·"}
+    mark = {DEPLOYED: "✓", PARITY_UNCHECKED: "? parity", PARITY_FAILED: "≠ parity", NOT_RUN: "·"}
     parts = []
     for (run, device), rows in table.groupby(["run", "device"], sort=True):
         labels = [column_label(r, v) for r, v in zip(rows["runtime"], rows["variant"], strict=True)]
@@ -93,13 +113,17 @@ def deployability_markdown(table: pd.DataFrame) -> str:
         counts = counts.reindex(index=[s for s in DEPLOYABILITY_STATES if s in counts.index], columns=wide.columns)
         parts.append(f"### Deployability — {run_title(run, device)}\n")
         parts.append(
-            "✓ deployed, parity within tolerance · ≠ parity beyond tolerance · ✗ failed, with its class · "
-            "· not run\n\n" + counts.fillna(0).astype(int).to_markdown() + "\n\n" + wide.to_markdown() + "\n"
+            "✓ deployed, parity within tolerance · ? deployed, parity not checked (its outputs cannot "
+            "discriminate: not a pass) · ≠ parity beyond tolerance · ✗ failed, with its class · · not run\n\n"
+            + counts.fillna(0).astype(int).to_markdown()
+            + "\n\n"
+            + wide.to_markdown()
+            + "\n"
         )
         problems = rows[rows["status"] != DEPLOYED]
         if not problems.empty:
             parts.append(
-                "#### Failures and parity misses\n\n"
+                "#### Failures, parity misses and unchecked parity\n\n"
                 + problems[["model", "runtime", "variant", "status", "error_class", "detail"]].to_markdown(index=False)
                 + "\n"
             )

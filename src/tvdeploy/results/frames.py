@@ -157,13 +157,32 @@ def ratios_table(comparisons: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RATIO_COLUMNS)
 
 
+# A segmentation record's classes listed per image in the predictions table: the largest pixel shares.
+TOP_PIXEL_CLASSES = 5
+
+
+def _ranked_classes(result: dict) -> list[dict]:
+    """An image's ranked classes, whatever the task: classification's top-k with probabilities,
+    segmentation's classes covering the most pixels with their shares (no label: the record keeps
+    none)."""
+    if "topk" in result:
+        return result["topk"]
+    fractions = result["class_fractions"]
+    ranked = sorted((i for i, f in enumerate(fractions) if f > 0), key=lambda i: -fractions[i])
+    return [
+        {"rank": rank + 1, "class_index": i, "pixel_fraction": fractions[i]}
+        for rank, i in enumerate(ranked[:TOP_PIXEL_CLASSES])
+    ]
+
+
 def predictions_table(predictions: list[dict], weights_source: dict[str, str]) -> pd.DataFrame:
-    """One row per prediction record, image and top-k rank: the class and its probability, with
-    the weights the model ran with (the record's own, else ``weights_source`` by model)."""
+    """One row per prediction record, image and rank: the class and its probability
+    (classification's top-k) or share of the pixels (segmentation), with the weights the model
+    ran with (the record's own, else ``weights_source`` by model)."""
     rows = []
     for pred in predictions:
         for result in pred["results"]:
-            for item in result["topk"]:
+            for item in _ranked_classes(result):
                 rows.append(
                     {
                         "run": pred["run"],
@@ -175,50 +194,102 @@ def predictions_table(predictions: list[dict], weights_source: dict[str, str]) -
                         "weights_source": pred.get("weights_source") or weights_source.get(pred["model"]),
                         "rank": item["rank"],
                         "class_index": item["class_index"],
-                        "label": item["label"],
-                        "probability": item["probability"],
+                        "label": item.get("label"),
+                        "probability": item.get("probability"),
+                        "pixel_fraction": item.get("pixel_fraction"),
                     }
                 )
     table = pd.DataFrame(rows)
     return table.sort_values(["run", "model", "image", "device", "runtime", "variant", "rank"]).reset_index(drop=True)
 
 
+# A parity row's identity (tvdeploy.tasks: compare_predictions); its other fields are the task's metric.
+PARITY_KEYS = ("run", "model", "device", "runtime", "variant", "reference", "image")
+# The verdict of one deployment's parity: a miss on any image is a miss; else it agrees where at
+# least one image's outputs could discriminate, and is not checked where none could (a one-class
+# reference mask, a constant logits row: any output would have "agreed"), which is never a pass.
+PARITY_AGREES = "agrees"
+PARITY_DIFFERS = "differs"
+PARITY_NOT_CHECKED = "not checked (outputs cannot discriminate)"
+# Per deployment, from its images' rows: (column, the rows' field, how), every task's fields side
+# by side (NaN where a task does not measure one: segmentation records keep no logits).
+PARITY_AGGREGATES = (
+    ("max_abs_diff", "max_abs_diff", "max"),
+    ("tolerance", "tolerance", "min"),
+    ("logits_max_abs", "logits_max_abs", "max"),
+    ("top5_match", "top5_match", "all"),
+    ("argmax_agreement", "argmax_agreement", "min"),
+    ("max_fraction_diff", "max_fraction_diff", "max"),
+)
+PARITY_COLUMNS = [
+    *PARITY_KEYS[:2],
+    "weights_source",
+    *PARITY_KEYS[2:6],
+    "images",
+    "images_checked",
+    *(column for column, _, _ in PARITY_AGGREGATES),
+    "within_tolerance",
+    "verdict",
+]
+
+
+def metric_fields(row: dict) -> dict:
+    """A parity row's metric: every field but its identity."""
+    return {k: v for k, v in row.items() if k not in PARITY_KEYS}
+
+
+def parity_verdict(within_tolerance: bool, images_checked: int) -> str:
+    if not within_tolerance:
+        return PARITY_DIFFERS
+    return PARITY_AGREES if images_checked > 0 else PARITY_NOT_CHECKED
+
+
+def passes_parity(verdict) -> bool:
+    """Only an ``agrees`` verdict is a pass (not checked is not)."""
+    return verdict == PARITY_AGREES
+
+
+def _all_present(values: pd.Series):
+    """``all`` over the rows that have the field; None where none has it."""
+    present = values.dropna()
+    return bool(present.astype(bool).all()) if not present.empty else None
+
+
 def parity_table(parity_records: list[dict], weights_source: dict[str, str]) -> pd.DataFrame:
-    """One row per model × device × runtime × variant: worst image's diff, all top-5 equal."""
-    keys = ["run", "model", "device", "runtime", "variant", "reference"]
+    """One row per model × device × runtime × variant, whatever its task: the images compared,
+    how many of them could discriminate (a row without ``discriminates`` could: records from
+    before the key), the worst image of each metric field, whether every image was within
+    tolerance, and the verdict (parity_verdict)."""
+    keys = list(PARITY_KEYS[:6])
     rows = pd.DataFrame([{"run": rec["run"], **c} for rec in parity_records for c in rec["comparisons"]])
     if rows.empty:  # a single runtime has nothing to be compared with
-        return pd.DataFrame(
-            columns=[
-                *keys[:2],
-                "weights_source",
-                *keys[2:],
-                "images",
-                "max_abs_diff",
-                "tolerance",
-                "logits_max_abs",
-                "top5_match",
-                "within_tolerance",
-            ]
-        )
+        return pd.DataFrame(columns=PARITY_COLUMNS)
+    fields = [field for _, field, _ in PARITY_AGGREGATES]
+    rows = rows.reindex(columns=[*rows.columns, *(f for f in fields if f not in rows.columns)])
+    checked = rows["discriminates"] if "discriminates" in rows else pd.Series(True, index=rows.index)
+    rows = rows.assign(
+        _checked=checked.fillna(True).astype(bool), within_tolerance=rows["within_tolerance"].astype(bool)
+    )
+    how = {"all": _all_present, "min": "min", "max": "max"}
     table = (
         rows.groupby(keys, sort=True)
         .agg(
             images=("image", "count"),
-            max_abs_diff=("max_abs_diff", "max"),
-            tolerance=("tolerance", "min"),
-            logits_max_abs=("logits_max_abs", "max"),
-            top5_match=("top5_match", "all"),
+            images_checked=("_checked", "sum"),
+            **{column: (field, how[agg]) for column, field, agg in PARITY_AGGREGATES},
             within_tolerance=("within_tolerance", "all"),
         )
         .reset_index()
     )
+    table["verdict"] = [
+        parity_verdict(ok, n) for ok, n in zip(table["within_tolerance"], table["images_checked"], strict=True)
+    ]
     sources = [
         weights_source.get((run, model), weights_source.get(model))
         for run, model in zip(table["run"], table["model"], strict=True)
     ]
     table.insert(2, "weights_source", sources)
-    return table
+    return table[PARITY_COLUMNS]
 
 
 def overhead_table(records: list[dict]) -> pd.DataFrame:

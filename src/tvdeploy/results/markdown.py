@@ -130,6 +130,36 @@ def builds_markdown(builds: pd.DataFrame) -> str:
     return "### Build cost per artifact\n\n" + summary.round(1).to_markdown() + "\n"
 
 
+def parity_cells(checks: pd.DataFrame) -> dict:
+    """A model's parity checks (parity table rows) in the catalog table, whatever its task: the
+    worst max |Δ| / tolerance and top-5 where logits were compared, the lowest argmax agreement
+    where masks were, and the verdicts counted ("-" where a task does not measure a field)."""
+    if checks.empty:
+        return {"parity max Δ / tolerance": "-", "top-5 equal": None, "argmax agreement": "-", "parity": "-"}
+    ratio = (checks["max_abs_diff"] / checks["tolerance"]).max()
+    top5 = checks["top5_match"].dropna()
+    agreement = checks["argmax_agreement"].min()
+    verdicts = checks["verdict"].value_counts()
+    return {
+        "parity max Δ / tolerance": f"{ratio:.2g}" if pd.notna(ratio) else "-",
+        "top-5 equal": bool(top5.astype(bool).all()) if not top5.empty else None,
+        "argmax agreement": f"{agreement:.2%}" if pd.notna(agreement) else "-",
+        "parity": ", ".join(f"{n} {verdict}" for verdict, n in verdicts.items()),
+    }
+
+
+def accuracy_text(info) -> str:
+    """A model's published accuracy by its task's metric (ImageNet acc@1, COCO-VOC mIoU), "-"
+    where the weights publish none."""
+    return f"{info.metric_value:g} {info.metric}" if pd.notna(info.metric_value) else "-"
+
+
+def input_size_text(info) -> str:
+    """A model's input size in the catalog table (``info`` a catalog ModelInfo): its crop, or the
+    shorter side its preset resizes to where the input follows the image (segmentation)."""
+    return str(info.crop_size) if info.fixed_input_size else f"shorter side {info.resize_size}"
+
+
 def catalog_markdown(
     catalog: dict,
     exports: dict[str, dict],
@@ -154,7 +184,8 @@ def catalog_markdown(
             "model": model,
             "params (M)": round(info.num_params / 1e6, 1),
             "GFLOPs": info.gflops,
-            "input": f"{info.crop_size} ({info.interpolation})",
+            "published accuracy": accuracy_text(info),
+            "input": f"{input_size_text(info)} ({info.interpolation})",
             "weights": export["weights"]["source"],
             "export (s)": round(export["export_s"], 2),
             "export job (s)": round(job_seconds(export_jobs[model]), 1),
@@ -180,10 +211,7 @@ def catalog_markdown(
             label = f"{candidate.runtime} / {reference.runtime} {c['device']} [95% CI]"
             row[label] = f"{interval_text(c['ratio'], c['ci_low'], c['ci_high'])} {c['verdict']}"
         checks = parity[parity["model"] == model]
-        row["parity max Δ / tolerance"] = (
-            f"{(checks['max_abs_diff'] / checks['tolerance']).max():.2g}" if not checks.empty else "-"
-        )
-        row["top-5 equal"] = bool(checks["top5_match"].all()) if not checks.empty else None
+        row.update(parity_cells(checks))
         rows.append(row)
     return header + "\n\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n"
 

@@ -33,7 +33,8 @@ WIDTH_IN = 9.0
 MARKERS = "os^Dvph<>*"
 # Deployability classes, in the heat map's colour order.
 DEPLOYABILITY = DEPLOYABILITY_STATES
-DEPLOYABILITY_COLOURS = ("#4caf50", "#ffb300", "#e53935", "#e0e0e0")
+# ok green, parity not checked blue-grey (not a pass), parity failed amber, failed red, not run grey.
+DEPLOYABILITY_COLOURS = ("#4caf50", "#90a4ae", "#ffb300", "#e53935", "#e0e0e0")
 # Accuracy figure: x range extended left by this factor for the labels, label offset and spacing
 # in axes fractions.
 LABEL_ROOM_FACTOR = 8.0

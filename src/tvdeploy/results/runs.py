@@ -46,9 +46,16 @@ def in_run(pattern: str, run: str) -> str:
     return pattern.replace("{run}", run)
 
 
+# What a wildcard of a path pattern matches where it is narrower than "anything but /".
+WILDCARD_VALUES = {"model": paths.MODEL_PATTERN}
+
+
 def _pattern_regex(pattern: str) -> re.Pattern:
     parts = re.split(r"\{(\w+)\}", pattern)
-    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts))
+    regex = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>{WILDCARD_VALUES.get(part, '[^/]+')})"
+        for i, part in enumerate(parts)
+    )
     return re.compile(f"^{regex}$")
 
 

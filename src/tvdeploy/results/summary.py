@@ -7,7 +7,7 @@ import pandas as pd
 
 from tvdeploy.registry import EAGER, column_label
 from tvdeploy.registry.failures import OTHER, classify_text
-from tvdeploy.results.deployability import FAILED, PARITY_FAILED
+from tvdeploy.results.deployability import FAILED, PARITY_FAILED, PARITY_UNCHECKED
 from tvdeploy.results.formatting import interval_text, run_title
 from tvdeploy.results.markdown import time_by_stage_markdown
 from tvdeploy.results.plots import fastest_per_model, pareto_front, with_accuracy
@@ -118,16 +118,19 @@ def _verdict_counts(ratios: pd.DataFrame) -> str:
 def _failure_section(deployability: pd.DataFrame) -> str:
     """Every deployment that did not deploy cleanly, by failure class (build, inference or
     benchmark) and parity misses, from the deployability table."""
-    problems = deployability[deployability["status"].isin([FAILED, PARITY_FAILED])]
+    problems = deployability[deployability["status"].isin([FAILED, PARITY_FAILED, PARITY_UNCHECKED])]
     if problems.empty:
         return "No deployment failed, and every one agreed with its reference within tolerance.\n"
     lines = []
-    for (status, cls), group in problems.groupby(["status", "error_class"], sort=True):
+    for (status, cls), group in problems.groupby(["status", "error_class"], sort=True, dropna=False):
         which = ", ".join(
             f"{row.model} {column_label(row.runtime, row.variant)} on {run_title(row.run, row.device)}"
             for row in group.itertuples()
         )
-        label = "parity failed (logits beyond tolerance)" if status == PARITY_FAILED else cls
+        label = {
+            PARITY_FAILED: "parity failed (outputs beyond tolerance)",
+            PARITY_UNCHECKED: "parity not checked (outputs cannot discriminate, e.g. random weights)",
+        }.get(status, cls)
         lines.append(f"- {label}: {len(group)} ({which})")
     return "\n".join(lines) + "\n"
 

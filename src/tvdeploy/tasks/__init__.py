@@ -5,6 +5,9 @@ adapter of the model's task and never branches on the task's name.
 An adapter module defines:
 
 - ``TASK``: its registry entry.
+- ``DYNAMIC_AXES`` (optional): the input axes besides the batch whose size varies from input to
+  input, ``{axis index: name}`` (segmentation: H and W); exports make them dynamic
+  (``tvdeploy.build.exporters``). Absent: every axis but the batch is fixed.
 - ``preprocess(source, spec) -> tuple[Tensor, ...]``: a user's input (file or folder) as the
   model's input tensors for one call, each written to a ``.dat`` whose sidecar records
   ``TASK.input_layout``.
@@ -25,8 +28,15 @@ An adapter module defines:
   ``--task TASK.name``; ``context`` holds what decoding needs (e.g. labels, topk). A large
   output field is returned as a ``tvdeploy.predict.outputs.TensorOutput`` and stored as a
   ``.dat`` beside the record instead of JSON.
+- ``builder_kwargs(model, weights) -> dict`` (optional): what torchvision's builder derives from
+  the DEFAULT weights besides ``num_classes`` (segmentation: ``weights_backbone=None``, and
+  ``aux_loss=True`` for fcn/deeplabv3), for building the architecture with ``weights=None``
+  (``tvdeploy.tasks.builder_kwargs`` finds the adapter from the weights' preset).
 - ``compare_predictions(reference, candidate, rtol, atol, identity) -> list[dict]``: parity rows
-  of two prediction records on the real inputs.
+  of two prediction records on the real inputs, their stored tensor outputs read back in
+  (``tvdeploy.predict.outputs.resolve_tensor_outputs``). A row's ``within_tolerance`` is its
+  verdict; ``discriminates: False`` says the outputs could not tell a wrong runtime from a right
+  one (e.g. a one-class reference mask), so the row is not checked, whatever its verdict.
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from tvdeploy.registry.tasks import task
+from tvdeploy.registry.tasks import TASKS, task
 
 
 class ParityError(RuntimeError):
@@ -50,3 +60,20 @@ def check_parity(task_name: str, label: str, comparison: dict) -> None:
     """ParityError naming ``label`` when ``comparison`` (the task's metric) is out of tolerance."""
     if not comparison["within_tolerance"]:
         raise ParityError(adapter(task_name).parity_message(label, comparison))
+
+
+def task_of_weights(weights) -> str:
+    """The registry task whose preset a torchvision weights enum member's transforms() is."""
+    preset = getattr(weights.transforms, "func", weights.transforms).__name__
+    names = [t.name for t in TASKS.values() if t.preset == preset]
+    if not names:
+        raise ValueError(f"{weights}: no registered task preprocesses with {preset}")
+    return names[0]
+
+
+def builder_kwargs(model: str, weights) -> dict:
+    """What torchvision's builder of ``model`` derives from its DEFAULT ``weights`` for its task,
+    beyond ``num_classes`` (the task adapter's optional ``builder_kwargs``; none where it has none),
+    so that ``weights=None`` builds the architecture the weights' file fits, fetching nothing."""
+    derive = getattr(adapter(task_of_weights(weights)), "builder_kwargs", None)
+    return derive(model, weights) if derive is not None else {}

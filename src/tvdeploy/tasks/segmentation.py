@@ -18,16 +18,17 @@ from torchvision.transforms._presets import SemanticSegmentation
 from tvdeploy.inputs import input_name
 from tvdeploy.inputs.dat import read_dat
 from tvdeploy.inputs.images import load_rgb_image
-from tvdeploy.predict.outputs import TensorOutput, load_tensor_output
+from tvdeploy.predict.outputs import TensorOutput
 from tvdeploy.registry.tasks import SEGMENTATION, TASKS
 from tvdeploy.tasks import ParityError
 
 TASK = TASKS[SEGMENTATION]
 # The key of the logits in the models' output dict ("aux" is the training-only auxiliary head).
 OUT_KEY = "out"
-# Example inputs: a 3:4 image after the preset (shorter side 520); unequal sides show H/W mix-ups.
-EXAMPLE_HEIGHT, EXAMPLE_WIDTH = 520, 694
 LOGITS_RANK = 4  # N, C, H, W
+# The input axes besides the batch whose size varies (index in TASK.input_layout -> name): the
+# preset keeps the image's aspect, so H and W follow the image and every export takes any.
+DYNAMIC_AXES = {2: "height", 3: "width"}
 CLASS_DIM = 1
 # Share of pixels whose argmax must agree (when it can discriminate): logits within tolerance
 # still flip the odd near-tie pixel.
@@ -188,27 +189,36 @@ def preprocess(path: str | Path, spec: dict) -> tuple[torch.Tensor]:
 
 
 def example_inputs(info, batch: int, seed: int) -> tuple[torch.Tensor]:
-    """A seeded random batch of ``batch`` images of EXAMPLE_HEIGHT x EXAMPLE_WIDTH (the models
-    take any size; the preset fixes only the shorter side, so ``info`` sets nothing here)."""
+    """A seeded random batch of ``batch`` images of the catalog row's example shape
+    (``info.input_shape``: the preset's shorter side, landscape 3:4, e.g. 520 x 694; the models
+    take any size, real inputs follow their image)."""
     generator = torch.Generator().manual_seed(seed)
-    return (torch.randn((batch, 3, EXAMPLE_HEIGHT, EXAMPLE_WIDTH), generator=generator),)
+    return (torch.randn((batch, *info.input_shape[1:]), generator=generator),)
 
 
-def compare_predictions(
-    reference: dict,
-    candidate: dict,
-    rtol: float,
-    atol: float,
-    identity: dict,
-    reference_path: str | Path | None = None,
-    candidate_path: str | Path | None = None,
-) -> list[dict]:
+def builder_kwargs(model: str, weights) -> dict[str, Any]:
+    """What torchvision's segmentation builders (0.29) derive from their DEFAULT weights besides
+    ``num_classes``, to build the same architecture with ``weights=None``: no separate backbone
+    weights (the file holds the whole model; the builders' default would download ImageNet ones),
+    and the auxiliary head where the builder takes ``aux_loss`` (fcn and deeplabv3 set it to True
+    for their weights, whose files carry ``aux_classifier``; lraspp has none and refuses it)."""
+    import inspect
+
+    from torchvision.models import get_model_builder
+
+    parameters = inspect.signature(get_model_builder(model)).parameters
+    kwargs: dict[str, Any] = {"weights_backbone": None}
+    if "aux_loss" in parameters:
+        kwargs["aux_loss"] = True
+    return kwargs
+
+
+def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: float, identity: dict) -> list[dict]:
     """One parity row per image: the argmax agreement of the candidate's mask with the
-    reference's, and the largest difference of their class fractions. The masks are ``.dat``
-    files beside each record, so the records' paths are needed (``rtol``/``atol`` judge logits,
-    which the records do not keep)."""
-    if reference_path is None or candidate_path is None:
-        raise ValueError("segmentation records keep their masks beside them: pass reference_path and candidate_path")
+    reference's, and the largest difference of their class fractions. The records' masks are
+    tensors (stored as ``.dat`` files beside each record: read them with
+    tvdeploy.predict.outputs.resolve_tensor_outputs); ``rtol``/``atol`` judge logits, which the
+    records do not keep."""
     ref_by_key = {(input_name(r["input"]), r.get("row", 0)): r for r in reference["results"]}
     rows = []
     for result in candidate["results"]:
@@ -216,9 +226,10 @@ def compare_predictions(
         if key not in ref_by_key:
             raise KeyError(f"reference predictions lack image {key[0]} (row {key[1]})")
         expected = ref_by_key[key]
-        agreement = mask_agreement(
-            load_tensor_output(reference_path, expected["mask"]), load_tensor_output(candidate_path, result["mask"])
-        )
+        for record, entry in (("reference", expected), ("candidate", result)):
+            if not isinstance(entry["mask"], torch.Tensor):
+                raise TypeError(f"the {record}'s mask of {key[0]} is not read in: resolve_tensor_outputs first")
+        agreement = mask_agreement(expected["mask"], result["mask"])
         fraction_diff = max(
             abs(a - b) for a, b in zip(expected["class_fractions"], result["class_fractions"], strict=True)
         )
