@@ -68,3 +68,28 @@ def test_worker_batches_inputs_of_any_rank():
     clip = torch.arange(3 * 4 * 2 * 2, dtype=torch.float32).reshape(1, 3, 4, 2, 2)
     batch = batch_of(clip, 3)
     assert batch.shape == (3, 3, 4, 2, 2) and batch.is_contiguous() and torch.equal(batch[2], clip[0])
+
+
+def test_torchscript_harness_selects_a_quantized_models_engine_before_loading(tmp_path):
+    from tvdeploy.build.load import quiet_torchscript_deprecation
+    from tvdeploy.catalog.models import build_model
+
+    model = "quantized_mobilenet_v2"  # packed for qnnpack
+    weights = tmp_path / f"{model}.pth"
+    torch.save(random_state_dict(model, seed=0), weights)
+    path = tmp_path / f"{model}.pt"
+    with quiet_torchscript_deprecation():
+        torch.jit.script(build_model(model, weights)).save(str(path))
+    before = torch.backends.quantized.engine
+    try:
+        torch.backends.quantized.engine = "x86"
+        module = harness("ts-python").load(path, model, torch.device("cpu"))
+        assert torch.backends.quantized.engine == "qnnpack"
+        with torch.inference_mode():
+            assert module(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
+        # A file of no torchvision model (a probe, a hand-made module) loads under the engine as it is.
+        torch.backends.quantized.engine = "x86"
+        harness("ts-python").load(path, "hand-made", torch.device("cpu"))
+        assert torch.backends.quantized.engine == "x86"
+    finally:
+        torch.backends.quantized.engine = before

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torchvision.models import list_models
 
 from tvdeploy.build.load import load_torchscript
 from tvdeploy.catalog.models import check_quantized_device, select_quantized_engine
@@ -14,7 +15,9 @@ from tvdeploy.registry import VARIANTS
 
 
 def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain"):
-    if model:  # "": a probe module of no catalog model (harness_overhead)
+    # The file of a torchvision model selects its quantized engine first; any other TorchScript
+    # file (harness_overhead's probe, a hand-made model) loads as it is.
+    if model in list_models():
         check_quantized_device(model, device)
         select_quantized_engine(model)
     return load_torchscript(artifact, device, VARIANTS[variant].load_transform)
