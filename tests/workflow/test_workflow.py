@@ -1,6 +1,7 @@
 """End to end: the real Snakefile through Snakemake on a tiny config, in a copy of the repo."""
 
 import json
+import math
 import os
 import re
 import shutil
@@ -14,7 +15,16 @@ import yaml
 from conftest import REPO_ROOT
 from workflow_helpers import MODELS, RUN, RUNTIMES, copy_workflow, planned_jobs, snakemake
 
+from tvdeploy.catalog.sheet import read_sheet
+from tvdeploy.results.frames import PARITY_AGREES, PARITY_NOT_CHECKED
+
 pytestmark = pytest.mark.slow
+
+CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")
+CLASSIFIERS = [m for m in MODELS if CATALOG[m].task == "classification"]
+SEGMENTERS = [m for m in MODELS if CATALOG[m].task == "segmentation"]
+# Parity checks per model: ts-python, onnxruntime and openvino-python against eager, ts-cpp against ts-python.
+CHECKS_PER_MODEL = 4
 
 # CI sets it: there a missing browser must fail the report check, not skip it.
 REQUIRE_BROWSER_ENV = "TVDEPLOY_REQUIRE_BROWSER"
@@ -83,10 +93,9 @@ def test_every_ratio_that_matters_has_an_interval(run_dir):
 def test_catalog_doc_renders_the_run(run_dir):
     snakemake(run_dir, "docs/generated/catalog.md")
     doc = (run_dir / "docs" / "generated" / "catalog.md").read_text()
-    assert (
-        f"Models: {len(MODELS)}; latency rows: {len(MODELS) * len(RUNTIMES)}; parity rows within tolerance: 8 of 8"
-        in doc
-    )
+    checks = CHECKS_PER_MODEL * len(MODELS)
+    assert f"Models: {len(MODELS)}; latency rows: {len(MODELS) * len(RUNTIMES)}; parity rows: {checks}, " in doc
+    assert f"top-5 equal in {CHECKS_PER_MODEL * len(CLASSIFIERS)} of {CHECKS_PER_MODEL * len(CLASSIFIERS)}" in doc
     wall = re.search(r"Wall time of the run: ([\d.]+) min .* less 0 idle gap", doc)
     assert wall and 0 < float(wall.group(1)) < 30, doc[:1500]
     assert "ts-cpp / ts-python cpu [95% CI]" in doc and "paired verdicts:" in doc
@@ -96,14 +105,20 @@ def test_catalog_doc_renders_the_run(run_dir):
     assert "| downloads " in by_stage and "| comparisons" in by_stage
     rows = [line for line in per_model.splitlines() if line.startswith("| ") and not line.startswith("| model")]
     assert sorted(row.split("|")[1].strip() for row in rows) == sorted(MODELS)
-    assert all("| True " in row for row in rows)  # top-5 equal
+    assert all("| True " in row for row in rows if row.split("|")[1].strip() in CLASSIFIERS)  # top-5 equal
     assert "time vs eager" in comparisons and "time vs onnxruntime" in comparisons
     # The default config's catalog goal, judged from this run's ratios.
     assert "### Performance goals" in comparisons and f"geometric mean over {len(MODELS)} models" in comparisons
     # The deployability matrix: every model deployed everywhere, and what each build cost.
     matrix = comparisons.split("### Deployability — tiny · cpu")[1]
-    cells = [line for line in matrix.splitlines() if line.startswith(("| squeezenet1_1 ", "| mobilenet_v3_small "))]
+    cells = [line for line in matrix.splitlines() if line.startswith(tuple(f"| {m} " for m in CLASSIFIERS))]
     assert "| openvino-python" in matrix and len(cells) == 2 and all(line.count("✓") == 5 for line in cells)
+    # The segmentation model: eager deployed; each other deployment agreed or could not be checked
+    # (random weights give one-class masks), never shown as a pass without a check.
+    # (the first line of the model: the matrix's; the unchecked ones are listed again below it).
+    segmenter = next(line for line in matrix.splitlines() if line.startswith(tuple(f"| {m} " for m in SEGMENTERS)))
+    assert segmenter.count("✓") + segmenter.count("? parity") == 5 and "✗" not in segmenter
+    assert "Failures, parity misses and unchecked parity" in matrix
     assert "| onnx " in matrix and "| openvino " in matrix
 
 
@@ -111,9 +126,17 @@ def test_cpp_top5_equals_python_torchscript_top5(run_dir):
     preds = table(run_dir, "predictions.csv")
     assert set(preds["image"]) == {"chelsea_cat", "coffee_cup", "falcon9_rocket"}
     key = ["model", "image", "rank"]
+    # The segmentation model's rows: its classes by share of the pixels, the same in C++ and Python.
+    masks = preds[preds["model"].isin(SEGMENTERS)]
+    cpp_masks = masks[masks["runtime"] == "ts-cpp"].set_index(key).sort_index()
+    py_masks = masks[masks["runtime"] == "ts-python"].set_index(key).sort_index()
+    assert set(masks["image"]) == set(preds["image"]) and masks["probability"].isna().all()
+    assert (cpp_masks["class_index"] == py_masks["class_index"]).all()
+    assert ((cpp_masks["pixel_fraction"] - py_masks["pixel_fraction"]).abs() < 1e-2).all()
+    preds = preds[preds["model"].isin(CLASSIFIERS)]
     cpp = preds[preds["runtime"] == "ts-cpp"].set_index(key).sort_index()
     py = preds[preds["runtime"] == "ts-python"].set_index(key).sort_index()
-    assert len(cpp) == len(MODELS) * 3 * 5
+    assert len(cpp) == len(CLASSIFIERS) * 3 * 5
     assert (cpp["class_index"] == py["class_index"]).all()
     assert (cpp["label"] == py["label"]).all()
     assert ((cpp["probability"] - py["probability"]).abs() < 1e-5).all()
@@ -125,8 +148,24 @@ def test_parity_within_tolerance(run_dir):
     assert pairs == {(m, r, "eager") for m in MODELS for r in ("ts-python", "onnxruntime", "openvino-python")} | {
         (m, "ts-cpp", "ts-python/plain") for m in MODELS
     }
-    assert parity["within_tolerance"].all() and parity["top5_match"].all()
-    assert (parity["max_abs_diff"] <= parity["tolerance"]).all()
+    assert parity["within_tolerance"].all()
+    logits = parity[parity["model"].isin(CLASSIFIERS)]
+    assert logits["top5_match"].all() and (logits["max_abs_diff"] <= logits["tolerance"]).all()
+    assert (logits["verdict"] == PARITY_AGREES).all()
+    # Segmentation: every pixel's class compared (masks read from the .dat files beside each
+    # record), agreeing, or not checked where the reference mask is one class.
+    masks = parity[parity["model"].isin(SEGMENTERS)]
+    assert len(masks) == CHECKS_PER_MODEL * len(SEGMENTERS) and masks["max_abs_diff"].isna().all()
+    assert (masks["argmax_agreement"] >= 0.99).all() and masks["verdict"].isin(
+        [PARITY_AGREES, PARITY_NOT_CHECKED]
+    ).all()
+    assert ((masks["verdict"] == PARITY_AGREES) == (masks["images_checked"] > 0)).all()
+    for model in SEGMENTERS:
+        record_path = run_dir / "results" / "runs" / RUN / "predictions" / "cpu" / "ts-cpp" / "plain" / f"{model}.json"
+        record = json.loads(record_path.read_text())
+        for index, result in enumerate(record["results"]):
+            assert result["mask"]["dat"] == f"{model}.{index}.mask.dat"
+            assert (record_path.parent / result["mask"]["dat"]).stat().st_size == 4 * math.prod(result["mask"]["shape"])
 
 
 def test_deployability_and_build_cost_tables(run_dir):
@@ -134,7 +173,11 @@ def test_deployability_and_build_cost_tables(run_dir):
     assert sorted(zip(deployability["model"], deployability["runtime"], strict=True)) == sorted(
         (m, r) for m in MODELS for r in RUNTIMES
     )
-    assert (deployability["status"] == "ok").all()
+    classified = deployability[deployability["model"].isin(CLASSIFIERS)]
+    assert (classified["status"] == "ok").all()
+    segmented = deployability[deployability["model"].isin(SEGMENTERS)]
+    assert segmented["status"].isin(["ok", "parity not checked"]).all()
+    assert (segmented[segmented["runtime"] == "eager"]["status"] == "ok").all()
     builds = table(run_dir, "builds.csv")
     assert sorted(zip(builds["model"], builds["artifact"], strict=True)) == sorted(
         (m, a) for m in MODELS for a in ("torchscript", "onnx", "openvino")
@@ -147,6 +190,11 @@ def test_deployability_and_build_cost_tables(run_dir):
     # The tables read the record's copy kept beside the folders.
     kept = run_dir / "results" / "builds" / "onnx" / "squeezenet1_1.json"
     assert json.loads(kept.read_text()) == json.loads((onnx_folder / "build.json").read_text())
+    # Segmentation artifacts take the image's H and W (the three images preprocess to their own sizes).
+    for model in SEGMENTERS:
+        for artifact in ("onnx", "openvino"):
+            build = json.loads((run_dir / "results" / artifact / model / "build.json").read_text())
+            assert build["dynamic_height"] and build["dynamic_width"], build
 
 
 def test_dropped_artifacts_are_deleted_after_use_and_not_rebuilt(run_dir, tmp_path):
