@@ -163,6 +163,8 @@ def test_latency_table_keeps_the_column_of_a_deployment_that_failed_on_every_mod
     latency.loc[failed, "error"] = "RuntimeError: no kernel"
     header = next(line for line in latency_markdown(latency).splitlines() if line.startswith("| model"))
     assert "ts-cpp" in header
+
+
 def test_a_segmentation_row_shows_its_mIoU_its_input_and_its_masks_parity(tmp_path):
     from tvdeploy.catalog.sheet import ModelInfo
     from tvdeploy.results.frames import parity_table, ratios_table
