@@ -24,6 +24,19 @@ def test_random_weights_are_seeded_and_shaped_like_the_published_file():
     assert any(k.startswith("aux1.") for k in a)
 
 
+def test_random_weights_of_a_zero_initialised_head_discriminate(tmp_path):
+    # torchvision starts the ViT head at zero; left so, every logit is 0 and parity proves nothing.
+    state = random_state_dict("vit_b_32", seed=0)
+    head = state["heads.head.weight"]
+    assert head.any() and torch.equal(head, random_state_dict("vit_b_32", seed=0)["heads.head.weight"])
+    assert not torch.equal(head, random_state_dict("vit_b_32", seed=1)["heads.head.weight"])
+    path = tmp_path / "vit_b_32.pth"
+    torch.save(state, path)
+    with torch.inference_mode():
+        logits = build_model("vit_b_32", path)(torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0)))
+    assert float(logits.std()) > 0.01
+
+
 def test_random_weights_keep_module_versions(tmp_path):
     # MNASNet's loader refuses a state_dict without the per-module version metadata.
     path = tmp_path / "mnasnet.pth"

@@ -98,6 +98,10 @@ def check_quantized_device(model: str, device: torch.device) -> None:
         )
 
 
+# The spread of seeded values given to a weight matrix that torchvision initialises to zeros.
+ZERO_INIT_REPLACEMENT_STD = 0.02
+
+
 # Quantized models whose published file is the quantization-aware-training state (float weights
 # and fake-quantization statistics): the builder prepares the model for QAT, loads that state and
 # converts it only then (a workaround for pytorch/vision#5890).
@@ -138,9 +142,15 @@ def random_state_dict(model: str, seed: int) -> dict[str, Any]:
     # Keep the state_dict object itself: its _metadata carries module versions that some
     # loaders check (MNASNet).
     state = net.state_dict()
+    generator = torch.Generator().manual_seed(seed)
     for key, value in state.items():
-        if isinstance(value, torch.Tensor):
-            state[key] = value.detach().clone()
+        if not isinstance(value, torch.Tensor):
+            continue
+        state[key] = value.detach().clone()
+        if value.is_floating_point() and value.ndim >= 2 and not value.any():
+            # torchvision starts the ViT head at zero: every logit would be 0 and every parity
+            # check vacuous. A weight matrix that starts all-zero gets small seeded values.
+            state[key] = torch.randn(value.shape, generator=generator, dtype=value.dtype) * ZERO_INIT_REPLACEMENT_STD
     return state
 
 
