@@ -70,7 +70,8 @@ def quantized_engine(model: str) -> str:
 
 
 class QuantizedEngineError(RuntimeError):
-    """This PyTorch build lacks the quantized engine a model needs."""
+    """An eager-quantized model cannot run here: this PyTorch build lacks its engine, or the
+    device is not the CPU."""
 
 
 def select_quantized_engine(model: str) -> str:
