@@ -68,6 +68,7 @@ class Task:
 
 CLASSIFICATION = "classification"
 SEGMENTATION = "segmentation"
+VIDEO_CLASSIFICATION = "video"
 
 TASKS: dict[str, Task] = {
     t.name: t
@@ -110,6 +111,24 @@ TASKS: dict[str, Task] = {
             # Images of different sizes give different H, W: a batch repeats one image.
             batches=True,
             adapter="tvdeploy.tasks.segmentation",
+        ),
+        Task(
+            VIDEO_CLASSIFICATION,
+            "video classification: one action label per clip",
+            torchvision_modules=("torchvision.models.video",),
+            preset="VideoClassification",
+            input_kind=CLIP,
+            # The preset returns [B, C, T, H, W]: time after the channels.
+            input_layout="NCTHW",
+            input_names=("input",),
+            output_names=("logits",),
+            outputs="logits [N, num_classes] (Kinetics-400: 400)",
+            # Same logits contract as classification: its adapter's parity functions are reused.
+            parity_metric="max |Δlogit| within tolerance of the logits' scale, and equal top-5",
+            accuracy_metric="acc@1",
+            higher_is_better=True,
+            batches=True,
+            adapter="tvdeploy.tasks.video",
         ),
     )
 }
