@@ -37,9 +37,14 @@ SEGMENTATION_MODELS = {
 }
 
 
-def test_sheet_has_every_classification_and_segmentation_model(sheet):
-    # 80 float classifiers, 12 eager-quantized ones (torchvision.models.quantization), 6 segmenters.
-    assert len(sheet) == 98
+VIDEO_MODELS = {"r3d_18", "mc3_18", "r2plus1d_18", "s3d", "mvit_v1_b", "mvit_v2_s", "swin3d_t", "swin3d_s", "swin3d_b"}
+
+
+def test_sheet_has_every_classification_segmentation_and_video_model(sheet):
+    # 80 float classifiers, 12 eager-quantized ones (torchvision.models.quantization), 6 segmenters,
+    # 9 video classifiers.
+    assert len(sheet) == 107
+    assert {m for m, info in sheet.items() if info.task == "video"} == VIDEO_MODELS
     assert {"googlenet", "inception_v3", "vit_h_14", "regnet_y_128gf", "squeezenet1_1"} <= set(sheet)
     assert {m for m, info in sheet.items() if info.task == "segmentation"} == SEGMENTATION_MODELS
     assert sum(info.task == "classification" for info in sheet.values()) == 92
@@ -64,6 +69,39 @@ def test_segmentation_rows_resize_without_a_crop(sheet):
     # Every segmentation model shares one preprocessed file per image.
     assert {sheet[m].spec_id for m in SEGMENTATION_MODELS} == {info.spec_id}
     assert sheet["resnet50"].fixed_input_size
+
+
+def test_video_rows_hold_their_exact_resize_and_clip_length(sheet):
+    r3d = sheet["r3d_18"]
+    # The ResNet-3Ds resize to exactly 128x171 (H, W), not a shorter side: the cell keeps both.
+    assert (r3d.resize_size, r3d.crop_size, r3d.clip_len, r3d.antialias) == ((128, 171), 112, 16, False)
+    # Kinetics normalisation (hashed) and no antialias (the preset resizes with antialias=False).
+    assert r3d.spec_id.startswith("r128x171_c112_t16_bilinear_n") and r3d.spec_id.endswith("_noaa")
+    assert r3d.input_shape == (1, 3, 16, 112, 112) and r3d.fixed_input_size
+    assert r3d.preprocess_spec()["resize_size"] == [128, 171] and r3d.preprocess_spec()["clip_len"] == 16
+    assert (r3d.metric, r3d.metric_value, r3d.num_classes) == ("acc@1", 63.2, 400)
+    # s3d resizes to exactly 256x256, mvit to a shorter side of 256: different recipes.
+    assert sheet["s3d"].resize_size == (256, 256) and sheet["mvit_v2_s"].resize_size == 256
+    # The documented evaluation clip lengths: 16 (ResNet-3Ds, mvit), 32 (swin3d); s3d's 128 capped at 32.
+    assert {m: sheet[m].clip_len for m in ("mc3_18", "mvit_v1_b", "swin3d_b", "s3d")} == {
+        "mc3_18": 16,
+        "mvit_v1_b": 16,
+        "swin3d_b": 32,
+        "s3d": 32,
+    }
+    assert len({sheet[m].spec_id for m in ("r3d_18", "mc3_18", "r2plus1d_18")}) == 1
+    assert len({sheet[m].spec_id for m in VIDEO_MODELS}) == 4
+    assert all(info.clip_len is None for m, info in sheet.items() if m not in VIDEO_MODELS)
+
+
+def test_documented_clip_len_reads_the_weights_docs_within_their_limits():
+    from tvdeploy.catalog.sheet import MAX_CLIP_LEN, documented_clip_len
+
+    assert documented_clip_len({"_docs": "with `clips_per_video=5`, and `clip_len=16`."}) == 16
+    assert documented_clip_len({"_docs": "`clip_len=128`", "min_temporal_size": 14}) == MAX_CLIP_LEN
+    assert documented_clip_len({"_docs": "`clip_len=8`", "min_temporal_size": 14}) == 14
+    with pytest.raises(ValueError, match="no clip_len"):
+        documented_clip_len({"_docs": "ported from the paper"})
 
 
 def test_declared_transforms_are_per_model(sheet):

@@ -157,10 +157,14 @@ def test_model_sheet_schema_allows_exactly_the_registry_tasks_and_their_metrics(
     assert sheet_schema["properties"]["task"]["enum"] == list(registry.TASKS)
     metrics = list(dict.fromkeys(t.accuracy_metric for t in registry.TASKS.values()))
     assert sheet_schema["properties"]["metric"]["enum"] == metrics
-    # Every column is required, but crop_size only of the tasks whose preset crops (not segmentation's).
-    assert sheet_schema["required"] == [c for c in sheet_schema["properties"] if c != "crop_size"]
-    assert sheet_schema["then"] == {"not": {"required": ["crop_size"]}}
-    assert sheet_schema["else"] == {"required": ["crop_size"]}
+    # Every column is required, but crop_size only of the tasks whose preset crops (not
+    # segmentation's) and clip_len only of the tasks that take clips.
+    assert sheet_schema["required"] == [c for c in sheet_schema["properties"] if c not in ("crop_size", "clip_len")]
+    crops, clips = sheet_schema["allOf"]
+    assert crops["then"] == {"not": {"required": ["crop_size"]}} and crops["else"] == {"required": ["crop_size"]}
+    clip_tasks = [t.name for t in registry.TASKS.values() if t.input_kind == registry.CLIP]
+    assert clips["if"] == {"properties": {"task": {"const": clip_tasks[0]}}} and len(clip_tasks) == 1
+    assert clips["then"] == {"required": ["clip_len"]} and clips["else"] == {"not": {"required": ["clip_len"]}}
 
 
 def test_model_sheet_schema_allows_exactly_the_registry_quantized_engines():

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from tvdeploy.registry.tasks import TASKS, task
+from tvdeploy.registry.tasks import CLIP, TASKS, task
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -33,6 +33,17 @@ HASH_PREFIX_REGEX = re.compile(r"-([a-f0-9]+)\.")
 NO_CROP_EXAMPLE_ASPECT = 4 / 3
 # The spec id's word for "no crop" (r520_nocrop_bilinear_in1k).
 NO_CROP = "nocrop"
+# A video model's clip length is not in its preset: torchvision documents the clip length its
+# accuracy was measured with in the weights' _docs ("... and `clip_len=16`"), and some weights
+# declare the least frames they take (meta min_temporal_size: s3d 14, mvit 16). The sheet takes
+# the documented length, capped at MAX_CLIP_LEN: s3d's is 128 (one clip per video), 4x the frames
+# and memory of the others for a model that takes any length from 14 on, and more frames than the
+# shipped test clip holds (32).
+DOCUMENTED_CLIP_LEN = re.compile(r"clip_len=(\d+)")
+MAX_CLIP_LEN = 32
+# The sheet cell of a resize to exactly [H, W] (the ResNet-3Ds' 128x171), as opposed to one
+# number, which resizes the shorter side.
+RESIZE_SEPARATOR = "x"
 
 
 class UnknownModelError(ValueError):
@@ -46,7 +57,8 @@ class ModelInfo:
     weights: str  # e.g. "ResNet50_Weights.IMAGENET1K_V2", the DEFAULT weights enum member
     url: str
     sha256_prefix: str
-    resize_size: int
+    # One number: the shorter side; two (video's ResNet-3Ds: (128, 171)): exactly (H, W).
+    resize_size: int | tuple[int, int]
     crop_size: int | None  # None: the preset does not crop (its cell is empty)
     interpolation: str  # torchvision InterpolationMode value: "bilinear", "bicubic", ...
     antialias: bool
@@ -62,6 +74,8 @@ class ModelInfo:
     # The quantized-operator engine an eager-quantized model's weights were packed for (their
     # meta "backend": fbgemm, qnnpack); "" for a float model. Such a model runs on the CPU only.
     quantized_engine: str = ""
+    # The frames of one clip of a video model (None for an image model; see DOCUMENTED_CLIP_LEN).
+    clip_len: int | None = None
 
     @property
     def quantized(self) -> bool:
@@ -70,13 +84,16 @@ class ModelInfo:
     @property
     def spec_id(self) -> str:
         return preprocess_spec_id(
-            self.resize_size, self.crop_size, self.interpolation, self.antialias, self.mean, self.std
+            self.resize_size, self.crop_size, self.interpolation, self.antialias, self.mean, self.std, self.clip_len
         )
 
     @property
-    def input_shape(self) -> tuple[int, int, int, int]:
-        """The example input's NCHW shape: the crop, or without a crop the shorter side at
-        NO_CROP_EXAMPLE_ASPECT (a real input's H and W then follow its image)."""
+    def input_shape(self) -> tuple[int, ...]:
+        """The example input's shape: NCHW of the crop, or without a crop the shorter side at
+        NO_CROP_EXAMPLE_ASPECT (a real input's H and W then follow its image); a video model's
+        NCTHW, T its clip length."""
+        if self.clip_len is not None:
+            return (1, 3, self.clip_len, self.crop_size, self.crop_size)
         if self.crop_size is None:
             return (1, 3, self.resize_size, math.ceil(self.resize_size * NO_CROP_EXAMPLE_ASPECT))
         return (1, 3, self.crop_size, self.crop_size)
@@ -91,8 +108,9 @@ class ModelInfo:
         the preset's parameters from its weights (``crop_size`` only where the preset crops)."""
         return {
             "task": self.task,
-            "resize_size": self.resize_size,
+            "resize_size": list(self.resize_size) if isinstance(self.resize_size, tuple) else self.resize_size,
             **({} if self.crop_size is None else {"crop_size": self.crop_size}),
+            **({} if self.clip_len is None else {"clip_len": self.clip_len}),
             "interpolation": self.interpolation,
             "antialias": self.antialias,
             "mean": list(self.mean),
@@ -103,9 +121,10 @@ class ModelInfo:
 COLUMNS = [f.name for f in fields(ModelInfo)]
 
 
-def preprocess_spec_id(resize, crop, interpolation, antialias, mean, std) -> str:
+def preprocess_spec_id(resize, crop, interpolation, antialias, mean, std, clip_len=None) -> str:
     """A readable, stable name for one preprocessing recipe; equal recipes share it. ``crop`` None:
-    no crop (``r520_nocrop_bilinear_in1k``)."""
+    no crop (``r520_nocrop_bilinear_in1k``); ``resize`` (H, W): an exact resize
+    (``r128x171_c112_t16_...``); ``clip_len``: a video recipe's frames (``_t16``)."""
     norm = (
         "in1k"
         if (tuple(mean), tuple(std)) == (IMAGENET_MEAN, IMAGENET_STD)
@@ -113,7 +132,33 @@ def preprocess_spec_id(resize, crop, interpolation, antialias, mean, std) -> str
     )
     aa = "" if antialias else "_noaa"
     cropped = NO_CROP if crop is None else f"c{crop}"
-    return f"r{resize}_{cropped}_{interpolation}_{norm}{aa}"
+    frames = "" if clip_len is None else f"_t{clip_len}"
+    return f"r{resize_cell(resize)}_{cropped}{frames}_{interpolation}_{norm}{aa}"
+
+
+def resize_cell(resize: int | tuple[int, int]) -> str:
+    """The sheet's (and spec id's) text of a resize: ``232`` or ``128x171``."""
+    return RESIZE_SEPARATOR.join(map(str, resize)) if isinstance(resize, tuple) else str(resize)
+
+
+def parse_resize(cell: str) -> int | tuple[int, int]:
+    parts = tuple(int(x) for x in cell.split(RESIZE_SEPARATOR))
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _resize(value) -> int | tuple[int, int]:
+    """A preset's resize_size: one number (the shorter side) as an int, two as (H, W)."""
+    sizes = tuple(int(v) for v in value) if isinstance(value, (list, tuple)) else (int(value),)
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
+def documented_clip_len(meta: dict) -> int:
+    """The clip length a video model's weights were evaluated with (their _docs), capped at
+    MAX_CLIP_LEN but never below the frames they need (min_temporal_size)."""
+    match = DOCUMENTED_CLIP_LEN.search(meta.get("_docs", ""))
+    if match is None:
+        raise ValueError(f"video weights document no clip_len: {meta.get('_docs', '')!r}")
+    return max(min(int(match.group(1)), MAX_CLIP_LEN), int(meta.get("min_temporal_size") or 1))
 
 
 def sha256_prefix_from_url(url: str) -> str:
@@ -140,17 +185,19 @@ def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
     transform = weights.transforms()
     meta = weights.meta
     metric = task(task_name).accuracy_metric
+    video = task(task_name).input_kind == CLIP
     return ModelInfo(
         model=model,
         task=task_name,
         weights=f"{type(weights).__name__}.{weights.name}",
         url=weights.url,
         sha256_prefix=sha256_prefix_from_url(weights.url),
-        resize_size=_single(transform.resize_size),
+        resize_size=_resize(transform.resize_size),
         # SemanticSegmentation has no crop_size.
         crop_size=_single(transform.crop_size) if hasattr(transform, "crop_size") else None,
         interpolation=transform.interpolation.value,
-        antialias=bool(transform.antialias),
+        # VideoClassification has no antialias: it resizes with antialias=False (vision#7160).
+        antialias=bool(getattr(transform, "antialias", False)),
         mean=tuple(float(x) for x in transform.mean),
         std=tuple(float(x) for x in transform.std),
         num_params=int(meta["num_params"]),
@@ -160,13 +207,14 @@ def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
         metric_value=published_metric(meta, metric),
         num_classes=len(meta["categories"]),
         quantized_engine=str(meta.get("backend", "")),
+        clip_len=documented_clip_len(meta) if video else None,
     )
 
 
 # The presets whose parameters the sheet's columns hold (resize, crop where it crops, interpolation,
 # mean, std). A registered task with another preset (video: clip length) joins the sheet, and so
 # the run's models, once the sheet has its columns and the workflow its inputs and outputs.
-SHEET_PRESETS = ("ImageClassification", "SemanticSegmentation")
+SHEET_PRESETS = ("ImageClassification", "SemanticSegmentation", "VideoClassification")
 
 
 def catalog_from_torchvision() -> dict[str, ModelInfo]:
@@ -202,7 +250,12 @@ def write_sheet(catalog: dict[str, ModelInfo], path: str | Path) -> None:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(COLUMNS)
         for info in catalog.values():
-            writer.writerow([_to_cell(getattr(info, col)) for col in COLUMNS])
+            writer.writerow(
+                [
+                    resize_cell(info.resize_size) if col == "resize_size" else _to_cell(getattr(info, col))
+                    for col in COLUMNS
+                ]
+            )
 
 
 def _parse_row(row: dict[str, str]) -> ModelInfo:
@@ -213,7 +266,7 @@ def _parse_row(row: dict[str, str]) -> ModelInfo:
         weights=row["weights"],
         url=row["url"],
         sha256_prefix=row["sha256_prefix"],
-        resize_size=int(row["resize_size"]),
+        resize_size=parse_resize(row["resize_size"]),
         crop_size=int(row["crop_size"]) if row["crop_size"] else None,
         interpolation=row["interpolation"],
         antialias=row["antialias"] == "true",
@@ -226,6 +279,7 @@ def _parse_row(row: dict[str, str]) -> ModelInfo:
         metric_value=float(row["metric_value"]),
         num_classes=int(row["num_classes"]),
         quantized_engine=row["quantized_engine"],
+        clip_len=int(row["clip_len"]) if row["clip_len"] else None,
     )
 
 
@@ -241,10 +295,17 @@ def read_sheet(path: str | Path) -> dict[str, ModelInfo]:
 def sheet_frame(path: str | Path):
     """The sheet as a pandas DataFrame, as its schema (workflow/schemas/models.schema.yaml)
     validates it: an empty quantized_engine (a float model) is the empty string, an empty crop_size
-    (a preset without a crop) is missing."""
+    (a preset without a crop) or clip_len (an image model) is missing; resize_size is text (one
+    number or HxW)."""
     import pandas as pd
 
-    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values={"crop_size": [""]})
+    return pd.read_csv(
+        path,
+        sep="\t",
+        keep_default_na=False,
+        na_values={"crop_size": [""], "clip_len": [""]},
+        dtype={"resize_size": str},
+    )
 
 
 def resolve_models(requested, catalog: dict[str, ModelInfo]) -> list[str]:
