@@ -85,3 +85,23 @@ def test_corrupt_images_give_a_clear_error(tmp_path):
     for bad in (truncated, noise):
         with pytest.raises(ImageReadError, match=f"cannot read image {bad}"):
             preprocess(bad, spec)[0]
+
+
+def test_input_sha256_of_a_file_and_of_a_frame_folder(tmp_path):
+    import hashlib
+
+    from tvdeploy.inputs import input_sha256
+
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "frame_000.png").write_bytes(b"a")
+    (tmp_path / "f" / "frame_001.png").write_bytes(b"b")
+    (tmp_path / "f" / ".DS_Store").write_bytes(b"ignored")
+    assert input_sha256(tmp_path / "f" / "frame_000.png") == hashlib.sha256(b"a").hexdigest()
+    before = input_sha256(tmp_path / "f")
+    # A frame's bytes or its name (its place in the clip) changes the folder's digest.
+    (tmp_path / "f" / "frame_001.png").write_bytes(b"c")
+    assert input_sha256(tmp_path / "f") != before
+    (tmp_path / "f" / "frame_001.png").write_bytes(b"b")
+    assert input_sha256(tmp_path / "f") == before
+    (tmp_path / "f" / "frame_001.png").rename(tmp_path / "f" / "frame_002.png")
+    assert input_sha256(tmp_path / "f") != before

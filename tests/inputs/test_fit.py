@@ -52,3 +52,15 @@ def test_a_dat_that_does_not_fit_is_refused_before_it_is_read(tmp_path, model, s
 def test_a_missing_sidecar_is_named(tmp_path):
     with pytest.raises(InputMismatchError, match="cannot read sidecar .*x.json"):
         check_inputs_fit([tmp_path / "x.dat"], **expected_input(CATALOG["resnet50"]))
+
+
+def test_a_video_model_takes_clips_of_its_length_and_crop(tmp_path):
+    expected = expected_input(CATALOG["r3d_18"])
+    assert expected == {"model": "r3d_18", "layout": "NCTHW", "axes": {"C": 3, "T": 16, "H": 112, "W": 112}}
+    check_inputs_fit([sidecar_only(tmp_path, "ok", [1, 3, 16, 112, 112], "NCTHW")], **expected)
+    short = sidecar_only(tmp_path, "short", [1, 3, 8, 112, 112], "NCTHW")
+    with pytest.raises(InputMismatchError, match=r"short.dat: shape .* has T=8, but r3d_18 takes T=16"):
+        check_inputs_fit([short], **expected)
+    image = sidecar_only(tmp_path, "image", [1, 3, 112, 112], "NCHW")
+    with pytest.raises(InputMismatchError, match=r"image.dat: layout 'NCHW', but r3d_18 takes NCTHW"):
+        check_inputs_fit([image], **expected)

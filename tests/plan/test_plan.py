@@ -7,7 +7,7 @@ import pytest
 import yaml
 from conftest import REPO_ROOT
 
-from tvdeploy.plan import ConfigError, Plan, list_images
+from tvdeploy.plan import ConfigError, Plan, list_clips, list_images
 from tvdeploy.registry import CPP, PYTHON, RUNTIMES
 
 DEFAULT = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
@@ -226,6 +226,54 @@ def test_list_images_refuses_ambiguous_or_empty_folders(tmp_path):
         list_images(empty)
     with pytest.raises(ConfigError, match="is not a directory"):
         list_images(tmp_path / "missing")
+
+
+def test_video_models_take_the_clips_and_image_models_the_images():
+    p = plan(models=["r3d_18", "mc3_18", "resnet18", "swin3d_t"])
+    assert list(p.clips) == ["chelsea_pan"] and p.bench_clip == "chelsea_pan"
+    r3d, swin = p.model("r3d_18").spec_id, p.model("swin3d_t").spec_id
+    # The ResNet-3Ds share one recipe; each video recipe preprocesses the clips, not the images.
+    assert len(p.specs) == 3 and p.model("mc3_18").spec_id == r3d
+    assert p.dats("r3d_18") == [f"results/inputs/{r3d}/chelsea_pan.dat"]
+    assert p.bench_dat("swin3d_t") == f"results/inputs/{swin}/chelsea_pan.dat"
+    assert p.bench_dat("resnet18").endswith("/chelsea_cat.dat") and len(p.dats("resnet18")) == 3
+    jobs = p.job_wildcards()["preprocess_image"]
+    assert {"spec": r3d, "image": "chelsea_pan"} in jobs and {"spec": r3d, "image": "chelsea_cat"} not in jobs
+    assert len(jobs) == 3 + 1 + 1
+    assert p.model_inputs.input_file(swin, "chelsea_pan") == REPO_ROOT / "data" / "clips" / "chelsea_pan.mp4"
+    with pytest.raises(ConfigError, match="has no input 'chelsea_cat'"):
+        p.model_inputs.input_file(swin, "chelsea_cat")
+    assert re.fullmatch(p.wildcard_constraints()["image"], "chelsea_pan")
+    assert all(re.fullmatch(p.wildcard_constraints()["spec"], spec) for spec in plan(models="all").specs)
+    # The inputs' sidecars are checked against NCTHW with T = clip_len and H = W = crop.
+    assert p.expected_input("swin3d_t") == {
+        "model": "swin3d_t",
+        "layout": "NCTHW",
+        "axes": {"C": 3, "T": 32, "H": 224, "W": 224},
+    }
+
+
+def test_a_video_model_needs_a_clip_folder_an_image_run_does_not(tmp_path):
+    assert plan(clips=None).clips == {}
+    with pytest.raises(ConfigError, match=r"no clip folder configured, but the video models \['r3d_18'\]"):
+        plan(models=["r3d_18"], clips=None)
+    with pytest.raises(ConfigError, match="clips: .* is not a directory"):
+        plan(models=["r3d_18"], clips=str(tmp_path / "missing"))
+
+
+def test_list_clips_takes_video_files_and_frame_folders(tmp_path):
+    (tmp_path / "b.mp4").write_bytes(b"")
+    (tmp_path / "a").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / "notes.txt").write_text("")
+    assert list_clips(tmp_path) == {"a": tmp_path / "a", "b": tmp_path / "b.mp4"}
+    (tmp_path / "b").mkdir()
+    with pytest.raises(ConfigError, match="share the name 'b'"):
+        list_clips(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match="no video files"):
+        list_clips(empty)
 
 
 def test_wildcard_constraints_come_from_the_registry():

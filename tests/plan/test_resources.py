@@ -37,3 +37,10 @@ def test_gpu_requests_follow_the_device():
     assert set(GPUS_PER_JOB) == set(DEVICES)
     assert (gpus("cuda"), gpus("cpu")) == (1, 0)
     assert (cpus_per_gpu("cuda", 8), cpus_per_gpu("cpu", 8)) == (8, 0)
+
+
+def test_a_video_model_plans_for_every_frame_of_its_clip():
+    swin = CATALOG["swin3d_b"]  # 32 frames of 224 x 224 px
+    assert activation_mb(swin) == 32 * 224 * 224 / 1000
+    assert activation_mb(CATALOG["r3d_18"]) == 16 * 112 * 112 / 1000
+    assert export_mem_mb(swin) < 20000

@@ -72,7 +72,11 @@ def preprocess_params(wildcards):
 
 
 def image_file(wildcards):
-    return str(PLAN.images[wildcards.image])
+    # An image, or a video model's clip (file or frame folder): the spec's task says which.
+    try:
+        return str(PLAN.model_inputs.input_file(wildcards.spec, wildcards.image))
+    except ConfigError as err:
+        raise WorkflowError(str(err))
 
 
 def model_dats(wildcards):

@@ -1,10 +1,12 @@
-"""Snakemake script for rule preprocess_image: a user's input → the model's input tensor as a float32
-.dat + sidecar JSON (layout from its task), with its task adapter's preprocessing."""
+"""Snakemake script for rule preprocess_image: a user's input (an image, or a video model's clip:
+a video file or frame folder) → the model's input tensor as a float32 .dat + sidecar JSON (layout
+from its task), with its task adapter's preprocessing. A bad input raises the adapter's error,
+which names the file, before anything is written."""
 
 from pathlib import Path
 
-from tvdeploy.catalog.weights import sha256_of
 from tvdeploy.files import setup_script_logging
+from tvdeploy.inputs import input_sha256
 from tvdeploy.inputs.dat import sidecar_path, write_dat
 from tvdeploy.tasks import adapter
 
@@ -22,7 +24,7 @@ write_dat(
         **spec,
         "spec_id": snakemake.wildcards.spec,
         "image": str(snakemake.input.image),
-        "image_sha256": sha256_of(snakemake.input.image),
+        "image_sha256": input_sha256(snakemake.input.image),
     },
 )
 log.info("%s → %s %s", snakemake.input.image, snakemake.output.dat, tuple(tensor.shape))

@@ -18,8 +18,11 @@ class InputMismatchError(ValueError):
 
 def expected_input(info) -> dict:
     """What the inputs of the model of catalog row ``info`` must be: its task's axis layout, and the
-    axes of fixed size (channels, one per normalisation mean; H and W where the preset crops)."""
+    axes of fixed size (channels, one per normalisation mean; a video model's T, its clip length;
+    H and W where the preset crops)."""
     axes = {"C": len(info.mean)}
+    if info.clip_len is not None:
+        axes["T"] = info.clip_len
     if info.fixed_input_size:
         height, width = info.input_shape[-2:]
         axes.update(H=height, W=width)

@@ -28,7 +28,7 @@ from tvdeploy.host.devices import machine_has_gpu, read_cpu_flags, resolve_devic
 from tvdeploy.measure.bench import Protocol
 from tvdeploy.plan import artifacts, inputs, pairs, resources, wildcards
 from tvdeploy.plan import config as checks
-from tvdeploy.plan.config import ConfigError, list_images
+from tvdeploy.plan.config import ConfigError, list_clips, list_images
 from tvdeploy.plan.deployments import CrossProduct
 from tvdeploy.plan.run_folders import RunFolders
 from tvdeploy.plan.targets import Targets
@@ -36,7 +36,7 @@ from tvdeploy.plan.wildcards import alternation
 from tvdeploy.registry import PLAIN, runtime
 from tvdeploy.results import runs
 
-__all__ = ["ConfigError", "Plan", "alternation", "list_images"]
+__all__ = ["ConfigError", "Plan", "alternation", "list_clips", "list_images"]
 
 
 @dataclass
@@ -56,6 +56,9 @@ class Plan:
     # support the CPU lacks are skipped on it (skipped_variants says why).
     cpu_flags: frozenset[str] = field(default_factory=read_cpu_flags, repr=False)
     _other_measurements: dict[str, dict[str, list[dict]]] = field(default_factory=dict, repr=False, compare=False)
+    # Video models' inputs (config ``clips``) and the one the benchmarks feed them (the first by name).
+    clips: dict[str, Path] = field(default_factory=dict)
+    bench_clip: str = ""
 
     @classmethod
     def from_config(
@@ -69,6 +72,7 @@ class Plan:
         images_dir = Path(config["images"])
         images = list_images(images_dir if images_dir.is_absolute() else repo_dir / images_dir)
         bench_image = checks.bench_image(config, images)
+        clips = checks.clips(config, catalog, models, repo_dir)
         run = checks.run_label(config)
         return cls(
             run=run,
@@ -77,6 +81,8 @@ class Plan:
             models=models,
             images=images,
             bench_image=bench_image,
+            clips=clips,
+            bench_clip=next(iter(clips), ""),
             devices=resolve_devices(config["devices"], has_gpu=has_gpu),
             runtimes=list(config["runtimes"]),
             variants=list(config["variants"]),
@@ -92,7 +98,9 @@ class Plan:
 
     @cached_property
     def model_inputs(self) -> inputs.ModelInputs:
-        return inputs.ModelInputs(self.catalog, tuple(self.models), self.images, self.bench_image)
+        return inputs.ModelInputs(
+            self.catalog, tuple(self.models), self.images, self.bench_image, self.clips, self.bench_clip
+        )
 
     @cached_property
     def folders(self) -> RunFolders:
@@ -102,9 +110,8 @@ class Plan:
     @cached_property
     def targets(self) -> Targets:
         batch_sizes = tuple(self.config["bench"]["batch_sizes"])
-        return Targets(
-            self.cross_product, self.folders, tuple(self.models), tuple(self.images), tuple(self.specs), batch_sizes
-        )
+        spec_inputs = tuple((s, tuple(self.model_inputs.spec_inputs(s))) for s in self.specs)
+        return Targets(self.cross_product, self.folders, tuple(self.models), spec_inputs, batch_sizes)
 
     # ---- per model ---------------------------------------------------------------------------
 
@@ -300,7 +307,7 @@ class Plan:
     # ---- wildcards ---------------------------------------------------------------------------
 
     def wildcard_constraints(self) -> dict[str, str]:
-        return wildcards.wildcard_constraints(self.images)
+        return wildcards.wildcard_constraints([*self.images, *(c for c in self.clips if c not in self.images)])
 
     @staticmethod
     def runtimes_in(language: str) -> str:

@@ -13,11 +13,14 @@ from pathlib import Path
 
 from tvdeploy.catalog.sheet import ModelInfo, UnknownModelError, resolve_models
 from tvdeploy.measure.bench import Protocol, ProtocolError
-from tvdeploy.registry import runtime, variant
+from tvdeploy.registry import CLIP, TASKS, runtime, variant
 from tvdeploy.results import runs
 
 # Files Pillow can open; fixed here so parsing does not import Pillow's plugins.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+# Video files taken as clips (FFmpeg decodes many more; these are the common containers), listed by
+# suffix so parsing imports neither PyAV nor torch. A subfolder is a clip of frames.
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg")
 
 
 class ConfigError(ValueError):
@@ -38,6 +41,26 @@ def list_images(folder: str | Path) -> dict[str, Path]:
     if not images:
         raise ConfigError(f"images: no image files ({', '.join(IMAGE_SUFFIXES)}) in '{folder}'")
     return images
+
+
+def list_clips(folder: str | Path) -> dict[str, Path]:
+    """Clips in ``folder`` by name, sorted: video files by stem and frame folders (subfolders not
+    starting with a dot) by name; names must be unique. Whether a clip decodes, and has enough
+    frames, is checked when it is preprocessed (tvdeploy.inputs.video.read_clip)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"clips: '{folder}' is not a directory")
+    clips: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        frame_folder = path.is_dir() and not path.name.startswith(".")
+        if frame_folder or (path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES):
+            name = path.name if frame_folder else path.stem
+            if name in clips:
+                raise ConfigError(f"clips: {clips[name].name} and {path.name} share the name '{name}'")
+            clips[name] = path
+    if not clips:
+        raise ConfigError(f"clips: no video files ({', '.join(VIDEO_SUFFIXES)}) or frame folders in '{folder}'")
+    return clips
 
 
 def selected_models(config: dict, catalog: dict[str, ModelInfo]) -> list[str]:
@@ -94,6 +117,18 @@ def bench_image(config: dict, images: dict[str, Path]) -> str:
     if chosen not in images:
         raise ConfigError(f"bench.image: '{chosen}' is not one of the images {sorted(images)}")
     return chosen
+
+
+def clips(config: dict, catalog: dict[str, ModelInfo], models: list[str], repo_dir: Path) -> dict[str, Path]:
+    """The clips of config ``clips`` (a folder, relative to the repository), listed only where a
+    selected model takes clips: a run of image models needs no clip folder, a video model one."""
+    video = [m for m in models if TASKS[catalog[m].task].input_kind == CLIP]
+    if not video:
+        return {}
+    if not config.get("clips"):
+        raise ConfigError(f"clips: no clip folder configured, but the video models {video} take clips")
+    folder = Path(config["clips"])
+    return list_clips(folder if folder.is_absolute() else repo_dir / folder)
 
 
 def run_label(config: dict) -> str:

@@ -5,14 +5,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.inputs.fit import expected_input
 from tvdeploy.plan.config import ConfigError, find_model
-from tvdeploy.registry import CLASSIFICATION, TASKS, paths
+from tvdeploy.registry import CLASSIFICATION, CLIP, TASKS, paths
 
 # The accuracy the accuracy-vs-latency figure plots: image classification's top-1.
 TOP1_METRIC = TASKS[CLASSIFICATION].accuracy_metric
@@ -24,6 +24,29 @@ class ModelInputs:
     models: tuple[str, ...]
     images: dict[str, Path]
     bench_image: str
+    # Video models' inputs (empty when no clip folder is configured; Plan refuses a video model then).
+    clips: dict[str, Path] = field(default_factory=dict)
+    bench_clip: str = ""
+
+    def takes_clips(self, model: str) -> bool:
+        return TASKS[self.model(model).task].input_kind == CLIP
+
+    def inputs_of(self, model: str) -> dict[str, Path]:
+        """The user inputs a model is fed by name: the clips for a video model, else the images."""
+        return self.clips if self.takes_clips(model) else self.images
+
+    def spec_inputs(self, spec_id: str) -> dict[str, Path]:
+        """The user inputs preprocessed with a spec (one of its models' inputs_of)."""
+        model = next(m for m in self.models if self.catalog[m].spec_id == spec_id)
+        return self.inputs_of(model)
+
+    def input_file(self, spec_id: str, name: str) -> Path:
+        """The user's file (or frame folder) of input ``name`` under spec ``spec_id``."""
+        self.spec(spec_id)  # ConfigError unless a selected model uses it
+        inputs = self.spec_inputs(spec_id)
+        if name not in inputs:
+            raise ConfigError(f"preprocessing spec '{spec_id}' has no input '{name}' (its inputs: {sorted(inputs)})")
+        return inputs[name]
 
     def model(self, name: str) -> ModelInfo:
         """The catalog row of a model named in a target; unknown names fail with suggestions."""
@@ -45,21 +68,25 @@ class ModelInputs:
 
     def dats(self, model: str) -> list[str]:
         spec = self.model(model).spec_id
-        return [paths.INPUT_DAT.format(spec=spec, image=image) for image in self.images]
+        return [paths.INPUT_DAT.format(spec=spec, image=image) for image in self.inputs_of(model)]
 
     def sidecars(self, model: str) -> list[str]:
         spec = self.model(model).spec_id
-        return [paths.INPUT_SIDECAR.format(spec=spec, image=image) for image in self.images]
+        return [paths.INPUT_SIDECAR.format(spec=spec, image=image) for image in self.inputs_of(model)]
 
     def expected_input(self, model: str) -> dict:
         """What a model's inputs must be (tvdeploy.inputs.fit.check_inputs_fit's arguments)."""
         return expected_input(self.model(model))
 
+    def bench_input(self, model: str) -> str:
+        """The input the benchmarks feed a model: the bench image, or a video model's bench clip."""
+        return self.bench_clip if self.takes_clips(model) else self.bench_image
+
     def bench_dat(self, model: str) -> str:
-        return paths.INPUT_DAT.format(spec=self.model(model).spec_id, image=self.bench_image)
+        return paths.INPUT_DAT.format(spec=self.model(model).spec_id, image=self.bench_input(model))
 
     def bench_sidecar(self, model: str) -> str:
-        return paths.INPUT_SIDECAR.format(spec=self.model(model).spec_id, image=self.bench_image)
+        return paths.INPUT_SIDECAR.format(spec=self.model(model).spec_id, image=self.bench_input(model))
 
 
 def accuracy(catalog: dict[str, ModelInfo]) -> dict[str, float]:

@@ -1,12 +1,14 @@
 """Memory each job plans for, from its model's size (Snakemake ``resources: mem_mb``). Torch-free.
 
 The weights are held about four times while exporting (state_dict, model, scripted module,
-serialisation buffer) and twice when running; activations grow with the input's pixels and the
-batch. The interpreter and LibTorch come on top. Checked against measured peaks of the full
-80-model run (docs/generated/catalog.md, column "export peak RSS" vs "planned mem_mb").
+serialisation buffer) and twice when running; activations grow with the input's pixels (a video
+clip's: every frame's) and the batch. The interpreter and LibTorch come on top. Checked against
+measured peaks of the full 80-model run (docs/generated/catalog.md, column "export peak RSS" vs "planned mem_mb").
 """
 
 from __future__ import annotations
+
+import math
 
 from tvdeploy.catalog.sheet import ModelInfo
 
@@ -29,9 +31,10 @@ def weights_mb(info: ModelInfo) -> float:
 
 def activation_mb(info: ModelInfo, batch: int = 1) -> float:
     """Activations of ``batch`` inputs of the model's example shape: its crop, or where the input
-    follows the image (segmentation) the preset's shorter side at 3:4 (520 x 694)."""
-    height, width = info.input_shape[-2:]
-    return ACTIVATION_MB_PER_KILOPIXEL * height * width / 1000 * batch
+    follows the image (segmentation) the preset's shorter side at 3:4 (520 x 694); a clip's pixels
+    are its frames' (T x H x W: 16 x 112 x 112 for r3d_18)."""
+    pixels = math.prod(info.input_shape[2:])
+    return ACTIVATION_MB_PER_KILOPIXEL * pixels / 1000 * batch
 
 
 def export_mem_mb(info: ModelInfo) -> int:

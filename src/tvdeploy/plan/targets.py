@@ -80,9 +80,9 @@ class Targets:
     cross: CrossProduct
     folders: RunFolders
     models: tuple[str, ...]
-    # Image stems and the preprocessing spec ids of the selected models.
-    images: tuple[str, ...]
-    specs: tuple[str, ...]
+    # The inputs each preprocessing spec id of the selected models preprocesses (its task's kind:
+    # image stems, or clip names for a video spec).
+    spec_inputs: tuple[tuple[str, tuple[str, ...]], ...]
     batch_sizes: tuple[int, ...]
 
     def prediction_file(self, device: str, deployment: Deployment, model: str) -> str:
@@ -156,7 +156,7 @@ class Targets:
             BUILD_CPP: [{"program": p} for p in PROGRAMS] if self.cross.placed(CPP) else [],
             DOWNLOAD_WEIGHTS: [{"model": m} for m in models],
             EXPORT_TORCHSCRIPT: [{"model": m} for m in models],
-            PREPROCESS_IMAGE: [{"spec": s, "image": i} for s in self.specs for i in self.images],
+            PREPROCESS_IMAGE: [{"spec": s, "image": i} for s, names in self.spec_inputs for i in names],
             DERIVE_TORCHSCRIPT_VARIANT: derived_torchscript(self.cross, models),
             **artifact_builds(self.cross, models),
             **{
