@@ -58,6 +58,30 @@ class TupleModel(torch.nn.Module):
         return y, y
 
 
+# ---- video classification: clips (NCTHW) in, [N, NUM_CLASSES] logits out ---------------------------
+
+# One preprocessed clip (batch 1): 4 frames of 16 x 16 px.
+CLIP_SHAPE = (1, 3, 4, 16, 16)
+
+
+def video_classifier(seed: int) -> torch.nn.Module:
+    """The smallest video classifier: 3-D convolution (5-D weights), batch norm, pooling over
+    time and space, linear head."""
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Conv3d(3, 4, 3),
+        torch.nn.BatchNorm3d(4),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool3d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, NUM_CLASSES),
+    )
+    # Non-trivial running statistics, so that folding the batch norm is checked.
+    model[1].running_mean.uniform_(-0.5, 0.5)
+    model[1].running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
 # ---- segmentation: images (NCHW) in, a dict with "out" [N, SEGMENTATION_CLASSES, H, W] out ----------
 
 # The VOC label set torchvision's segmentation weights predict.

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from toy_models import linear_classifier
+from toy_models import CLIP_SHAPE, linear_classifier, video_classifier
 
 from tvdeploy.build.load import apply_load_transform
 from tvdeploy.build.torchscript import VARIANT_BUILDERS, make_variant, script_deployable
@@ -61,6 +61,35 @@ def test_variants_agree_with_eager_after_save_and_reload(resnet18_plain, tmp_pat
     assert comparison["within_tolerance"] and comparison["top5_match"], comparison
     if variant != "channels_last":
         assert "prim::GetAttr" not in str(deployed.graph)  # frozen: weights inlined as constants
+
+
+@pytest.mark.parametrize("variant", ["frozen", "channels_last", "fused"])
+def test_a_video_models_variants_take_5d_clips(tmp_path, variant):
+    from tvdeploy.tasks import video
+
+    net = video_classifier(seed=0)
+    x = torch.randn((2, *CLIP_SHAPE[1:]), generator=torch.Generator().manual_seed(2))
+    scripted, kind = script_deployable(net, (x,), video)
+    assert kind == "tensor"
+    module = make_variant(scripted, variant)
+    saved = tmp_path / f"{variant}.pt"
+    module.save(str(saved))
+    deployed = apply_load_transform(torch.jit.load(str(saved)), VARIANTS[variant].load_transform)
+    with torch.inference_mode():
+        reference, out = net(x), deployed(x)
+    assert out.shape == (2, 10)
+    assert video.compare_outputs(reference, out, rtol=1e-4, atol=1e-6)["within_tolerance"]
+
+
+def test_channels_last_strides_a_video_models_5d_weights_ntwhc():
+    from tvdeploy.build.torchscript import to_channels_last
+
+    net = video_classifier(seed=0)
+    with pytest.raises(RuntimeError, match="rank 4"):
+        net.to(memory_format=torch.channels_last)  # why the variant strides tensor by tensor
+    weight = to_channels_last(torch.jit.script(net)).state_dict()["0.weight"]
+    assert weight.dim() == 5 and weight.is_contiguous(memory_format=torch.channels_last_3d)
+    assert not weight.is_contiguous()
 
 
 def test_fp16_variant_keeps_float32_interface(tmp_path):

@@ -48,15 +48,31 @@ class BFloat16(nn.Module):
         return self.model(x.to(torch.bfloat16)).float()
 
 
+# Rank of the tensors each channels-last memory format applies to (torch refuses any other rank).
+CHANNELS_LAST_FORMATS = {4: torch.channels_last, 5: torch.channels_last_3d}
+
+
 class ChannelsLast(nn.Module):
-    """Runs the model on NHWC-strided tensors (faster convolutions on many backends)."""
+    """Runs the model on channels-last-strided tensors (faster convolutions on many backends):
+    NHWC for an image batch, NTHWC (channels_last_3d) for a video clip batch."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 5:
+            return self.model(x.contiguous(memory_format=torch.channels_last_3d))
         return self.model(x.contiguous(memory_format=torch.channels_last))
+
+
+def to_channels_last(module: nn.Module) -> nn.Module:
+    """``module`` with every 4-D parameter and buffer NHWC-strided and every 5-D one NTHWC
+    (``Module.to(memory_format=channels_last)`` refuses a video model's 5-D Conv3d weights)."""
+    for tensor in [*module.parameters(), *module.buffers()]:
+        if tensor.dim() in CHANNELS_LAST_FORMATS:
+            tensor.data = tensor.data.contiguous(memory_format=CHANNELS_LAST_FORMATS[tensor.dim()])
+    return module
 
 
 def _frozen(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
@@ -72,7 +88,7 @@ def _bfloat16(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
 
 
 def _channels_last(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
-    wrapped = ChannelsLast(plain.to(memory_format=torch.channels_last))
+    wrapped = ChannelsLast(to_channels_last(plain))
     return torch.jit.freeze(torch.jit.script(wrapped).eval())
 
 
