@@ -142,6 +142,26 @@ def test_build_past_its_time_limit_is_a_timeout(tmp_path, monkeypatch):
     assert not (tmp_path / "slow" / "partial.bin").exists()
 
 
+def test_a_time_limit_an_exporter_wraps_in_its_own_error_is_still_a_timeout(tmp_path, monkeypatch):
+    class PassError(RuntimeError):
+        """What onnx_ir's pass manager raises from any error inside a pass."""
+
+    def wrapping_builder(net, example, folder, device, task):
+        with exporters._phase(failures.EXPORT_ERROR):
+            try:
+                time.sleep(5)
+            except exporters.BuildTimeout as err:
+                raise PassError("An error occurred when running the pass") from err
+        return {}
+
+    monkeypatch.setitem(exporters.BUILDERS, "onnx", (wrapping_builder, exporters.ONNX_FILE))
+    record = build_artifact(
+        "onnx", nn.Flatten(), (torch.randn(2, 3, 4, 4),), tmp_path / "slow", classification, timeout_s=0.5
+    )
+    assert record["status"] == "failed" and record["error_class"] == failures.TIMEOUT
+    assert "longer than 0.5 s" in record["error"]
+
+
 def test_a_rebuild_replaces_the_folder(eager_net, tmp_path):
     dest = tmp_path / "onnx"
     build_artifact("onnx", Mystery(), (torch.randn(2, 3, 8, 8),), dest, classification)
