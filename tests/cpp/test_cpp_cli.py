@@ -18,7 +18,7 @@ from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, infer_args, random_image, run,
 
 from tvdeploy.measure.bench import Protocol
 from tvdeploy.registry import CLASSIFICATION, DEVICE_CHOICES, LOAD_TRANSFORMS, QUANTIZED_ENGINES, TASKS, VARIANTS
-from tvdeploy.registry.tasks import SEGMENTATION
+from tvdeploy.registry.tasks import SEGMENTATION, VIDEO_CLASSIFICATION
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
 pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning"), pytest.mark.slow]
@@ -112,8 +112,24 @@ def segmentation_toy_inputs(tmp_path_factory, bench_input):
     return folder / "segmenter.pt", labels, bench_input
 
 
+@pytest.fixture
+def video_toy_inputs(tmp_path_factory, toy_labels):
+    """A scripted toy video classifier, its labels (classification's) and a clip."""
+    from cpp_helpers import save_scripted
+    from toy_models import CLIP_SHAPE, video_classifier
+
+    folder = tmp_path_factory.mktemp("video")
+    save_scripted(video_classifier(seed=0), folder / "video.pt")
+    clip = write_input(folder / "clip.dat", random_image(0, shape=CLIP_SHAPE), TASKS[VIDEO_CLASSIFICATION].input_layout)
+    return folder / "video.pt", toy_labels, clip
+
+
 # The toy inputs each task's choice runs on (a task without any fails here).
-TASK_TOY_INPUTS = {CLASSIFICATION: "toy_inputs", SEGMENTATION: "segmentation_toy_inputs"}
+TASK_TOY_INPUTS = {
+    CLASSIFICATION: "toy_inputs",
+    SEGMENTATION: "segmentation_toy_inputs",
+    VIDEO_CLASSIFICATION: "video_toy_inputs",
+}
 
 
 @pytest.mark.parametrize("option", sorted(CHOICE_OPTIONS))

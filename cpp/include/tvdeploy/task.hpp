@@ -26,8 +26,10 @@ namespace fs = std::filesystem;
 inline constexpr std::string_view kTaskClassification = "classification";
 // Segmentation: one batch in, [N, C, H, W] logits out (src/lib/task_segmentation.cpp).
 inline constexpr std::string_view kTaskSegmentation = "segmentation";
+// Video classification: one NCTHW clip batch in, [N, C] logits out (src/lib/task_video.cpp).
+inline constexpr std::string_view kTaskVideo = "video";
 // The same names as tvdeploy.registry.TASKS (checked by tests/cpp/test_cpp_cli.py).
-inline constexpr std::string_view kTaskChoices = "classification|segmentation";
+inline constexpr std::string_view kTaskChoices = "classification|segmentation|video";
 inline constexpr std::string_view kDefaultTask = kTaskClassification;
 
 // Turns the outputs of a task's model calls into infer's result entries.
@@ -70,5 +72,11 @@ OptionSpec task_option();
 // The tasks, one source file each.
 const Task& classification_task();
 const Task& segmentation_task();
+const Task& video_task();
+
+// A task of classification's contract under another --task name: one input per call, [N, C]
+// logits out, each row's logits and top-k written (src/lib/task_classification.cpp). Whatever
+// the input's rank (images, clips), what comes out is the same.
+std::unique_ptr<Task> make_logits_task(std::string_view name);
 
 }  // namespace tvdeploy

@@ -99,7 +99,9 @@ class ClassificationWriter final : public ResultWriter {
 
 class Classification final : public Task {
  public:
-  std::string_view name() const override { return kTaskClassification; }
+  explicit Classification(std::string_view name) : name_(name) {}
+
+  std::string_view name() const override { return name_; }
 
   std::size_t inputs_per_call() const override { return kInputsPerCall; }
 
@@ -111,7 +113,8 @@ class Classification final : public Task {
   std::vector<OptionSpec> writer_options() const override {
     // --labels is required for this task only, so make_writer checks it, with the parser's words.
     return {{std::string(kLabelsOption), "L.txt",
-             "class labels, one per line (C lines; required by --task classification)", false, ""},
+             "class labels, one per line (C lines; required by --task " + std::string(name_) + ")",
+             false, ""},
             {std::string(kTopkOption), "K", "number of top classes to report, 1..C", false,
              std::to_string(kDefaultTopk)}};
   }
@@ -136,13 +139,20 @@ class Classification final : public Task {
     }
     return std::make_unique<ClassificationWriter>(model, labels_path, std::move(labels), topk);
   }
+
+ private:
+  std::string_view name_;
 };
 
 }  // namespace
 
 const Task& classification_task() {
-  static const Classification task;
+  static const Classification task(kTaskClassification);
   return task;
+}
+
+std::unique_ptr<Task> make_logits_task(std::string_view name) {
+  return std::make_unique<Classification>(name);
 }
 
 }  // namespace tvdeploy
