@@ -162,6 +162,20 @@ def test_a_time_limit_an_exporter_wraps_in_its_own_error_is_still_a_timeout(tmp_
     assert "longer than 0.5 s" in record["error"]
 
 
+def test_a_failed_build_names_its_known_upstream_issue(tmp_path, monkeypatch):
+    def failing_builder(net, example, folder, device, task):
+        with exporters._phase(failures.EXPORT_ERROR):
+            raise RuntimeError("graph too large")
+
+    monkeypatch.setitem(exporters.BUILDERS, "onnx", (failing_builder, exporters.ONNX_FILE))
+    example = (torch.randn(2, 3, 4, 4),)
+    known = build_artifact("onnx", nn.Flatten(), example, tmp_path / "a", classification, record={"model": "mvit_v2_s"})
+    assert known["upstream"] == failures.known_issue("onnx", "mvit_v2_s").ref
+    assert known["error"].endswith(f"[known upstream: {known['upstream']}]")
+    other = build_artifact("onnx", nn.Flatten(), example, tmp_path / "b", classification, record={"model": "r3d_18"})
+    assert "upstream" not in other and other["error"] == "RuntimeError: graph too large"
+
+
 def test_a_rebuild_replaces_the_folder(eager_net, tmp_path):
     dest = tmp_path / "onnx"
     build_artifact("onnx", Mystery(), (torch.randn(2, 3, 8, 8),), dest, classification)

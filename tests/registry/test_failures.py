@@ -33,3 +33,10 @@ def test_error_text_is_shortened_and_error_line_picks_the_raised_line():
     assert failures.error_line(interpreter, raised_last=True) == "RuntimeError: vector::_M_range_check"
     assert failures.error_line(RuntimeError("\x1b[31mfirst\x1b[0m\nsecond")) == "RuntimeError: first"
     assert failures.error_line(RuntimeError("")) == "RuntimeError: "
+
+
+def test_known_upstream_issues_are_found_by_artifact_and_model():
+    issue = failures.known_issue("onnx", "mvit_v2_s")
+    assert issue is not None and "pytorch#90046" in issue.ref
+    assert failures.known_issue("openvino", "mvit_v2_s") is None
+    assert failures.known_issue("onnx", "r3d_18") is None and failures.known_issue("onnx", None) is None

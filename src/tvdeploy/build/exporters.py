@@ -29,7 +29,15 @@ from tvdeploy.build.records import BUILD_RECORD
 from tvdeploy.build.torchscript import HalfPrecision
 from tvdeploy.files import atomic_directory, write_json_atomic
 from tvdeploy.registry import FP16, PLAIN
-from tvdeploy.registry.failures import COMPILE_ERROR, CONVERSION_ERROR, EXPORT_ERROR, TIMEOUT, classify, error_text
+from tvdeploy.registry.failures import (
+    COMPILE_ERROR,
+    CONVERSION_ERROR,
+    EXPORT_ERROR,
+    TIMEOUT,
+    classify,
+    error_text,
+    known_issue,
+)
 
 ONNX_FILE = "model.onnx"
 OPENVINO_FILE = "model.xml"
@@ -367,3 +375,6 @@ def _record_failure(built: dict, err: BaseException, staging: Path, kind: str, l
     shutil.rmtree(staging)
     staging.mkdir()
     built.update(status="failed", error_class=classify(cause, phase_class), error=error_text(cause))
+    issue = known_issue(kind, built.get("model"))
+    if issue is not None:
+        built.update(upstream=issue.ref, error=f"{built['error']} [known upstream: {issue.ref}]")

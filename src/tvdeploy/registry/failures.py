@@ -4,6 +4,7 @@ by the build records, the result tables, the deployability matrix and the summar
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # Classes named by what went wrong, matched in this order against an error's text ...
 TIMEOUT = "timeout"
@@ -79,3 +80,31 @@ def error_line(error: BaseException, raised_last: bool = False) -> str:
     interpreter's errors)."""
     lines = [line.strip() for line in _ANSI_ESCAPE.sub("", str(error)).splitlines() if line.strip()] or [""]
     return f"{type(error).__name__}: {lines[-1] if raised_last else lines[0]}"
+
+
+@dataclass(frozen=True)
+class KnownIssue:
+    """An upstream issue that a failed build of ``artifact`` for one of ``models`` is known by: the
+    build record names it beside the error (``upstream``), so the tables say it is not this
+    workflow's bug."""
+
+    artifact: str
+    models: tuple[str, ...]
+    ref: str
+    what: str
+
+
+KNOWN_ISSUES = (
+    KnownIssue(
+        "onnx",
+        ("mvit_v2_s",),
+        "pytorch#90046, vision#7003",
+        "mvit_v2's relative-position term (_add_rel_pos) blows up the ONNX graph: the TorchScript exporter hangs "
+        "or runs out of memory; torch 2.14's dynamo exporter ran past a 6-minute limit on 2 cores",
+    ),
+)
+
+
+def known_issue(artifact: str, model: str | None) -> KnownIssue | None:
+    """The upstream issue a failed ``artifact`` build of ``model`` is known by, if any."""
+    return next((k for k in KNOWN_ISSUES if k.artifact == artifact and model in k.models), None)
