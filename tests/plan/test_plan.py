@@ -253,6 +253,12 @@ def test_video_models_take_the_clips_and_image_models_the_images():
     }
 
 
+def test_the_accuracy_axis_holds_imagenet_top1_alone():
+    accuracy = plan().accuracy()
+    # Kinetics-400 top-1 of the video models is not ImageNet's: no point on the same axis.
+    assert "resnet18" in accuracy and "r3d_18" not in accuracy and "lraspp_mobilenet_v3_large" not in accuracy
+
+
 def test_a_video_model_needs_a_clip_folder_an_image_run_does_not(tmp_path):
     assert plan(clips=None).clips == {}
     with pytest.raises(ConfigError, match=r"no clip folder configured, but the video models \['r3d_18'\]"):

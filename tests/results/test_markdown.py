@@ -189,3 +189,14 @@ def test_a_segmentation_row_shows_its_mIoU_its_input_and_its_masks_parity(tmp_pa
     assert cells["published accuracy"] == "57.9 mIoU" and cells["input"] == "shorter side 520 (bilinear)"
     assert cells["argmax agreement"] == "99.50%" and cells["parity"] == "1 agrees"
     assert cells["parity max Δ / tolerance"] == "-" and cells["top-5 equal"] == ""
+
+
+def test_a_video_models_input_is_its_frames_of_its_crop():
+    from tvdeploy.catalog.sheet import ModelInfo
+    from tvdeploy.results.markdown import input_size_text
+
+    video = ModelInfo(
+        "v", "video", "W.V1", "u", "ab", (128, 171), 112, "bilinear", False, (0.4,) * 3, (0.2,) * 3, 33_000_000, 40.7,
+        127.0, "acc@1", 63.2, 400, "", 16,
+    )  # fmt: skip
+    assert input_size_text(video) == "16 × 112"

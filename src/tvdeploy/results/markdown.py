@@ -155,8 +155,11 @@ def accuracy_text(info) -> str:
 
 
 def input_size_text(info) -> str:
-    """A model's input size in the catalog table (``info`` a catalog ModelInfo): its crop, or the
-    shorter side its preset resizes to where the input follows the image (segmentation)."""
+    """A model's input size in the catalog table (``info`` a catalog ModelInfo): its crop, the
+    shorter side its preset resizes to where the input follows the image (segmentation), or a
+    video model's frames of its crop (``16 × 112``)."""
+    if info.clip_len is not None:
+        return f"{info.clip_len} × {info.crop_size}"
     return str(info.crop_size) if info.fixed_input_size else f"shorter side {info.resize_size}"
 
 
