@@ -288,6 +288,57 @@ def test_an_eager_quantized_model_through_the_workflow(run_dir, tmp_path):
     assert [u["runtime"] for u in record["unavailable"]] == ["onnxruntime"]
 
 
+def test_a_video_model_through_the_workflow(run_dir, tmp_path):
+    """A video classifier in a copy of the finished run: the shipped clip preprocessed to NCTHW at
+    the model's clip length, every default runtime measured and checked against its reference on
+    discriminating logits, C++ included."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(run_dir, workdir, symlinks=True)
+    model = "mc3_18"  # the smallest video model's weights (11.7 M parameters, 16 frames of 112 px)
+    info = CATALOG[model]
+    comparison = f"results/runs/{RUN}/compare/cpu/b1/{model}.json"
+    parity = f"results/runs/{RUN}/parity/cpu/{model}.json"
+    start = time.monotonic()
+    snakemake(workdir, comparison, parity, "--rerun-triggers", "mtime", "--config", f"models=[{model}]")
+    print(f"{model} through the workflow took {time.monotonic() - start:.0f} s")
+    sidecar = json.loads((workdir / "results" / "inputs" / info.spec_id / "chelsea_pan.json").read_text())
+    assert (sidecar["layout"], sidecar["shape"]) == ("NCTHW", [1, 3, 16, 112, 112])
+    assert sidecar["image"].endswith("chelsea_pan.mp4") and sidecar["clip_len"] == 16
+    deployments = json.loads((workdir / comparison).read_text())["deployments"]
+    assert set(deployments) == {f"{r}/plain" for r in RUNTIMES}
+    assert all(d["error"] is None and d["summary"]["median_ms"] > 0 for d in deployments.values()), deployments
+    record = json.loads((workdir / parity).read_text())
+    checked = {(c["runtime"], c["reference"]) for c in record["comparisons"]}
+    assert checked == {
+        ("ts-python", "eager"),
+        ("ts-cpp", "ts-python/plain"),
+        ("onnxruntime", "eager"),
+        ("openvino-python", "eager"),
+    }
+    assert all(c["within_tolerance"] and c["discriminates"] for c in record["comparisons"]), record["comparisons"]
+    prediction = f"results/runs/{RUN}/predictions/cpu/ts-cpp/plain/{model}.json"
+    (result,) = json.loads((workdir / prediction).read_text())["results"]
+    assert len(result["logits"]) == info.num_classes == 400 and len(result["topk"]) == 5
+
+
+def test_a_bad_clip_fails_its_preprocessing_naming_the_file(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    clips = workdir / "data" / "clips"
+    (clips / "broken.mp4").write_bytes((clips / "chelsea_pan.mp4").read_bytes()[:3000])
+    # swin3d_t takes 32 frames: a frame folder of 3 is too short.
+    (clips / "three_frames").mkdir()
+    for index in range(3):
+        shutil.copy(workdir / "data" / "images" / "chelsea_cat.png", clips / "three_frames" / f"{index:03d}.png")
+    spec = CATALOG["swin3d_t"].spec_id
+    for clip, message in (("broken", "broken.mp4"), ("three_frames", "three_frames has 3 frames; a clip of 32")):
+        target = f"results/inputs/{spec}/{clip}.dat"
+        done = snakemake(workdir, target, "--config", "models=[swin3d_t]", check=False)
+        assert done.returncode != 0
+        log = (workdir / "results" / "logs" / "preprocess_image" / spec / f"{clip}.log").read_text()
+        assert message in log, log
+        assert not (workdir / target).exists() and not (workdir / target).with_suffix(".json").exists()
+
+
 # Per device and batch size (one each in the tiny config): latency, speedup, accuracy; per device:
 # throughput, deployability.
 FIGURE_JOBS = {
