@@ -5,7 +5,7 @@ VENV ?= .venv
 CORES ?= 4
 BIN := $(VENV)/bin
 
-.PHONY: setup run test test-fast dry-run merge migrate lint format model-sheet clean
+.PHONY: setup run test test-fast test-catalog dry-run merge migrate lint format model-sheet clean
 
 # The workflow's software, the linters, and the tvdeploy package itself (editable, so the rules
 # and tests import the source tree without path tricks).
@@ -29,6 +29,10 @@ test: setup
 # The unit tests alone: no C++ build and no workflow run (those are marked slow); a few minutes.
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
+
+# Every catalog model through export, reload and the C++ programs (make test takes one per family).
+test-catalog: setup
+	TVDEPLOY_TEST_EVERY_MODEL=1 $(BIN)/python -m pytest tests/catalog/test_catalog_models.py
 
 # Another machine's run (results/runs/RUN of its checkout, e.g. a cluster's GPU run:
 # FROM=login:tvdeploy RUN=gpu01) copied in beside this one's, then every table, figure and the
