@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from tvdeploy.inputs.dat import read_dat
-from tvdeploy.inputs.pairs import PairSource, preprocess_pair, read_image_pair
+from tvdeploy.inputs.pairs import RAFT_MIN_SIDE, RAFT_SIDE_MULTIPLE, PairSource, preprocess_pair, read_image_pair
 from tvdeploy.predict.outputs import TensorOutput
 from tvdeploy.registry.paths import group_call_inputs
 from tvdeploy.registry.tasks import OPTICAL_FLOW, TASKS
@@ -28,8 +28,11 @@ NUM_FLOW_UPDATES = 12
 FLOW_RANK = 4  # N, 2, H, W
 FLOW_CHANNELS = 2  # u (along W), v (along H), in pixels
 CHANNEL_DIM = 1
-# The pair's H and W follow its images (any multiple of 8 from 128 up), so exports take any.
+# The pair's H and W follow its images, so exports take any that RAFT takes: multiples of 8
+# from 128 up (tvdeploy.inputs.pairs; torch.export proves RAFT's own size checks with them).
 DYNAMIC_AXES = {2: "height", 3: "width"}
+DYNAMIC_AXES_MIN = RAFT_MIN_SIDE
+DYNAMIC_AXES_MULTIPLE = RAFT_SIDE_MULTIPLE
 # Example inputs' H, W (exports, parity on random input): the preset neither resizes nor crops,
 # so the weights name no size; this is the shipped pair's (data/pairs), landscape so that H/W
 # mix-ups show, and RAFT-valid (multiples of 8, at least 128).
