@@ -34,8 +34,8 @@ from tvdeploy.registry.failures import (
     CONVERSION_ERROR,
     EXPORT_ERROR,
     TIMEOUT,
-    classify,
     error_text,
+    failure_fields,
 )
 
 ONNX_FILE = "model.onnx"
@@ -404,4 +404,4 @@ def _record_failure(built: dict, err: BaseException, staging: Path, kind: str, l
         log.error("building %s failed:\n%s", kind, "".join(traceback.format_exception(cause)))
     shutil.rmtree(staging)
     staging.mkdir()
-    built.update(status="failed", error_class=classify(cause, phase_class), error=error_text(cause))
+    built.update(status="failed", **failure_fields(cause, phase_class))

@@ -4,6 +4,7 @@ by the build records, the result tables, the deployability matrix and the summar
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # Classes named by what went wrong, matched in this order against an error's text ...
 TIMEOUT = "timeout"
@@ -68,9 +69,41 @@ def error_text(error: BaseException, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[: limit - 15] + " … (truncated)"
 
 
+@dataclass(frozen=True)
+class UpstreamIssue:
+    """A failure reported upstream, recognised by its error's text: a record that matches names
+    the issues (``upstream``), so a reader knows it is not this workflow's to fix."""
+
+    refs: tuple[str, ...]
+    what: str
+    pattern: re.Pattern
+
+
+UPSTREAM_ISSUES = (
+    UpstreamIssue(
+        ("pytorch#155550", "vision#8116"),
+        "torch.export of torchvision's RAFT cannot keep the batch dynamic (its sizes specialise the "
+        "batch to the example's; strict export fails on the corr_pyramid attribute it assigns): "
+        "no dynamo ONNX and no dynamic-batch AOTInductor package",
+        re.compile(
+            r"corr_pyramid|L\['image1'\]\.size\(\)\[0\]\) // L\['image1'\]\.size\(\)\[0\]\)"
+            r"|fixed input 'image1' \(batch = ",
+        ),
+    ),
+)
+
+
+def upstream_issues(error: str) -> list[str]:
+    """The upstream issues (``owner#number``) an error's text is known to be."""
+    return [ref for issue in UPSTREAM_ISSUES if issue.pattern.search(error) for ref in issue.refs]
+
+
 def failure_fields(error: BaseException, phase_class: str) -> dict:
-    """The ``error`` and ``error_class`` fields of a result that records a failure."""
-    return {"error": error_text(error), "error_class": classify(error, phase_class)}
+    """The ``error`` and ``error_class`` fields of a result that records a failure, and
+    ``upstream`` where the error is a known upstream issue (UPSTREAM_ISSUES)."""
+    text = error_text(error)
+    known = upstream_issues(text)
+    return {"error": text, "error_class": classify(error, phase_class), **({"upstream": known} if known else {})}
 
 
 def error_line(error: BaseException, raised_last: bool = False) -> str:
