@@ -141,3 +141,26 @@ def raft():
 
 def raft_pair(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     return tuple(x[..., :128, :128].contiguous() for x in FLOW.example_inputs(None, batch, 0))
+
+
+@pytest.mark.slow
+def test_raft_small_converts_to_openvino_and_reproduces_eager(raft, tmp_path):
+    record = build_artifact("openvino", raft, raft_pair(2), tmp_path / "ov", FLOW)
+    assert record["status"] == "ok", record["error"]
+    assert record["method"] == "openvino.convert_model (trace)" and record["dynamic_multiple"] == 8
+    module = harness("openvino-python").load(tmp_path / "ov", "raft_small", CPU)
+    example = tuple(x[:1] for x in raft_pair(1))
+    with torch.inference_mode():
+        comparison = FLOW.compare_outputs(raft(*example)[-1], FLOW.output_tensor(module(*example)), 1e-4, 1e-6)
+    assert comparison["within_tolerance"] and comparison["discriminates"], comparison
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["onnx", "aoti"])
+def test_raft_small_torch_export_failure_is_recorded_with_its_upstream_issue(raft, kind, tmp_path):
+    """torch.export specialises RAFT's batch (torch 2.14.1): AOTInductor's export fails, the
+    dynamo ONNX export fixes the batch, which the build refuses; both name the upstream issues."""
+    record = build_artifact(kind, raft, raft_pair(2), tmp_path / kind, FLOW)
+    assert record["status"] == "failed" and record["error_class"] == "export error", record
+    assert record["upstream"] == ["pytorch#155550", "vision#8116"], record["error"]
+    assert [p.name for p in (tmp_path / kind).iterdir()] == ["build.json"]
