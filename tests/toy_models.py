@@ -187,3 +187,27 @@ class StridedSegmenter(torch.nn.Module):
         logits = self.classifier(self.features(x))
         out = torch.nn.functional.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return {"out": out}
+
+
+# ---- optical flow: two images (NCHW each) in, a list of flows [N, 2, H, W] out -------------------
+
+
+class FlowEstimator(torch.nn.Module):
+    """A flow from a pair of images, refined ``num_flow_updates`` times (12 by default) and
+    returned as a list of every step's flow, the last the answer, as torchvision's RAFT does
+    (scriptable, traceable)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.encoder = torch.nn.Conv2d(6, 2, 3, padding=1)
+        self.update = torch.nn.Conv2d(2, 2, 3, padding=1)
+        self.eval()
+
+    def forward(self, image1: torch.Tensor, image2: torch.Tensor, num_flow_updates: int = 12) -> list[torch.Tensor]:
+        flow = self.encoder(torch.cat([image1, image2 - image1], dim=1))
+        flows = []
+        for _ in range(num_flow_updates):
+            flow = flow + 0.5 * torch.tanh(self.update(flow))
+            flows.append(flow)
+        return flows

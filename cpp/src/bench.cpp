@@ -145,7 +145,9 @@ std::vector<fs::path> model_inputs(const Task& task, const ParsedArgs& args) {
                      std::to_string(task.inputs_per_call()) + " --input per model call, got " +
                      std::to_string(given.size()));
   }
-  return {given.begin(), given.end()};
+  std::vector<fs::path> call(given.begin(), given.end());
+  check_call_inputs(task, call);
+  return call;
 }
 
 // input (one sample: its N axis of size 1) repeated along N to batch samples.

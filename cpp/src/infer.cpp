@@ -69,6 +69,8 @@ std::vector<std::vector<std::string>> model_calls(const Task& task,
   for (std::size_t first = 0; first < inputs.size(); first += per_call) {
     calls.emplace_back(inputs.begin() + static_cast<std::ptrdiff_t>(first),
                        inputs.begin() + static_cast<std::ptrdiff_t>(first + per_call));
+    // Checked before the model loads: a swapped pair would run and give a wrong flow.
+    check_call_inputs(task, {calls.back().begin(), calls.back().end()});
   }
   return calls;
 }

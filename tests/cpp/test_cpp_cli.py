@@ -18,7 +18,7 @@ from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, infer_args, random_image, run,
 
 from tvdeploy.measure.bench import Protocol
 from tvdeploy.registry import CLASSIFICATION, DEVICE_CHOICES, LOAD_TRANSFORMS, QUANTIZED_ENGINES, TASKS, VARIANTS
-from tvdeploy.registry.tasks import SEGMENTATION, VIDEO_CLASSIFICATION
+from tvdeploy.registry.tasks import OPTICAL_FLOW, SEGMENTATION, VIDEO_CLASSIFICATION
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
 pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning"), pytest.mark.slow]
@@ -83,14 +83,17 @@ def help_options(binary) -> dict[str, dict[str, str | None]]:
 def run_with(cpp_binaries, program, inputs, tmp_path, *extra):
     """Run program on the toy inputs with --device cpu unless extra sets it, plus extra."""
     model_path, labels, dat = inputs
+    # One call's input files: one, or one per model input (optical flow's pair).
+    dats = dat if isinstance(dat, list) else [dat]
     out = tmp_path / f"{program}.json"
     device = () if "--device" in extra else ("--device", "cpu")
     if program == "infer":
-        args = ["--model", model_path, "--labels", labels, *device, *extra, "--output", out, dat]
+        args = ["--model", model_path, "--labels", labels, *device, *extra, "--output", out, *dats]
     else:
         # No warm-up and one timed forward: the choice is under test, not the measurement.
         protocol = ("--warmup-iters", 0, "--min-iters", 1, "--max-iters", 1)
-        args = ["--model", model_path, "--input", dat, *device, *protocol, *extra, "--output", out]
+        inputs = [arg for d in dats for arg in ("--input", d)]
+        args = ["--model", model_path, *inputs, *device, *protocol, *extra, "--output", out]
     return run(cpp_binaries[program], *args), out
 
 
@@ -124,11 +127,28 @@ def video_toy_inputs(tmp_path_factory, toy_labels):
     return folder / "video.pt", toy_labels, clip
 
 
+@pytest.fixture
+def flow_toy_inputs(tmp_path_factory):
+    """A scripted toy flow model (its list of flows as RAFT returns it) and a pair's two inputs,
+    named as a call's files are (<pair>.image1.dat, <pair>.image2.dat); it reads no labels."""
+    from cpp_helpers import random_image, save_scripted, write_input
+    from toy_models import FlowEstimator
+
+    folder = tmp_path_factory.mktemp("flow")
+    save_scripted(FlowEstimator(seed=0), folder / "flow.pt")
+    pair = [
+        write_input(folder / f"pair.{name}.dat", random_image(i, shape=(1, 3, 8, 8)))
+        for i, name in enumerate(("image1", "image2"))
+    ]
+    return folder / "flow.pt", folder / "no_labels.txt", pair
+
+
 # The toy inputs each task's choice runs on (a task without any fails here).
 TASK_TOY_INPUTS = {
     CLASSIFICATION: "toy_inputs",
     SEGMENTATION: "segmentation_toy_inputs",
     VIDEO_CLASSIFICATION: "video_toy_inputs",
+    OPTICAL_FLOW: "flow_toy_inputs",
 }
 
 

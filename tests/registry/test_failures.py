@@ -36,7 +36,10 @@ def test_error_text_is_shortened_and_error_line_picks_the_raised_line():
 
 
 def test_known_upstream_issues_are_found_by_artifact_and_model():
-    issue = failures.known_issue("onnx", "mvit_v2_s")
-    assert issue is not None and "pytorch#90046" in issue.ref
-    assert failures.known_issue("openvino", "mvit_v2_s") is None
-    assert failures.known_issue("onnx", "r3d_18") is None and failures.known_issue("onnx", None) is None
+    # mvit_v2_s's ONNX export runs past its time limit: the error text cannot tell, the build can.
+    assert failures.upstream_issues("build took longer than 360 s", "onnx", "mvit_v2_s") == [
+        "pytorch#90046",
+        "vision#7003",
+    ]
+    assert failures.upstream_issues("build took longer than 360 s", "openvino", "mvit_v2_s") == []
+    assert failures.upstream_issues("x", "onnx", "r3d_18") == [] and failures.upstream_issues("x", "onnx") == []

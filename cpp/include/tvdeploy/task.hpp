@@ -28,8 +28,11 @@ inline constexpr std::string_view kTaskClassification = "classification";
 inline constexpr std::string_view kTaskSegmentation = "segmentation";
 // Video classification: one NCTHW clip batch in, [N, C] logits out (src/lib/task_video.cpp).
 inline constexpr std::string_view kTaskVideo = "video";
+// Optical flow: an image pair in (two inputs per call), [N, 2, H, W] flow out (a tensor, or the
+// last of a list of flows) (src/lib/task_optical_flow.cpp).
+inline constexpr std::string_view kTaskOpticalFlow = "optical_flow";
 // The same names as tvdeploy.registry.TASKS (checked by tests/cpp/test_cpp_cli.py).
-inline constexpr std::string_view kTaskChoices = "classification|segmentation|video";
+inline constexpr std::string_view kTaskChoices = "classification|segmentation|video|optical_flow";
 inline constexpr std::string_view kDefaultTask = kTaskClassification;
 
 // Turns the outputs of a task's model calls into infer's result entries.
@@ -50,6 +53,10 @@ class Task {
   virtual std::string_view name() const = 0;
   // Input tensors per model call, in the order of the model's arguments.
   virtual std::size_t inputs_per_call() const = 0;
+  // The names of a call's inputs, in order, where a call takes several (tvdeploy.registry's
+  // Task.input_names): each file must say which it is, <input>.<name>.dat
+  // (tvdeploy.registry.paths.input_stem). Empty: a one-input task's files are named freely.
+  virtual std::vector<std::string_view> input_names() const { return {}; }
   // InputError unless output is what the model must return for a batch of `batch` samples.
   virtual void check_output(const c10::IValue& output, std::int64_t batch,
                             const fs::path& model) const = 0;
@@ -66,6 +73,10 @@ const std::vector<const Task*>& all_tasks();
 // The task --task names; UsageError unless it is one of kTaskChoices.
 const Task& find_task(const std::string& name);
 
+// UsageError unless the files of one model call are the task's input_names() in order, all of
+// one input (<input>.<name>.dat); nothing to check for a task whose inputs are not named.
+void check_call_inputs(const Task& task, const std::vector<fs::path>& call);
+
 // The --task option of both programs.
 OptionSpec task_option();
 
@@ -73,6 +84,7 @@ OptionSpec task_option();
 const Task& classification_task();
 const Task& segmentation_task();
 const Task& video_task();
+const Task& optical_flow_task();
 
 // A task of classification's contract under another --task name: one input per call, [N, C]
 // logits out, each row's logits and top-k written (src/lib/task_classification.cpp). Whatever

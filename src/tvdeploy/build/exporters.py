@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from tvdeploy.build.records import BUILD_RECORD
-from tvdeploy.build.torchscript import HalfPrecision
+from tvdeploy.build.torchscript import wrap
 from tvdeploy.files import atomic_directory, write_json_atomic
 from tvdeploy.registry import FP16, PLAIN
 from tvdeploy.registry.failures import (
@@ -34,9 +34,8 @@ from tvdeploy.registry.failures import (
     CONVERSION_ERROR,
     EXPORT_ERROR,
     TIMEOUT,
-    classify,
     error_text,
-    known_issue,
+    failure_fields,
 )
 
 ONNX_FILE = "model.onnx"
@@ -96,13 +95,14 @@ def plain_output_module(net: nn.Module, example: tuple[torch.Tensor, ...], task)
     return task.deployable(net, output)[0]
 
 
-def variant_module(net: nn.Module, variant: str) -> nn.Module:
+def variant_module(net: nn.Module, variant: str, inputs: int = 1) -> nn.Module:
     """The module a built artifact of ``variant`` is made from: float32 as it is, or half
-    precision with float32 in and out (the same wrapper as the fp16 TorchScript export)."""
+    precision with float32 in and out (the same wrapper as the fp16 TorchScript export) for a
+    model of ``inputs`` inputs."""
     if variant == PLAIN:
         return net
     if variant == FP16:
-        return HalfPrecision(net.half()).eval()
+        return wrap("half", net.half(), inputs).eval()
     raise ValueError(f"no artifact is built in variant '{variant}' (built: {PLAIN}, {FP16})")
 
 
@@ -117,9 +117,23 @@ def _dynamic_dims(example: tuple[torch.Tensor, ...], task, batch: bool = True) -
     ``batch`` False: static), and the task's dynamic axes (segmentation: H and W, which follow the
     image), each one size shared by every input. None where nothing is dynamic."""
     dims = {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)} if batch else {}
+    low, multiple = side_range(task)
     for axis, name in dynamic_axes(task).items():
-        dims[axis] = torch.export.Dim(name, min=MIN_SIDE, max=MAX_SIDE)
+        if multiple == 1:
+            dims[axis] = torch.export.Dim(name, min=low, max=MAX_SIDE)
+        else:
+            # A side of whole blocks: torch.export proves the model's own size checks with it.
+            dims[axis] = (
+                torch.export.Dim(f"{name}_blocks", min=-(-low // multiple), max=MAX_SIDE // multiple) * multiple
+            )
     return tuple(dict(dims) for _ in example) if dims else None
+
+
+def side_range(task) -> tuple[int, int]:
+    """The smallest dynamic side and the multiple every side is of: the adapter's optional
+    ``DYNAMIC_AXES_MIN`` and ``DYNAMIC_AXES_MULTIPLE`` (RAFT: 128 and 8; without them any side
+    from MIN_SIDE)."""
+    return max(MIN_SIDE, getattr(task, "DYNAMIC_AXES_MIN", MIN_SIDE)), getattr(task, "DYNAMIC_AXES_MULTIPLE", 1)
 
 
 def _openvino_shapes(example: tuple[torch.Tensor, ...], task) -> list | None:
@@ -134,11 +148,38 @@ def _openvino_shapes(example: tuple[torch.Tensor, ...], task) -> list | None:
 
 def dynamic_record(task) -> dict:
     """What a build record says about the artifact's dynamic axes besides the batch."""
-    return {f"dynamic_{name}": [MIN_SIDE, MAX_SIDE] for name in dynamic_axes(task).values()}
+    low, multiple = side_range(task)
+    record = {f"dynamic_{name}": [low, MAX_SIDE] for name in dynamic_axes(task).values()}
+    return {**record, "dynamic_multiple": multiple} if record and multiple != 1 else record
 
 
 def parameter_bytes(net: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in [*net.parameters(), *net.buffers()])
+
+
+def onnx_input_shapes(model) -> dict[str, list]:
+    """Each graph input's shape: a size, or the name of a dynamic axis."""
+    return {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
+
+
+class SpecialisedExport(RuntimeError):
+    """An export fixed an axis asked to be dynamic: the artifact would refuse every other size."""
+
+
+def check_dynamic_inputs(input_shapes: dict[str, list], task) -> None:
+    """SpecialisedExport where the exported graph fixed an axis that was asked to be dynamic (the
+    batch, and the task's DYNAMIC_AXES): the dynamo exporter can fall back to the example's
+    size without failing (raft_small: batch 2, torch 2.14.1), and the record would claim a
+    dynamic batch while every run at another batch fails."""
+    dynamic = {0: "batch", **dynamic_axes(task)}
+    for name, shape in input_shapes.items():
+        fixed = [
+            f"{dynamic[axis]} = {size}" for axis, size in enumerate(shape) if axis in dynamic and isinstance(size, int)
+        ]
+        if fixed:
+            raise SpecialisedExport(
+                f"the exported graph fixed input '{name}' ({', '.join(fixed)}; shape {shape}), asked to be dynamic"
+            )
 
 
 def export_onnx(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path, device: torch.device, task) -> dict:
@@ -161,12 +202,15 @@ def export_onnx(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path,
         program.save(str(folder / ONNX_FILE), external_data=external)
         # The file must be a valid model (the checker follows external data by path).
         onnx.checker.check_model(str(folder / ONNX_FILE))
+        input_shapes = onnx_input_shapes(onnx.load(str(folder / ONNX_FILE), load_external_data=False))
+        check_dynamic_inputs(input_shapes, task)
     return {
         "method": "torch.onnx.export(dynamo=True)",
         "opset": ONNX_OPSET,
         "external_data": external,
         "dynamic_batch": [1, MAX_BATCH],
         **dynamic_record(task),
+        "input_shapes": input_shapes,
         "versions": {"onnx": onnx.__version__},
     }
 
@@ -203,6 +247,8 @@ def convert_openvino(
         "method": f"openvino.convert_model ({method})",
         "failed_attempts": attempts,
         "input_shape": str(model.inputs[0].partial_shape),
+        # Every input's, in the model's order (optical flow: both images').
+        "input_shapes": [str(i.partial_shape) for i in model.inputs],
         **dynamic_record(task),
         "compress_to_fp16": False,
         "versions": {"openvino": ov.get_version()},
@@ -350,7 +396,7 @@ def build_artifact(
     builder, payload = BUILDERS[kind]
     built = {"artifact": kind, "variant": variant, "file": payload, **(record or {})}
     # An unknown variant is this code's error, not the model's: raised before any folder exists.
-    net = variant_module(plain_output_module(net, example, task), variant)
+    net = variant_module(plain_output_module(net, example, task), variant, len(example))
     # A failure of the machine (full disk) or of this code escapes: no folder, the job fails.
     with atomic_directory(dest) as staging:
         start = time.perf_counter()
@@ -374,7 +420,4 @@ def _record_failure(built: dict, err: BaseException, staging: Path, kind: str, l
         log.error("building %s failed:\n%s", kind, "".join(traceback.format_exception(cause)))
     shutil.rmtree(staging)
     staging.mkdir()
-    built.update(status="failed", error_class=classify(cause, phase_class), error=error_text(cause))
-    issue = known_issue(kind, built.get("model"))
-    if issue is not None:
-        built.update(upstream=issue.ref, error=f"{built['error']} [known upstream: {issue.ref}]")
+    built.update(status="failed", **failure_fields(cause, phase_class, artifact=kind, model=built.get("model")))

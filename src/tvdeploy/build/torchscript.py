@@ -75,20 +75,79 @@ def to_channels_last(module: nn.Module) -> nn.Module:
     return module
 
 
+# The same wrappers for a model of two inputs (optical flow's image pair). TorchScript scripts
+# neither *args nor a call whose argument count the wrapped forward does not take, so each arity
+# has its class; wrap() picks it by the model's input count.
+class HalfPrecisionPair(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.model(x.half(), y.half()).float()
+
+
+class BFloat16Pair(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.model(x.to(torch.bfloat16), y.to(torch.bfloat16)).float()
+
+
+class ChannelsLastPair(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        nhwc = torch.channels_last
+        return self.model(x.contiguous(memory_format=nhwc), y.contiguous(memory_format=nhwc))
+
+
+# Wrapper class per precision or layout, by the model's number of inputs.
+WRAPPERS = {
+    "half": {1: HalfPrecision, 2: HalfPrecisionPair},
+    "bfloat16": {1: BFloat16, 2: BFloat16Pair},
+    "channels_last": {1: ChannelsLast, 2: ChannelsLastPair},
+}
+
+
+def input_count(module: nn.Module) -> int:
+    """How many tensors ``module``'s forward takes (a ScriptModule's schema, else its signature)."""
+    if isinstance(module, torch.jit.ScriptModule):
+        return len(module.forward.schema.arguments) - 1  # less self
+    import inspect
+
+    parameters = inspect.signature(module.forward).parameters.values()
+    return sum(p.default is inspect.Parameter.empty and p.kind == p.POSITIONAL_OR_KEYWORD for p in parameters)
+
+
+def wrap(kind: str, model: nn.Module, inputs: int | None = None) -> nn.Module:
+    """``model`` in the ``kind`` wrapper (WRAPPERS) of its input count (``inputs``, else read
+    from its forward); ValueError where no wrapper takes that many."""
+    count = input_count(model) if inputs is None else inputs
+    classes = WRAPPERS[kind]
+    if count not in classes:
+        raise ValueError(f"no {kind} wrapper for a model of {count} inputs (wrapped: {sorted(classes)})")
+    return classes[count](model)
+
+
 def _frozen(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
     return torch.jit.freeze(plain.eval())
 
 
 def _half(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
-    return torch.jit.freeze(torch.jit.script(HalfPrecision(plain.half())).eval())
+    return torch.jit.freeze(torch.jit.script(wrap("half", plain.half())).eval())
 
 
 def _bfloat16(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
-    return torch.jit.freeze(torch.jit.script(BFloat16(plain.to(torch.bfloat16))).eval())
+    return torch.jit.freeze(torch.jit.script(wrap("bfloat16", plain.to(torch.bfloat16))).eval())
 
 
 def _channels_last(plain: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
-    wrapped = ChannelsLast(to_channels_last(plain))
+    wrapped = wrap("channels_last", to_channels_last(plain))
     return torch.jit.freeze(torch.jit.script(wrapped).eval())
 
 
@@ -141,7 +200,8 @@ def traced_if_exact(
     if not comparison["within_tolerance"]:
         return (
             scripted,
-            f"scripted: the trace differs at batch {other[0].shape[0]} (max |Δ| {comparison['max_abs_diff']:.3g})",
+            f"scripted: the trace differs at batch {other[0].shape[0]} "
+            f"({task.parity_message('trace', comparison).partition(': ')[2][:200]})",
         )
     return traced, f"traced: reproduces eager at batch {other[0].shape[0]}"
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from tvdeploy.build.cpp import check_runs_here
 from tvdeploy.build.records import artifact_file, check_baked_threads
 from tvdeploy.files import read_json
+from tvdeploy.harnesses import input_files
 from tvdeploy.harnesses.allocator import benchmark_environment
 from tvdeploy.measure.bench import Protocol
 from tvdeploy.registry import VARIANTS, task
@@ -121,7 +122,8 @@ def _bench_command(
         check_baked_threads(artifact, device, threads)
     return [
         *_program_command(binary, artifact, device, variant, task_name, quantized_engine),
-        "--input", str(dat),
+        # One --input per model input, in the task's order (input_files).
+        *(arg for path in input_files(dat) for arg in ("--input", path)),
         "--batch-size", str(batch_size),
         "--threads", str(threads),
         "--interop-threads", str(interop_threads),

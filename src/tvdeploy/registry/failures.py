@@ -69,9 +69,70 @@ def error_text(error: BaseException, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[: limit - 15] + " … (truncated)"
 
 
-def failure_fields(error: BaseException, phase_class: str) -> dict:
-    """The ``error`` and ``error_class`` fields of a result that records a failure."""
-    return {"error": error_text(error), "error_class": classify(error, phase_class)}
+@dataclass(frozen=True)
+class UpstreamIssue:
+    """A failure reported upstream: a failed result it matches names the issues (``upstream``), so
+    a reader knows it is not this workflow's to fix. It matches by its error's text (``pattern``),
+    or, where the error says nothing (a time limit), by the artifact and model that failed; each
+    of those left None matches anything."""
+
+    refs: tuple[str, ...]
+    what: str
+    pattern: re.Pattern | None = None
+    artifact: str | None = None
+    models: tuple[str, ...] | None = None
+
+    def matches(self, error: str, artifact: str | None, model: str | None) -> bool:
+        return (
+            (self.pattern is None or self.pattern.search(error) is not None)
+            and (self.artifact is None or self.artifact == artifact)
+            and (self.models is None or model in self.models)
+        )
+
+
+UPSTREAM_ISSUES = (
+    UpstreamIssue(
+        ("pytorch#155550", "vision#8116"),
+        "torch.export of torchvision's RAFT cannot keep the batch dynamic (its sizes specialise the "
+        "batch to the example's; strict export fails on the corr_pyramid attribute it assigns): "
+        "no dynamo ONNX and no dynamic-batch AOTInductor package",
+        pattern=re.compile(
+            r"corr_pyramid|L\['image1'\]\.size\(\)\[0\]\) // L\['image1'\]\.size\(\)\[0\]\)"
+            r"|fixed input 'image1' \(batch = ",
+        ),
+    ),
+    UpstreamIssue(
+        ("pytorch#90046", "vision#7003"),
+        "mvit_v2's relative-position term (_add_rel_pos) blows up the ONNX graph: the TorchScript "
+        "exporter hangs or runs out of memory; torch 2.14's dynamo exporter ran past a 6-minute "
+        "limit on 2 cores",
+        artifact="onnx",
+        models=("mvit_v2_s",),
+    ),
+)
+
+
+def upstream_issues(error: str, artifact: str | None = None, model: str | None = None) -> list[str]:
+    """The upstream issues (``owner#number``) a failure is known to be: its error's text, and the
+    artifact and model whose build or run failed where known."""
+    return [ref for issue in UPSTREAM_ISSUES if issue.matches(error, artifact, model) for ref in issue.refs]
+
+
+def failure_fields(
+    error: BaseException, phase_class: str, artifact: str | None = None, model: str | None = None
+) -> dict:
+    """The ``error`` and ``error_class`` fields of a result that records a failure, and
+    ``upstream`` where it is a known upstream issue (UPSTREAM_ISSUES), which the error then names
+    too, so every table that shows it says so."""
+    text = error_text(error)
+    known = upstream_issues(text, artifact, model)
+    if not known:
+        return {"error": text, "error_class": classify(error, phase_class)}
+    return {
+        "error": f"{text} [known upstream: {', '.join(known)}]",
+        "error_class": classify(error, phase_class),
+        "upstream": known,
+    }
 
 
 def error_line(error: BaseException, raised_last: bool = False) -> str:
@@ -80,31 +141,3 @@ def error_line(error: BaseException, raised_last: bool = False) -> str:
     interpreter's errors)."""
     lines = [line.strip() for line in _ANSI_ESCAPE.sub("", str(error)).splitlines() if line.strip()] or [""]
     return f"{type(error).__name__}: {lines[-1] if raised_last else lines[0]}"
-
-
-@dataclass(frozen=True)
-class KnownIssue:
-    """An upstream issue that a failed build of ``artifact`` for one of ``models`` is known by: the
-    build record names it beside the error (``upstream``), so the tables say it is not this
-    workflow's bug."""
-
-    artifact: str
-    models: tuple[str, ...]
-    ref: str
-    what: str
-
-
-KNOWN_ISSUES = (
-    KnownIssue(
-        "onnx",
-        ("mvit_v2_s",),
-        "pytorch#90046, vision#7003",
-        "mvit_v2's relative-position term (_add_rel_pos) blows up the ONNX graph: the TorchScript exporter hangs "
-        "or runs out of memory; torch 2.14's dynamo exporter ran past a 6-minute limit on 2 cores",
-    ),
-)
-
-
-def known_issue(artifact: str, model: str | None) -> KnownIssue | None:
-    """The upstream issue a failed ``artifact`` build of ``model`` is known by, if any."""
-    return next((k for k in KNOWN_ISSUES if k.artifact == artifact and model in k.models), None)

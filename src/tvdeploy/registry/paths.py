@@ -27,6 +27,13 @@ BUILT_ARTIFACT_RECORD = "results/builds/{artifact}/{model}.json"
 DEVICE_BUILT_ARTIFACT_RECORD = "results/builds/{artifact}/{device}/{variant}/{model}.json"
 INPUT_DAT = "results/inputs/{spec}/{image}.dat"
 INPUT_SIDECAR = "results/inputs/{spec}/{image}.json"
+# A task whose model call takes several inputs (optical flow: an image pair) keeps one .dat per
+# input, named by the user's input (the pair) and the input's registry name (Task.input_names),
+# e.g. chelsea_pan.image1.dat: a call's files sort together, and each says which argument it is.
+# The C++ infer and the Python predict take them in Task.input_names order, call by call.
+INPUT_MEMBER_DAT = "results/inputs/{spec}/{image}.{input}.dat"
+INPUT_MEMBER_SIDECAR = "results/inputs/{spec}/{image}.{input}.json"
+INPUT_MEMBER_SEPARATOR = "."
 CPP_BUILD_DIR = "build/cpp"
 CPP_PROGRAM = CPP_BUILD_DIR + "/{program}"
 CPP_INFER = CPP_PROGRAM.format(program="infer")
@@ -76,6 +83,60 @@ README_FIGURE = "docs/generated/accuracy_vs_latency.png"
 LOGS_DIR = "results/logs"
 # Snakemake `benchmark:` files: each job's wall time and peak memory.
 JOBS_DIR = "results/jobs"
+
+
+def input_stem(image: str, input_name: str, input_names: tuple[str, ...]) -> str:
+    """The stem of the .dat holding argument ``input_name`` of a model call on the user's input
+    ``image``: the image's name where the task takes one input, ``<image>.<input_name>`` where
+    it takes several (INPUT_MEMBER_DAT)."""
+    if input_name not in input_names:
+        raise ValueError(f"{input_name!r} is not one of the task's inputs {input_names}")
+    return image if len(input_names) == 1 else f"{image}{INPUT_MEMBER_SEPARATOR}{input_name}"
+
+
+def input_dats(spec: str, image: str, input_names: tuple[str, ...]) -> list[str]:
+    """The .dat files of one model call on the user's input ``image``, in ``input_names`` order:
+    INPUT_DAT for a one-input task, INPUT_MEMBER_DAT per input otherwise."""
+    if len(input_names) == 1:
+        return [INPUT_DAT.format(spec=spec, image=image)]
+    return [INPUT_MEMBER_DAT.format(spec=spec, image=image, input=name) for name in input_names]
+
+
+def call_input_stem(stem: str, input_names: tuple[str, ...]) -> tuple[str, str]:
+    """``(user input's name, argument name)`` of a .dat stem made by input_stem; ValueError where
+    a several-input task's stem does not end in one of its input names."""
+    if len(input_names) == 1:
+        return stem, input_names[0]
+    image, sep, name = stem.rpartition(INPUT_MEMBER_SEPARATOR)
+    if not sep or not image or name not in input_names:
+        raise ValueError(
+            f"input file {stem!r} does not name a model input: expected <input>.<name>, name one of {input_names}"
+        )
+    return image, name
+
+
+def group_call_inputs(dat_paths, input_names: tuple[str, ...]) -> list[tuple[str, list]]:
+    """The model calls of a list of .dat paths (as infer takes them: each call's inputs in a row,
+    in ``input_names`` order): ``[(user input's name, [path per input]), ...]``. ValueError naming
+    the file where a path is out of place or a call is incomplete."""
+    from pathlib import PurePath
+
+    paths = list(dat_paths)
+    per_call = len(input_names)
+    if len(paths) % per_call:
+        raise ValueError(f"{len(paths)} input files do not make calls of {per_call} inputs {input_names}")
+    calls = []
+    for first in range(0, len(paths), per_call):
+        members = paths[first : first + per_call]
+        names = [call_input_stem(PurePath(p).stem, input_names) for p in members]
+        for (image, name), expected, path in zip(names, input_names, members, strict=True):
+            if name != expected or image != names[0][0]:
+                raise ValueError(
+                    f"input file {path} is argument {name!r} of {image!r}, but the call's place holds "
+                    f"argument {expected!r} of {names[0][0]!r} (order: {', '.join(input_names)})"
+                )
+        calls.append((names[0][0], members))
+    return calls
 
 
 def torchscript(device: str, variant: str, model: str) -> str:

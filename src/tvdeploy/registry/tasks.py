@@ -69,6 +69,7 @@ class Task:
 CLASSIFICATION = "classification"
 SEGMENTATION = "segmentation"
 VIDEO_CLASSIFICATION = "video"
+OPTICAL_FLOW = "optical_flow"
 
 TASKS: dict[str, Task] = {
     t.name: t
@@ -129,6 +130,30 @@ TASKS: dict[str, Task] = {
             higher_is_better=True,
             batches=True,
             adapter="tvdeploy.tasks.video",
+        ),
+        Task(
+            OPTICAL_FLOW,
+            "optical flow: the motion of every pixel from a first image to a second",
+            torchvision_modules=("torchvision.models.optical_flow",),
+            preset="OpticalFlow",
+            input_kind=IMAGE_PAIR,
+            # Two inputs per call, in forward's order (img1, img2), each a .dat of its own.
+            input_layout="NCHW",
+            input_names=("image1", "image2"),
+            # RAFT returns one flow per refinement step; deployed is the last one alone.
+            output_names=("flow",),
+            outputs="flow [N, 2, H, W] in pixels (u, v), H, W those of the inputs (the last of RAFT's list)",
+            parity_metric=(
+                "end-point error (per-pixel L2 of the flows' difference: mean and max, px) within "
+                "tolerance of the reference flow's mean magnitude (not discriminating where the "
+                "reference flow is one constant vector everywhere)"
+            ),
+            # Average end-point error on Sintel as the weights publish it (px): lower is better.
+            accuracy_metric="EPE",
+            higher_is_better=False,
+            # Both images of a call share N: a batch repeats one pair.
+            batches=True,
+            adapter="tvdeploy.tasks.optical_flow",
         ),
     )
 }

@@ -7,10 +7,13 @@ An adapter module defines:
 - ``TASK``: its registry entry.
 - ``DYNAMIC_AXES`` (optional): the input axes besides the batch whose size varies from input to
   input, ``{axis index: name}`` (segmentation: H and W); exports make them dynamic
-  (``tvdeploy.build.exporters``). Absent: every axis but the batch is fixed.
-- ``preprocess(source, spec) -> tuple[Tensor, ...]``: a user's input (file or folder) as the
-  model's input tensors for one call, each written to a ``.dat`` whose sidecar records
-  ``TASK.input_layout``.
+  (``tvdeploy.build.exporters``). Absent: every axis but the batch is fixed. With it, optional
+  ``DYNAMIC_AXES_MIN`` and ``DYNAMIC_AXES_MULTIPLE``: the smallest size and the multiple every
+  size is of (optical flow: 128 and 8), which an export needs where the model checks them.
+- ``preprocess(source, spec) -> tuple[Tensor, ...]``: a user's input (file or folder; optical
+  flow: a pair of files) as the model's input tensors for one call, in ``TASK.input_names``
+  order, each written to a ``.dat`` whose sidecar records ``TASK.input_layout``; where a call
+  takes several inputs, each input's file is named by ``tvdeploy.registry.paths.input_dats``.
 - ``example_inputs(info, batch, seed) -> tuple[Tensor, ...]``: seeded random inputs of the model's
   input shapes, for exports, builds and parity on random input.
 - ``deployable(net, example) -> (nn.Module, str)``: ``net`` wrapped so that it returns plain
@@ -24,7 +27,8 @@ An adapter module defines:
 - ``decoding_context(labels_path, topk) -> dict``: what decoding needs (category names from the
   weights' metadata, how many to report).
 - ``predict(module, dat_paths, context, device) -> list[dict]``: predictions on the
-  preprocessed inputs, one entry per input and row, in the layout the C++ ``infer`` writes for
+  preprocessed inputs (a call's files in a row, ``tvdeploy.registry.paths.group_call_inputs``),
+  one entry per input and row, in the layout the C++ ``infer`` writes for
   ``--task TASK.name``; ``context`` holds what decoding needs (e.g. labels, topk). A large
   output field is returned as a ``tvdeploy.predict.outputs.TensorOutput`` and stored as a
   ``.dat`` beside the record instead of JSON.

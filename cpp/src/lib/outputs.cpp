@@ -1,0 +1,33 @@
+#include "tvdeploy/outputs.hpp"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+namespace tvdeploy {
+
+fs::path output_dat_path(const fs::path& record, std::size_t index, std::string_view field) {
+  return record.parent_path() /
+         (record.stem().string() + "." + std::to_string(index) + "." + std::string(field) + ".dat");
+}
+
+json write_output_dat(const fs::path& dat, const torch::Tensor& tensor, std::string_view layout,
+                      std::string_view field, const std::string& input) {
+  write_bytes_atomic(dat, static_cast<const char*>(tensor.data_ptr()),
+                     tensor.numel() * sizeof(float));
+  json shape = json::array();
+  for (const std::int64_t size : tensor.sizes()) shape.push_back(size);
+  fs::path sidecar = dat;
+  sidecar.replace_extension(".json");
+  write_json_atomic(sidecar, {{"shape", shape},
+                              {"dtype", "float32"},
+                              {"layout", std::string(layout)},
+                              {"byte_order", "little"},
+                              {"field", std::string(field)},
+                              {"input", input}});
+  return {{"dat", dat.filename().string()},
+          {"shape", std::move(shape)},
+          {"layout", std::string(layout)}};
+}
+
+}  // namespace tvdeploy
