@@ -48,6 +48,8 @@ class Task {
   virtual std::string_view name() const = 0;
   // Input tensors per model call, in the order of the model's arguments.
   virtual std::size_t inputs_per_call() const = 0;
+  // Whether its models call torchvision's operators (--torchvision-ops auto loads them).
+  virtual bool needs_torchvision_ops() const { return false; }
   // InputError unless output is what the model must return for a batch of `batch` samples.
   virtual void check_output(const c10::IValue& output, std::int64_t batch,
                             const fs::path& model) const = 0;
