@@ -163,3 +163,15 @@ class StridedSegmenter(torch.nn.Module):
         logits = self.classifier(self.features(x))
         out = torch.nn.functional.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return {"out": out}
+
+
+class ToyMaskDetector(torch.nn.Module):
+    """A detector's output contract (tvdeploy.tasks.detection.OneImageDetections) on a [C, H, W]
+    image: three detections (labels 1, 2, 4) whose boxes, scores and soft masks follow the image."""
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        mean = image.mean()
+        boxes = torch.tensor([[0.0, 0.0, 4.0, 4.0], [2.0, 2.0, 8.0, 8.0], [1.0, 5.0, 6.0, 9.0]]) * (1 + mean)
+        scores = torch.sigmoid(image[0, :3, 0])
+        masks = image[:1].expand(3, -1, -1).unsqueeze(1) * torch.tensor([0.5, 1.0, 1.5]).reshape(3, 1, 1, 1)
+        return [boxes, torch.tensor([1, 2, 4]), scores, masks]

@@ -154,9 +154,12 @@ std::vector<fs::path> model_inputs(const Task& task, const ParsedArgs& args) {
 torch::Tensor repeat_to_batch(const DatInput& input, const fs::path& path, std::int64_t batch) {
   const auto batch_axis = axis_index(input.layout, kBatchAxis);
   if (!batch_axis) {
+    // One sample per call (a detector's image): nothing to repeat at batch size 1.
+    if (batch == 1) return input.tensor;
     throw InputError("input " + quoted(path) + " has layout \"" + input.layout +
                      "\" without a batch axis " + std::string(1, kBatchAxis) +
-                     ", which bench repeats to --batch-size");
+                     ", which bench repeats to --batch-size (a task without one runs "
+                     "--batch-size 1)");
   }
   const std::int64_t given = input.tensor.size(*batch_axis);
   if (given != 1) {

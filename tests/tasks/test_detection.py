@@ -78,6 +78,14 @@ def test_an_empty_reference_cannot_discriminate_and_never_passes():
     assert not detection.compare_outputs(REFERENCE, empty, RTOL, ATOL)["within_tolerance"]
 
 
+def test_tied_scores_cannot_discriminate():
+    # Which of equally scored boxes NMS and the cap keep is arbitrary: a mismatch proves nothing.
+    tied = boxes_of([0, 0, 10, 10], [20, 20, 40, 40], scores=[0.3, 0.3])
+    comparison = detection.compare_outputs(tied, boxes_of([0, 0, 10, 10], scores=[0.3]), RTOL, ATOL)
+    assert not comparison["discriminates"]
+    assert "scores every detection alike" in detection.parity_message("x", comparison)
+
+
 def test_flipped_mask_pixels_give_a_known_mask_iou():
     masks = torch.zeros(1, 1, 10, 10)
     masks[0, 0, :5, :] = 1.0  # 50 foreground pixels
@@ -130,7 +138,7 @@ def test_preprocess_is_the_weights_preset():
 
 
 @pytest.mark.slow
-def test_a_random_weight_detector_returns_boxes_only_with_its_threshold_at_zero_and_scripts_exactly():
+def test_a_random_weight_detector_returns_boxes_only_with_its_threshold_at_zero_and_scripts():
     from torchvision.models import get_model_builder
 
     model = "fasterrcnn_mobilenet_v3_large_320_fpn"
@@ -148,7 +156,10 @@ def test_a_random_weight_detector_returns_boxes_only_with_its_threshold_at_zero_
         scripted = torch.jit.script(wrapped)
     with torch.inference_mode():
         comparison = detection.compare_outputs(eager, detection.output_tensor(scripted(image)), RTOL, ATOL)
-    assert eager.count > 0 and comparison["discriminates"] and comparison["within_tolerance"], comparison
+    assert eager.count > 0 and comparison["matched"] == eager.count and comparison["within_tolerance"], comparison
+    # The builder's random weights make this backbone's activations vanish (~1e-8): every box scores
+    # alike, so which ones the cap keeps is arbitrary and the check says it cannot discriminate.
+    assert detection.scores_tied(eager) and not comparison["discriminates"]
 
 
 @pytest.mark.slow

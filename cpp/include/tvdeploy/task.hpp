@@ -26,8 +26,10 @@ namespace fs = std::filesystem;
 inline constexpr std::string_view kTaskClassification = "classification";
 // Segmentation: one batch in, [N, C, H, W] logits out (src/lib/task_segmentation.cpp).
 inline constexpr std::string_view kTaskSegmentation = "segmentation";
+// Detection: one [C, H, W] image in, its detection fields out (src/lib/task_detection.cpp).
+inline constexpr std::string_view kTaskDetection = "detection";
 // The same names as tvdeploy.registry.TASKS (checked by tests/cpp/test_cpp_cli.py).
-inline constexpr std::string_view kTaskChoices = "classification|segmentation";
+inline constexpr std::string_view kTaskChoices = "classification|segmentation|detection";
 inline constexpr std::string_view kDefaultTask = kTaskClassification;
 
 // Turns the outputs of a task's model calls into infer's result entries.
@@ -72,5 +74,6 @@ OptionSpec task_option();
 // The tasks, one source file each.
 const Task& classification_task();
 const Task& segmentation_task();
+const Task& detection_task();
 
 }  // namespace tvdeploy

@@ -5,7 +5,8 @@
 namespace tvdeploy {
 
 const std::vector<const Task*>& all_tasks() {
-  static const std::vector<const Task*> tasks = {&classification_task(), &segmentation_task()};
+  static const std::vector<const Task*> tasks = {&classification_task(), &segmentation_task(),
+                                                 &detection_task()};
   return tasks;
 }
 

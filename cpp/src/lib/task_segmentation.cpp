@@ -15,6 +15,7 @@
 #include "tvdeploy/errors.hpp"
 #include "tvdeploy/labels.hpp"
 #include "tvdeploy/task.hpp"
+#include "tvdeploy/tensor_output.hpp"
 
 namespace tvdeploy {
 namespace {
@@ -57,32 +58,6 @@ torch::Tensor require_logits(const c10::IValue& output, std::int64_t batch, cons
   return logits;
 }
 
-// Where the field of the index-th result entry goes: beside the result file, as
-// tvdeploy.predict.outputs.output_dat_path names it.
-fs::path output_dat_path(const fs::path& record, std::size_t index, std::string_view field) {
-  return record.parent_path() /
-         (record.stem().string() + "." + std::to_string(index) + "." + std::string(field) + ".dat");
-}
-
-// Writes tensor (float32, contiguous, on the CPU) to dat as raw little-endian float32, then its
-// sidecar (shape, dtype, layout, byte order, field, input), each atomically, the sidecar last as
-// tvdeploy.inputs.dat.write_dat does.
-void write_output_dat(const fs::path& dat, const torch::Tensor& tensor, std::string_view layout,
-                      std::string_view field, const std::string& input) {
-  write_bytes_atomic(dat, static_cast<const char*>(tensor.data_ptr()),
-                     tensor.numel() * sizeof(float));
-  json shape = json::array();
-  for (const std::int64_t size : tensor.sizes()) shape.push_back(size);
-  fs::path sidecar = dat;
-  sidecar.replace_extension(".json");
-  write_json_atomic(sidecar, {{"shape", std::move(shape)},
-                              {"dtype", "float32"},
-                              {"layout", std::string(layout)},
-                              {"byte_order", "little"},
-                              {"field", std::string(field)},
-                              {"input", input}});
-}
-
 // Per row of each call: "input", "row", "logits_shape" [C, H, W], "class_fractions" (one per
 // class), "mask" (a reference to the .dat of the argmax mask: its file name, shape and layout).
 class SegmentationWriter final : public ResultWriter {
@@ -113,17 +88,15 @@ class SegmentationWriter final : public ResultWriter {
       for (std::int64_t c = 0; c < num_classes_; ++c) {
         fractions.push_back(static_cast<double>(counts[c].item<std::int64_t>()) / pixels);
       }
-      const fs::path dat = output_dat_path(record_, results.size(), kMaskField);
-      write_output_dat(dat, mask.to(torch::kFloat32).contiguous(), kMaskLayout, kMaskField, input);
+      json mask_reference =
+          write_tensor_output(record_, results.size(), kMaskField, mask, kMaskLayout, input);
 
       json entry;
       entry["input"] = input;
       entry["row"] = row;
       entry["logits_shape"] = {logits.size(1), logits.size(2), logits.size(3)};
       entry["class_fractions"] = std::move(fractions);
-      entry[std::string(kMaskField)] = {{"dat", dat.filename().string()},
-                                        {"shape", {mask.size(0), mask.size(1)}},
-                                        {"layout", std::string(kMaskLayout)}};
+      entry[std::string(kMaskField)] = std::move(mask_reference);
       results.push_back(std::move(entry));
     }
   }

@@ -163,6 +163,13 @@ def match(reference: Detections, candidate: Detections) -> tuple[torch.Tensor, t
     return rows, cols, iou[rows, cols]
 
 
+def scores_tied(detections: Detections) -> bool:
+    """Whether every detection has the same score: then which ones NMS and the per-image cap keep is
+    arbitrary, and two right runtimes may keep different ones (a random-weight detector whose
+    backbone activations vanish scores every box alike)."""
+    return detections.count > 1 and bool((detections.scores == detections.scores[0]).all())
+
+
 def _mask_ious(reference: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
     """The IoU of each pair of [M, 1, H, W] soft masks, thresholded at MASK_THRESHOLD."""
     a = (reference > MASK_THRESHOLD).flatten(1)
@@ -195,7 +202,7 @@ def compare_outputs(reference: Detections, candidate: Detections, rtol: float, a
         "mean_matched_iou": float(ious.mean()) if matched else None,
         "max_score_diff": score_diff,
         "tolerance": tolerance,
-        "discriminates": reference.count > 0,
+        "discriminates": reference.count > 0 and not scores_tied(reference),
     }
     agrees = matched_fraction >= MIN_MATCHED_FRACTION and matched > 0 and float(ious.min()) >= MIN_MATCHED_IOU
     agrees = agrees and score_diff <= tolerance
@@ -215,7 +222,8 @@ def compare_outputs(reference: Detections, candidate: Detections, rtol: float, a
 
 def parity_message(label: str, comparison: dict) -> str:
     if not comparison["discriminates"]:
-        return f"{label}: the reference has no detection, so the comparison cannot discriminate"
+        why = "has no detection" if comparison["reference_count"] == 0 else "scores every detection alike"
+        return f"{label}: the reference {why}, so the comparison cannot discriminate"
     iou = comparison["min_matched_iou"]
     return (
         f"{label}: {comparison['matched']} of {comparison['reference_count']} reference and "
