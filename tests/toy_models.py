@@ -211,3 +211,15 @@ class FlowEstimator(torch.nn.Module):
             flow = flow + 0.5 * torch.tanh(self.update(flow))
             flows.append(flow)
         return flows
+
+
+class ToyMaskDetector(torch.nn.Module):
+    """A detector's output contract (tvdeploy.tasks.detection.OneImageDetections) on a [C, H, W]
+    image: three detections (labels 1, 2, 4) whose boxes, scores and soft masks follow the image."""
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        mean = image.mean()
+        boxes = torch.tensor([[0.0, 0.0, 4.0, 4.0], [2.0, 2.0, 8.0, 8.0], [1.0, 5.0, 6.0, 9.0]]) * (1 + mean)
+        scores = torch.sigmoid(image[0, :3, 0])
+        masks = image[:1].expand(3, -1, -1).unsqueeze(1) * torch.tensor([0.5, 1.0, 1.5]).reshape(3, 1, 1, 1)
+        return [boxes, torch.tensor([1, 2, 4]), scores, masks]

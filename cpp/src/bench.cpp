@@ -30,6 +30,7 @@
 #include "tvdeploy/report.hpp"
 #include "tvdeploy/task.hpp"
 #include "tvdeploy/timing.hpp"
+#include "tvdeploy/torchvision_ops.hpp"
 
 namespace {
 
@@ -62,6 +63,7 @@ ArgParser make_parser() {
       .add({"transform", std::string(kTransformChoices),
             "applied after loading (the 'optimized' variant)", false, std::string(kTransformNone)})
       .add(quantized_engine_option())
+      .add(torchvision_ops_option())
       .add({"batch-size", "B", "input repeated to this batch size", false, "1"})
       .add({"mode", std::string(kModeChoices),
             "once: measure and write --output; serve: answer requests on stdin", false,
@@ -154,9 +156,12 @@ std::vector<fs::path> model_inputs(const Task& task, const ParsedArgs& args) {
 torch::Tensor repeat_to_batch(const DatInput& input, const fs::path& path, std::int64_t batch) {
   const auto batch_axis = axis_index(input.layout, kBatchAxis);
   if (!batch_axis) {
+    // One sample per call (a detector's image): nothing to repeat at batch size 1.
+    if (batch == 1) return input.tensor;
     throw InputError("input " + quoted(path) + " has layout \"" + input.layout +
                      "\" without a batch axis " + std::string(1, kBatchAxis) +
-                     ", which bench repeats to --batch-size");
+                     ", which bench repeats to --batch-size (a task without one runs "
+                     "--batch-size 1)");
   }
   const std::int64_t given = input.tensor.size(*batch_axis);
   if (given != 1) {
@@ -204,6 +209,7 @@ void run(const ParsedArgs& args) {
   torch::Device device(torch::kCPU);
   std::unique_ptr<DeployedModel> model;
   std::vector<torch::Tensor> inputs;
+  std::optional<TorchvisionOps> torchvision_ops;
   try {
     device = choose_device(args.get("device"));
     for (const fs::path& input_path : input_paths) {
@@ -212,6 +218,8 @@ void run(const ParsedArgs& args) {
                            .to(device));
     }
     select_quantized_engine(args.get("quantized-engine"), device);
+    torchvision_ops =
+        load_torchvision_ops(args.get("torchvision-ops"), task.needs_torchvision_ops());
     model = load_model(model_path, device, args.get("transform"));
   } catch (const std::exception& e) {
     // A serving worker tells its coordinator why it cannot start, in the protocol.
@@ -247,6 +255,7 @@ void run(const ParsedArgs& args) {
       {"device", device_string(device)},
       {"transform", args.get("transform")},
       {"quantized_engine", args.get("quantized-engine")},
+      {"torchvision_ops", torchvision_ops_report(torchvision_ops)},
       {"format", model->format()},
       {"device_name", device_name(device)},
       {"batch_size", protocol.batch_size},

@@ -22,6 +22,7 @@
 #include "tvdeploy/quantized.hpp"
 #include "tvdeploy/report.hpp"
 #include "tvdeploy/task.hpp"
+#include "tvdeploy/torchvision_ops.hpp"
 
 namespace {
 
@@ -51,6 +52,7 @@ ArgParser make_parser() {
       .add({"transform", std::string(kTransformChoices),
             "applied after loading (the 'optimized' variant)", false, std::string(kTransformNone)})
       .add(quantized_engine_option())
+      .add(torchvision_ops_option())
       .add({"threads", "N", "intra-op CPU threads (0 = LibTorch default)", false, ""})
       .add({"output", "OUT.json", "result file (written atomically)", true, ""});
   return parser;
@@ -89,6 +91,8 @@ void run(const ParsedArgs& args) {
 
   c10::InferenceMode inference_guard;
   select_quantized_engine(args.get("quantized-engine"), device);
+  const std::optional<TorchvisionOps> torchvision_ops =
+      load_torchvision_ops(args.get("torchvision-ops"), task.needs_torchvision_ops());
   const std::unique_ptr<DeployedModel> model =
       load_model(model_path, device, args.get("transform"));
 
@@ -118,6 +122,7 @@ void run(const ParsedArgs& args) {
       {"device", device_string(device)},
       {"transform", args.get("transform")},
       {"quantized_engine", args.get("quantized-engine")},
+      {"torchvision_ops", torchvision_ops_report(torchvision_ops)},
       {"threads", at::get_num_threads()},
       {"torch_version", kTorchVersion},
       {"results", std::move(results)},

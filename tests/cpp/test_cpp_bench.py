@@ -251,12 +251,14 @@ def test_bench_repeats_an_input_of_any_rank_along_its_batch_axis(cpp_binaries, t
     assert report["batch_size"] == 3 and len(report["rounds"][0]["latencies_ms"]) == 2
 
 
-def test_bench_refuses_an_input_without_a_batch_axis(cpp_binaries, toy_model, tmp_path):
+def test_bench_refuses_to_batch_an_input_without_a_batch_axis(cpp_binaries, toy_model, tmp_path):
+    # One sample per call (a detector's CHW image) runs at batch size 1 only.
     dat = write_input(tmp_path / "one.dat", random_image(1, shape=(3, 16, 16)), layout="CHW")
     out = tmp_path / "bench.json"
-    proc = bench(cpp_binaries, toy_model[0], dat, out, "--min-iters", 1, "--max-iters", 1)
+    proc = bench(cpp_binaries, toy_model[0], dat, out, "--batch-size", 2, "--min-iters", 1, "--max-iters", 1)
     assert proc.returncode == EXIT_RUNTIME
     assert f"input '{dat}' has layout \"CHW\" without a batch axis N" in proc.stderr
+    assert "a task without one runs --batch-size 1" in proc.stderr
     assert not out.exists()
 
 

@@ -18,7 +18,7 @@ from cpp_helpers import EXIT_RUNTIME, EXIT_USAGE, infer_args, random_image, run,
 
 from tvdeploy.measure.bench import Protocol
 from tvdeploy.registry import CLASSIFICATION, DEVICE_CHOICES, LOAD_TRANSFORMS, QUANTIZED_ENGINES, TASKS, VARIANTS
-from tvdeploy.registry.tasks import OPTICAL_FLOW, SEGMENTATION, VIDEO_CLASSIFICATION
+from tvdeploy.registry.tasks import DETECTION, OPTICAL_FLOW, SEGMENTATION, VIDEO_CLASSIFICATION
 
 # The tests build models with torch.jit.script on purpose: the C++ side loads TorchScript.
 pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning"), pytest.mark.slow]
@@ -143,12 +143,27 @@ def flow_toy_inputs(tmp_path_factory):
     return folder / "flow.pt", folder / "no_labels.txt", pair
 
 
+@pytest.fixture
+def detection_toy_inputs(tmp_path_factory):
+    """A scripted toy detector (one [C, H, W] image in, its detections out), its labels and an image."""
+    from cpp_helpers import random_image, save_scripted, write_input
+    from toy_models import ToyMaskDetector
+
+    folder = tmp_path_factory.mktemp("detector")
+    labels = folder / "labels.txt"
+    labels.write_text("".join(f"category {i}\n" for i in range(5)), encoding="utf-8")
+    save_scripted(ToyMaskDetector(), folder / "detector.pt")
+    image = write_input(folder / "image.dat", random_image(4, shape=(3, 16, 16)), layout=TASKS[DETECTION].input_layout)
+    return folder / "detector.pt", labels, image
+
+
 # The toy inputs each task's choice runs on (a task without any fails here).
 TASK_TOY_INPUTS = {
     CLASSIFICATION: "toy_inputs",
     SEGMENTATION: "segmentation_toy_inputs",
     VIDEO_CLASSIFICATION: "video_toy_inputs",
     OPTICAL_FLOW: "flow_toy_inputs",
+    DETECTION: "detection_toy_inputs",
 }
 
 

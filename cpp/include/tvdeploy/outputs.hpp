@@ -1,6 +1,7 @@
-// Large outputs of infer's result entries (a segmentation mask, an optical flow) go to .dat files
-// with sidecars beside the result file, named and described exactly as tvdeploy.predict.outputs
-// names and describes the Python side's; the entry keeps a reference (file name, shape, layout).
+// Large outputs of infer's result entries (a segmentation mask, a flow, a detector's masks) go to
+// .dat files with sidecars beside the result file, named and described exactly as
+// tvdeploy.predict.outputs names and describes the Python side's; the entry keeps a reference
+// (file name, shape, layout).
 #pragma once
 
 #include <torch/script.h>

@@ -31,8 +31,11 @@ inline constexpr std::string_view kTaskVideo = "video";
 // Optical flow: an image pair in (two inputs per call), [N, 2, H, W] flow out (a tensor, or the
 // last of a list of flows) (src/lib/task_optical_flow.cpp).
 inline constexpr std::string_view kTaskOpticalFlow = "optical_flow";
+// Detection: one [C, H, W] image in, its detection fields out (src/lib/task_detection.cpp).
+inline constexpr std::string_view kTaskDetection = "detection";
 // The same names as tvdeploy.registry.TASKS (checked by tests/cpp/test_cpp_cli.py).
-inline constexpr std::string_view kTaskChoices = "classification|segmentation|video|optical_flow";
+inline constexpr std::string_view kTaskChoices =
+    "classification|segmentation|video|optical_flow|detection";
 inline constexpr std::string_view kDefaultTask = kTaskClassification;
 
 // Turns the outputs of a task's model calls into infer's result entries.
@@ -57,6 +60,8 @@ class Task {
   // Task.input_names): each file must say which it is, <input>.<name>.dat
   // (tvdeploy.registry.paths.input_stem). Empty: a one-input task's files are named freely.
   virtual std::vector<std::string_view> input_names() const { return {}; }
+  // Whether its models call torchvision's operators (--torchvision-ops auto loads them).
+  virtual bool needs_torchvision_ops() const { return false; }
   // InputError unless output is what the model must return for a batch of `batch` samples.
   virtual void check_output(const c10::IValue& output, std::int64_t batch,
                             const fs::path& model) const = 0;
@@ -85,6 +90,7 @@ const Task& classification_task();
 const Task& segmentation_task();
 const Task& video_task();
 const Task& optical_flow_task();
+const Task& detection_task();
 
 // A task of classification's contract under another --task name: one input per call, [N, C]
 // logits out, each row's logits and top-k written (src/lib/task_classification.cpp). Whatever

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "tvdeploy/torchvision_ops.hpp"
+
 namespace tvdeploy {
 
 void check_transform(const std::string& transform) {
@@ -144,9 +146,15 @@ std::unique_ptr<DeployedModel> load_model(const fs::path& path, const torch::Dev
     auto scripted = std::make_unique<TorchScriptModel>(std::move(module), fused);
     if (cuda_graph) return replay_as_cuda_graphs(std::move(scripted), device);
     return scripted;
+  } catch (const UsageError&) {
+    throw;
   } catch (const c10::Error& e) {
     throw InputError("cannot load TorchScript model " + quoted(path) + ": " +
-                     e.what_without_backtrace());
+                     e.what_without_backtrace() + torchvision_ops_hint(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    // The TorchScript compiler's errors (an unknown operator among them) are no c10::Error.
+    throw InputError("cannot load TorchScript model " + quoted(path) + ": " + e.what() +
+                     torchvision_ops_hint(e.what()));
   }
 }
 

@@ -12,7 +12,8 @@ constexpr std::string_view kInputNameSeparator = ".";
 
 const std::vector<const Task*>& all_tasks() {
   static const std::vector<const Task*> tasks = {&classification_task(), &segmentation_task(),
-                                                 &video_task(), &optical_flow_task()};
+                                                 &video_task(), &optical_flow_task(),
+                                                 &detection_task()};
   return tasks;
 }
 

@@ -50,13 +50,19 @@ MACHINE_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
 
 
 def program_sources(source_dir: str | Path, program: str) -> list[str]:
-    """The sources one program is built from: its own ``src/{program}.cpp`` and the shared library
-    (``include/``, ``src/lib/``). With the CMakeLists.txt they are the inputs of the program's
-    build rule, so editing bench.cpp rebuilds bench and never infer (nor what uses infer)."""
+    """The sources one program is built from: its own ``src/{program}.cpp``, the shared library
+    (``include/``, ``src/lib/``) and the configure step's helpers (``cmake/``). With the
+    CMakeLists.txt they are the inputs of the program's build rule, so editing bench.cpp rebuilds
+    bench and never infer (nor what uses infer)."""
     source_dir = Path(source_dir)
     if program not in PROGRAMS:
         raise BuildError(f"unknown C++ program '{program}' (known: {', '.join(PROGRAMS)})")
-    shared = [*(source_dir / "include").rglob("*.hpp"), *(source_dir / "src" / "lib").rglob("*.[ch]pp")]
+    shared = [
+        *(source_dir / "include").rglob("*.hpp"),
+        *(source_dir / "src" / "lib").rglob("*.[ch]pp"),
+        # What the configure step runs (the torchvision query) decides what gets compiled in.
+        *(source_dir / "cmake").glob("*.py"),
+    ]
     return sorted(str(p) for p in [*shared, source_dir / "src" / f"{program}.cpp"])
 
 
@@ -173,6 +179,9 @@ def cmake_configure_args(build_type: str = DEFAULT_BUILD_TYPE) -> list[str]:
         f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
         f"-DCMAKE_BUILD_TYPE={build_type}",
         f"-DNLOHMANN_JSON_INCLUDE_DIR={find_nlohmann_include_dir()}",
+        # The Python that has torch finds torchvision's operator library and its libpython
+        # (cpp/cmake/torchvision_ops.py), not whichever python3 CMake would find first.
+        f"-DPython3_EXECUTABLE={sys.executable}",
     ]
     openvino_dir = find_openvino_cmake_dir()
     args += [f"-DOpenVINO_DIR={openvino_dir}"] if openvino_dir else [f"-D{WITH_OPENVINO_OPTION}=OFF"]

@@ -70,6 +70,7 @@ CLASSIFICATION = "classification"
 SEGMENTATION = "segmentation"
 VIDEO_CLASSIFICATION = "video"
 OPTICAL_FLOW = "optical_flow"
+DETECTION = "detection"
 
 TASKS: dict[str, Task] = {
     t.name: t
@@ -154,6 +155,32 @@ TASKS: dict[str, Task] = {
             # Both images of a call share N: a batch repeats one pair.
             batches=True,
             adapter="tvdeploy.tasks.optical_flow",
+        ),
+        Task(
+            DETECTION,
+            "object detection, instance segmentation and keypoints: boxes, labels and scores per image",
+            torchvision_modules=("torchvision.models.detection",),
+            preset="ObjectDetection",
+            input_kind=IMAGE_LIST,
+            # One image per call, its own size (the models resize and normalise inside).
+            input_layout="CHW",
+            input_names=("image",),
+            # Mask R-CNN adds "masks", Keypoint R-CNN "keypoints" and "keypoints_scores".
+            output_names=("boxes", "labels", "scores"),
+            outputs=(
+                "per image: boxes [K, 4] (xyxy), labels [K], scores [K]; masks [K, 1, H, W] or "
+                "keypoints [K, 17, 3] and keypoints_scores [K, 17] where the model gives them"
+            ),
+            parity_metric=(
+                "detections matched by IoU among equal labels (Hungarian): the share matched, the "
+                "matched boxes' and masks' IoU, score differences and keypoint distances (not "
+                "discriminating where the reference has no detection)"
+            ),
+            accuracy_metric="box_map",
+            higher_is_better=True,
+            # A list of differently sized images: one image per call.
+            batches=False,
+            adapter="tvdeploy.tasks.detection",
         ),
     )
 }

@@ -20,7 +20,7 @@ An adapter module defines:
   tensors (what TorchScript, ONNX, AOTInductor and OpenVINO can carry), with a description of
   what the unwrapped forward returned.
 - ``output_tensor(output) -> Tensor``: a deployed module's (or eager model's) output as the one
-  tensor parity compares.
+  tensor parity compares (detection: its ``Detections``, the fields of one image's detections).
 - ``compare_outputs(reference, candidate, rtol, atol) -> dict``: the parity metric on two outputs;
   its ``within_tolerance`` says whether they agree.
 - ``parity_message(label, comparison) -> str``: why a comparison failed, for errors and logs.

@@ -1,0 +1,353 @@
+"""Adapter of the detection task (contract: tvdeploy.tasks): object detection, instance segmentation
+and keypoints. torchvision's detectors take a list of CHW images and return a dict per image
+(``boxes`` xyxy, ``labels``, ``scores``, plus ``masks`` or ``keypoints`` and ``keypoints_scores``);
+scripted, they return ``(losses, detections)`` even in eval mode. Deployed is one image in, the
+image's detection fields out as a list of tensors (``OneImageDetections``), what every runtime can
+carry. Parity matches the detections of two runtimes (Hungarian assignment on IoU among equal
+labels) instead of comparing them position by position: non-maximum suppression may order
+near-tied detections differently. An empty reference proves nothing and is never a pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import nn
+from torchvision.ops import box_iou
+
+from tvdeploy.inputs import input_name
+from tvdeploy.inputs.dat import read_dat
+from tvdeploy.inputs.images import load_rgb_image
+from tvdeploy.predict.outputs import TensorOutput
+from tvdeploy.registry.tasks import DETECTION, TASKS
+from tvdeploy.tasks import ParityError
+
+TASK = TASKS[DETECTION]
+# Every image has its own size, and the models resize it themselves: H and W vary.
+DYNAMIC_AXES = {1: "height", 2: "width"}
+BOX_FIELDS = ("boxes", "labels", "scores")
+MASK_FIELDS = (*BOX_FIELDS, "masks")
+KEYPOINT_FIELDS = (*BOX_FIELDS, "keypoints", "keypoints_scores")
+# Detections of two runtimes are candidates for a match from this IoU on (the COCO convention).
+MATCH_IOU = 0.5
+# Parity of matched detections: the share of detections matched (the larger count is the
+# denominator: near-tied detections at the per-image cap may drop out on one side), the IoU every
+# matched pair reaches, and the share of matched keypoints within KEYPOINT_PX of each other.
+MIN_MATCHED_FRACTION = 0.98
+MIN_MATCHED_IOU = 0.99
+KEYPOINT_PX = 1.0
+MIN_KEYPOINTS_WITHIN = 0.98
+# A soft mask's foreground, as torchvision's own post-processing and drawing use it.
+MASK_THRESHOLD = 0.5
+# What random-weight detectors are built with: at the default (0.05) they return no boxes at all,
+# and a parity check on empty outputs proves nothing.
+RANDOM_WEIGHTS_SCORE_THRESHOLD = 0.0
+# The builders' name for the score threshold by their module in torchvision.models.detection: the
+# R-CNNs' ROI heads take box_score_thresh, RetinaNet, FCOS, SSD and SSDlite score_thresh.
+SCORE_THRESHOLD_KWARG = {
+    "faster_rcnn": "box_score_thresh",
+    "mask_rcnn": "box_score_thresh",
+    "keypoint_rcnn": "box_score_thresh",
+}
+DEFAULT_SCORE_THRESHOLD_KWARG = "score_thresh"
+
+
+def output_fields(net: nn.Module) -> tuple[str, ...]:
+    """The detection fields a torchvision detector returns per image."""
+    from torchvision.models.detection import KeypointRCNN, MaskRCNN
+
+    if isinstance(net, MaskRCNN):
+        return MASK_FIELDS
+    if isinstance(net, KeypointRCNN):
+        return KEYPOINT_FIELDS
+    return BOX_FIELDS
+
+
+class OneImageDetections(nn.Module):
+    """A detector as one image in ([C, H, W], values in [0, 1]), that image's detection fields out
+    (a list of tensors in ``fields`` order). Scriptable: scripted, the detector returns
+    ``(losses, detections)``, eager a list of detections."""
+
+    __constants__ = ["fields"]
+
+    def __init__(self, model: nn.Module, fields: tuple[str, ...]):
+        super().__init__()
+        self.model = model
+        self.fields = list(fields)
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        if torch.jit.is_scripting():
+            detections = self.model([image])[1]
+        else:
+            detections = self.model([image])
+        first = detections[0]
+        return [first[field] for field in self.fields]
+
+
+def wrap_model(net: nn.Module) -> nn.Module:
+    """The module every stage deploys and measures for a torchvision detector."""
+    return OneImageDetections(net, output_fields(net)).eval()
+
+
+@dataclass(frozen=True)
+class Detections:
+    """One image's detections: [K, 4] xyxy boxes, [K] labels and scores, and optionally [K, 1, H, W]
+    soft masks or [K, 17, 3] keypoints with [K, 17] scores."""
+
+    boxes: torch.Tensor
+    labels: torch.Tensor
+    scores: torch.Tensor
+    masks: torch.Tensor | None = None
+    keypoints: torch.Tensor | None = None
+    keypoints_scores: torch.Tensor | None = None
+
+    @property
+    def count(self) -> int:
+        return int(self.boxes.shape[0])
+
+
+def output_tensor(output: Any) -> Detections:
+    """A deployed detector's output (the list or tuple of fields OneImageDetections returns, or an
+    eager detector's list of dicts) as Detections; what parity compares."""
+    if isinstance(output, (list, tuple)) and output and isinstance(output[0], dict):
+        output = [output[0][field] for field in output_fields_of(output[0])]
+    if not isinstance(output, (list, tuple)) or len(output) not in (
+        len(BOX_FIELDS),
+        len(MASK_FIELDS),
+        len(KEYPOINT_FIELDS),
+    ):
+        raise TypeError(f"detector output of type {type(output).__name__} is not a list of detection fields")
+    tensors = [t.detach().cpu() for t in output]
+    boxes, labels, scores = tensors[:3]
+    if len(tensors) == len(MASK_FIELDS):
+        return Detections(boxes, labels, scores, masks=tensors[3])
+    if len(tensors) == len(KEYPOINT_FIELDS):
+        return Detections(boxes, labels, scores, keypoints=tensors[3], keypoints_scores=tensors[4])
+    return Detections(boxes, labels, scores)
+
+
+def output_fields_of(detection: dict) -> tuple[str, ...]:
+    for fields in (KEYPOINT_FIELDS, MASK_FIELDS):
+        if all(field in detection for field in fields):
+            return fields
+    return BOX_FIELDS
+
+
+def deployable(net: nn.Module, output: Any) -> tuple[nn.Module, str]:
+    """``net`` (already OneImageDetections, from wrap_model) as it is, with a description of its output."""
+    fields = getattr(net, "fields", None)
+    if fields is None:
+        raise TypeError("a detector is deployed through tvdeploy.tasks.detection.wrap_model (one image in)")
+    output_tensor(output)  # TypeError unless it is a list of detection fields
+    return net, f"list[{', '.join(fields)}] of one image"
+
+
+def match(reference: Detections, candidate: Detections) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The one-to-one pairs (reference index, candidate index, IoU) of detections with equal labels
+    and IoU >= MATCH_IOU that maximise the summed IoU (Hungarian assignment: NMS may order
+    near-tied detections differently, so positions say nothing)."""
+    empty = torch.zeros(0, dtype=torch.long)
+    if reference.count == 0 or candidate.count == 0:
+        return empty, empty, torch.zeros(0, dtype=torch.float64)
+    iou = box_iou(reference.boxes.double(), candidate.boxes.double())
+    allowed = (reference.labels[:, None] == candidate.labels[None, :]) & (iou >= MATCH_IOU)
+    # Disallowed pairs cost more than any allowed one, and are dropped after the assignment.
+    cost = torch.where(allowed, -iou, torch.ones_like(iou))
+    rows, cols = linear_sum_assignment(cost.numpy())
+    rows, cols = torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)
+    keep = allowed[rows, cols]
+    rows, cols = rows[keep], cols[keep]
+    return rows, cols, iou[rows, cols]
+
+
+def scores_tied(detections: Detections) -> bool:
+    """Whether every detection has the same score: then which ones NMS and the per-image cap keep is
+    arbitrary, and two right runtimes may keep different ones (a random-weight detector whose
+    backbone activations vanish scores every box alike)."""
+    return detections.count > 1 and bool((detections.scores == detections.scores[0]).all())
+
+
+def _mask_ious(reference: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
+    """The IoU of each pair of [M, 1, H, W] soft masks, thresholded at MASK_THRESHOLD."""
+    a = (reference > MASK_THRESHOLD).flatten(1)
+    b = (candidate > MASK_THRESHOLD).flatten(1)
+    union = (a | b).sum(dim=1).double()
+    inter = (a & b).sum(dim=1).double()
+    # Two empty masks agree.
+    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+
+
+def compare_outputs(reference: Detections, candidate: Detections, rtol: float, atol: float) -> dict:
+    """Parity of two images' detections by matching: the share matched, the matched boxes' IoU, the
+    matched scores' largest difference (against atol + rtol, scores being in [0, 1]), the matched
+    masks' IoU and keypoints' distances where the model gives them. Not discriminating (never a
+    pass) where the reference has no detection."""
+    rows, cols, ious = match(reference, candidate)
+    matched = int(rows.numel())
+    most = max(reference.count, candidate.count)
+    matched_fraction = matched / most if most else 0.0
+    score_diff = (
+        float((reference.scores[rows].double() - candidate.scores[cols].double()).abs().max()) if matched else 0.0
+    )
+    tolerance = atol + rtol
+    comparison: dict[str, Any] = {
+        "reference_count": reference.count,
+        "candidate_count": candidate.count,
+        "matched": matched,
+        "matched_fraction": matched_fraction,
+        "min_matched_iou": float(ious.min()) if matched else None,
+        "mean_matched_iou": float(ious.mean()) if matched else None,
+        "max_score_diff": score_diff,
+        "tolerance": tolerance,
+        "discriminates": reference.count > 0 and not scores_tied(reference),
+    }
+    agrees = matched_fraction >= MIN_MATCHED_FRACTION and matched > 0 and float(ious.min()) >= MIN_MATCHED_IOU
+    agrees = agrees and score_diff <= tolerance
+    if reference.masks is not None and candidate.masks is not None:
+        mask_ious = _mask_ious(reference.masks[rows], candidate.masks[cols]) if matched else torch.zeros(0)
+        comparison["min_mask_iou"] = float(mask_ious.min()) if matched else None
+        agrees = agrees and (not matched or float(mask_ious.min()) >= MIN_MATCHED_IOU)
+    if reference.keypoints is not None and candidate.keypoints is not None:
+        distances = (reference.keypoints[rows, :, :2].double() - candidate.keypoints[cols, :, :2].double()).norm(dim=-1)
+        within = float((distances <= KEYPOINT_PX).double().mean()) if matched else 0.0
+        comparison["max_keypoint_distance_px"] = float(distances.max()) if matched else None
+        comparison["keypoints_within_px"] = within
+        agrees = agrees and within >= MIN_KEYPOINTS_WITHIN
+    comparison["within_tolerance"] = bool(agrees)
+    return comparison
+
+
+def parity_message(label: str, comparison: dict) -> str:
+    if not comparison["discriminates"]:
+        why = "has no detection" if comparison["reference_count"] == 0 else "scores every detection alike"
+        return f"{label}: the reference {why}, so the comparison cannot discriminate"
+    iou = comparison["min_matched_iou"]
+    return (
+        f"{label}: {comparison['matched']} of {comparison['reference_count']} reference and "
+        f"{comparison['candidate_count']} candidate detections matched "
+        f"({comparison['matched_fraction']:.1%}, at least {MIN_MATCHED_FRACTION:.0%} needed), "
+        f"smallest matched IoU {'-' if iou is None else f'{iou:.4f}'} (at least {MIN_MATCHED_IOU}), "
+        f"largest score difference {comparison['max_score_diff']:.3e} (tolerance {comparison['tolerance']:.3e})"
+    )
+
+
+def read_labels(path: str | Path) -> list[str]:
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def decoding_context(labels_path: str | Path, topk: int | None = None) -> dict:
+    """What decoding needs: the weights' COCO category names, one per line, indexed by label
+    (index 0 is the background, "__background__"); ``topk`` is classification's and ignored."""
+    return {"labels": read_labels(labels_path)}
+
+
+def decode(detections: Detections, labels: list[str], dat: str | Path) -> dict:
+    """One image's prediction entry, in the layout the C++ infer writes for --task detection."""
+    if detections.count and int(detections.labels.max()) >= len(labels):
+        raise ValueError(f"{dat}: label {int(detections.labels.max())} beyond the {len(labels)} category names")
+    entries = []
+    for k in range(detections.count):
+        entry = {
+            "box": detections.boxes[k].double().tolist(),
+            "label": int(detections.labels[k]),
+            "category": labels[int(detections.labels[k])],
+            "score": float(detections.scores[k]),
+        }
+        if detections.keypoints is not None:
+            entry["keypoints"] = detections.keypoints[k].double().tolist()
+            entry["keypoints_scores"] = detections.keypoints_scores[k].double().tolist()
+        entries.append(entry)
+    result: dict[str, Any] = {"input": str(dat), "row": 0, "detections": entries}
+    if detections.masks is not None:
+        # [K, H, W] soft masks (the channel axis of [K, 1, H, W] dropped).
+        result["masks"] = TensorOutput(detections.masks.reshape(detections.count, *detections.masks.shape[-2:]), "KHW")
+    return result
+
+
+def predict(module, dat_paths, context: dict, device: torch.device) -> list[dict]:
+    """Per image (a .dat each): its detections with category names, masks stored as a .dat."""
+    labels = context["labels"]
+    results = []
+    with torch.inference_mode():
+        for dat in dat_paths:
+            image = read_dat(dat).to(device)
+            results.append(decode(output_tensor(module(image)), labels, dat))
+    return results
+
+
+def _detections_of(entry: dict) -> Detections:
+    found = entry["detections"]
+    boxes = torch.tensor([d["box"] for d in found], dtype=torch.float64).reshape(-1, 4)
+    labels = torch.tensor([d["label"] for d in found], dtype=torch.long)
+    scores = torch.tensor([d["score"] for d in found], dtype=torch.float64)
+    masks = entry.get("masks")
+    if masks is not None and not isinstance(masks, torch.Tensor):
+        raise TypeError(f"the masks of {entry['input']} are not read in: resolve_tensor_outputs first")
+    keypoints = keypoints_scores = None
+    if found and "keypoints" in found[0]:
+        keypoints = torch.tensor([d["keypoints"] for d in found], dtype=torch.float64)
+        keypoints_scores = torch.tensor([d["keypoints_scores"] for d in found], dtype=torch.float64)
+    return Detections(
+        boxes,
+        labels,
+        scores,
+        masks=None if masks is None else masks.unsqueeze(1),
+        keypoints=keypoints,
+        keypoints_scores=keypoints_scores,
+    )
+
+
+def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: float, identity: dict) -> list[dict]:
+    """One parity row per image: its detections matched (compare_outputs) across the two records."""
+    ref_by_key = {(input_name(r["input"]), r.get("row", 0)): r for r in reference["results"]}
+    rows = []
+    for result in candidate["results"]:
+        key = (input_name(result["input"]), result.get("row", 0))
+        if key not in ref_by_key:
+            raise KeyError(f"reference predictions lack image {key[0]} (row {key[1]})")
+        comparison = compare_outputs(_detections_of(ref_by_key[key]), _detections_of(result), rtol, atol)
+        rows.append({**identity, "image": key[0], **comparison})
+    if len(rows) != len(ref_by_key):
+        raise ValueError(f"candidate has {len(rows)} results, reference {len(ref_by_key)}")
+    return rows
+
+
+def preprocess(path: str | Path, spec: dict) -> tuple[torch.Tensor]:
+    """One image as the ObjectDetection preset gives it: [C, H, W] float in [0, 1], its own size
+    (the models resize and normalise inside)."""
+    from torchvision.transforms._presets import ObjectDetection
+
+    return (ObjectDetection()(load_rgb_image(path)).contiguous(),)
+
+
+def example_inputs(info, batch: int, seed: int) -> tuple[torch.Tensor]:
+    """A seeded random image of the catalog row's example shape ([C, H, W] in [0, 1]); a detector
+    takes one image per call, so ``batch`` must be 1."""
+    if batch != 1:
+        raise ParityError(f"a detector takes one image per call, not a batch of {batch}")
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(tuple(info.input_shape[1:]), generator=generator),)
+
+
+def builder_kwargs(model: str, weights) -> dict[str, Any]:
+    """What torchvision's detection builders derive from their DEFAULT weights besides
+    ``num_classes`` (and ``num_keypoints``), to build the same architecture with ``weights=None``:
+    no separate backbone weights (the file holds the whole model), and the backbone's trainable
+    layers as the builders set them for full weights (which affects only training)."""
+    kwargs: dict[str, Any] = {"weights_backbone": None}
+    num_keypoints = len(weights.meta.get("keypoint_names", ()))
+    if num_keypoints:
+        kwargs["num_keypoints"] = num_keypoints
+    return kwargs
+
+
+def random_weights_kwargs(model: str) -> dict[str, Any]:
+    """The score threshold a random-weight detector is built with (RANDOM_WEIGHTS_SCORE_THRESHOLD,
+    under its builder's name for it), so that it returns boxes; the per-image cap stays."""
+    from torchvision.models import get_model_builder
+
+    module = get_model_builder(model).__module__.rsplit(".", 1)[-1]
+    return {SCORE_THRESHOLD_KWARG.get(module, DEFAULT_SCORE_THRESHOLD_KWARG): RANDOM_WEIGHTS_SCORE_THRESHOLD}

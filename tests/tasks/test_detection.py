@@ -1,0 +1,187 @@
+"""The detection adapter: matching-based parity against hand-made detections (a shifted box, a
+swapped order, a missing detection, another label, flipped mask pixels, moved keypoints), empty
+outputs never passing, the prediction record round trip, preprocessing against the weights'
+preset, and a real random-weight detector scripted with its score threshold at 0."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+import torch
+from conftest import REPO_ROOT
+
+from tvdeploy.predict.outputs import resolve_tensor_outputs, store_tensor_outputs
+from tvdeploy.tasks import detection
+from tvdeploy.tasks.detection import Detections
+
+RTOL, ATOL = 1e-4, 1e-9
+
+
+def boxes_of(*boxes, labels=None, scores=None, **extra) -> Detections:
+    count = len(boxes)
+    return Detections(
+        torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+        torch.tensor(labels if labels is not None else [1] * count),
+        torch.tensor(scores if scores is not None else [0.9 - 0.1 * i for i in range(count)]),
+        **extra,
+    )
+
+
+REFERENCE = boxes_of([0, 0, 10, 10], [20, 20, 40, 40], [50, 0, 60, 30], labels=[1, 2, 1])
+
+
+def test_identical_detections_agree():
+    comparison = detection.compare_outputs(REFERENCE, REFERENCE, RTOL, ATOL)
+    assert comparison["matched"] == 3 and comparison["min_matched_iou"] == 1.0
+    assert comparison["discriminates"] and comparison["within_tolerance"]
+
+
+def test_a_swapped_order_is_matched_by_position_free_assignment():
+    swapped = boxes_of([50, 0, 60, 30], [0, 0, 10, 10], [20, 20, 40, 40], labels=[1, 1, 2], scores=[0.7, 0.9, 0.8])
+    comparison = detection.compare_outputs(REFERENCE, swapped, RTOL, ATOL)
+    assert comparison["matched"] == 3 and comparison["max_score_diff"] == pytest.approx(0.0, abs=1e-6)
+    assert comparison["within_tolerance"]
+
+
+def test_a_shifted_box_gives_its_iou_and_fails():
+    # [0, 0, 10, 10] moved 1 px right: intersection 9 x 10 = 90, union 110.
+    shifted = boxes_of([1, 0, 11, 10], [20, 20, 40, 40], [50, 0, 60, 30], labels=[1, 2, 1])
+    comparison = detection.compare_outputs(REFERENCE, shifted, RTOL, ATOL)
+    assert comparison["matched"] == 3
+    assert comparison["min_matched_iou"] == pytest.approx(90 / 110)
+    assert not comparison["within_tolerance"]
+    assert "smallest matched IoU 0.8182" in detection.parity_message("x", comparison)
+
+
+def test_a_missing_detection_and_another_label_lower_the_matched_share():
+    missing = boxes_of([0, 0, 10, 10], [20, 20, 40, 40], labels=[1, 2], scores=[0.9, 0.8])
+    comparison = detection.compare_outputs(REFERENCE, missing, RTOL, ATOL)
+    assert comparison["matched"] == 2 and comparison["matched_fraction"] == pytest.approx(2 / 3)
+    assert not comparison["within_tolerance"]
+    relabelled = boxes_of([0, 0, 10, 10], [20, 20, 40, 40], [50, 0, 60, 30], labels=[1, 3, 1])
+    assert detection.compare_outputs(REFERENCE, relabelled, RTOL, ATOL)["matched"] == 2
+
+
+def test_a_score_beyond_tolerance_fails():
+    rescored = boxes_of([0, 0, 10, 10], [20, 20, 40, 40], [50, 0, 60, 30], labels=[1, 2, 1], scores=[0.9, 0.8, 0.71])
+    comparison = detection.compare_outputs(REFERENCE, rescored, RTOL, ATOL)
+    assert comparison["max_score_diff"] == pytest.approx(0.01, abs=1e-6) and not comparison["within_tolerance"]
+
+
+def test_an_empty_reference_cannot_discriminate_and_never_passes():
+    empty = boxes_of()
+    comparison = detection.compare_outputs(empty, empty, RTOL, ATOL)
+    assert not comparison["discriminates"] and not comparison["within_tolerance"]
+    assert "no detection" in detection.parity_message("x", comparison)
+    assert not detection.compare_outputs(REFERENCE, empty, RTOL, ATOL)["within_tolerance"]
+
+
+def test_tied_scores_cannot_discriminate():
+    # Which of equally scored boxes NMS and the cap keep is arbitrary: a mismatch proves nothing.
+    tied = boxes_of([0, 0, 10, 10], [20, 20, 40, 40], scores=[0.3, 0.3])
+    comparison = detection.compare_outputs(tied, boxes_of([0, 0, 10, 10], scores=[0.3]), RTOL, ATOL)
+    assert not comparison["discriminates"]
+    assert "scores every detection alike" in detection.parity_message("x", comparison)
+
+
+def test_flipped_mask_pixels_give_a_known_mask_iou():
+    masks = torch.zeros(1, 1, 10, 10)
+    masks[0, 0, :5, :] = 1.0  # 50 foreground pixels
+    flipped = masks.clone()
+    flipped[0, 0, 5, :5] = 1.0  # 5 more: IoU 50 / 55
+    reference = boxes_of([0, 0, 10, 10], masks=masks)
+    comparison = detection.compare_outputs(reference, boxes_of([0, 0, 10, 10], masks=flipped), RTOL, ATOL)
+    assert comparison["min_mask_iou"] == pytest.approx(50 / 55) and not comparison["within_tolerance"]
+    assert detection.compare_outputs(reference, reference, RTOL, ATOL)["within_tolerance"]
+
+
+def test_moved_keypoints_give_their_distance():
+    keypoints = torch.zeros(1, 17, 3)
+    keypoints[0, :, 0] = torch.arange(17.0)
+    moved = keypoints.clone()
+    moved[0, 3, :2] += torch.tensor([3.0, 4.0])  # 5 px off: 16 of 17 within 1 px
+    scores = torch.ones(1, 17)
+    reference = boxes_of([0, 0, 10, 10], keypoints=keypoints, keypoints_scores=scores)
+    comparison = detection.compare_outputs(
+        reference, boxes_of([0, 0, 10, 10], keypoints=moved, keypoints_scores=scores), RTOL, ATOL
+    )
+    assert comparison["max_keypoint_distance_px"] == pytest.approx(5.0)
+    assert comparison["keypoints_within_px"] == pytest.approx(16 / 17) and not comparison["within_tolerance"]
+
+
+def test_prediction_records_round_trip_and_compare(tmp_path):
+    masks = torch.rand(3, 1, 8, 12, generator=torch.Generator().manual_seed(0))
+    found = boxes_of([0, 0, 10, 10], [20, 20, 40, 40], [50, 0, 60, 30], labels=[1, 2, 1], masks=masks)
+    labels = ["__background__", "person", "bicycle"]
+    record_path = tmp_path / "eager.json"
+    results = [detection.decode(found, labels, tmp_path / "cat.dat")]
+    assert [d["category"] for d in results[0]["detections"]] == ["person", "bicycle", "person"]
+    record_path.write_text(json.dumps({"results": store_tensor_outputs(results, record_path)}))
+    record = resolve_tensor_outputs(json.loads(record_path.read_text()), record_path)
+    assert torch.equal(record["results"][0]["masks"], masks[:, 0])
+    (row,) = detection.compare_predictions(record, record, RTOL, ATOL, identity={"runtime": "eager"})
+    assert row["image"] == "cat" and row["runtime"] == "eager" and row["within_tolerance"]
+    with pytest.raises(ValueError, match="label 2 beyond the 2 category names"):
+        detection.decode(found, labels[:2], tmp_path / "cat.dat")
+
+
+def test_preprocess_is_the_weights_preset():
+    from PIL import Image
+    from torchvision.models.detection import FasterRCNN_MobileNet_V3_Large_320_FPN_Weights
+
+    image = REPO_ROOT / "data" / "images" / "chelsea_cat.png"
+    (tensor,) = detection.preprocess(image, {})
+    expected = FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1.transforms()(Image.open(image).convert("RGB"))
+    assert tensor.shape == expected.shape and torch.equal(tensor, expected)
+
+
+@pytest.mark.slow
+def test_a_random_weight_detector_returns_boxes_only_with_its_threshold_at_zero_and_scripts():
+    from torchvision.models import get_model_builder
+
+    model = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    torch.manual_seed(0)
+    net = get_model_builder(model)(weights=None, weights_backbone=None, **detection.random_weights_kwargs(model))
+    default = get_model_builder(model)(weights=None, weights_backbone=None).eval()
+    default.load_state_dict(net.state_dict())
+    wrapped = detection.wrap_model(net.eval())
+    image = torch.rand(3, 240, 320, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        assert len(default([image])[0]["boxes"]) == 0  # why the threshold is lowered
+        eager = detection.output_tensor(wrapped(image))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.script(wrapped)
+    with torch.inference_mode():
+        comparison = detection.compare_outputs(eager, detection.output_tensor(scripted(image)), RTOL, ATOL)
+    assert eager.count > 0 and comparison["matched"] == eager.count and comparison["within_tolerance"], comparison
+    # The builder's random weights make this backbone's activations vanish (~1e-8): every box scores
+    # alike, so which ones the cap keeps is arbitrary and the check says it cannot discriminate.
+    assert detection.scores_tied(eager) and not comparison["discriminates"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "model",
+    [
+        "fasterrcnn_resnet50_fpn",
+        "retinanet_resnet50_fpn",
+        "fcos_resnet50_fpn",
+        "ssd300_vgg16",
+        "keypointrcnn_resnet50_fpn",
+    ],
+)
+def test_every_detector_family_takes_its_random_weight_threshold(model):
+    from torchvision.models import get_model_builder
+
+    kwargs = detection.random_weights_kwargs(model)
+    net = get_model_builder(model)(weights=None, weights_backbone=None, **kwargs)
+    thresholds = [
+        getattr(part, attribute)
+        for part in (getattr(net, "roi_heads", None), net)
+        for attribute in ("score_thresh",)
+        if part is not None and hasattr(part, attribute)
+    ]
+    assert thresholds and thresholds[0] == detection.RANDOM_WEIGHTS_SCORE_THRESHOLD
