@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from toy_models import SEGMENTATION_CLASSES, DataDependent, StridedSegmenter
 
-from tvdeploy.build import exporters
+from tvdeploy.build import exporters, shapes
 from tvdeploy.build.exporters import build_artifact
 from tvdeploy.build.records import BUILD_RECORD, ArtifactUnavailable, artifact_file, read_build
 from tvdeploy.catalog.models import random_state_dict
@@ -274,14 +274,14 @@ def test_a_full_disk_fails_the_build_instead_of_blaming_the_model(tmp_path, monk
 
 
 def test_only_a_task_that_declares_them_gets_dynamic_image_axes():
-    assert exporters.dynamic_axes(classification) == {}
-    assert exporters.dynamic_axes(segmentation) == {2: "height", 3: "width"}
+    assert shapes.dynamic_axes(classification) == {}
+    assert shapes.dynamic_axes(segmentation) == {2: "height", 3: "width"}
     example = (torch.zeros(2, 3, 52, 70),)
-    assert exporters._openvino_shapes(example, classification) is None  # convert_model's default, as before
-    assert exporters._openvino_shapes(example, segmentation) == [[-1, 3, -1, -1]]
+    assert shapes.openvino_shapes(example, classification) is None  # convert_model's default, as before
+    assert shapes.openvino_shapes(example, segmentation) == [[-1, 3, -1, -1]]
     # A static-batch package of a fixed-size task is static throughout.
-    assert exporters._dynamic_dims(example, classification, batch=False) is None
-    assert set(exporters._dynamic_dims(example, segmentation, batch=False)[0]) == {2, 3}
+    assert shapes.dynamic_dims(example, classification, batch=False) is None
+    assert set(shapes.dynamic_dims(example, segmentation, batch=False)[0]) == {2, 3}
 
 
 @pytest.mark.parametrize("runtime_name", peer_runtimes())
@@ -293,7 +293,7 @@ def test_segmentation_artifacts_take_the_height_and_width_of_any_image(tmp_path,
     example = (torch.randn((2, 3, 52, 70), generator=torch.Generator().manual_seed(0)),)
     record = build_artifact(kind, net, example, tmp_path / kind, segmentation)
     assert record["status"] == "ok", record
-    assert record["dynamic_height"] == record["dynamic_width"] == [exporters.MIN_SIDE, exporters.MAX_SIDE]
+    assert record["dynamic_height"] == record["dynamic_width"] == [shapes.MIN_SIDE, shapes.MAX_SIDE]
     torch.set_num_threads(2)
     deployed = harness(runtime_name).load(tmp_path / kind, "toy", torch.device("cpu"))
     for shape in ((1, 3, 52, 70), (1, 3, 52, 52), (2, 3, 64, 33)):
