@@ -14,11 +14,11 @@ from torch import nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms._presets import ImageClassification
 
-from tvdeploy.inputs import input_name
 from tvdeploy.inputs.dat import read_dat
 from tvdeploy.inputs.images import load_rgb_image
 from tvdeploy.registry.tasks import CLASSIFICATION, TASKS
 from tvdeploy.tasks import ParityError
+from tvdeploy.tasks.record_pairs import paired_results
 
 TASK = TASKS[CLASSIFICATION]
 # Top-k decoding: the number of classes reported unless the caller asks otherwise.
@@ -186,19 +186,13 @@ def deployable(net: nn.Module, output: Any) -> tuple[nn.Module, str]:
 
 def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: float, identity: dict) -> list[dict]:
     """One parity row per image: max |Δlogit| and top-5 agreement of candidate vs reference."""
-    ref_by_key = {(input_name(r["input"]), r.get("row", 0)): r for r in reference["results"]}
-    rows = []
-    for result in candidate["results"]:
-        key = (input_name(result["input"]), result.get("row", 0))
-        if key not in ref_by_key:
-            raise KeyError(f"reference predictions lack image {key[0]} (row {key[1]})")
-        comparison = compare_outputs(
-            torch.tensor(ref_by_key[key]["logits"]).unsqueeze(0),
-            torch.tensor(result["logits"]).unsqueeze(0),
-            rtol,
-            atol,
-        )
-        rows.append({**identity, "image": key[0], **comparison})
-    if len(rows) != len(ref_by_key):
-        raise ValueError(f"candidate has {len(rows)} results, reference {len(ref_by_key)}")
-    return rows
+    return [
+        {
+            **identity,
+            "image": name,
+            **compare_outputs(
+                torch.tensor(expected["logits"]).unsqueeze(0), torch.tensor(result["logits"]).unsqueeze(0), rtol, atol
+            ),
+        }
+        for name, expected, result in paired_results(reference, candidate)
+    ]

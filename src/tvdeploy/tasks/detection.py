@@ -18,12 +18,12 @@ from scipy.optimize import linear_sum_assignment
 from torch import nn
 from torchvision.ops import box_iou
 
-from tvdeploy.inputs import input_name
 from tvdeploy.inputs.dat import read_dat
 from tvdeploy.inputs.images import load_rgb_image
 from tvdeploy.predict.outputs import TensorOutput
 from tvdeploy.registry.tasks import DETECTION, TASKS
 from tvdeploy.tasks import ParityError
+from tvdeploy.tasks.record_pairs import paired_results
 
 TASK = TASKS[DETECTION]
 # Every image has its own size, and the models resize it themselves: H and W vary.
@@ -302,17 +302,10 @@ def _detections_of(entry: dict) -> Detections:
 
 def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: float, identity: dict) -> list[dict]:
     """One parity row per image: its detections matched (compare_outputs) across the two records."""
-    ref_by_key = {(input_name(r["input"]), r.get("row", 0)): r for r in reference["results"]}
-    rows = []
-    for result in candidate["results"]:
-        key = (input_name(result["input"]), result.get("row", 0))
-        if key not in ref_by_key:
-            raise KeyError(f"reference predictions lack image {key[0]} (row {key[1]})")
-        comparison = compare_outputs(_detections_of(ref_by_key[key]), _detections_of(result), rtol, atol)
-        rows.append({**identity, "image": key[0], **comparison})
-    if len(rows) != len(ref_by_key):
-        raise ValueError(f"candidate has {len(rows)} results, reference {len(ref_by_key)}")
-    return rows
+    return [
+        {**identity, "image": name, **compare_outputs(_detections_of(expected), _detections_of(result), rtol, atol)}
+        for name, expected, result in paired_results(reference, candidate)
+    ]
 
 
 def preprocess(path: str | Path, spec: dict) -> tuple[torch.Tensor]:

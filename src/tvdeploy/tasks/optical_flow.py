@@ -20,6 +20,7 @@ from tvdeploy.predict.outputs import TensorOutput
 from tvdeploy.registry.paths import group_call_inputs
 from tvdeploy.registry.tasks import OPTICAL_FLOW, TASKS
 from tvdeploy.tasks import ParityError
+from tvdeploy.tasks.record_pairs import paired_results
 
 TASK = TASKS[OPTICAL_FLOW]
 # RAFT's refinement steps per call: torchvision's default, with which its weights were scored;
@@ -214,18 +215,11 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
     def key(entry: dict) -> tuple[str, int]:
         return group_call_inputs(entry["inputs"], TASK.input_names)[0][0], entry.get("row", 0)
 
-    ref_by_key = {key(r): r for r in reference["results"]}
     rows = []
-    for result in candidate["results"]:
-        pair, row = key(result)
-        if (pair, row) not in ref_by_key:
-            raise KeyError(f"reference predictions lack pair {pair} (row {row})")
-        expected = ref_by_key[pair, row]
+    for pair, expected, result in paired_results(reference, candidate, key, what="pair"):
         for record, entry in (("reference", expected), ("candidate", result)):
             if not isinstance(entry["flow"], torch.Tensor):
                 raise TypeError(f"the {record}'s flow of {pair} is not read in: resolve_tensor_outputs first")
         comparison = compare_outputs(expected["flow"].unsqueeze(0), result["flow"].unsqueeze(0), rtol, atol)
         rows.append({**identity, "image": pair, **comparison})
-    if len(rows) != len(ref_by_key):
-        raise ValueError(f"candidate has {len(rows)} results, reference {len(ref_by_key)}")
     return rows

@@ -15,12 +15,12 @@ from torch import nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms._presets import SemanticSegmentation
 
-from tvdeploy.inputs import input_name
 from tvdeploy.inputs.dat import read_dat
 from tvdeploy.inputs.images import load_rgb_image
 from tvdeploy.predict.outputs import TensorOutput
 from tvdeploy.registry.tasks import SEGMENTATION, TASKS
 from tvdeploy.tasks import ParityError
+from tvdeploy.tasks.record_pairs import paired_results
 
 TASK = TASKS[SEGMENTATION]
 # The key of the logits in the models' output dict ("aux" is the training-only auxiliary head).
@@ -219,16 +219,11 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
     tensors (stored as ``.dat`` files beside each record: read them with
     tvdeploy.predict.outputs.resolve_tensor_outputs); ``rtol``/``atol`` judge logits, which the
     records do not keep."""
-    ref_by_key = {(input_name(r["input"]), r.get("row", 0)): r for r in reference["results"]}
     rows = []
-    for result in candidate["results"]:
-        key = (input_name(result["input"]), result.get("row", 0))
-        if key not in ref_by_key:
-            raise KeyError(f"reference predictions lack image {key[0]} (row {key[1]})")
-        expected = ref_by_key[key]
+    for name, expected, result in paired_results(reference, candidate):
         for record, entry in (("reference", expected), ("candidate", result)):
             if not isinstance(entry["mask"], torch.Tensor):
-                raise TypeError(f"the {record}'s mask of {key[0]} is not read in: resolve_tensor_outputs first")
+                raise TypeError(f"the {record}'s mask of {name} is not read in: resolve_tensor_outputs first")
         agreement = mask_agreement(expected["mask"], result["mask"])
         fraction_diff = max(
             abs(a - b) for a, b in zip(expected["class_fractions"], result["class_fractions"], strict=True)
@@ -236,12 +231,10 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
         rows.append(
             {
                 **identity,
-                "image": key[0],
+                "image": name,
                 **agreement,
                 "max_fraction_diff": fraction_diff,
                 "within_tolerance": agreement["argmax_agrees"] is not False,
             }
         )
-    if len(rows) != len(ref_by_key):
-        raise ValueError(f"candidate has {len(rows)} results, reference {len(ref_by_key)}")
     return rows
