@@ -11,6 +11,7 @@ namespace tvdeploy {
 namespace {
 
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+constexpr std::string_view kLabelsOption = "labels";
 
 }  // namespace
 
@@ -40,6 +41,20 @@ std::vector<std::string> load_labels(const fs::path& path) {
     throw InputError("labels file " + quoted(path) + " is empty");
   }
   return labels;
+}
+
+OptionSpec labels_option(std::string_view task) {
+  return {std::string(kLabelsOption), "L.txt",
+          "class labels, one per line (C lines; required by --task " + std::string(task) + ")",
+          false, ""};
+}
+
+fs::path required_labels(const ParsedArgs& args) {
+  const std::string option(kLabelsOption);
+  if (!args.has(option)) {
+    throw UsageError("missing required option --" + option);
+  }
+  return args.get(option);
 }
 
 }  // namespace tvdeploy

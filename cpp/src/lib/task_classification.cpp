@@ -20,7 +20,6 @@ constexpr std::int64_t kLogitsRank = 2;  // N, C
 constexpr std::int64_t kBatchDim = 0;
 constexpr std::int64_t kClassDim = 1;
 constexpr std::int64_t kDefaultTopk = 5;
-constexpr std::string_view kLabelsOption = "labels";
 constexpr std::string_view kTopkOption = "topk";
 
 // The model contract: forward returns a [N, C] tensor with N = batch size.
@@ -111,21 +110,14 @@ class Classification final : public Task {
   }
 
   std::vector<OptionSpec> writer_options() const override {
-    // --labels is required for this task only, so make_writer checks it, with the parser's words.
-    return {{std::string(kLabelsOption), "L.txt",
-             "class labels, one per line (C lines; required by --task " + std::string(name_) + ")",
-             false, ""},
+    return {labels_option(name_),
             {std::string(kTopkOption), "K", "number of top classes to report, 1..C", false,
              std::to_string(kDefaultTopk)}};
   }
 
   std::unique_ptr<ResultWriter> make_writer(const ParsedArgs& args,
                                             const fs::path& model) const override {
-    const std::string labels_option(kLabelsOption);
-    if (!args.has(labels_option)) {
-      throw UsageError("missing required option --" + labels_option);
-    }
-    const fs::path labels_path = args.get(labels_option);
+    const fs::path labels_path = required_labels(args);
     const std::int64_t topk = args.get_int(std::string(kTopkOption));
     if (topk < 1) {
       throw UsageError("option --topk must be >= 1, got " + std::to_string(topk));

@@ -30,7 +30,6 @@ constexpr std::size_t kMaskFields = 4;      // + masks
 constexpr std::size_t kKeypointFields = 5;  // + keypoints, keypoints_scores
 constexpr std::int64_t kBoxCoordinates = 4;
 constexpr std::int64_t kKeypointValues = 3;  // x, y, visibility
-constexpr std::string_view kLabelsOption = "labels";
 constexpr std::string_view kMasksField = "masks";
 constexpr std::string_view kMasksLayout = "KHW";
 constexpr std::string_view kExpected =
@@ -183,19 +182,12 @@ class Detection final : public Task {
   }
 
   std::vector<OptionSpec> writer_options() const override {
-    return {{std::string(kLabelsOption), "L.txt",
-             "class labels, one per line (C lines; required by --task " +
-                 std::string(kTaskDetection) + ")",
-             false, ""}};
+    return {labels_option(kTaskDetection)};
   }
 
   std::unique_ptr<ResultWriter> make_writer(const ParsedArgs& args,
                                             const fs::path& model) const override {
-    const std::string labels_option(kLabelsOption);
-    if (!args.has(labels_option)) {
-      throw UsageError("missing required option --" + labels_option);
-    }
-    const fs::path labels_path = args.get(labels_option);
+    const fs::path labels_path = required_labels(args);
     return std::make_unique<DetectionWriter>(model, labels_path, load_labels(labels_path),
                                              fs::path(args.get("output")));
   }

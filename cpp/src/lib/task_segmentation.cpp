@@ -25,7 +25,6 @@ constexpr std::int64_t kLogitsRank = 4;  // N, C, H, W
 constexpr std::int64_t kBatchDim = 0;
 constexpr std::int64_t kClassDim = 1;
 constexpr std::string_view kOutKey = "out";
-constexpr std::string_view kLabelsOption = "labels";
 constexpr std::string_view kMaskField = "mask";
 constexpr std::string_view kMaskLayout = "HW";
 
@@ -121,17 +120,12 @@ class Segmentation final : public Task {
   }
 
   std::vector<OptionSpec> writer_options() const override {
-    return {{std::string(kLabelsOption), "L.txt",
-             "class labels, one per line (C lines; required by --task segmentation)", false, ""}};
+    return {labels_option(kTaskSegmentation)};
   }
 
   std::unique_ptr<ResultWriter> make_writer(const ParsedArgs& args,
                                             const fs::path& model) const override {
-    const std::string labels_option(kLabelsOption);
-    if (!args.has(labels_option)) {
-      throw UsageError("missing required option --" + labels_option);
-    }
-    const fs::path labels_path = args.get(labels_option);
+    const fs::path labels_path = required_labels(args);
     const auto num_classes = static_cast<std::int64_t>(load_labels(labels_path).size());
     // The masks go beside infer's result file (its required --output).
     return std::make_unique<SegmentationWriter>(model, labels_path, num_classes,
