@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from conftest import REPO_ROOT
 
@@ -10,6 +12,7 @@ from tvdeploy.catalog.sheet import (
     sha256_prefix_from_url,
     write_sheet,
 )
+from tvdeploy.plan.wildcards import SPEC_PATTERN
 
 SHEET = REPO_ROOT / "config" / "models.tsv"
 
@@ -165,3 +168,39 @@ def test_schema_requires_a_crop_exactly_where_the_task_crops():
         bad.loc[row, "crop_size"] = crop
         with pytest.raises(WorkflowError, match=f"row {row}"):
             validate(bad, schema)
+
+
+@pytest.mark.parametrize("model", ["raft_small", "ssdlite320_mobilenet_v3_large"])
+def test_a_preset_without_parameters_gives_a_row_without_resize(tmp_path, model):
+    # ObjectDetection and OpticalFlow hold no attributes: the row records no resize, crop or
+    # interpolation, and the normalisation FIXED_PRESET_NORMALISATION says they apply.
+    import torch
+    from snakemake.utils import validate
+    from torchvision.models import get_model_weights
+
+    from tvdeploy.catalog.sheet import info_from_weights, sheet_frame
+    from tvdeploy.tasks import task_of_weights
+
+    weights = get_model_weights(model).DEFAULT
+    info = info_from_weights(model, task_of_weights(weights), weights)
+    assert (info.resize_size, info.crop_size, info.interpolation) == (None, None, "")
+    assert info.spec_id.startswith("full_nocrop_n") and info.spec_id == preprocess_spec_id(
+        None, None, "", False, info.mean, info.std
+    )
+    assert "resize_size" not in info.preprocess_spec() and not info.fixed_input_size
+    assert info.input_shape[2:] == ((192, 256) if info.task == "optical_flow" else (480, 640))
+    assert info.num_classes == (0 if info.task == "optical_flow" else 91)
+    # The recorded normalisation is what the preset does to a [0, 255] image.
+    image = torch.randint(0, 256, (1, 3, 8, 8), dtype=torch.uint8)
+    preset = weights.transforms()
+    got = preset(image, image)[0] if info.task == "optical_flow" else preset(image[0])
+    mean, std = (torch.tensor(v).view(3, 1, 1) for v in (info.mean, info.std))
+    torch.testing.assert_close(got.reshape(3, 8, 8), (image[0] / 255 - mean) / std)
+    # The row survives the sheet and its schema, and its spec id the wildcard constraint.
+    out = tmp_path / "models.tsv"
+    write_sheet({model: info}, out)
+    assert read_sheet(out) == {model: info}
+    validate(sheet_frame(out), str(REPO_ROOT / "workflow" / "schemas" / "models.schema.yaml"))
+    assert re.fullmatch(SPEC_PATTERN, info.spec_id)
+    # The first published figure of the task's metric (RAFT: Sintel train clean pass).
+    assert info.metric_value == weights.meta["_metrics"][next(iter(weights.meta["_metrics"]))][info.metric.lower()]

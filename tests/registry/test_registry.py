@@ -157,10 +157,17 @@ def test_model_sheet_schema_allows_exactly_the_registry_tasks_and_their_metrics(
     assert sheet_schema["properties"]["task"]["enum"] == list(registry.TASKS)
     metrics = list(dict.fromkeys(t.accuracy_metric for t in registry.TASKS.values()))
     assert sheet_schema["properties"]["metric"]["enum"] == metrics
-    # Every column is required, but crop_size only of the tasks whose preset crops (not
-    # segmentation's) and clip_len only of the tasks that take clips.
-    assert sheet_schema["required"] == [c for c in sheet_schema["properties"] if c not in ("crop_size", "clip_len")]
-    crops, clips = sheet_schema["allOf"]
+    # Every column is required, but resize_size and interpolation only of the tasks whose preset
+    # resizes (those with no example size of their own), crop_size only of the tasks whose preset
+    # crops (not segmentation's) and clip_len only of the tasks that take clips.
+    optional = ("resize_size", "interpolation", "crop_size", "clip_len")
+    assert sheet_schema["required"] == [c for c in sheet_schema["properties"] if c not in optional]
+    resizes, crops, clips = sheet_schema["allOf"]
+    unresized = [t.name for t in registry.TASKS.values() if t.example_size is not None]
+    assert resizes["if"] == {"properties": {"task": {"enum": unresized}}}
+    assert resizes["else"] == {"required": ["resize_size", "interpolation"]}
+    uncropped = ["segmentation", *unresized]
+    assert crops["if"] == {"properties": {"task": {"enum": uncropped}}}
     assert crops["then"] == {"not": {"required": ["crop_size"]}} and crops["else"] == {"required": ["crop_size"]}
     clip_tasks = [t.name for t in registry.TASKS.values() if t.input_kind == registry.CLIP]
     assert clips["if"] == {"properties": {"task": {"const": clip_tasks[0]}}} and len(clip_tasks) == 1

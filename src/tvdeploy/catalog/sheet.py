@@ -44,6 +44,17 @@ MAX_CLIP_LEN = 32
 # The sheet cell of a resize to exactly [H, W] (the ResNet-3Ds' 128x171), as opposed to one
 # number, which resizes the shorter side.
 RESIZE_SEPARATOR = "x"
+# The spec id's word for "no resize": the input keeps its image's size (optical flow; detectors
+# resize inside the model).
+NO_RESIZE = "full"
+# Presets that only convert and scale, with no attributes to read: what they do to a [0, 255]
+# image, as (mean, std) of a normalisation after mapping it to [0, 1] (torchvision 0.29.1
+# transforms/_presets.py: ObjectDetection converts to float alone; OpticalFlow normalises to
+# [-1, 1]). tests/catalog/test_catalog.py checks both against the presets themselves.
+FIXED_PRESET_NORMALISATION = {
+    "ObjectDetection": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+    "OpticalFlow": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+}
 
 
 class UnknownModelError(ValueError):
@@ -57,10 +68,11 @@ class ModelInfo:
     weights: str  # e.g. "ResNet50_Weights.IMAGENET1K_V2", the DEFAULT weights enum member
     url: str
     sha256_prefix: str
-    # One number: the shorter side; two (video's ResNet-3Ds: (128, 171)): exactly (H, W).
-    resize_size: int | tuple[int, int]
+    # One number: the shorter side; two (video's ResNet-3Ds: (128, 171)): exactly (H, W); None:
+    # the preset does not resize (optical flow, detection: the input keeps its image's size).
+    resize_size: int | tuple[int, int] | None
     crop_size: int | None  # None: the preset does not crop (its cell is empty)
-    interpolation: str  # torchvision InterpolationMode value: "bilinear", "bicubic", ...
+    interpolation: str  # torchvision InterpolationMode value: "bilinear", "bicubic", ...; "" without a resize
     antialias: bool
     mean: tuple[float, ...]
     std: tuple[float, ...]
@@ -90,8 +102,10 @@ class ModelInfo:
     @property
     def input_shape(self) -> tuple[int, ...]:
         """The example input's shape: NCHW of the crop, or without a crop the shorter side at
-        NO_CROP_EXAMPLE_ASPECT (a real input's H and W then follow its image); a video model's
-        NCTHW, T its clip length."""
+        NO_CROP_EXAMPLE_ASPECT (a real input's H and W then follow its image), or without a resize
+        the task's example size; a video model's NCTHW, T its clip length."""
+        if self.resize_size is None:
+            return (1, 3, *task(self.task).example_size)
         if self.clip_len is not None:
             return (1, 3, self.clip_len, self.crop_size, self.crop_size)
         if self.crop_size is None:
@@ -106,13 +120,20 @@ class ModelInfo:
     def preprocess_spec(self) -> dict:
         """How an input is preprocessed for this model: its task (whose adapter preprocesses) and
         the preset's parameters from its weights (``crop_size`` only where the preset crops)."""
+        resize = (
+            {}
+            if self.resize_size is None
+            else {
+                "resize_size": list(self.resize_size) if isinstance(self.resize_size, tuple) else self.resize_size,
+                **({} if self.crop_size is None else {"crop_size": self.crop_size}),
+                **({} if self.clip_len is None else {"clip_len": self.clip_len}),
+                "interpolation": self.interpolation,
+                "antialias": self.antialias,
+            }
+        )
         return {
             "task": self.task,
-            "resize_size": list(self.resize_size) if isinstance(self.resize_size, tuple) else self.resize_size,
-            **({} if self.crop_size is None else {"crop_size": self.crop_size}),
-            **({} if self.clip_len is None else {"clip_len": self.clip_len}),
-            "interpolation": self.interpolation,
-            "antialias": self.antialias,
+            **resize,
             "mean": list(self.mean),
             "std": list(self.std),
         }
@@ -124,7 +145,8 @@ COLUMNS = [f.name for f in fields(ModelInfo)]
 def preprocess_spec_id(resize, crop, interpolation, antialias, mean, std, clip_len=None) -> str:
     """A readable, stable name for one preprocessing recipe; equal recipes share it. ``crop`` None:
     no crop (``r520_nocrop_bilinear_in1k``); ``resize`` (H, W): an exact resize
-    (``r128x171_c112_t16_...``); ``clip_len``: a video recipe's frames (``_t16``)."""
+    (``r128x171_c112_t16_...``); ``clip_len``: a video recipe's frames (``_t16``); ``resize``
+    None: no resize and so no interpolation (``full_nocrop_n1a2b3c4d``)."""
     norm = (
         "in1k"
         if (tuple(mean), tuple(std)) == (IMAGENET_MEAN, IMAGENET_STD)
@@ -133,15 +155,21 @@ def preprocess_spec_id(resize, crop, interpolation, antialias, mean, std, clip_l
     aa = "" if antialias else "_noaa"
     cropped = NO_CROP if crop is None else f"c{crop}"
     frames = "" if clip_len is None else f"_t{clip_len}"
+    if resize is None:
+        return f"{NO_RESIZE}_{cropped}{frames}_{norm}"
     return f"r{resize_cell(resize)}_{cropped}{frames}_{interpolation}_{norm}{aa}"
 
 
-def resize_cell(resize: int | tuple[int, int]) -> str:
-    """The sheet's (and spec id's) text of a resize: ``232`` or ``128x171``."""
+def resize_cell(resize: int | tuple[int, int] | None) -> str:
+    """The sheet's (and spec id's) text of a resize: ``232``, ``128x171``, or empty for none."""
+    if resize is None:
+        return ""
     return RESIZE_SEPARATOR.join(map(str, resize)) if isinstance(resize, tuple) else str(resize)
 
 
-def parse_resize(cell: str) -> int | tuple[int, int]:
+def parse_resize(cell: str) -> int | tuple[int, int] | None:
+    if not cell:
+        return None
     parts = tuple(int(x) for x in cell.split(RESIZE_SEPARATOR))
     return parts[0] if len(parts) == 1 else parts
 
@@ -186,26 +214,30 @@ def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
     meta = weights.meta
     metric = task(task_name).accuracy_metric
     video = task(task_name).input_kind == CLIP
+    # ObjectDetection and OpticalFlow neither resize nor crop and hold no parameters.
+    resizes = hasattr(transform, "resize_size")
+    mean, std = FIXED_PRESET_NORMALISATION.get(type(transform).__name__, (None, None))
     return ModelInfo(
         model=model,
         task=task_name,
         weights=f"{type(weights).__name__}.{weights.name}",
         url=weights.url,
         sha256_prefix=sha256_prefix_from_url(weights.url),
-        resize_size=_resize(transform.resize_size),
+        resize_size=_resize(transform.resize_size) if resizes else None,
         # SemanticSegmentation has no crop_size.
         crop_size=_single(transform.crop_size) if hasattr(transform, "crop_size") else None,
-        interpolation=transform.interpolation.value,
+        interpolation=transform.interpolation.value if resizes else "",
         # VideoClassification has no antialias: it resizes with antialias=False (vision#7160).
         antialias=bool(getattr(transform, "antialias", False)),
-        mean=tuple(float(x) for x in transform.mean),
-        std=tuple(float(x) for x in transform.std),
+        mean=tuple(float(x) for x in (mean or transform.mean)),
+        std=tuple(float(x) for x in (std or transform.std)),
         num_params=int(meta["num_params"]),
         gflops=float(meta.get("_ops", float("nan"))),
         file_size_mb=float(meta.get("_file_size", float("nan"))),
         metric=metric,
         metric_value=published_metric(meta, metric),
-        num_classes=len(meta["categories"]),
+        # RAFT's weights name no categories: 0.
+        num_classes=len(meta.get("categories", ())),
         quantized_engine=str(meta.get("backend", "")),
         clip_len=documented_clip_len(meta) if video else None,
     )
@@ -295,15 +327,15 @@ def read_sheet(path: str | Path) -> dict[str, ModelInfo]:
 def sheet_frame(path: str | Path):
     """The sheet as a pandas DataFrame, as its schema (workflow/schemas/models.schema.yaml)
     validates it: an empty quantized_engine (a float model) is the empty string, an empty crop_size
-    (a preset without a crop) or clip_len (an image model) is missing; resize_size is text (one
-    number or HxW)."""
+    (a preset without a crop), clip_len (an image model), resize_size or interpolation (a preset
+    without a resize) is missing; resize_size is text (one number or HxW)."""
     import pandas as pd
 
     return pd.read_csv(
         path,
         sep="\t",
         keep_default_na=False,
-        na_values={"crop_size": [""], "clip_len": [""]},
+        na_values={"crop_size": [""], "clip_len": [""], "resize_size": [""], "interpolation": [""]},
         dtype={"resize_size": str},
     )
 

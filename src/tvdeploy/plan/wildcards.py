@@ -11,7 +11,7 @@ from tvdeploy.registry import runtimes_in as registry_runtimes_in
 from tvdeploy.results import runs
 
 # The preprocessing spec id's shape (tvdeploy.catalog.sheet.preprocess_spec_id).
-SPEC_PATTERN = r"r\d+(x\d+)?_(c\d+|nocrop)(_t\d+)?_[a-z]+_[a-z0-9]+(_noaa)?"
+SPEC_PATTERN = r"(r\d+(x\d+)?|full)_(c\d+|nocrop)(_t\d+)?(_[a-z]+)?_[a-z0-9]+(_noaa)?"
 # Names are checked against the catalog by Plan.model(); a plain pattern keeps DAG building fast.
 MODEL_PATTERN = paths.MODEL_PATTERN
 

@@ -60,6 +60,10 @@ class Task:
     # The adapter module (tvdeploy.tasks.<name>).
     adapter: str
     unsupported: tuple[Unsupported, ...] = ()
+    # The example input's (H, W) (exports, parity on random input, memory estimates) where the
+    # preset fixes no size: it neither resizes nor crops, and the weights name none (optical flow,
+    # detection). None: the example follows the preset's resize and crop (tvdeploy.catalog.sheet).
+    example_size: tuple[int, int] | None = None
 
     def refusal(self, runtime: str, variant: str, device: str) -> str | None:
         """Why this task cannot run on (runtime, variant, device), or None when it can."""
@@ -155,6 +159,9 @@ TASKS: dict[str, Task] = {
             # Both images of a call share N: a batch repeats one pair.
             batches=True,
             adapter="tvdeploy.tasks.optical_flow",
+            # The shipped pair's size (data/pairs): landscape, so that H/W mix-ups show, and valid
+            # for RAFT (multiples of 8, at least 128).
+            example_size=(192, 256),
         ),
         Task(
             DETECTION,
@@ -181,6 +188,8 @@ TASKS: dict[str, Task] = {
             # A list of differently sized images: one image per call.
             batches=False,
             adapter="tvdeploy.tasks.detection",
+            # A VGA photo, landscape: the models resize it inside to their own size.
+            example_size=(480, 640),
         ),
     )
 }

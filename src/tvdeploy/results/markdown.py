@@ -156,8 +156,11 @@ def accuracy_text(info) -> str:
 
 def input_size_text(info) -> str:
     """A model's input size in the catalog table (``info`` a catalog ModelInfo): its crop, the
-    shorter side its preset resizes to where the input follows the image (segmentation), or a
-    video model's frames of its crop (``16 × 112``)."""
+    shorter side its preset resizes to where the input follows the image (segmentation), the
+    image's own size where the preset does not resize (optical flow, detection), or a video
+    model's frames of its crop (``16 × 112``)."""
+    if info.resize_size is None:
+        return "the image's own"
     if info.clip_len is not None:
         return f"{info.clip_len} × {info.crop_size}"
     return str(info.crop_size) if info.fixed_input_size else f"shorter side {info.resize_size}"
@@ -188,7 +191,7 @@ def catalog_markdown(
             "params (M)": round(info.num_params / 1e6, 1),
             "GFLOPs": info.gflops,
             "published accuracy": accuracy_text(info),
-            "input": f"{input_size_text(info)} ({info.interpolation})",
+            "input": input_size_text(info) + (f" ({info.interpolation})" if info.interpolation else ""),
             "weights": export["weights"]["source"],
             "export (s)": round(export["export_s"], 2),
             "export job (s)": round(job_seconds(export_jobs[model]), 1),

@@ -35,9 +35,8 @@ DYNAMIC_AXES = {2: "height", 3: "width"}
 DYNAMIC_AXES_MIN = RAFT_MIN_SIDE
 DYNAMIC_AXES_MULTIPLE = RAFT_SIDE_MULTIPLE
 # Example inputs' H, W (exports, parity on random input): the preset neither resizes nor crops,
-# so the weights name no size; this is the shipped pair's (data/pairs), landscape so that H/W
-# mix-ups show, and RAFT-valid (multiples of 8, at least 128).
-EXAMPLE_SIZE = (192, 256)
+# so the weights name no size; the registry's (RAFT-valid).
+EXAMPLE_SIZE = TASK.example_size
 # Layout of the flow .dat predict writes per pair (one row of the batch).
 FLOW_LAYOUT = "CHW"
 # Spec key of the size policy (tvdeploy.inputs.pairs.SIZE_POLICIES) and its default.
