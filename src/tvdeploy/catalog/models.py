@@ -18,6 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import urlparse
 
 import torch
@@ -25,7 +26,7 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 from tvdeploy.catalog.sheet import UnknownModelError
-from tvdeploy.tasks import builder_kwargs
+from tvdeploy.tasks import builder_kwargs, trained_architecture_differs
 
 # torch.load reads this on every call; it overrides a caller that does not ask for weights_only.
 FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
@@ -130,10 +131,32 @@ def _random_qat_state(model: str, weights, seed: int) -> nn.Module:
     return net.eval()
 
 
+def trained_state_keys(model: str, weights) -> list[str]:
+    """The state_dict keys ``model`` has when its builder loads its DEFAULT ``weights`` into it: the
+    architecture built the trained way, on the meta device, with nothing fetched or loaded."""
+    keys: list[list[str]] = []
+
+    def record_keys(net: nn.Module, state_dict, strict: bool = True, assign: bool = False):
+        keys.append(list(net.state_dict().keys()))
+        return torch.nn.modules.module._IncompatibleKeys([], [])
+
+    with (
+        torch.device("meta"),
+        mock.patch.object(type(weights), "get_state_dict", lambda *args, **kwargs: {}),
+        mock.patch.object(nn.Module, "load_state_dict", record_keys),
+    ):
+        get_model(model, weights=weights)
+    if len(keys) != 1:
+        raise RuntimeError(f"the builder of {model} loaded {len(keys)} state_dicts for its DEFAULT weights, not one")
+    return keys[0]
+
+
 def random_state_dict(model: str, seed: int) -> dict[str, Any]:
     """Seeded random weights with exactly the keys of the model's pretrained file (a quantized
     model's: calibrated by its builder on a seeded random input, as torchvision does, or the QAT
-    state for QAT_STATE_MODELS)."""
+    state for QAT_STATE_MODELS)). Where the builder builds another architecture for trained
+    weights (``trained_architecture_differs``: a detector's frozen batch norms), only the keys of
+    that architecture are kept."""
     weights = default_weights(model)
     torch.manual_seed(seed)
     if model in QAT_STATE_MODELS:
@@ -143,6 +166,13 @@ def random_state_dict(model: str, seed: int) -> dict[str, Any]:
     # Keep the state_dict object itself: its _metadata carries module versions that some
     # loaders check (MNASNet).
     state = net.state_dict()
+    if trained_architecture_differs(weights):
+        keep = set(trained_state_keys(model, weights))
+        missing = sorted(keep - state.keys())
+        if missing:
+            raise RuntimeError(f"random weights of {model} lack keys of its trained architecture: {missing[:5]}")
+        for key in [key for key in state if key not in keep]:
+            del state[key]
     generator = torch.Generator().manual_seed(seed)
     for key, value in state.items():
         if not isinstance(value, torch.Tensor):

@@ -36,6 +36,10 @@ An adapter module defines:
   the DEFAULT weights besides ``num_classes`` (segmentation: ``weights_backbone=None``, and
   ``aux_loss=True`` for fcn/deeplabv3), for building the architecture with ``weights=None``
   (``tvdeploy.tasks.builder_kwargs`` finds the adapter from the weights' preset).
+- ``TRAINED_ARCHITECTURE_DIFFERS`` (optional, False where absent): torchvision's builders build
+  another architecture for the DEFAULT weights than for ``weights=None`` (detection: frozen batch
+  norms, whose state has no ``num_batches_tracked``); random weights then keep exactly the keys
+  of the architecture built the trained way (``tvdeploy.catalog.models.random_state_dict``).
 - ``compare_predictions(reference, candidate, rtol, atol, identity) -> list[dict]``: parity rows
   of two prediction records on the real inputs, their stored tensor outputs read back in
   (``tvdeploy.predict.outputs.resolve_tensor_outputs``). A row's ``within_tolerance`` is its
@@ -81,3 +85,9 @@ def builder_kwargs(model: str, weights) -> dict:
     so that ``weights=None`` builds the architecture the weights' file fits, fetching nothing."""
     derive = getattr(adapter(task_of_weights(weights)), "builder_kwargs", None)
     return derive(model, weights) if derive is not None else {}
+
+
+def trained_architecture_differs(weights) -> bool:
+    """Whether the builder of DEFAULT ``weights`` builds another architecture for them than for no
+    weights (the task adapter's optional ``TRAINED_ARCHITECTURE_DIFFERS``)."""
+    return bool(getattr(adapter(task_of_weights(weights)), "TRAINED_ARCHITECTURE_DIFFERS", False))

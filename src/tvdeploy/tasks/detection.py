@@ -344,3 +344,8 @@ def random_weights_kwargs(model: str) -> dict[str, Any]:
 
     module = get_model_builder(model).__module__.rsplit(".", 1)[-1]
     return {SCORE_THRESHOLD_KWARG.get(module, DEFAULT_SCORE_THRESHOLD_KWARG): RANDOM_WEIGHTS_SCORE_THRESHOLD}
+
+
+# The builders build another architecture for trained weights than for none (frozen batch norms,
+# whose state has no num_batches_tracked): random weights keep the keys of the trained one.
+TRAINED_ARCHITECTURE_DIFFERS = True
