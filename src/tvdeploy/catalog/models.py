@@ -26,7 +26,7 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 from tvdeploy.catalog.sheet import UnknownModelError
-from tvdeploy.tasks import builder_kwargs, trained_architecture_differs
+from tvdeploy.tasks import builder_kwargs, trained_architecture_differs, wrap_model
 
 # torch.load reads this on every call; it overrides a caller that does not ask for weights_only.
 FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
@@ -229,7 +229,8 @@ def _is_state_value(value) -> bool:
 
 def build_model(model: str, weights_path: str | Path) -> nn.Module:
     """The model built by torchvision's own builder for its DEFAULT weights (same constructor
-    arguments, e.g. googlenet's ``transform_input``), loaded from ``weights_path``."""
+    arguments, e.g. googlenet's ``transform_input``), loaded from ``weights_path``. Returned as every
+    stage deploys a model of its task (``tvdeploy.tasks.wrap_model``: a detector takes one image)."""
     weights_path = Path(weights_path)
     # Refuse unsafe or malformed files with a clear message before torchvision sees them.
     load_state_dict_file(weights_path)
@@ -242,7 +243,7 @@ def build_model(model: str, weights_path: str | Path) -> nn.Module:
             net = get_model(model, weights=weights, **quantize)
         except RuntimeError as err:
             raise WeightsFileError(f"state_dict in {weights_path} does not fit {model}: {err}") from err
-    return net.eval()
+    return wrap_model(weights, net.eval())
 
 
 def categories(model: str) -> list[str]:

@@ -36,6 +36,9 @@ An adapter module defines:
   the DEFAULT weights besides ``num_classes`` (segmentation: ``weights_backbone=None``, and
   ``aux_loss=True`` for fcn/deeplabv3), for building the architecture with ``weights=None``
   (``tvdeploy.tasks.builder_kwargs`` finds the adapter from the weights' preset).
+- ``wrap_model(net) -> nn.Module`` (optional): the module every stage builds, deploys and measures
+  in place of torchvision's (detection: one image in, that image's detection fields out, what
+  ``preprocess`` gives and ``predict`` feeds); ``tvdeploy.catalog.models.build_model`` returns it.
 - ``TRAINED_ARCHITECTURE_DIFFERS`` (optional, False where absent): torchvision's builders build
   another architecture for the DEFAULT weights than for ``weights=None`` (detection: frozen batch
   norms, whose state has no ``num_batches_tracked``); random weights then keep exactly the keys
@@ -91,3 +94,10 @@ def trained_architecture_differs(weights) -> bool:
     """Whether the builder of DEFAULT ``weights`` builds another architecture for them than for no
     weights (the task adapter's optional ``TRAINED_ARCHITECTURE_DIFFERS``)."""
     return bool(getattr(adapter(task_of_weights(weights)), "TRAINED_ARCHITECTURE_DIFFERS", False))
+
+
+def wrap_model(weights, net):
+    """``net`` as every stage builds and deploys a model of its task (the adapter's optional
+    ``wrap_model``; ``net`` itself where it has none)."""
+    wrap = getattr(adapter(task_of_weights(weights)), "wrap_model", None)
+    return wrap(net) if wrap is not None else net
