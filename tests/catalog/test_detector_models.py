@@ -9,7 +9,7 @@ import torch
 
 from tvdeploy.catalog.models import build_model, default_weights, trained_state_keys
 from tvdeploy.catalog.weights import write_random
-from tvdeploy.files import write_json_atomic
+from tvdeploy.files import read_json, write_json_atomic
 from tvdeploy.tasks import detection
 
 RTOL, ATOL = 1e-4, 1e-9
@@ -64,3 +64,34 @@ def test_random_detector_weights_have_the_published_keys_and_load_strictly(model
     assert any(k.endswith("num_batches_tracked") for k in state) == counted
     net = build_model(model, path)  # strict load through torchvision's builder for DEFAULT
     assert isinstance(net, detection.OneImageDetections) and not net.training
+
+
+def _detections(net, image, threads: int) -> detection.Detections:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            return detection.output_tensor(net(image))
+    finally:
+        torch.set_num_threads(previous)
+
+
+class _Shape:
+    """A catalog row's example shape for a detector ([1, C, H, W]: the task's example size)."""
+
+    input_shape = (1, 3, *detection.TASK.example_size)
+
+
+def test_the_random_weights_score_threshold_reaches_every_build_from_the_file(random_weights):
+    path = random_weights(LIGHT)
+    provenance = read_json(path.with_suffix(".json"))
+    assert provenance["source"] == "random"
+    assert provenance["build_kwargs"] == {"box_score_thresh": detection.RANDOM_WEIGHTS_SCORE_THRESHOLD}
+    # From the provenance beside the file, or handed in.
+    assert build_model(LIGHT, path).model.roi_heads.score_thresh == detection.RANDOM_WEIGHTS_SCORE_THRESHOLD
+    assert build_model(LIGHT, path, provenance).model.roi_heads.score_thresh == 0.0
+    # The same file as real weights (a user's file) keeps the builder's default threshold.
+    default = build_model(LIGHT, path, {"source": "file"}).model.roi_heads.score_thresh
+    assert default == 0.05
+    image = detection.example_inputs(_Shape(), 1, seed=1)[0]
+    assert _detections(build_model(LIGHT, path, {"source": "file"}), image, 1).count == 0

@@ -20,7 +20,7 @@ provenance = resolve(
 )
 try:
     # Refuse a file torch cannot load safely or whose keys do not fit the architecture.
-    build_model(info.model, dest)
+    build_model(info.model, dest, provenance)  # not the sidecar of an earlier run
 except Exception:
     dest.unlink(missing_ok=True)
     raise

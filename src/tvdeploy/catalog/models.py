@@ -26,7 +26,8 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 from tvdeploy.catalog.sheet import UnknownModelError
-from tvdeploy.tasks import builder_kwargs, trained_architecture_differs, wrap_model
+from tvdeploy.files import read_json
+from tvdeploy.tasks import builder_kwargs, random_weights_kwargs, trained_architecture_differs, wrap_model
 
 # torch.load reads this on every call; it overrides a caller that does not ask for weights_only.
 FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
@@ -227,20 +228,40 @@ def _is_state_value(value) -> bool:
     return isinstance(value, tuple) and all(v is None or isinstance(v, torch.Tensor) for v in value)
 
 
-def build_model(model: str, weights_path: str | Path) -> nn.Module:
+def weights_provenance(weights_path: str | Path) -> dict | None:
+    """The provenance record beside a weights file (``data/weights/{model}.json`` beside its
+    ``.pth``, written by download_weights), None where there is none."""
+    sidecar = Path(weights_path).with_suffix(".json")
+    return read_json(sidecar) if sidecar.is_file() else None
+
+
+def random_weights_build_kwargs(model: str, provenance: dict | None) -> dict[str, Any]:
+    """What ``model`` is built with besides its DEFAULT weights' arguments for weights of this
+    ``provenance``: its task's ``random_weights_kwargs`` where they are random (a detector's score
+    threshold of 0), none for real weights."""
+    if provenance is None or provenance.get("source") != "random":
+        return {}
+    return random_weights_kwargs(model, default_weights(model))
+
+
+def build_model(model: str, weights_path: str | Path, provenance: dict | None = None) -> nn.Module:
     """The model built by torchvision's own builder for its DEFAULT weights (same constructor
-    arguments, e.g. googlenet's ``transform_input``), loaded from ``weights_path``. Returned as every
-    stage deploys a model of its task (``tvdeploy.tasks.wrap_model``: a detector takes one image)."""
+    arguments, e.g. googlenet's ``transform_input``), loaded from ``weights_path``. Random weights
+    (``provenance``, by default the record beside the file, says so) are built with what their
+    task asks for besides (``random_weights_build_kwargs``). Returned as every stage deploys a model
+    of its task (``tvdeploy.tasks.wrap_model``: a detector takes one image)."""
     weights_path = Path(weights_path)
     # Refuse unsafe or malformed files with a clear message before torchvision sees them.
     load_state_dict_file(weights_path)
     weights = default_weights(model)
+    if provenance is None:
+        provenance = weights_provenance(weights_path)
     # Not every quantized builder selects its engine itself (mobilenet_v3 converts under whichever
     # is selected): select it for them.
     quantize = {"quantize": True} if select_quantized_engine(model) else {}
     with _served_as_hub_cache(weights, weights_path):
         try:
-            net = get_model(model, weights=weights, **quantize)
+            net = get_model(model, weights=weights, **quantize, **random_weights_build_kwargs(model, provenance))
         except RuntimeError as err:
             raise WeightsFileError(f"state_dict in {weights_path} does not fit {model}: {err}") from err
     return wrap_model(weights, net.eval())

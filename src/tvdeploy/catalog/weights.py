@@ -109,11 +109,17 @@ def fetch_pretrained(info: ModelInfo, dest: Path, url: str | None, timeout_s: fl
 def write_random(model: str, dest: Path, seed: int) -> dict:
     import torch
 
-    from tvdeploy.catalog.models import random_state_dict
+    from tvdeploy.catalog.models import random_state_dict, random_weights_build_kwargs
 
     with atomic_path(dest, suffix=".partial") as tmp:
         torch.save(random_state_dict(model, seed), tmp)
-    return {"source": "random", "weights": None, "seed": seed}
+    provenance = {"source": "random", "weights": None, "seed": seed}
+    # What every build of these weights applies besides (a detector's score threshold of 0), on
+    # record in every artifact's metadata through this provenance.
+    build_kwargs = random_weights_build_kwargs(model, provenance)
+    if build_kwargs:
+        provenance["build_kwargs"] = build_kwargs
+    return provenance
 
 
 def resolve(

@@ -43,6 +43,9 @@ An adapter module defines:
   another architecture for the DEFAULT weights than for ``weights=None`` (detection: frozen batch
   norms, whose state has no ``num_batches_tracked``); random weights then keep exactly the keys
   of the architecture built the trained way (``tvdeploy.catalog.models.random_state_dict``).
+- ``random_weights_kwargs(model) -> dict`` (optional): what a model built from random weights is
+  built with besides (detection: a score threshold of 0, else it returns no box); the random
+  weights' provenance records them and ``tvdeploy.catalog.models.build_model`` applies them.
 - ``compare_predictions(reference, candidate, rtol, atol, identity) -> list[dict]``: parity rows
   of two prediction records on the real inputs, their stored tensor outputs read back in
   (``tvdeploy.predict.outputs.resolve_tensor_outputs``). A row's ``within_tolerance`` is its
@@ -101,3 +104,10 @@ def wrap_model(weights, net):
     ``wrap_model``; ``net`` itself where it has none)."""
     wrap = getattr(adapter(task_of_weights(weights)), "wrap_model", None)
     return wrap(net) if wrap is not None else net
+
+
+def random_weights_kwargs(model: str, weights) -> dict:
+    """What ``model`` is built with where its weights are random, besides what its DEFAULT
+    ``weights`` ask for (the task adapter's optional ``random_weights_kwargs``; none where it has none)."""
+    derive = getattr(adapter(task_of_weights(weights)), "random_weights_kwargs", None)
+    return derive(model) if derive is not None else {}
