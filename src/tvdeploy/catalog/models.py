@@ -27,7 +27,13 @@ from torchvision.models import get_model, get_model_weights
 
 from tvdeploy.catalog.sheet import UnknownModelError
 from tvdeploy.files import read_json
-from tvdeploy.tasks import builder_kwargs, random_weights_kwargs, trained_architecture_differs, wrap_model
+from tvdeploy.tasks import (
+    builder_kwargs,
+    calibrate_random,
+    random_weights_kwargs,
+    trained_architecture_differs,
+    wrap_model,
+)
 
 # torch.load reads this on every call; it overrides a caller that does not ask for weights_only.
 FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
@@ -155,7 +161,8 @@ def trained_state_keys(model: str, weights) -> list[str]:
 def random_state_dict(model: str, seed: int) -> dict[str, Any]:
     """Seeded random weights with exactly the keys of the model's pretrained file (a quantized
     model's: calibrated by its builder on a seeded random input, as torchvision does, or the QAT
-    state for QAT_STATE_MODELS)). Where the builder builds another architecture for trained
+    state for QAT_STATE_MODELS), calibrated as the model's task asks (``calibrate_random``:
+    a detector's batch-norm statistics). Where the builder builds another architecture for trained
     weights (``trained_architecture_differs``: a detector's frozen batch norms), only the keys of
     that architecture are kept."""
     weights = default_weights(model)
@@ -164,6 +171,7 @@ def random_state_dict(model: str, seed: int) -> dict[str, Any]:
         net = _random_qat_state(model, weights, seed)
     else:
         net = get_model(model, weights=None, **_weights_derived_kwargs(model, weights))
+        calibrate_random(weights, net, seed)
     # Keep the state_dict object itself: its _metadata carries module versions that some
     # loaders check (MNASNet).
     state = net.state_dict()

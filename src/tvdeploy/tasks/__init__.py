@@ -46,6 +46,9 @@ An adapter module defines:
 - ``random_weights_kwargs(model) -> dict`` (optional): what a model built from random weights is
   built with besides (detection: a score threshold of 0, else it returns no box); the random
   weights' provenance records them and ``tvdeploy.catalog.models.build_model`` applies them.
+- ``calibrate_random(net, seed)`` (optional): gives a randomly initialised model, in place,
+  statistics that make its outputs discriminate (detection: batch-norm statistics from its own
+  backbone, without which every box scores alike); ``random_state_dict`` calls it before saving.
 - ``compare_predictions(reference, candidate, rtol, atol, identity) -> list[dict]``: parity rows
   of two prediction records on the real inputs, their stored tensor outputs read back in
   (``tvdeploy.predict.outputs.resolve_tensor_outputs``). A row's ``within_tolerance`` is its
@@ -111,3 +114,11 @@ def random_weights_kwargs(model: str, weights) -> dict:
     ``weights`` ask for (the task adapter's optional ``random_weights_kwargs``; none where it has none)."""
     derive = getattr(adapter(task_of_weights(weights)), "random_weights_kwargs", None)
     return derive(model) if derive is not None else {}
+
+
+def calibrate_random(weights, net, seed: int) -> None:
+    """The task's calibration of a randomly initialised ``net`` (the adapter's optional
+    ``calibrate_random``, in place; nothing where it has none)."""
+    calibrate = getattr(adapter(task_of_weights(weights)), "calibrate_random", None)
+    if calibrate is not None:
+        calibrate(net, seed)
