@@ -113,3 +113,32 @@ def test_random_detector_scores_discriminate_and_two_thread_counts_agree(model, 
     comparison = detection.compare_outputs(one, two, RTOL, ATOL)
     assert comparison["discriminates"] and comparison["within_tolerance"], comparison
     assert comparison["matched_fraction"] >= detection.MIN_MATCHED_FRACTION
+
+
+@pytest.mark.slow
+def test_a_random_detector_exports_to_torchscript_through_the_house_exporter(random_weights, tmp_path):
+    from tvdeploy.build.load import load_torchscript
+    from tvdeploy.build.torchscript import script_deployable
+
+    net = build_model(LIGHT, random_weights(LIGHT))
+    example = detection.example_inputs(_Shape(), 1, seed=0)
+    assert example[0].dim() == 3  # CHW: one image, no batch axis (the task's input_layout)
+    scripted, kind = script_deployable(net, example, detection)
+    assert kind == "list[boxes, labels, scores] of one image"
+    scripted.save(str(tmp_path / "detector.pt"))
+    loaded = load_torchscript(tmp_path / "detector.pt", torch.device("cpu"))
+    with torch.inference_mode():
+        reference = detection.output_tensor(net(*example))
+        output = loaded(*example)
+    # The detections, not the (losses, detections) pair a scripted torchvision detector returns.
+    assert isinstance(output, list) and [t.dim() for t in output] == [2, 1, 1]
+    comparison = detection.compare_outputs(reference, detection.output_tensor(output), RTOL, ATOL)
+    assert comparison["discriminates"] and comparison["within_tolerance"], comparison
+
+
+def test_the_trace_check_of_an_input_without_a_batch_axis_varies_its_height_and_width():
+    from tvdeploy.build.torchscript import OTHER_SIZE_STEP, other_shape
+    from tvdeploy.tasks import classification
+
+    assert other_shape(torch.Size([3, 480, 640]), detection) == (3, 480 + OTHER_SIZE_STEP, 640 + OTHER_SIZE_STEP)
+    assert other_shape(torch.Size([1, 3, 224, 224]), classification) == (2, 3, 224, 224)

@@ -176,6 +176,29 @@ def make_variant(plain: torch.jit.ScriptModule, variant: str) -> torch.jit.Scrip
         return VARIANT_BUILDERS[variant](plain)
 
 
+# How much larger each varying axis of an input without a batch axis is in the trace's check (a
+# multiple of every model's stride).
+OTHER_SIZE_STEP = 32
+
+
+def _batched(task) -> bool:
+    return task.TASK.input_layout.startswith("N")
+
+
+def other_shape(shape: torch.Size, task) -> tuple[int, ...]:
+    """An input shape other than ``shape`` that the task's models take: a batch one larger where
+    the task's input layout has a batch axis (N), else each axis whose size varies from input to
+    input (the adapter's DYNAMIC_AXES: a detector's CHW image's height and width) OTHER_SIZE_STEP
+    larger."""
+    other = list(shape)
+    if _batched(task):
+        other[0] += 1
+    else:
+        for axis in getattr(task, "DYNAMIC_AXES", {}):
+            other[axis] += OTHER_SIZE_STEP
+    return tuple(other)
+
+
 def traced_if_exact(
     eager: nn.Module,
     scripted: torch.jit.ScriptModule,
@@ -184,11 +207,12 @@ def traced_if_exact(
     atol: float,
     task,
 ) -> tuple[torch.jit.ScriptModule, str]:
-    """The eager module traced on ``example`` if the trace reproduces it on a batch of another
-    size (tracing records one path through the code and may bake in shapes), else ``scripted``;
-    with the reason, for the variant's provenance."""
+    """The eager module traced on ``example`` if the trace reproduces it on an input of another
+    shape (tracing records one path through the code and may bake in shapes; ``other_shape``),
+    else ``scripted``; with the reason, for the variant's provenance."""
     generator = torch.Generator().manual_seed(1)
-    other = tuple(torch.randn((x.shape[0] + 1, *x.shape[1:]), generator=generator).to(x.device) for x in example)
+    other = tuple(torch.randn(other_shape(x.shape, task), generator=generator).to(x.device) for x in example)
+    where = f"batch {other[0].shape[0]}" if _batched(task) else f"shape {list(other[0].shape)}"
     try:
         with torch.inference_mode(False), torch.no_grad(), quiet_torchscript_deprecation():
             traced = torch.jit.trace(eager.eval(), example, check_trace=False)
@@ -200,10 +224,10 @@ def traced_if_exact(
     if not comparison["within_tolerance"]:
         return (
             scripted,
-            f"scripted: the trace differs at batch {other[0].shape[0]} "
+            f"scripted: the trace differs at {where} "
             f"({task.parity_message('trace', comparison).partition(': ')[2][:200]})",
         )
-    return traced, f"traced: reproduces eager at batch {other[0].shape[0]}"
+    return traced, f"traced: reproduces eager at {where}"
 
 
 def save_first_deployable(
