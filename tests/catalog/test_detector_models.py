@@ -99,10 +99,17 @@ def test_the_random_weights_score_threshold_reaches_every_build_from_the_file(ra
 
 @pytest.mark.parametrize(
     "model",
-    # Not yet: retinanet_resnet50_fpn_v2 and fcos_resnet50_fpn (81 % and 50 % of their detections
-    # matched across thread counts: their scores crowd the per-image cap), maskrcnn_resnet50_fpn
-    # (its boxes match, a soft mask near 0.5 flips pixels: mask IoU 0.977).
-    _slow_unless_light((LIGHT, "ssdlite320_mobilenet_v3_large", "ssd300_vgg16", "keypointrcnn_resnet50_fpn")),
+    # Not yet: maskrcnn_resnet50_fpn (its boxes match, but a soft mask flips pixels: mask IoU 0.977).
+    _slow_unless_light(
+        (
+            LIGHT,
+            "ssdlite320_mobilenet_v3_large",
+            "ssd300_vgg16",
+            "retinanet_resnet50_fpn_v2",
+            "fcos_resnet50_fpn",
+            "keypointrcnn_resnet50_fpn",
+        )
+    ),
 )
 def test_random_detector_scores_discriminate_and_two_thread_counts_agree(model, random_weights):
     net = build_model(model, random_weights(model))

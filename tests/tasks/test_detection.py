@@ -55,6 +55,15 @@ def test_a_shifted_box_gives_its_iou_and_fails():
     assert "smallest matched IoU 0.8182" in detection.parity_message("x", comparison)
 
 
+def test_identical_zero_area_boxes_match_and_distant_ones_do_not():
+    # Random-weight regression heads return boxes of no width or height: 0 / 0 would be their IoU.
+    flat = boxes_of([5, 5, 5, 5], [20, 20, 20.5, 40], labels=[1, 1], scores=[0.9, 0.8])
+    comparison = detection.compare_outputs(flat, flat, RTOL, ATOL)
+    assert comparison["matched"] == 2 and comparison["min_matched_iou"] == 1.0 and comparison["within_tolerance"]
+    moved = boxes_of([7, 5, 7, 5], [20, 20, 20.5, 40], labels=[1, 1], scores=[0.9, 0.8])
+    assert detection.compare_outputs(flat, moved, RTOL, ATOL)["matched"] == 1
+
+
 def test_a_missing_detection_and_another_label_lower_the_matched_share():
     missing = boxes_of([0, 0, 10, 10], [20, 20, 40, 40], labels=[1, 2], scores=[0.9, 0.8])
     comparison = detection.compare_outputs(REFERENCE, missing, RTOL, ATOL)

@@ -40,6 +40,10 @@ MIN_MATCHED_FRACTION = 0.98
 MIN_MATCHED_IOU = 0.99
 KEYPOINT_PX = 1.0
 MIN_KEYPOINTS_WITHIN = 0.98
+# Matching widens a box narrower or lower than this about its centre to it: two identical
+# zero-area boxes (random-weight regression heads return such) have no IoU (0 / 0) and would never
+# match, and a sub-pixel extent says nothing about where a detection is.
+MIN_BOX_SIDE_PX = 1.0
 # A soft mask's foreground, as torchvision's own post-processing and drawing use it.
 MASK_THRESHOLD = 0.5
 # What random-weight detectors are built with: at the default (0.05) they return no boxes at all,
@@ -145,14 +149,26 @@ def deployable(net: nn.Module, output: Any) -> tuple[nn.Module, str]:
     return net, f"list[{', '.join(fields)}] of one image"
 
 
+def _with_min_side(boxes: torch.Tensor) -> torch.Tensor:
+    """[K, 4] xyxy boxes, each side at least MIN_BOX_SIDE_PX (a narrower side widened about its centre)."""
+    low, high = boxes[:, :2], boxes[:, 2:]
+    short = (high - low) < MIN_BOX_SIDE_PX
+    centre = (low + high) / 2
+    return torch.cat(
+        [torch.where(short, centre - MIN_BOX_SIDE_PX / 2, low), torch.where(short, centre + MIN_BOX_SIDE_PX / 2, high)],
+        dim=1,
+    )
+
+
 def match(reference: Detections, candidate: Detections) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The one-to-one pairs (reference index, candidate index, IoU) of detections with equal labels
     and IoU >= MATCH_IOU that maximise the summed IoU (Hungarian assignment: NMS may order
-    near-tied detections differently, so positions say nothing)."""
+    near-tied detections differently, so positions say nothing); the IoU of boxes at least
+    MIN_BOX_SIDE_PX on each side."""
     empty = torch.zeros(0, dtype=torch.long)
     if reference.count == 0 or candidate.count == 0:
         return empty, empty, torch.zeros(0, dtype=torch.float64)
-    iou = box_iou(reference.boxes.double(), candidate.boxes.double())
+    iou = box_iou(_with_min_side(reference.boxes.double()), _with_min_side(candidate.boxes.double()))
     allowed = (reference.labels[:, None] == candidate.labels[None, :]) & (iou >= MATCH_IOU)
     # Disallowed pairs cost more than any allowed one, and are dropped after the assignment.
     cost = torch.where(allowed, -iou, torch.ones_like(iou))
