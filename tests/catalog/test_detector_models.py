@@ -99,7 +99,6 @@ def test_the_random_weights_score_threshold_reaches_every_build_from_the_file(ra
 
 @pytest.mark.parametrize(
     "model",
-    # Not yet: maskrcnn_resnet50_fpn (its boxes match, but a soft mask flips pixels: mask IoU 0.977).
     _slow_unless_light(
         (
             LIGHT,
@@ -107,6 +106,7 @@ def test_the_random_weights_score_threshold_reaches_every_build_from_the_file(ra
             "ssd300_vgg16",
             "retinanet_resnet50_fpn_v2",
             "fcos_resnet50_fpn",
+            "maskrcnn_resnet50_fpn",
             "keypointrcnn_resnet50_fpn",
         )
     ),

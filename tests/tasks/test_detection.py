@@ -106,6 +106,20 @@ def test_flipped_mask_pixels_give_a_known_mask_iou():
     assert detection.compare_outputs(reference, reference, RTOL, ATOL)["within_tolerance"]
 
 
+def test_mask_pixels_within_tolerance_of_the_threshold_may_flip():
+    masks = torch.zeros(1, 1, 10, 10)
+    masks[0, 0, :5, :] = 0.9  # 50 foreground pixels
+    masks[0, 0, 5, 0] = 0.5 + 1e-6  # one more, a rounding away from the background
+    nudged = masks.clone()
+    nudged[0, 0, 5, 0] = 0.5 - 1e-6
+    reference = boxes_of([0, 0, 10, 10], masks=masks)
+    comparison = detection.compare_outputs(reference, boxes_of([0, 0, 10, 10], masks=nudged), RTOL, ATOL)
+    assert comparison["min_mask_iou"] == 1.0 and comparison["within_tolerance"]
+    nudged[0, 0, 5, 1] = 0.6  # beyond tolerance: counts
+    comparison = detection.compare_outputs(reference, boxes_of([0, 0, 10, 10], masks=nudged), RTOL, ATOL)
+    assert comparison["min_mask_iou"] == pytest.approx(50 / 51)
+
+
 def test_moved_keypoints_give_their_distance():
     keypoints = torch.zeros(1, 17, 3)
     keypoints[0, :, 0] = torch.arange(17.0)
