@@ -97,20 +97,7 @@ def test_the_random_weights_score_threshold_reaches_every_build_from_the_file(ra
     assert _detections(build_model(LIGHT, path, {"source": "file"}), image, 1).count == 0
 
 
-@pytest.mark.parametrize(
-    "model",
-    _slow_unless_light(
-        (
-            LIGHT,
-            "ssdlite320_mobilenet_v3_large",
-            "ssd300_vgg16",
-            "retinanet_resnet50_fpn_v2",
-            "fcos_resnet50_fpn",
-            "maskrcnn_resnet50_fpn",
-            "keypointrcnn_resnet50_fpn",
-        )
-    ),
-)
+@pytest.mark.parametrize("model", _slow_unless_light(DETECTORS))
 def test_random_detector_scores_discriminate_and_two_thread_counts_agree(model, random_weights):
     net = build_model(model, random_weights(model))
     image = detection.example_inputs(_Shape(), 1, seed=1)[0]
