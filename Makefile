@@ -32,7 +32,7 @@ test-fast: setup
 
 # Every catalog model through export, reload and the C++ programs (make test takes one per family).
 test-catalog: setup
-	TVDEPLOY_TEST_EVERY_MODEL=1 $(BIN)/python -m pytest tests/catalog/test_catalog_models.py
+	TVDEPLOY_TEST_EVERY_MODEL=1 $(BIN)/python -m pytest tests/catalog/test_catalog_models.py tests/catalog/test_detector_models.py
 
 # Another machine's run (results/runs/RUN of its checkout, e.g. a cluster's GPU run:
 # FROM=login:tvdeploy RUN=gpu01) copied in beside this one's, then every table, figure and the

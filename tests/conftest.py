@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Set to 1 (make test-catalog), tests that sample the catalog's models test every one of them.
+EVERY_MODEL_ENV = "TVDEPLOY_TEST_EVERY_MODEL"
 
 
 @pytest.fixture(scope="session")

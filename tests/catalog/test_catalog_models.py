@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import EVERY_MODEL_ENV, REPO_ROOT
 
 from tvdeploy.build.load import quiet_torchscript_deprecation
 from tvdeploy.build.torchscript import script_deployable
@@ -29,7 +29,6 @@ from tvdeploy.tasks import adapter
 pytestmark = pytest.mark.slow
 
 CATALOG = read_sheet(REPO_ROOT / "config" / "models.tsv")
-EVERY_MODEL_ENV = "TVDEPLOY_TEST_EVERY_MODEL"
 
 
 def family(model: str) -> str:
