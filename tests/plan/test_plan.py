@@ -235,8 +235,9 @@ def test_video_models_take_the_clips_and_image_models_the_images():
     # The ResNet-3Ds share one recipe; each video recipe preprocesses the clips, not the images.
     assert len(p.specs) == 3 and p.model("mc3_18").spec_id == r3d
     assert p.dats("r3d_18") == [f"results/inputs/{r3d}/chelsea_pan.dat"]
-    assert p.bench_dat("swin3d_t") == f"results/inputs/{swin}/chelsea_pan.dat"
-    assert p.bench_dat("resnet18").endswith("/chelsea_cat.dat") and len(p.dats("resnet18")) == 3
+    assert p.bench_dats("swin3d_t") == [f"results/inputs/{swin}/chelsea_pan.dat"]
+    (bench,) = p.bench_dats("resnet18")
+    assert bench.endswith("/chelsea_cat.dat") and len(p.dats("resnet18")) == 3
     jobs = p.job_wildcards()["preprocess_image"]
     assert {"spec": r3d, "image": "chelsea_pan"} in jobs and {"spec": r3d, "image": "chelsea_cat"} not in jobs
     assert len(jobs) == 3 + 1 + 1
