@@ -12,9 +12,6 @@ from tvdeploy.measure.peak import probe  # noqa: E402
 from tvdeploy.measure.profile_ops import report  # noqa: E402
 
 log = setup_script_logging(snakemake)
-dats = list(snakemake.input.dat)
-if len(dats) != 1:
-    raise ValueError(f"profile_ops profiles models of one input; {snakemake.wildcards.model} takes {len(dats)}: {dats}")
 peak = probe("cpu", snakemake.threads)
 log.info("float32 matmul peak: %s GFLOP/s%s", peak["gflop_per_s"], f" ({peak['error']})" if peak["error"] else "")
 write_text_atomic(
@@ -22,7 +19,8 @@ write_text_atomic(
     report(
         snakemake.wildcards.model,
         snakemake.input.weights,
-        dats[0],
+        # One per model argument (optical flow: image1, image2).
+        list(snakemake.input.dat),
         snakemake.threads,
         peak["gflop_per_s"],
     ),
