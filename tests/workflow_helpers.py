@@ -16,7 +16,7 @@ RUN = TINY_CONFIG["run"]
 # The tiny scenario keeps the default config's runtimes.
 RUNTIMES = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())["runtimes"]
 assert "runtimes" not in TINY_CONFIG
-WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "cpp", "profiles", "data/images", "data/clips"]
+WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "cpp", "profiles", "data/images", "data/clips", "data/pairs"]
 
 
 def copy_workflow(dest):

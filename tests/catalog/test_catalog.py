@@ -43,11 +43,12 @@ SEGMENTATION_MODELS = {
 VIDEO_MODELS = {"r3d_18", "mc3_18", "r2plus1d_18", "s3d", "mvit_v1_b", "mvit_v2_s", "swin3d_t", "swin3d_s", "swin3d_b"}
 
 
-def test_sheet_has_every_classification_segmentation_and_video_model(sheet):
+def test_sheet_has_every_classification_segmentation_video_and_flow_model(sheet):
     # 80 float classifiers, 12 eager-quantized ones (torchvision.models.quantization), 6 segmenters,
-    # 9 video classifiers.
-    assert len(sheet) == 107
+    # 9 video classifiers, 2 optical-flow models.
+    assert len(sheet) == 109
     assert {m for m, info in sheet.items() if info.task == "video"} == VIDEO_MODELS
+    assert {m for m, info in sheet.items() if info.task == "optical_flow"} == {"raft_small", "raft_large"}
     assert {"googlenet", "inception_v3", "vit_h_14", "regnet_y_128gf", "squeezenet1_1"} <= set(sheet)
     assert {m for m, info in sheet.items() if info.task == "segmentation"} == SEGMENTATION_MODELS
     assert sum(info.task == "classification" for info in sheet.values()) == 92

@@ -4,7 +4,7 @@ predictions compared with the Python ones by the task's own parity check).
 
 By default one model per family (torchvision's builder module, e.g. ``resnet`` or
 ``quantization.shufflenetv2``: the models of a family share their code and differ in widths and
-depths), the one of fewest GFLOPs: the 107 models take over an hour on 2 cores, swin3d_b alone
+depths), the one of fewest GFLOPs: the 109 models take over an hour on 2 cores, swin3d_b alone
 ~7 minutes. ``TVDEPLOY_TEST_EVERY_MODEL=1`` (``make test-catalog``) tests every catalog model.
 """
 
@@ -24,6 +24,7 @@ from tvdeploy.catalog.models import build_model, categories, random_state_dict
 from tvdeploy.catalog.sheet import read_sheet
 from tvdeploy.inputs.dat import write_dat
 from tvdeploy.predict.outputs import resolve_tensor_outputs, store_tensor_outputs
+from tvdeploy.registry.paths import input_stem
 from tvdeploy.tasks import adapter
 
 pytestmark = pytest.mark.slow
@@ -81,10 +82,11 @@ def check_model(model, infer_binary, tmp_path):
     torch.save(random_state_dict(model, seed=0), weights)  # through a file, as the workflow does
     net = build_model(model, weights)
     weights.unlink()
-    (x,) = task.example_inputs(info, 1, 0)
-    scripted, _ = script_deployable(net, (x,), task)
+    # One tensor per model argument (optical flow: image1, image2).
+    inputs = task.example_inputs(info, 1, 0)
+    scripted, _ = script_deployable(net, inputs, task)
     with torch.inference_mode():
-        eager = task.output_tensor(net(x))
+        eager = task.output_tensor(net(*inputs))
     pt = tmp_path / f"{model}.pt"
     with quiet_torchscript_deprecation():
         scripted.save(str(pt))
@@ -92,22 +94,27 @@ def check_model(model, infer_binary, tmp_path):
     del net, scripted
     gc.collect()
     with torch.inference_mode():
-        ts = reloaded(x)
-    assert ts.shape == eager.shape and ts.shape[:2] == (1, info.num_classes)
+        ts = reloaded(*inputs)
+    # A task naming classes has one output channel per class (a flow: u, v).
+    assert ts.shape == eager.shape and ts.shape[:2] == (1, info.num_classes if task.TASK.has_labels else 2)
     python_check = task.compare_outputs(eager, ts, RTOL, ATOL)
     assert python_check["within_tolerance"], python_check
     # With random weights only the quantized classifiers (constant logits) and the segmenters (one
     # class everywhere) may give outputs that cannot discriminate.
     assert python_check["discriminates"] or info.quantized or info.task == "segmentation", python_check
 
-    dat = tmp_path / "x.dat"
-    write_dat(x, dat, task.TASK.input_layout, {"model": model})
-    labels = tmp_path / "labels.txt"
-    labels.write_text("\n".join(categories(model)) + "\n")
+    # One .dat per model argument, named as the workflow names them (x.image1.dat, x.image2.dat).
+    names = task.TASK.input_names
+    dats = [tmp_path / f"{input_stem('x', name, names)}.dat" for name in names]
+    for tensor, dat in zip(inputs, dats, strict=True):
+        write_dat(tensor, dat, task.TASK.input_layout, {"model": model})
+    labels = tmp_path / "labels.txt" if task.TASK.has_labels else None
+    if labels is not None:
+        labels.write_text("\n".join(categories(model)) + "\n")
     # The Python predictions of the reloaded module, then the C++ infer's, compared as the
     # workflow's parity check compares them.
     python_out = tmp_path / "python.json"
-    results = task.predict(reloaded, [dat], task.decoding_context(labels), torch.device("cpu"))
+    results = task.predict(reloaded, dats, task.decoding_context(labels), torch.device("cpu"))
     python_out.write_text(json.dumps({"results": store_tensor_outputs(results, python_out)}))
     del reloaded
     out = tmp_path / "out.json"
@@ -118,14 +125,13 @@ def check_model(model, infer_binary, tmp_path):
             str(pt),
             "--task",
             info.task,
-            "--labels",
-            str(labels),
+            *(["--labels", str(labels)] if labels is not None else []),
             "--device",
             "cpu",
             *(["--quantized-engine", info.quantized_engine] if info.quantized else []),
             "--output",
             str(out),
-            str(dat),
+            *map(str, dats),
         ],
         check=False,
         capture_output=True,

@@ -59,3 +59,15 @@ def test_top_operators_name_what_each_kind_is():
     tops = top_operators(records, forwards=10, per_kind=2)
     assert tops[OTHER] == "aten::hardswish_ 0.60, aten::batch_norm 0.30"
     assert tops[DEPTHWISE] == "aten::mkldnn_convolution 0.90"
+
+
+def test_a_model_of_two_inputs_is_profiled_on_both():
+    import torch
+
+    from tvdeploy.measure.profile_ops import MIN_FORWARDS, profile
+
+    def flow_like(image1, image2):
+        return torch.nn.functional.conv2d(image1 - image2, torch.ones(2, 3, 3, 3))
+
+    records, forwards = profile(flow_like, (torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)), max_time_s=0.1)
+    assert forwards >= MIN_FORWARDS and any("conv" in r.name for r in records)

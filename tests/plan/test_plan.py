@@ -235,8 +235,9 @@ def test_video_models_take_the_clips_and_image_models_the_images():
     # The ResNet-3Ds share one recipe; each video recipe preprocesses the clips, not the images.
     assert len(p.specs) == 3 and p.model("mc3_18").spec_id == r3d
     assert p.dats("r3d_18") == [f"results/inputs/{r3d}/chelsea_pan.dat"]
-    assert p.bench_dat("swin3d_t") == f"results/inputs/{swin}/chelsea_pan.dat"
-    assert p.bench_dat("resnet18").endswith("/chelsea_cat.dat") and len(p.dats("resnet18")) == 3
+    assert p.bench_dats("swin3d_t") == [f"results/inputs/{swin}/chelsea_pan.dat"]
+    (bench,) = p.bench_dats("resnet18")
+    assert bench.endswith("/chelsea_cat.dat") and len(p.dats("resnet18")) == 3
     jobs = p.job_wildcards()["preprocess_image"]
     assert {"spec": r3d, "image": "chelsea_pan"} in jobs and {"spec": r3d, "image": "chelsea_cat"} not in jobs
     assert len(jobs) == 3 + 1 + 1
@@ -253,10 +254,52 @@ def test_video_models_take_the_clips_and_image_models_the_images():
     }
 
 
+def test_optical_flow_models_take_the_pairs_one_dat_per_argument():
+    p = plan(models=["raft_small", "resnet18"])
+    assert p.pairs == {
+        "chelsea_pan": (
+            REPO_ROOT / "data" / "pairs" / "chelsea_pan_1.png",
+            REPO_ROOT / "data" / "pairs" / "chelsea_pan_2.png",
+        )
+    }
+    assert p.bench_pair == "chelsea_pan"
+    raft = p.model("raft_small").spec_id
+    # Each call's files in the task's argument order; the benchmarks' call is the bench pair's.
+    files = [f"results/inputs/{raft}/chelsea_pan.image1", f"results/inputs/{raft}/chelsea_pan.image2"]
+    assert p.dats("raft_small") == p.bench_dats("raft_small") == [f"{f}.dat" for f in files]
+    assert p.sidecars("raft_small") == p.bench_sidecars("raft_small") == [f"{f}.json" for f in files]
+    jobs = p.job_wildcards()
+    assert jobs["preprocess_pair"] == [{"spec": raft, "image": "chelsea_pan"}]
+    assert all(j["spec"] != raft for j in jobs["preprocess_image"]) and len(jobs["preprocess_image"]) == 3
+    assert p.model_inputs.input_file(raft, "chelsea_pan") == p.pairs["chelsea_pan"]
+    # A flow names no classes: no labels file, and no job writes one.
+    assert p.labels("raft_small") == [] and p.labels("resnet18") == ["results/labels/resnet18.txt"]
+    assert jobs["write_labels"] == [{"model": "resnet18"}]
+    # The pair's name is a wildcard value, and its members' stems are not.
+    assert re.fullmatch(p.wildcard_constraints()["image"], "chelsea_pan")
+    assert not re.fullmatch(p.wildcard_constraints()["image"], "chelsea_pan.image1")
+    # The overhead probe takes one tensor: the first argument of the first model's call.
+    assert p.overhead_dat() == f"{files[0]}.dat"
+    assert p.expected_input("raft_small") == {"model": "raft_small", "layout": "NCHW", "axes": {"C": 3}}
+
+
+def test_a_flow_model_needs_a_pair_folder_an_image_run_does_not(tmp_path):
+    assert plan(pairs=None).pairs == {}
+    with pytest.raises(ConfigError, match=r"no pair folder configured, but the optical-flow models \['raft_small'\]"):
+        plan(models=["raft_small"], pairs=None)
+    with pytest.raises(ConfigError, match="pairs: pair folder .* is not a directory"):
+        plan(models=["raft_small"], pairs=str(tmp_path / "missing"))
+    (tmp_path / "a_1.png").write_bytes(b"")
+    with pytest.raises(ConfigError, match="a_1.png has no partner a_2"):
+        plan(models=["raft_small"], pairs=str(tmp_path))
+
+
 def test_the_accuracy_axis_holds_imagenet_top1_alone():
     accuracy = plan().accuracy()
     # Kinetics-400 top-1 of the video models is not ImageNet's: no point on the same axis.
     assert "resnet18" in accuracy and "r3d_18" not in accuracy and "lraspp_mobilenet_v3_large" not in accuracy
+    # RAFT's EPE (px, lower is better) is no point on it either.
+    assert "raft_small" not in accuracy
 
 
 def test_a_video_model_needs_a_clip_folder_an_image_run_does_not(tmp_path):

@@ -46,3 +46,6 @@ def test_a_known_upstream_failure_names_its_issues_and_others_name_none():
     fields = failure_fields(RuntimeError(guard), EXPORT_ERROR)
     assert fields["upstream"] == ["pytorch#155550", "vision#8116"] and fields["error_class"] == EXPORT_ERROR
     assert "upstream" not in failure_fields(RuntimeError("Unsupported: aten::foo"), EXPORT_ERROR)
+    # The build's error passed on (a runtime that cannot load the artifact) names the issues once.
+    passed_on = failure_fields(RuntimeError(fields["error"]), EXPORT_ERROR)["error"]
+    assert passed_on.count("[known upstream:") == 1 and passed_on.endswith("vision#8116]")

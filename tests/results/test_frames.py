@@ -219,3 +219,41 @@ def test_predictions_table_lists_a_segmentation_image_by_pixel_share():
         {"rank": 2, "class_index": 0, "pixel_fraction": 0.25},
     ]
     assert table["probability"].isna().all()
+
+
+def test_an_optical_flow_model_has_pair_rows_in_the_predictions_and_epe_in_the_parity_table():
+    from tvdeploy.results.deployability import parity_detail
+
+    inputs = ["results/inputs/s/chelsea_pan.image1.dat", "results/inputs/s/chelsea_pan.image2.dat"]
+    record = {
+        "run": "laptop",
+        "model": "raft_small",
+        "runtime": "ts-cpp",
+        "variant": "plain",
+        "device": "cpu",
+        "results": [{"input": inputs[0], "inputs": inputs, "row": 0, "mean_flow": [-4.0, -2.0], "mean_magnitude": 4.5}],
+    }
+    (row,) = predictions_table([record], {"raft_small": "random"}).to_dict("records")
+    # One row per pair, named by the pair (not its first file), with its mean flow (px).
+    assert row["image"] == "chelsea_pan" and row["rank"] == 1
+    assert (row["flow_mean_u"], row["flow_mean_v"], row["flow_mean_magnitude"]) == (-4.0, -2.0, 4.5)
+    comparisons = [
+        {
+            "model": "raft_small",
+            "device": "cpu",
+            "runtime": "openvino-python",
+            "variant": "plain",
+            "reference": "eager",
+            "image": "chelsea_pan",
+            "mean_epe": 1e-5,
+            "max_epe": 5e-5,
+            "tolerance": 1e-3,
+            "flow_mean_magnitude": 4.5,
+            "within_tolerance": True,
+            "discriminates": True,
+        }
+    ]
+    check = parity_table([{"run": "laptop", "comparisons": comparisons}], {}).iloc[0]
+    assert (check["mean_epe"], check["max_epe"], check["verdict"]) == (1e-5, 5e-5, PARITY_AGREES)
+    assert pd.isna(check["max_abs_diff"]) and pd.isna(check["top5_match"])
+    assert "max end-point error 5e-05 px (mean 1e-05), 0.05× tolerance" in parity_detail(check)

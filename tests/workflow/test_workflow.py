@@ -339,6 +339,85 @@ def test_a_bad_clip_fails_its_preprocessing_naming_the_file(tmp_path):
         assert not (workdir / target).exists() and not (workdir / target).with_suffix(".json").exists()
 
 
+def test_an_optical_flow_model_through_the_workflow(run_dir, tmp_path):
+    """RAFT (random weights) in a copy of the finished run: the shipped pair preprocessed to one
+    NCHW .dat per argument, no labels file, every default runtime that deploys it measured and
+    checked against its reference by end-point error on a discriminating flow, C++ included; the
+    dynamo ONNX export, which torch.export's batch specialisation breaks, recorded with its
+    upstream issue while the run goes on."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(run_dir, workdir, symlinks=True)
+    model = "raft_small"  # the smaller RAFT (1 M parameters), 12 refinement steps on 192 x 256
+    spec = CATALOG[model].spec_id
+    comparison = f"results/runs/{RUN}/compare/cpu/b1/{model}.json"
+    parity = f"results/runs/{RUN}/parity/cpu/{model}.json"
+    start = time.monotonic()
+    # The tables too, over the tiny run's models and this one: with the tiny models first, the
+    # harness-overhead probes keep their input (the first model's) and are not measured again.
+    tables = "results/tables/deployability.csv"
+    models = ",".join([*MODELS, model])
+    # Its comparison kept short (the tiny run's are not measured again): blocks of 2 calls after
+    # one warm-up call, and the workers started once, not twice (a TorchScript RAFT worker takes
+    # ~20 s to load and warm up on 2 cores).
+    tiny = yaml.safe_load((workdir / "config" / "tiny.yaml").read_text())
+    tiny["bench"].update(
+        warmup_iters=1, warmup_max_time_s=1.0, min_iters=2, max_iters=3, min_time_s=0.1, max_time_s=1.0
+    )
+    tiny["compare"]["launches"] = 1
+    (workdir / "config" / "tiny.yaml").write_text(yaml.safe_dump(tiny))
+    snakemake(workdir, comparison, parity, tables, "--rerun-triggers", "mtime", "--config", f"models=[{models}]")
+    print(f"{model} through the workflow took {time.monotonic() - start:.0f} s")
+    for index, argument in enumerate(("image1", "image2"), start=1):
+        sidecar = json.loads((workdir / "results" / "inputs" / spec / f"chelsea_pan.{argument}.json").read_text())
+        assert (sidecar["layout"], sidecar["shape"]) == ("NCHW", [1, 3, 192, 256])
+        assert sidecar["image"].endswith(f"chelsea_pan_{index}.png") and sidecar["input"] == "chelsea_pan"
+    # A flow names no classes: no labels file was written or asked for.
+    assert not (workdir / "results" / "labels" / f"{model}.txt").exists()
+    onnx_build = json.loads((workdir / "results" / "builds" / "onnx" / f"{model}.json").read_text())
+    assert (onnx_build["status"], onnx_build["error_class"]) == ("failed", "export error"), onnx_build
+    assert "pytorch#155550" in onnx_build["upstream"], onnx_build
+    deployments = json.loads((workdir / comparison).read_text())["deployments"]
+    onnx = deployments.pop("onnxruntime/plain")
+    assert "the onnx artifact was not built (export error)" in onnx["error"] and not onnx["blocks"]
+    assert set(deployments) == {"eager/plain", "ts-python/plain", "ts-cpp/plain", "openvino-python/plain"}
+    assert all(d["error"] is None and d["summary"]["median_ms"] > 0 for d in deployments.values()), deployments
+    record = json.loads((workdir / parity).read_text())
+    checked = {(c["runtime"], c["reference"]) for c in record["comparisons"]}
+    assert checked == {("ts-python", "eager"), ("ts-cpp", "ts-python/plain"), ("openvino-python", "eager")}
+    assert all(c["within_tolerance"] and c["discriminates"] for c in record["comparisons"]), record["comparisons"]
+    for c in record["comparisons"]:
+        print(f"{c['runtime']} vs {c['reference']}: mean EPE {c['mean_epe']:.2e} px, max {c['max_epe']:.2e} px")
+    assert [u["runtime"] for u in record["unavailable"]] == ["onnxruntime"]
+    prediction = f"results/runs/{RUN}/predictions/cpu/ts-cpp/plain/{model}.json"
+    (result,) = json.loads((workdir / prediction).read_text())["results"]
+    assert result["flow_shape"] == [2, 192, 256] and result["inputs"][1].endswith("chelsea_pan.image2.dat")
+    # The matrix says why ONNX Runtime cannot run it, and the parity table holds its EPEs.
+    deployability = table(workdir, "deployability.csv").set_index(["model", "runtime"])
+    failure = deployability.loc[(model, "onnxruntime")]
+    assert failure["status"] == "failed" and "pytorch#155550" in failure["detail"], failure.to_dict()
+    assert (deployability.loc[model, "status"] == "ok").sum() == 4
+    parity_rows = table(workdir, "parity.csv").set_index(["model", "runtime"]).loc[model]
+    assert (parity_rows["max_epe"] >= parity_rows["mean_epe"]).all() and parity_rows["verdict"].eq("agrees").all()
+    assert set(table(workdir, "predictions.csv").query("model == @model")["image"]) == {"chelsea_pan"}
+
+
+def test_a_bad_pair_fails_its_preprocessing_naming_the_file(tmp_path):
+    from PIL import Image
+
+    workdir = copy_workflow(tmp_path)
+    pairs = workdir / "data" / "pairs"
+    shutil.copy(pairs / "chelsea_pan_1.png", pairs / "odd_1.png")
+    Image.open(pairs / "chelsea_pan_2.png").crop((0, 0, 248, 192)).save(pairs / "odd_2.png")
+    spec = CATALOG["raft_small"].spec_id
+    targets = [f"results/inputs/{spec}/odd.{argument}.dat" for argument in ("image1", "image2")]
+    done = snakemake(workdir, targets[0], "--config", "models=[raft_small]", check=False)
+    assert done.returncode != 0
+    log = (workdir / "results" / "logs" / "preprocess_pair" / spec / "odd.log").read_text()
+    assert "odd_1.png is 256×192" in log and "odd_2.png is 248×192" in log, log
+    for target in targets:
+        assert not (workdir / target).exists() and not (workdir / target).with_suffix(".json").exists()
+
+
 # Per device and batch size (one each in the tiny config): latency, speedup, accuracy; per device:
 # throughput, deployability.
 FIGURE_JOBS = {

@@ -12,6 +12,7 @@ from tvdeploy.build.cpp import PROGRAMS, program_sources
 from tvdeploy.host.environment import config_sha256
 from tvdeploy.plan import ConfigError, Plan, alternation
 from tvdeploy.registry import AOTI, AOTI_BUILT_VARIANTS, BUILT_ARTIFACTS, CPP, ONNX, OPENVINO, PYTHON, derived_variants
+from tvdeploy.registry import IMAGE_PAIR, TASKS
 from tvdeploy.plan.resources import BASE_MEM_MB, BUILD_MEM_MB, cpus_per_gpu, gpus
 from tvdeploy.plan.model_order import ModelOrder, schedule_in_priority_order
 from tvdeploy.plan.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
@@ -41,6 +42,8 @@ for device in PLAN.devices:
 CONFIG_SHA256 = config_sha256(config)
 MODEL_ORDER = ModelOrder(tuple(PLAN.models))
 CPP_DIR = Path(workflow.basedir) / "cpp"
+# The arguments of a model call on an image pair (optical flow: image1, image2), one .dat each.
+PAIR_INPUTS = next(t.input_names for t in TASKS.values() if t.input_kind == IMAGE_PAIR)
 
 
 wildcard_constraints:
@@ -72,19 +75,26 @@ def preprocess_params(wildcards):
 
 
 def image_file(wildcards):
-    # An image, or a video model's clip (file or frame folder): the spec's task says which.
+    # An image, or a video model's clip (file or frame folder); for an optical-flow spec the
+    # pair's two images, in order: the spec's task says which.
     try:
-        return str(PLAN.model_inputs.input_file(wildcards.spec, wildcards.image))
+        source = PLAN.model_inputs.input_file(wildcards.spec, wildcards.image)
     except ConfigError as err:
         raise WorkflowError(str(err))
+    return [str(p) for p in source] if isinstance(source, tuple) else str(source)
 
 
 def model_dats(wildcards):
     return PLAN.dats(wildcards.model)
 
 
-def bench_dat(wildcards):
-    return PLAN.bench_dat(wildcards.model)
+def bench_dats(wildcards):
+    return PLAN.bench_dats(wildcards.model)
+
+
+def model_labels(wildcards):
+    # None where the model's task names no classes (optical flow).
+    return PLAN.labels(wildcards.model)
 
 
 def model_dat_sidecars(wildcards):
@@ -130,8 +140,9 @@ def comparison_inputs(wildcards):
     d, m = wildcards.device, wildcards.model
     inputs = {
         "artifacts": [PLAN.artifact(r, d, v, m) for r, v in PLAN.comparison_deployments(d)],
-        "dat": PLAN.bench_dat(m),
-        "sidecar": PLAN.bench_sidecar(m),
+        # Every input of the benchmarks' model call (optical flow: the pair's image1, image2).
+        "dat": PLAN.bench_dats(m),
+        "sidecar": PLAN.bench_sidecars(m),
         "provenance": paths.WEIGHTS_PROVENANCE.format(model=m),
     }
     if any(PLAN.runtime_language(r) == CPP for r, _ in PLAN.comparison_deployments(d)):

@@ -40,7 +40,7 @@ rule profile_ops:
     input:
         weights=paths.WEIGHTS,
         provenance=paths.WEIGHTS_PROVENANCE,
-        dat=bench_dat,
+        dat=bench_dats,
     output:
         PLAN.here(paths.PROFILE),
     log:

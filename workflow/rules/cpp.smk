@@ -30,7 +30,8 @@ rule infer_cpp:
     input:
         infer=paths.CPP_INFER,
         model=artifact_file,
-        labels=paths.LABELS,
+        # None where the task names no classes (optical flow).
+        labels=model_labels,
         dats=model_dats,
         sidecars=model_dat_sidecars,
         provenance=paths.WEIGHTS_PROVENANCE,

@@ -33,7 +33,6 @@ rule export_torchscript:
     output:
         model=artifact_output(paths.TORCHSCRIPT_PLAIN),
         meta=paths.TORCHSCRIPT_PLAIN_META,
-        labels=paths.LABELS,
     log:
         "results/logs/export_torchscript/{model}.log",
     benchmark:
@@ -51,6 +50,25 @@ rule export_torchscript:
         seed=config["weights_seed"],
     script:
         "../scripts/export_torchscript.py"
+
+
+# The category names a model's predictions are decoded with, from its weights' metadata; only for
+# a model whose task names classes (registry Task.has_labels): a flow model has none, and none is
+# asked for (model_labels).
+rule write_labels:
+    output:
+        paths.LABELS,
+    log:
+        "results/logs/write_labels/{model}.log",
+    benchmark:
+        "results/jobs/write_labels/{model}.tsv"
+    priority: model_priority
+    conda:
+        "../envs/tvdeploy.yaml"
+    params:
+        info=model_info,
+    script:
+        "../scripts/write_labels.py"
 
 
 rule derive_torchscript_variant:

@@ -26,7 +26,9 @@ log = setup_script_logging(snakemake)
 wc = snakemake.wildcards
 params = snakemake.params
 # A .dat that does not fit the model fails the job here, naming the file, before it is read.
-check_inputs_fit([snakemake.input.dat], **params.expected_input)
+# Every input of the benchmarks' model call, in the task's argument order (optical flow: image1, image2).
+dats = list(snakemake.input.dat)
+check_inputs_fit(dats, **params.expected_input)
 settings = params.bench
 protocol = Protocol.from_config(settings)
 batch_size = int(wc.batch)
@@ -43,7 +45,7 @@ workers = {}
 for (runtime, variant), artifact in zip(params.deployments, snakemake.input.artifacts, strict=True):
     name = Deployment(runtime, variant).key
     command = worker_command(
-        runtime, variant, wc.model, artifact, snakemake.input.dat, wc.device, batch_size, threads,
+        runtime, variant, wc.model, artifact, dats, wc.device, batch_size, threads,
         settings["interop_threads"], programs, params.task, params.quantized_engine,
     )  # fmt: skip
     workers[name] = ProcessWorker(name, wc.model, command, log=sys.stderr, env=environment)
@@ -98,7 +100,8 @@ write_json_atomic(
         "threads": threads,
         "interop_threads": settings["interop_threads"],
         "allocator": benchmark_allocator(),
-        "input": str(snakemake.input.dat),
+        "input": dats[0],
+        "inputs": dats,
         "weights_source": read_json(snakemake.input.provenance)["source"],
         "environment": machine_fingerprint(),
         "allocation": slurm_allocation(),

@@ -7,9 +7,9 @@ import torch
 
 from tvdeploy.build.load import quiet_torchscript_deprecation
 from tvdeploy.build.torchscript import script_deployable
-from tvdeploy.catalog.models import build_model, categories
+from tvdeploy.catalog.models import build_model
 from tvdeploy.catalog.sheet import ModelInfo
-from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
+from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic
 from tvdeploy.host.environment import versions
 from tvdeploy.tasks import adapter, check_parity
 
@@ -39,7 +39,6 @@ with atomic_path(snakemake.output.model, suffix=".pt") as tmp, quiet_torchscript
     check_parity(info.task, f"{info.model}: eager vs exported TorchScript on a random input", comparison)
 log.info("parity eager vs TorchScript: %s", comparison)
 
-write_text_atomic(snakemake.output.labels, "\n".join(categories(info.model)) + "\n")
 write_json_atomic(
     snakemake.output.meta,
     {

@@ -17,7 +17,8 @@ infer.run(
         wc.variant,
         wc.model,
         snakemake.input.model,
-        snakemake.input.labels,
+        # None where the model's task names no classes (no labels file is asked for).
+        snakemake.input.labels[0] if snakemake.input.labels else None,
         snakemake.input.dats,
         device=wc.device,
         topk=snakemake.params.topk,

@@ -19,7 +19,8 @@ write_text_atomic(
     report(
         snakemake.wildcards.model,
         snakemake.input.weights,
-        snakemake.input.dat,
+        # One per model argument (optical flow: image1, image2).
+        list(snakemake.input.dat),
         snakemake.threads,
         peak["gflop_per_s"],
     ),

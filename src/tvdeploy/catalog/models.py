@@ -54,7 +54,9 @@ def default_weights(model: str):
 # model, besides num_classes. tests/catalog/test_catalog_models.py builds every catalog model from random
 # weights through the builder, so a builder that derives something else fails there.
 def _weights_derived_kwargs(model: str, weights) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"num_classes": len(weights.meta["categories"])}
+    # RAFT's weights name no categories, and its builders take no num_classes.
+    names = categories_of(weights)
+    kwargs: dict[str, Any] = {"num_classes": len(names)} if names else {}
     kwargs.update(builder_kwargs(model, weights))  # the task's (segmentation: no backbone download, aux head)
     engine = quantized_engine(model)
     if engine:
@@ -275,5 +277,13 @@ def build_model(model: str, weights_path: str | Path, provenance: dict | None = 
     return wrap_model(weights, net.eval())
 
 
+def categories_of(weights) -> list[str]:
+    """The category names a weights enum member's metadata lists; none for weights whose outputs
+    name no classes (optical flow's RAFT)."""
+    return list(weights.meta.get("categories", ()))
+
+
 def categories(model: str) -> list[str]:
-    return list(default_weights(model).meta["categories"])
+    """The category names of a model's DEFAULT weights (empty for a model that names no classes:
+    its task declares no labels, registry Task.has_labels)."""
+    return categories_of(default_weights(model))

@@ -64,7 +64,7 @@ def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> No
 def infer(
     binary: str | Path,
     artifact: str | Path,
-    labels: str | Path,
+    labels: str | Path | None,
     dats: list[str],
     device: str,
     variant: str,
@@ -78,7 +78,8 @@ def infer(
     _run(
         [
             *_program_command(binary, artifact, device, variant, task_name, quantized_engine),
-            "--labels", str(labels),
+            # A task without classes (optical flow) has no labels file.
+            *(["--labels", str(labels)] if labels else []),
             "--topk", str(topk),
             "--threads", str(threads),
             "--output", str(output),

@@ -27,25 +27,21 @@ from torchvision.transforms._presets import OpticalFlow
 
 from tvdeploy.files import atomic_path
 from tvdeploy.inputs.images import load_rgb_image
+
+# The folder convention and its lister are torch-free (the plan lists pairs while parsing).
+from tvdeploy.inputs.pair_folder import PAIR_MEMBER_SUFFIXES, PairReadError, PairSource, list_pair_folder
 from tvdeploy.inputs.video import Clip, panned_frames
+
+__all__ = [
+    "PAIR_MEMBER_SUFFIXES", "ImagePair", "PairReadError", "PairSource", "list_pair_folder", "pair_from_clip",
+    "preprocess_pair", "read_image_pair", "write_test_pair",
+]  # fmt: skip
 
 RAFT_MIN_SIDE = 128
 RAFT_SIDE_MULTIPLE = 8
 SIZE_POLICIES = ("refuse", "center_crop")
-PAIR_MEMBER_SUFFIXES = ("_1", "_2")
 # Axis letters of the two model inputs preprocess_pair returns (the .dat layouts).
 FLOW_INPUT_LAYOUTS = ("NCHW", "NCHW")
-
-
-class PairReadError(ValueError):
-    """An image pair cannot be an optical-flow input (the message names the files)."""
-
-
-@dataclass(frozen=True)
-class PairSource:
-    name: str
-    first: Path
-    second: Path
 
 
 @dataclass(frozen=True)
@@ -56,33 +52,6 @@ class ImagePair:
     first: torch.Tensor
     second: torch.Tensor
     metadata: dict = field(default_factory=dict)
-
-
-def list_pair_folder(folder: str | Path) -> dict[str, PairSource]:
-    """The pairs of ``folder`` by name, sorted, following the ``<name>_1``/``<name>_2`` convention."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise PairReadError(f"pair folder {folder} is not a directory")
-    members: dict[tuple[str, str], Path] = {}
-    for path in sorted(folder.iterdir()):
-        name, sep, member = path.stem.rpartition("_")
-        if path.name.startswith(".") or not sep or f"_{member}" not in PAIR_MEMBER_SUFFIXES or not name:
-            continue
-        if (name, member) in members:
-            raise PairReadError(
-                f"pair folder {folder}: {members[name, member].name} and {path.name} are both member {name}_{member}"
-            )
-        members[name, member] = path
-    pairs = {}
-    for name in sorted({name for name, _ in members}):
-        if (name, "1") not in members or (name, "2") not in members:
-            present = members.get((name, "1")) or members[name, "2"]
-            missing = f"{name}_2" if (name, "1") in members else f"{name}_1"
-            raise PairReadError(f"pair folder {folder}: {present.name} has no partner {missing}.<ext>")
-        pairs[name] = PairSource(name, members[name, "1"], members[name, "2"])
-    if not pairs:
-        raise PairReadError(f"pair folder {folder} holds no pair (<name>_1.<ext> and <name>_2.<ext>)")
-    return pairs
 
 
 def _fit_raft_size(first: torch.Tensor, second: torch.Tensor, names: tuple[str, str], size_policy: str) -> ImagePair:

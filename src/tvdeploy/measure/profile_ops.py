@@ -95,24 +95,26 @@ def top_operators(records: Iterable[OpRecord], forwards: int, per_kind: int = 4)
 def profile(
     module, batch, max_forwards: int = MAX_FORWARDS, max_time_s: float = MAX_TIME_S
 ) -> tuple[list[OpRecord], int]:
-    """Profile forwards of ``module`` on ``batch`` after a bounded warm-up: at least
+    """Profile forwards of ``module`` on ``batch`` (a tensor, or a tuple of one per model
+    argument: optical flow's image1, image2) after a bounded warm-up: at least
     MIN_FORWARDS, then until ``max_forwards`` or ``max_time_s`` (vit_h_14 takes ~20 s a forward
     on 2 cores). Returns the operator records and the number of forwards they cover."""
     import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
+    inputs = batch if isinstance(batch, tuple) else (batch,)
     with torch.inference_mode():
         start = time.perf_counter()
         for _ in range(WARMUP_FORWARDS):
-            module(batch)
+            module(*inputs)
             if time.perf_counter() - start > max_time_s:
                 break
         forwards = 0
         start = time.perf_counter()
         with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True, with_flops=True) as prof:
             while forwards < MIN_FORWARDS or (forwards < max_forwards and time.perf_counter() - start < max_time_s):
-                module(batch)
+                module(*inputs)
                 forwards += 1
     records = [
         OpRecord(e.key, e.input_shapes, e.self_cpu_time_total, e.flops or 0.0)
@@ -121,8 +123,9 @@ def profile(
     return records, forwards
 
 
-def report(model: str, weights: str, dat: str, threads: int, peak_gflop_per_s: float | None) -> str:
-    """The breakdown of one model's eager forward on this CPU as a markdown page."""
+def report(model: str, weights: str, dats: list[str], threads: int, peak_gflop_per_s: float | None) -> str:
+    """The breakdown of one model's eager forward on this CPU as a markdown page; ``dats``: the
+    call's preprocessed inputs, one per model argument in order."""
     from tvdeploy.catalog.models import build_model
     from tvdeploy.harnesses.device import apply_threads
     from tvdeploy.host.environment import cpu_info, versions
@@ -130,14 +133,15 @@ def report(model: str, weights: str, dat: str, threads: int, peak_gflop_per_s: f
 
     applied = apply_threads(threads, 1)
     module = build_model(model, weights).eval()
-    records, forwards = profile(module, read_dat(dat))
+    records, forwards = profile(module, tuple(read_dat(dat) for dat in dats))
     table = breakdown(records, forwards, peak_gflop_per_s)
     table["largest operators (ms per forward)"] = pd.Series(top_operators(records, forwards))
     peak = f"{peak_gflop_per_s:.0f} GFLOP/s" if peak_gflop_per_s else "not measured"
     return (
         f"# Where {model}'s time goes (eager, batch 1)\n\n"
         f"Written by tvdeploy.measure.profile_ops: torch.profiler over {forwards} forwards of the eager module "
-        f"on {dat}, {applied['threads']} threads, {cpu_info()['model']}, torch {versions()['torch']}; "
+        f"on {', '.join(map(str, dats))}, {applied['threads']} threads, {cpu_info()['model']}, "
+        f"torch {versions()['torch']}; "
         f"float32 matmul peak measured just before: {peak}. Self time and FLOPs per forward, by kind "
         "of operator.\n\n"
         f"{table.round(3).to_markdown()}\n"
@@ -148,7 +152,12 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tvdeploy.measure.profile_ops", description=__doc__.splitlines()[0])
     parser.add_argument("model")
     parser.add_argument("--weights", required=True, help="data/weights/{model}.pth")
-    parser.add_argument("--input", required=True, help="a preprocessed image (.dat) of this model")
+    parser.add_argument(
+        "--input",
+        required=True,
+        action="append",
+        help="a preprocessed input (.dat) of this model; one per model argument",
+    )
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--peak", type=float, default=None, help="the machine's GFLOP/s (tvdeploy.measure.peak)")
     args = parser.parse_args(argv)

@@ -59,6 +59,10 @@ class Plan:
     # Video models' inputs (config ``clips``) and the one the benchmarks feed them (the first by name).
     clips: dict[str, Path] = field(default_factory=dict)
     bench_clip: str = ""
+    # Optical-flow models' inputs (config ``pairs``): (first, second) image by pair name, and the
+    # one the benchmarks feed them (the first by name).
+    pairs: dict[str, tuple[Path, Path]] = field(default_factory=dict)
+    bench_pair: str = ""
 
     @classmethod
     def from_config(
@@ -73,6 +77,7 @@ class Plan:
         images = list_images(images_dir if images_dir.is_absolute() else repo_dir / images_dir)
         bench_image = checks.bench_image(config, images)
         clips = checks.clips(config, catalog, models, repo_dir)
+        pairs = checks.pairs(config, catalog, models, repo_dir)
         run = checks.run_label(config)
         return cls(
             run=run,
@@ -83,6 +88,8 @@ class Plan:
             bench_image=bench_image,
             clips=clips,
             bench_clip=next(iter(clips), ""),
+            pairs=pairs,
+            bench_pair=next(iter(pairs), ""),
             devices=resolve_devices(config["devices"], has_gpu=has_gpu),
             runtimes=list(config["runtimes"]),
             variants=list(config["variants"]),
@@ -99,7 +106,14 @@ class Plan:
     @cached_property
     def model_inputs(self) -> inputs.ModelInputs:
         return inputs.ModelInputs(
-            self.catalog, tuple(self.models), self.images, self.bench_image, self.clips, self.bench_clip
+            self.catalog,
+            tuple(self.models),
+            self.images,
+            self.bench_image,
+            self.clips,
+            self.bench_clip,
+            self.pairs,
+            self.bench_pair,
         )
 
     @cached_property
@@ -111,7 +125,11 @@ class Plan:
     def targets(self) -> Targets:
         batch_sizes = tuple(self.config["bench"]["batch_sizes"])
         spec_inputs = tuple((s, tuple(self.model_inputs.spec_inputs(s))) for s in self.specs)
-        return Targets(self.cross_product, self.folders, tuple(self.models), spec_inputs, batch_sizes)
+        pair_specs = frozenset(s for s in self.specs if self.model_inputs.spec_takes_pairs(s))
+        labelled = tuple(m for m in self.models if self.labels(m))
+        return Targets(
+            self.cross_product, self.folders, tuple(self.models), spec_inputs, batch_sizes, pair_specs, labelled
+        )
 
     # ---- per model ---------------------------------------------------------------------------
 
@@ -143,15 +161,21 @@ class Plan:
     def expected_input(self, model: str) -> dict:
         return self.model_inputs.expected_input(model)
 
-    def bench_dat(self, model: str) -> str:
-        return self.model_inputs.bench_dat(model)
+    def bench_dats(self, model: str) -> list[str]:
+        """The .dat files of the benchmarks' model call (one per model argument, in order)."""
+        return self.model_inputs.bench_dats(model)
 
-    def bench_sidecar(self, model: str) -> str:
-        return self.model_inputs.bench_sidecar(model)
+    def bench_sidecars(self, model: str) -> list[str]:
+        return self.model_inputs.bench_sidecars(model)
+
+    def labels(self, model: str) -> list[str]:
+        """The model's labels file, or none where its task names no classes."""
+        return self.model_inputs.labels(model)
 
     def overhead_dat(self) -> str:
-        """The harness-overhead probe is fed the first model's benchmark input."""
-        return self.bench_dat(self.models[0])
+        """The harness-overhead probe (one tensor in) is fed the first model's benchmark input:
+        its first argument where a call takes several."""
+        return self.bench_dats(self.models[0])[0]
 
     def accuracy(self) -> dict[str, float]:
         """Published top-1 accuracy (%) of every catalog model scored by it (tvdeploy.plan.inputs)."""
@@ -307,7 +331,7 @@ class Plan:
     # ---- wildcards ---------------------------------------------------------------------------
 
     def wildcard_constraints(self) -> dict[str, str]:
-        return wildcards.wildcard_constraints([*self.images, *(c for c in self.clips if c not in self.images)])
+        return wildcards.wildcard_constraints(list(dict.fromkeys([*self.images, *self.clips, *self.pairs])))
 
     @staticmethod
     def runtimes_in(language: str) -> str:

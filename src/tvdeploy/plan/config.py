@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tvdeploy.catalog.sheet import ModelInfo, UnknownModelError, resolve_models
+from tvdeploy.inputs.pair_folder import PairReadError, list_pair_folder
 from tvdeploy.measure.bench import Protocol, ProtocolError
-from tvdeploy.registry import CLIP, TASKS, runtime, variant
+from tvdeploy.registry import CLIP, IMAGE_PAIR, TASKS, runtime, variant
 from tvdeploy.results import runs
 
 # Files Pillow can open; fixed here so parsing does not import Pillow's plugins.
@@ -129,6 +130,27 @@ def clips(config: dict, catalog: dict[str, ModelInfo], models: list[str], repo_d
         raise ConfigError(f"clips: no clip folder configured, but the video models {video} take clips")
     folder = Path(config["clips"])
     return list_clips(folder if folder.is_absolute() else repo_dir / folder)
+
+
+def pairs(
+    config: dict, catalog: dict[str, ModelInfo], models: list[str], repo_dir: Path
+) -> dict[str, tuple[Path, Path]]:
+    """The image pairs of config ``pairs`` (a folder, relative to the repository; the
+    ``<name>_1``/``<name>_2`` convention of tvdeploy.inputs.pair_folder) as (first, second) files
+    by name, listed only where a selected model takes pairs: a run of image models needs no pair
+    folder, an optical-flow model one. Whether the images fit RAFT is checked when they are
+    preprocessed (tvdeploy.inputs.pairs)."""
+    flow = [m for m in models if TASKS[catalog[m].task].input_kind == IMAGE_PAIR]
+    if not flow:
+        return {}
+    if not config.get("pairs"):
+        raise ConfigError(f"pairs: no pair folder configured, but the optical-flow models {flow} take image pairs")
+    folder = Path(config["pairs"])
+    try:
+        listed = list_pair_folder(folder if folder.is_absolute() else repo_dir / folder)
+    except PairReadError as err:
+        raise ConfigError(f"pairs: {err}") from None
+    return {name: (source.first, source.second) for name, source in listed.items()}
 
 
 def run_label(config: dict) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.inputs.fit import expected_input
 from tvdeploy.plan.config import ConfigError, find_model
-from tvdeploy.registry import CLASSIFICATION, CLIP, TASKS, paths
+from tvdeploy.registry import CLASSIFICATION, CLIP, IMAGE_PAIR, TASKS, paths
 
 # The accuracy the accuracy-vs-latency figure plots: image classification's top-1.
 TOP1_METRIC = TASKS[CLASSIFICATION].accuracy_metric
@@ -27,26 +27,55 @@ class ModelInputs:
     # Video models' inputs (empty when no clip folder is configured; Plan refuses a video model then).
     clips: dict[str, Path] = field(default_factory=dict)
     bench_clip: str = ""
+    # Optical-flow models' inputs, (first, second) image by pair name (empty when no pair folder is
+    # configured; Plan refuses an optical-flow model then), and the pair the benchmarks feed.
+    pairs: dict[str, tuple[Path, Path]] = field(default_factory=dict)
+    bench_pair: str = ""
+
+    def input_kind(self, model: str) -> str:
+        return TASKS[self.model(model).task].input_kind
 
     def takes_clips(self, model: str) -> bool:
-        return TASKS[self.model(model).task].input_kind == CLIP
+        return self.input_kind(model) == CLIP
 
-    def inputs_of(self, model: str) -> dict[str, Path]:
-        """The user inputs a model is fed by name: the clips for a video model, else the images."""
-        return self.clips if self.takes_clips(model) else self.images
+    def takes_pairs(self, model: str) -> bool:
+        return self.input_kind(model) == IMAGE_PAIR
 
-    def spec_inputs(self, spec_id: str) -> dict[str, Path]:
-        """The user inputs preprocessed with a spec (one of its models' inputs_of)."""
-        model = next(m for m in self.models if self.catalog[m].spec_id == spec_id)
-        return self.inputs_of(model)
+    def inputs_of(self, model: str) -> dict[str, Path | tuple[Path, Path]]:
+        """The user inputs a model is fed by name: the clips for a video model, the pairs for an
+        optical-flow model, else the images."""
+        kind = self.input_kind(model)
+        return self.clips if kind == CLIP else self.pairs if kind == IMAGE_PAIR else self.images
 
-    def input_file(self, spec_id: str, name: str) -> Path:
-        """The user's file (or frame folder) of input ``name`` under spec ``spec_id``."""
+    def spec_model(self, spec_id: str) -> str:
+        """A selected model preprocessed with a spec (its models share the task, so the inputs)."""
         self.spec(spec_id)  # ConfigError unless a selected model uses it
+        return next(m for m in self.models if self.catalog[m].spec_id == spec_id)
+
+    def spec_inputs(self, spec_id: str) -> dict[str, Path | tuple[Path, Path]]:
+        """The user inputs preprocessed with a spec (one of its models' inputs_of)."""
+        return self.inputs_of(self.spec_model(spec_id))
+
+    def spec_takes_pairs(self, spec_id: str) -> bool:
+        """Whether a spec preprocesses image pairs (rule preprocess_pair), not one file per input."""
+        return self.takes_pairs(self.spec_model(spec_id))
+
+    def input_file(self, spec_id: str, name: str) -> Path | tuple[Path, Path]:
+        """The user's file (or frame folder; for a pair its two files) of input ``name`` under
+        spec ``spec_id``."""
         inputs = self.spec_inputs(spec_id)
         if name not in inputs:
             raise ConfigError(f"preprocessing spec '{spec_id}' has no input '{name}' (its inputs: {sorted(inputs)})")
         return inputs[name]
+
+    def input_names(self, model: str) -> tuple[str, ...]:
+        """The model's arguments, one .dat each per call (its task's input_names)."""
+        return TASKS[self.model(model).task].input_names
+
+    def labels(self, model: str) -> list[str]:
+        """The labels file a model's predictions decode with, where its task names classes; none
+        for a task whose outputs name no classes (optical flow)."""
+        return [paths.LABELS.format(model=model)] if TASKS[self.model(model).task].has_labels else []
 
     def model(self, name: str) -> ModelInfo:
         """The catalog row of a model named in a target; unknown names fail with suggestions."""
@@ -66,27 +95,34 @@ class ModelInputs:
             raise ConfigError(f"no selected model uses preprocessing spec '{spec_id}'")
         return self.specs[spec_id]
 
+    def call_files(self, model: str, name: str, *, sidecars: bool = False) -> list[str]:
+        """The .dat files (``sidecars``: their sidecars) of one model call on input ``name``, one
+        per model argument in the task's input_names order (paths.input_dats)."""
+        return paths.input_dats(self.model(model).spec_id, name, self.input_names(model), sidecars=sidecars)
+
     def dats(self, model: str) -> list[str]:
-        spec = self.model(model).spec_id
-        return [paths.INPUT_DAT.format(spec=spec, image=image) for image in self.inputs_of(model)]
+        """Every call's .dat files in a row (what infer takes: paths.group_call_inputs)."""
+        return [dat for name in self.inputs_of(model) for dat in self.call_files(model, name)]
 
     def sidecars(self, model: str) -> list[str]:
-        spec = self.model(model).spec_id
-        return [paths.INPUT_SIDECAR.format(spec=spec, image=image) for image in self.inputs_of(model)]
+        return [meta for name in self.inputs_of(model) for meta in self.call_files(model, name, sidecars=True)]
 
     def expected_input(self, model: str) -> dict:
         """What a model's inputs must be (tvdeploy.inputs.fit.check_inputs_fit's arguments)."""
         return expected_input(self.model(model))
 
     def bench_input(self, model: str) -> str:
-        """The input the benchmarks feed a model: the bench image, or a video model's bench clip."""
-        return self.bench_clip if self.takes_clips(model) else self.bench_image
+        """The input the benchmarks feed a model: the bench image, or a video model's bench clip,
+        or an optical-flow model's bench pair."""
+        kind = self.input_kind(model)
+        return self.bench_clip if kind == CLIP else self.bench_pair if kind == IMAGE_PAIR else self.bench_image
 
-    def bench_dat(self, model: str) -> str:
-        return paths.INPUT_DAT.format(spec=self.model(model).spec_id, image=self.bench_input(model))
+    def bench_dats(self, model: str) -> list[str]:
+        """The .dat files of the benchmarks' model call, one per model argument in order."""
+        return self.call_files(model, self.bench_input(model))
 
-    def bench_sidecar(self, model: str) -> str:
-        return paths.INPUT_SIDECAR.format(spec=self.model(model).spec_id, image=self.bench_input(model))
+    def bench_sidecars(self, model: str) -> list[str]:
+        return self.call_files(model, self.bench_input(model), sidecars=True)
 
 
 def accuracy(catalog: dict[str, ModelInfo]) -> dict[str, float]:

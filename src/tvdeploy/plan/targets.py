@@ -21,6 +21,8 @@ BUILD_CPP = "build_cpp"
 DOWNLOAD_WEIGHTS = "download_weights"
 EXPORT_TORCHSCRIPT = "export_torchscript"
 PREPROCESS_IMAGE = "preprocess_image"
+PREPROCESS_PAIR = "preprocess_pair"
+WRITE_LABELS = "write_labels"
 DERIVE_TORCHSCRIPT_VARIANT = "derive_torchscript_variant"
 CHECK_PARITY = "check_parity"
 COMPARE = "compare"
@@ -62,6 +64,8 @@ STAGES = (DOWNLOADS, PREPROCESSING, EXPORTS, CPP_BUILDS, INFERENCE, BENCHMARKS, 
 RULE_STAGES = {
     DOWNLOAD_WEIGHTS: DOWNLOADS,
     PREPROCESS_IMAGE: PREPROCESSING,
+    PREPROCESS_PAIR: PREPROCESSING,
+    WRITE_LABELS: EXPORTS,
     EXPORT_TORCHSCRIPT: EXPORTS,
     DERIVE_TORCHSCRIPT_VARIANT: EXPORTS,
     **{rule: EXPORTS for rule in BUILT_ARTIFACTS.values()},
@@ -84,6 +88,10 @@ class Targets:
     # image stems, or clip names for a video spec).
     spec_inputs: tuple[tuple[str, tuple[str, ...]], ...]
     batch_sizes: tuple[int, ...]
+    # The spec ids whose inputs are image pairs (rule preprocess_pair: one .dat per model argument).
+    pair_specs: frozenset[str] = frozenset()
+    # The models whose task names classes (rule write_labels); None: every model.
+    labelled_models: tuple[str, ...] | None = None
 
     def prediction_file(self, device: str, deployment: Deployment, model: str) -> str:
         return self.folders.here(paths.PREDICTION).format(
@@ -156,7 +164,16 @@ class Targets:
             BUILD_CPP: [{"program": p} for p in PROGRAMS] if self.cross.placed(CPP) else [],
             DOWNLOAD_WEIGHTS: [{"model": m} for m in models],
             EXPORT_TORCHSCRIPT: [{"model": m} for m in models],
-            PREPROCESS_IMAGE: [{"spec": s, "image": i} for s, names in self.spec_inputs for i in names],
+            WRITE_LABELS: [{"model": m} for m in (models if self.labelled_models is None else self.labelled_models)],
+            **{
+                rule: [
+                    {"spec": s, "image": i}
+                    for s, names in self.spec_inputs
+                    for i in names
+                    if pairs == (s in self.pair_specs)
+                ]
+                for rule, pairs in ((PREPROCESS_IMAGE, False), (PREPROCESS_PAIR, True))
+            },
             DERIVE_TORCHSCRIPT_VARIANT: derived_torchscript(self.cross, models),
             **artifact_builds(self.cross, models),
             **{

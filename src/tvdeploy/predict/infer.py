@@ -53,7 +53,7 @@ def command(
     variant: str,
     model: str,
     artifact: str,
-    labels: str,
+    labels: str | None,
     dats: list[str],
     device: str,
     topk: int,
@@ -67,7 +67,8 @@ def command(
         "--variant", variant,
         "--model", model,
         "--artifact", str(artifact),
-        "--labels", str(labels),
+        # A task without classes (optical flow) has no labels file.
+        *(["--labels", str(labels)] if labels else []),
         "--device", device,
         "--topk", str(topk),
         "--threads", str(threads),
@@ -106,7 +107,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--variant", required=True)
     parser.add_argument("--model", required=True, help="the model's name")
     parser.add_argument("--artifact", required=True, help="what the runtime loads")
-    parser.add_argument("--labels", required=True)
+    parser.add_argument("--labels", help="class labels, one per line (tasks whose outputs name classes)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--topk", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0)

@@ -37,7 +37,16 @@ from tvdeploy.registry.runtimes import (
     runtime,
     runtimes_in,
 )
-from tvdeploy.registry.tasks import CLASSIFICATION, CLIP, TASKS, VIDEO_CLASSIFICATION, Task, Unsupported, task
+from tvdeploy.registry.tasks import (
+    CLASSIFICATION,
+    CLIP,
+    IMAGE_PAIR,
+    TASKS,
+    VIDEO_CLASSIFICATION,
+    Task,
+    Unsupported,
+    task,
+)
 from tvdeploy.registry.variants import (
     AOTI_BUILT_VARIANTS,
     AOTI_VARIANTS,
@@ -64,7 +73,7 @@ from tvdeploy.registry.variants import (
 __all__ = [
     "AOTI", "AOTI_BUILT_VARIANTS", "AOTI_VARIANTS", "BF16_CPU_FLAGS", "BUILT_ARTIFACTS", "CLASSIFICATION", "CLIP",
     "CPP", "CUDAGRAPHS", "CUDA_GRAPH", "DEVICES", "DEVICE_ARTIFACTS", "DEVICE_CHOICES", "EAGER", "FP16",
-    "LOAD_TRANSFORMS", "NO_TRANSFORM", "ONEDNN_FUSION", "ONNX", "OPENVINO", "OPTIMIZE_FOR_INFERENCE",
+    "IMAGE_PAIR", "LOAD_TRANSFORMS", "NO_TRANSFORM", "ONEDNN_FUSION", "ONNX", "OPENVINO", "OPTIMIZE_FOR_INFERENCE",
     "PEER_REFERENCE", "PLAIN", "PYTHON", "QUANTIZED_ENGINES", "RUNTIMES", "TASKS", "TORCHSCRIPT",
     "TORCHSCRIPT_VARIANTS", "VARIANTS", "VIDEO_CLASSIFICATION", "WEIGHTS", "Deployment", "Runtime", "Task",
     "Unsupported", "Variant", "built_variant", "column_label", "cross_language_pairs", "deployments_of",

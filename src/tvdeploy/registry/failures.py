@@ -128,8 +128,10 @@ def failure_fields(
     known = upstream_issues(text, artifact, model)
     if not known:
         return {"error": text, "error_class": classify(error, phase_class)}
+    # An error passed on (a build's, read back by a runtime that cannot load its artifact) names them once.
+    suffix = f" [known upstream: {', '.join(known)}]"
     return {
-        "error": f"{text} [known upstream: {', '.join(known)}]",
+        "error": text if text.endswith(suffix) else text + suffix,
         "error_class": classify(error, phase_class),
         "upstream": known,
     }

@@ -94,12 +94,14 @@ def input_stem(image: str, input_name: str, input_names: tuple[str, ...]) -> str
     return image if len(input_names) == 1 else f"{image}{INPUT_MEMBER_SEPARATOR}{input_name}"
 
 
-def input_dats(spec: str, image: str, input_names: tuple[str, ...]) -> list[str]:
+def input_dats(spec: str, image: str, input_names: tuple[str, ...], *, sidecars: bool = False) -> list[str]:
     """The .dat files of one model call on the user's input ``image``, in ``input_names`` order:
-    INPUT_DAT for a one-input task, INPUT_MEMBER_DAT per input otherwise."""
+    INPUT_DAT for a one-input task, INPUT_MEMBER_DAT per input otherwise (``sidecars``: their
+    sidecars, INPUT_SIDECAR or INPUT_MEMBER_SIDECAR)."""
     if len(input_names) == 1:
-        return [INPUT_DAT.format(spec=spec, image=image)]
-    return [INPUT_MEMBER_DAT.format(spec=spec, image=image, input=name) for name in input_names]
+        return [(INPUT_SIDECAR if sidecars else INPUT_DAT).format(spec=spec, image=image)]
+    member = INPUT_MEMBER_SIDECAR if sidecars else INPUT_MEMBER_DAT
+    return [member.format(spec=spec, image=image, input=name) for name in input_names]
 
 
 def call_input_stem(stem: str, input_names: tuple[str, ...]) -> tuple[str, str]:

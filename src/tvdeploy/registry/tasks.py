@@ -64,6 +64,9 @@ class Task:
     # preset fixes no size: it neither resizes nor crops, and the weights name none (optical flow,
     # detection). None: the example follows the preset's resize and crop (tvdeploy.catalog.sheet).
     example_size: tuple[int, int] | None = None
+    # Whether its outputs name classes: its models then have a labels file (category names, one
+    # per line, paths.LABELS) that decoding reads; optical flow's has none, and is given none.
+    has_labels: bool = True
 
     def refusal(self, runtime: str, variant: str, device: str) -> str | None:
         """Why this task cannot run on (runtime, variant, device), or None when it can."""
@@ -162,6 +165,8 @@ TASKS: dict[str, Task] = {
             # The shipped pair's size (data/pairs): landscape, so that H/W mix-ups show, and valid
             # for RAFT (multiples of 8, at least 128).
             example_size=(192, 256),
+            # A flow names no classes: no labels file is written or passed.
+            has_labels=False,
         ),
         Task(
             DETECTION,

@@ -80,6 +80,11 @@ def parity_detail(check) -> str:
         parts.append(f"top-5 {'equal' if check['top5_match'] else 'differ'}")
     if _present(check, "argmax_agreement"):
         parts.append(f"argmax agreement {check['argmax_agreement']:.2%}")
+    if _present(check, "max_epe") and _present(check, "tolerance"):
+        parts.append(
+            f"max end-point error {check['max_epe']:.3g} px (mean {check['mean_epe']:.3g}), "
+            f"{check['max_epe'] / check['tolerance']:.3g}× tolerance"
+        )
     checked = f"{int(check['images_checked'])} of {int(check['images'])} images could discriminate"
     return f"vs {check['reference']}: " + ", ".join([*parts, checked])
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from tvdeploy.inputs import input_name
-from tvdeploy.registry import EAGER, RUNTIMES, Deployment
+from tvdeploy.registry import EAGER, RUNTIMES, Deployment, paths
 from tvdeploy.results.efficiency import EFFICIENCY_COLUMNS, efficiency
 
 LATENCY_COLUMNS = [
@@ -157,6 +157,8 @@ def ratios_table(comparisons: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RATIO_COLUMNS)
 
 
+# An optical-flow pair's row in the predictions table: its mean flow vector and magnitude (px).
+FLOW_PREDICTION_COLUMNS = ("flow_mean_u", "flow_mean_v", "flow_mean_magnitude")
 # A segmentation record's classes listed per image in the predictions table: the largest pixel shares.
 TOP_PIXEL_CLASSES = 5
 
@@ -175,28 +177,47 @@ def _ranked_classes(result: dict) -> list[dict]:
     ]
 
 
+def _result_items(result: dict) -> list[dict]:
+    """A result's rows: its ranked classes, or for an optical-flow pair (no classes) one row of
+    its mean flow vector and magnitude (px)."""
+    if "mean_flow" in result:
+        u, v = result["mean_flow"]
+        return [{"rank": 1, "flow_mean_u": u, "flow_mean_v": v, "flow_mean_magnitude": result["mean_magnitude"]}]
+    return _ranked_classes(result)
+
+
+def result_input(result: dict) -> str:
+    """The name of the user's input a result is of: its file's, or where a call took several
+    files (optical flow's <pair>.image1.dat, <pair>.image2.dat) the name they share."""
+    inputs = result.get("inputs") or [result["input"]]
+    name = input_name(inputs[0])
+    return name if len(inputs) == 1 else name.rpartition(paths.INPUT_MEMBER_SEPARATOR)[0]
+
+
 def predictions_table(predictions: list[dict], weights_source: dict[str, str]) -> pd.DataFrame:
     """One row per prediction record, image and rank: the class and its probability
-    (classification's top-k) or share of the pixels (segmentation), with the weights the model
-    ran with (the record's own, else ``weights_source`` by model)."""
+    (classification's top-k) or share of the pixels (segmentation), or a pair's mean flow
+    (optical flow), with the weights the model ran with (the record's own, else
+    ``weights_source`` by model)."""
     rows = []
     for pred in predictions:
         for result in pred["results"]:
-            for item in _ranked_classes(result):
+            for item in _result_items(result):
                 rows.append(
                     {
                         "run": pred["run"],
                         "model": pred["model"],
-                        "image": input_name(result["input"]),
+                        "image": result_input(result),
                         "runtime": pred["runtime"],
                         "variant": pred["variant"],
                         "device": pred["device"],
                         "weights_source": pred.get("weights_source") or weights_source.get(pred["model"]),
                         "rank": item["rank"],
-                        "class_index": item["class_index"],
+                        "class_index": item.get("class_index"),
                         "label": item.get("label"),
                         "probability": item.get("probability"),
                         "pixel_fraction": item.get("pixel_fraction"),
+                        **{k: item[k] for k in FLOW_PREDICTION_COLUMNS if k in item},
                     }
                 )
     table = pd.DataFrame(rows)
@@ -220,6 +241,9 @@ PARITY_AGGREGATES = (
     ("top5_match", "top5_match", "all"),
     ("argmax_agreement", "argmax_agreement", "min"),
     ("max_fraction_diff", "max_fraction_diff", "max"),
+    # Optical flow: end-point errors (px; lower is better), the worst pair's.
+    ("mean_epe", "mean_epe", "max"),
+    ("max_epe", "max_epe", "max"),
 )
 PARITY_COLUMNS = [
     *PARITY_KEYS[:2],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tvdeploy.registry import PLAIN, Deployment, column_label, deployments_of, ordered_labels
+from tvdeploy.registry import PLAIN, TASKS, Deployment, column_label, deployments_of, ordered_labels
 from tvdeploy.results.efficiency import efficiency_markdown
 from tvdeploy.results.formatting import interval_text, run_title
 from tvdeploy.results.goals import goals_markdown, judge_goals
@@ -136,7 +136,8 @@ def parity_cells(checks: pd.DataFrame) -> dict:
     where masks were, and the verdicts counted ("-" where a task does not measure a field)."""
     if checks.empty:
         return {"parity max Δ / tolerance": "-", "top-5 equal": None, "argmax agreement": "-", "parity": "-"}
-    ratio = (checks["max_abs_diff"] / checks["tolerance"]).max()
+    # A flow's max |Δ| is its max end-point error (px).
+    ratio = (checks["max_abs_diff"].fillna(checks["max_epe"]) / checks["tolerance"]).max()
     top5 = checks["top5_match"].dropna()
     agreement = checks["argmax_agreement"].min()
     verdicts = checks["verdict"].value_counts()
@@ -149,9 +150,12 @@ def parity_cells(checks: pd.DataFrame) -> dict:
 
 
 def accuracy_text(info) -> str:
-    """A model's published accuracy by its task's metric (ImageNet acc@1, COCO-VOC mIoU), "-"
-    where the weights publish none."""
-    return f"{info.metric_value:g} {info.metric}" if pd.notna(info.metric_value) else "-"
+    """A model's published accuracy by its task's metric (ImageNet acc@1, COCO-VOC mIoU; RAFT's
+    Sintel EPE, marked lower is better), "-" where the weights publish none."""
+    if pd.isna(info.metric_value):
+        return "-"
+    lower = "" if TASKS[info.task].higher_is_better else " (lower is better)"
+    return f"{info.metric_value:g} {info.metric}{lower}"
 
 
 def input_size_text(info) -> str:
