@@ -257,3 +257,60 @@ def test_an_optical_flow_model_has_pair_rows_in_the_predictions_and_epe_in_the_p
     assert (check["mean_epe"], check["max_epe"], check["verdict"]) == (1e-5, 5e-5, PARITY_AGREES)
     assert pd.isna(check["max_abs_diff"]) and pd.isna(check["top5_match"])
     assert "max end-point error 5e-05 px (mean 1e-05), 0.05× tolerance" in parity_detail(check)
+
+
+def test_a_detector_has_detection_rows_in_the_predictions_and_matching_in_the_parity_table():
+    from tvdeploy.results.deployability import parity_detail
+    from tvdeploy.results.markdown import parity_cells
+
+    model = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    detections = [
+        {"box": [1.0, 2.0, 30.5, 40.25], "label": 17, "category": "cat", "score": 0.25},
+        {"box": [5.0, 6.0, 7.0, 8.0], "label": 0, "category": "__background__", "score": 0.75},
+    ]
+    record = {
+        "run": "laptop",
+        "model": model,
+        "runtime": "ts-cpp",
+        "variant": "plain",
+        "device": "cpu",
+        "results": [
+            {"input": "results/inputs/s/chelsea_cat.dat", "row": 0, "detections": detections},
+            # A detector may find nothing in an image: no row, no error.
+            {"input": "results/inputs/s/coffee_cup.dat", "row": 0, "detections": []},
+        ],
+    }
+    rows = predictions_table([record], {model: "random"}).to_dict("records")
+    # By descending score, each with its category, score and box.
+    assert [(r["image"], r["rank"], r["label"], r["class_index"], r["score"]) for r in rows] == [
+        ("chelsea_cat", 1, "__background__", 0, 0.75),
+        ("chelsea_cat", 2, "cat", 17, 0.25),
+    ]
+    assert rows[1]["box"] == [1.0, 2.0, 30.5, 40.25] and pd.isna(rows[0]["probability"])
+    comparison = {
+        "model": model,
+        "device": "cpu",
+        "runtime": "onnxruntime",
+        "variant": "plain",
+        "reference": "eager",
+        "reference_count": 100,
+        "candidate_count": 100,
+        "matched": 100,
+        "matched_fraction": 1.0,
+        "min_matched_iou": 0.9999,
+        "mean_matched_iou": 1.0,
+        "max_score_diff": 2e-6,
+        "tolerance": 1e-4,
+        "within_tolerance": True,
+        "discriminates": True,
+    }
+    comparisons = [
+        {**comparison, "image": "chelsea_cat"},
+        {**comparison, "image": "coffee_cup", "matched_fraction": 0.99},
+    ]
+    check = parity_table([{"run": "laptop", "comparisons": comparisons}], {}).iloc[0]
+    assert (check["matched_fraction"], check["min_matched_iou"], check["verdict"]) == (0.99, 0.9999, PARITY_AGREES)
+    assert pd.isna(check["max_abs_diff"]) and pd.isna(check["max_epe"]) and pd.isna(check["min_mask_iou"])
+    detail = parity_detail(check)
+    assert "detections matched 99.0%, smallest matched IoU 0.9999, max score |Δ| 0.02× tolerance" in detail, detail
+    assert parity_cells(pd.DataFrame([check]))["parity max Δ / tolerance"] == "0.02"

@@ -85,6 +85,15 @@ def parity_detail(check) -> str:
             f"max end-point error {check['max_epe']:.3g} px (mean {check['mean_epe']:.3g}), "
             f"{check['max_epe'] / check['tolerance']:.3g}× tolerance"
         )
+    if _present(check, "matched_fraction"):
+        iou = f"{check['min_matched_iou']:.4f}" if _present(check, "min_matched_iou") else "-"
+        parts.append(f"detections matched {check['matched_fraction']:.1%}, smallest matched IoU {iou}")
+        if _present(check, "max_score_diff") and _present(check, "tolerance"):
+            parts.append(f"max score |Δ| {check['max_score_diff'] / check['tolerance']:.3g}× tolerance")
+        if _present(check, "min_mask_iou"):
+            parts.append(f"smallest mask IoU {check['min_mask_iou']:.4f}")
+        if _present(check, "keypoints_within_px"):
+            parts.append(f"keypoints within 1 px {check['keypoints_within_px']:.1%}")
     checked = f"{int(check['images_checked'])} of {int(check['images'])} images could discriminate"
     return f"vs {check['reference']}: " + ", ".join([*parts, checked])
 

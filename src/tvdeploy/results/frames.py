@@ -161,6 +161,10 @@ def ratios_table(comparisons: list[dict]) -> pd.DataFrame:
 FLOW_PREDICTION_COLUMNS = ("flow_mean_u", "flow_mean_v", "flow_mean_magnitude")
 # A segmentation record's classes listed per image in the predictions table: the largest pixel shares.
 TOP_PIXEL_CLASSES = 5
+# A detection's row in the predictions table: its score and box (xyxy, px of the image).
+DETECTION_PREDICTION_COLUMNS = ("score", "box")
+# A detector's image lists its highest-scoring detections (random weights at threshold 0 give 100).
+TOP_DETECTIONS = 5
 
 
 def _ranked_classes(result: dict) -> list[dict]:
@@ -177,9 +181,27 @@ def _ranked_classes(result: dict) -> list[dict]:
     ]
 
 
+def _ranked_detections(result: dict) -> list[dict]:
+    """An image's detections by descending score (TOP_DETECTIONS of them), each with its
+    category, score and box; none where the detector found nothing."""
+    ranked = sorted(result["detections"], key=lambda d: -d["score"])[:TOP_DETECTIONS]
+    return [
+        {
+            "rank": rank + 1,
+            "class_index": d["label"],
+            "label": d["category"],
+            "score": d["score"],
+            "box": [round(x, 2) for x in d["box"]],
+        }
+        for rank, d in enumerate(ranked)
+    ]
+
+
 def _result_items(result: dict) -> list[dict]:
-    """A result's rows: its ranked classes, or for an optical-flow pair (no classes) one row of
-    its mean flow vector and magnitude (px)."""
+    """A result's rows: its ranked classes, a detector's highest-scoring detections, or for an
+    optical-flow pair (no classes) one row of its mean flow vector and magnitude (px)."""
+    if "detections" in result:
+        return _ranked_detections(result)
     if "mean_flow" in result:
         u, v = result["mean_flow"]
         return [{"rank": 1, "flow_mean_u": u, "flow_mean_v": v, "flow_mean_magnitude": result["mean_magnitude"]}]
@@ -217,7 +239,7 @@ def predictions_table(predictions: list[dict], weights_source: dict[str, str]) -
                         "label": item.get("label"),
                         "probability": item.get("probability"),
                         "pixel_fraction": item.get("pixel_fraction"),
-                        **{k: item[k] for k in FLOW_PREDICTION_COLUMNS if k in item},
+                        **{k: item[k] for k in (*FLOW_PREDICTION_COLUMNS, *DETECTION_PREDICTION_COLUMNS) if k in item},
                     }
                 )
     table = pd.DataFrame(rows)
@@ -244,6 +266,13 @@ PARITY_AGGREGATES = (
     # Optical flow: end-point errors (px; lower is better), the worst pair's.
     ("mean_epe", "mean_epe", "max"),
     ("max_epe", "max_epe", "max"),
+    # Detection: the worst image's share of detections matched, smallest matched box (and mask)
+    # IoU, largest matched score difference, share of keypoints within KEYPOINT_PX.
+    ("matched_fraction", "matched_fraction", "min"),
+    ("min_matched_iou", "min_matched_iou", "min"),
+    ("max_score_diff", "max_score_diff", "max"),
+    ("min_mask_iou", "min_mask_iou", "min"),
+    ("keypoints_within_px", "keypoints_within_px", "min"),
 )
 PARITY_COLUMNS = [
     *PARITY_KEYS[:2],

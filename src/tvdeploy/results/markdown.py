@@ -136,8 +136,10 @@ def parity_cells(checks: pd.DataFrame) -> dict:
     where masks were, and the verdicts counted ("-" where a task does not measure a field)."""
     if checks.empty:
         return {"parity max Δ / tolerance": "-", "top-5 equal": None, "argmax agreement": "-", "parity": "-"}
-    # A flow's max |Δ| is its max end-point error (px).
-    ratio = (checks["max_abs_diff"].fillna(checks["max_epe"]) / checks["tolerance"]).max()
+    # A flow's max |Δ| is its max end-point error (px), a detector's its largest matched score difference.
+    ratio = (
+        checks["max_abs_diff"].fillna(checks["max_epe"]).fillna(checks["max_score_diff"]) / checks["tolerance"]
+    ).max()
     top5 = checks["top5_match"].dropna()
     agreement = checks["argmax_agreement"].min()
     verdicts = checks["verdict"].value_counts()
