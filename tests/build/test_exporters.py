@@ -19,7 +19,7 @@ from tvdeploy.build.records import BUILD_RECORD, ArtifactUnavailable, artifact_f
 from tvdeploy.catalog.models import random_state_dict
 from tvdeploy.harnesses import harness
 from tvdeploy.registry import BUILT_ARTIFACTS, PYTHON, RUNTIMES, failures
-from tvdeploy.tasks import classification, segmentation
+from tvdeploy.tasks import classification, detection, segmentation
 
 MODEL = "squeezenet1_1"
 
@@ -282,6 +282,34 @@ def test_only_a_task_that_declares_them_gets_dynamic_image_axes():
     # A static-batch package of a fixed-size task is static throughout.
     assert shapes.dynamic_dims(example, classification, batch=False) is None
     assert set(shapes.dynamic_dims(example, segmentation, batch=False)[0]) == {2, 3}
+
+
+def test_an_input_without_a_batch_axis_keeps_its_first_axis_fixed():
+    """A detector's CHW image: its first axis is the channels, never a batch to make dynamic or
+    slice; its H and W vary; an export takes one image."""
+    example = (torch.zeros(3, 48, 64),)
+    assert not shapes.has_batch_axis(detection) and shapes.has_batch_axis(segmentation)
+    assert shapes.example_batch(detection, 2) == 1 and shapes.example_batch(classification, 2) == 2
+    assert set(shapes.dynamic_dims(example, detection)[0]) == {1, 2}
+    assert shapes.openvino_shapes(example, detection) == [[3, -1, -1]]
+    assert shapes.dynamic_record(detection)["batch_axis"] is False
+    shapes.check_dynamic_inputs({"image": [3, "height", "width"]}, detection)
+    with pytest.raises(shapes.SpecialisedExport, match="height = 48"):
+        shapes.check_dynamic_inputs({"image": [3, 48, "width"]}, detection)
+
+    class OneImage(nn.Module):
+        fields = detection.BOX_FIELDS
+
+        def __init__(self):
+            super().__init__()
+            self.probed = []
+
+        def forward(self, image):
+            self.probed.append(tuple(image.shape))
+            return [torch.zeros(1, 4), torch.zeros(1, dtype=torch.int64), torch.zeros(1)]
+
+    net = OneImage()
+    assert exporters.plain_output_module(net, example, detection) is net and net.probed == [(3, 48, 64)]
 
 
 @pytest.mark.parametrize("runtime_name", peer_runtimes())

@@ -5,6 +5,7 @@ recorded there and the run goes on."""
 import torch
 
 from tvdeploy.build.exporters import EXAMPLE_BATCH, aoti_inductor_configs, build_artifact
+from tvdeploy.build.shapes import example_batch
 from tvdeploy.catalog.models import build_model
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
@@ -29,7 +30,8 @@ if "aoti_threads" in snakemake.params.keys():
 record = build_artifact(
     snakemake.params.artifact,
     net,
-    task.example_inputs(info, EXAMPLE_BATCH, snakemake.params.seed),
+    # A task without a batch axis (a detector's one image) exports from one input.
+    task.example_inputs(info, example_batch(task, EXAMPLE_BATCH), snakemake.params.seed),
     snakemake.output.artifact,
     task,
     record={

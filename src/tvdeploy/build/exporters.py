@@ -31,6 +31,7 @@ from tvdeploy.build.shapes import (
     check_dynamic_inputs,
     dynamic_dims,
     dynamic_record,
+    has_batch_axis,
     onnx_input_shapes,
     openvino_shapes,
 )
@@ -92,8 +93,9 @@ def plain_output_module(net: nn.Module, example: tuple[torch.Tensor, ...], task)
     inception_v3 return a namedtuple in some modes); exporters need tensors out."""
     # Probed where the module already is (a caller may hand over a module moved to the GPU).
     where = next((p.device for p in net.parameters()), example[0].device)
+    one = tuple(x[:1] if has_batch_axis(task) else x for x in example)
     with torch.inference_mode():
-        output = net(*(x[:1].to(where) for x in example))
+        output = net(*(x.to(where) for x in one))
     return task.deployable(net, output)[0]
 
 
@@ -138,7 +140,7 @@ def export_onnx(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path,
         "method": "torch.onnx.export(dynamo=True)",
         "opset": ONNX_OPSET,
         "external_data": external,
-        "dynamic_batch": [1, MAX_BATCH],
+        **({"dynamic_batch": [1, MAX_BATCH]} if has_batch_axis(task) else {}),
         **dynamic_record(task),
         "input_shapes": input_shapes,
         "versions": {"onnx": onnx.__version__},
@@ -231,7 +233,7 @@ def package_aoti(
     net, example = net.to(device), tuple(x.to(device) for x in example)
     with _phase(EXPORT_ERROR):
         if static_batch:
-            static = tuple(x[:STATIC_BATCH] for x in example)
+            static = tuple(x[:STATIC_BATCH] if has_batch_axis(task) else x for x in example)
             program = torch.export.export(net, static, dynamic_shapes=dynamic_dims(static, task, batch=False))
         else:
             program = torch.export.export(net, example, dynamic_shapes=dynamic_dims(example, task))

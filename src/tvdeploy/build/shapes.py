@@ -15,6 +15,17 @@ MAX_BATCH = 1024
 MIN_SIDE, MAX_SIDE = 32, 4096
 
 
+def has_batch_axis(task) -> bool:
+    """Whether the task's inputs have a batch axis first (its layout's N): a detector's CHW image
+    has none, its first axis is the channels, and an export keeps it fixed."""
+    return task.TASK.input_layout.startswith("N")
+
+
+def example_batch(task, batch: int) -> int:
+    """The batch of an export's example: ``batch``, or 1 where the task takes one input per call."""
+    return batch if has_batch_axis(task) else 1
+
+
 def dynamic_axes(task) -> dict[int, str]:
     """The axes besides the batch whose size the task's inputs vary in (its adapter's
     ``DYNAMIC_AXES``, axis index -> name; none where the adapter declares none: a fixed crop)."""
@@ -23,9 +34,10 @@ def dynamic_axes(task) -> dict[int, str]:
 
 def dynamic_dims(example: tuple[torch.Tensor, ...], task, batch: bool = True) -> tuple[dict, ...] | None:
     """torch.export's dynamic_shapes: every input's first axis dynamic (one shared batch size;
-    ``batch`` False: static), and the task's dynamic axes (segmentation: H and W, which follow the
-    image), each one size shared by every input. None where nothing is dynamic."""
-    dims = {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)} if batch else {}
+    ``batch`` False, or a task without a batch axis: static), and the task's dynamic axes
+    (segmentation: H and W, which follow the image), each one size shared by every input. None
+    where nothing is dynamic."""
+    dims = {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)} if batch and has_batch_axis(task) else {}
     low, multiple = side_range(task)
     for axis, name in dynamic_axes(task).items():
         if multiple == 1:
@@ -51,14 +63,17 @@ def openvino_shapes(example: tuple[torch.Tensor, ...], task) -> list | None:
     default (today every axis dynamic, as classification's IR has always been built)."""
     if not dynamic_axes(task):
         return None
-    dynamic = {0, *dynamic_axes(task)}
+    dynamic = {*({0} if has_batch_axis(task) else ()), *dynamic_axes(task)}
     return [[-1 if axis in dynamic else size for axis, size in enumerate(x.shape)] for x in example]
 
 
 def dynamic_record(task) -> dict:
-    """What a build record says about the artifact's dynamic axes besides the batch."""
+    """What a build record says about the artifact's dynamic axes besides the batch (and that
+    it has no batch, where the task's inputs have none)."""
     low, multiple = side_range(task)
     record = {f"dynamic_{name}": [low, MAX_SIDE] for name in dynamic_axes(task).values()}
+    if not has_batch_axis(task):
+        record["batch_axis"] = False
     return {**record, "dynamic_multiple": multiple} if record and multiple != 1 else record
 
 
@@ -76,7 +91,7 @@ def check_dynamic_inputs(input_shapes: dict[str, list], task) -> None:
     batch, and the task's DYNAMIC_AXES): the dynamo exporter can fall back to the example's
     size without failing (raft_small: batch 2, torch 2.14.1), and the record would claim a
     dynamic batch while every run at another batch fails."""
-    dynamic = {0: "batch", **dynamic_axes(task)}
+    dynamic = {**({0: "batch"} if has_batch_axis(task) else {}), **dynamic_axes(task)}
     for name, shape in input_shapes.items():
         fixed = [
             f"{dynamic[axis]} = {size}" for axis, size in enumerate(shape) if axis in dynamic and isinstance(size, int)
