@@ -43,3 +43,17 @@ def test_known_upstream_issues_are_found_by_artifact_and_model():
     ]
     assert failures.upstream_issues("build took longer than 360 s", "openvino", "mvit_v2_s") == []
     assert failures.upstream_issues("x", "onnx", "r3d_18") == [] and failures.upstream_issues("x", "onnx") == []
+
+
+def test_a_detectors_data_dependent_export_failure_names_its_upstream_issues():
+    # torch 2.14.1's dynamo ONNX export of fasterrcnn_mobilenet_v3_large_320_fpn, as recorded.
+    error = (
+        "TorchExportError: Failed to export the model with torch.export. This is step 1/3 of exporting the "
+        "model to ONNX.\n## Exception summary\n\n<class 'torch.fx.experimental.symbolic_shapes."
+        "GuardOnDataDependentSymNode'>: Could not guard on data-dependent expression Eq(4*u1, 0) (unhinted: "
+        "Eq(4*u1, 0)).  (Size-like symbols: u1)\n\nconsider using data-dependent friendly APIs such as "
+        "guard_or_false.\nCaused by: (torchvision/ops/boxes.py:103 in _batched_nms_coordinate_trick)\n"
+    )
+    assert failures.upstream_issues(error, "onnx") == ["vision#9306", "vision#9462", "pytorch#118884"]
+    # A data-dependent guard elsewhere is not this issue.
+    assert failures.upstream_issues(error.replace("torchvision/ops/boxes.py", "mymodel.py"), "onnx") == []

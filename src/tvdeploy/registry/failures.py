@@ -102,6 +102,13 @@ UPSTREAM_ISSUES = (
         ),
     ),
     UpstreamIssue(
+        ("vision#9306", "vision#9462", "pytorch#118884"),
+        "torch.export of torchvision's detectors stops at a data-dependent guard (the number of boxes "
+        "left after a score or size filter, in batched_nms or the detection heads): no dynamo ONNX "
+        "export, and no torch.export program for AOTInductor",
+        pattern=re.compile(r"data-dependent expression[\s\S]*?Caused by: \(torchvision/(?:ops|models/detection)/"),
+    ),
+    UpstreamIssue(
         ("pytorch#90046", "vision#7003"),
         "mvit_v2's relative-position term (_add_rel_pos) blows up the ONNX graph: the TorchScript "
         "exporter hangs or runs out of memory; torch 2.14's dynamo exporter ran past a 6-minute "
