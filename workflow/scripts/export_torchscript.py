@@ -34,7 +34,7 @@ with atomic_path(snakemake.output.model, suffix=".pt") as tmp, quiet_torchscript
     # Check the file that will be deployed, not the in-memory module.
     loaded = torch.jit.load(str(tmp)).eval()
     with torch.inference_mode():
-        candidate = loaded(*example)
+        candidate = task.output_tensor(loaded(*example))
     comparison = task.compare_outputs(reference, candidate, snakemake.params.rtol, snakemake.params.atol)
     check_parity(info.task, f"{info.model}: eager vs exported TorchScript on a random input", comparison)
 log.info("parity eager vs TorchScript: %s", comparison)
