@@ -17,7 +17,7 @@ from tvdeploy.harnesses.device import apply_threads, resolve_device, synchronize
 from tvdeploy.host.cluster import slurm_allocation
 from tvdeploy.host.devices import available_cores
 from tvdeploy.host.environment import machine_fingerprint, versions
-from tvdeploy.inputs.dat import read_dat
+from tvdeploy.inputs.dat import read_dat, write_dat
 from tvdeploy.measure.bench import Protocol, bench_threads, run_rounds, summarize_rounds
 from tvdeploy.registry import BUILT_ARTIFACTS, CLASSIFICATION, CPP, TORCHSCRIPT, runtime
 from tvdeploy.tasks import adapter
@@ -37,8 +37,15 @@ threads = bench_threads(settings["threads"], snakemake.threads, available_cores(
 thread_settings = apply_threads(threads, settings["interop_threads"])
 device = resolve_device(wc.device)
 batch = read_dat(snakemake.input.dat).to(device)
+probe_dat = snakemake.input.dat
 
 with tempfile.TemporaryDirectory() as scratch:
+    if batch.dim() == 3:
+        # An image without a batch axis (a detector's CHW): the probe, a classifier, takes it as a
+        # batch of one, in Python and in the C++ bench's file alike.
+        batch = batch.unsqueeze(0)
+        probe_dat = str(Path(scratch) / "probe_input.dat")
+        write_dat(batch.cpu(), probe_dat, "NCHW", {"source": str(snakemake.input.dat)})
     # The probe in the form the runtime loads: an exported file, or the nn.Module itself.
     probe_path = None
     if rt.artifact == TORCHSCRIPT:
@@ -52,7 +59,7 @@ with tempfile.TemporaryDirectory() as scratch:
         build_artifact(rt.artifact, OverheadProbe(), example, probe_path, adapter(PROBE_TASK), log=log, device=device)
     if rt.language == CPP:
         raw = harness(wc.runtime).bench(
-            snakemake.input.bench, probe_path, snakemake.input.dat, wc.device, 1, protocol, threads,
+            snakemake.input.bench, probe_path, probe_dat, wc.device, 1, protocol, threads,
             settings["interop_threads"], PROBE_TASK,
         )  # fmt: skip
         rounds, thread_settings = raw["rounds"], {k: raw[k] for k in ("threads", "interop_threads")}
