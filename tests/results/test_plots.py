@@ -137,6 +137,9 @@ def test_accuracy_figure_labels_the_pareto_front_only(tables):
     dominated = dict(ACCURACY, resnet18=60.0)  # now slower and less accurate than mobilenet_v3_small
     figure = plots.accuracy_vs_latency(latency, dominated, "cpu", 1)
     assert "resnet18" not in {t.get_text() for t in figure.axes[0].texts}
+    # A run without a model of a published ImageNet top-1 (detectors alone) says so, not a NaN axis.
+    figure = plots.accuracy_vs_latency(latency, {}, "cpu", 1)
+    assert "no measured model publishes an ImageNet top-1" in figure.axes[0].texts[0].get_text()
 
 
 def test_throughput_needs_two_batch_sizes(tables):

@@ -289,6 +289,9 @@ def accuracy_vs_latency(
     if fastest.empty:
         return _message_figure(title, "no successful measurement")
     fastest = with_accuracy(fastest, accuracy)
+    if fastest.empty:
+        # A run of detectors, segmenters or flow models alone: nothing has an ImageNet top-1.
+        return _message_figure(title, "no measured model publishes an ImageNet top-1 accuracy")
     front = pareto_front(fastest, "median_ms", "acc1")
     figure, axes = plt.subplots(figsize=(WIDTH_IN, 6.5))
     axes.scatter(fastest["median_ms"], fastest["acc1"], s=14, color="#90a4ae", label="model (fastest deployment)")
