@@ -330,3 +330,35 @@ def test_segmentation_artifacts_take_the_height_and_width_of_any_image(tmp_path,
             out = deployed(x)
             assert out.shape == (shape[0], SEGMENTATION_CLASSES, *shape[2:])
             torch.testing.assert_close(out, net(x)["out"], rtol=1e-4, atol=1e-5)
+
+
+def test_a_task_may_fall_back_to_the_torchscript_onnx_exporter(tmp_path, monkeypatch):
+    """Where the dynamo export fails and the task names the TorchScript-based exporter as its
+    fallback (detection), that exporter builds the graph, and the record says which exporter
+    built it and why the first did not (with its upstream issues); other tasks' failures stay."""
+    import types
+
+    real_export = torch.onnx.export
+
+    def dynamo_fails(*args, dynamo=True, **kwargs):
+        if dynamo:
+            raise RuntimeError("Could not guard on data-dependent expression Eq(u0, 0)")
+        return real_export(*args, dynamo=False, **kwargs)
+
+    monkeypatch.setattr(torch.onnx, "export", dynamo_fails)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten()).eval()
+    example = (torch.randn(2, 3, 8, 8),)
+    falling_back = types.SimpleNamespace(
+        TASK=classification.TASK, deployable=classification.deployable, ONNX_TORCHSCRIPT_FALLBACK=True
+    )
+    record = build_artifact("onnx", net, example, tmp_path / "fallback", falling_back)
+    assert record["status"] == "ok" and record["method"] == exporters.TORCHSCRIPT_EXPORTER, record
+    assert record["exporter"] == "torchscript" and record["input_shapes"] == {"input": ["batch", 3, 8, 8]}
+    (attempt,) = record["failed_attempts"]
+    assert attempt["method"] == exporters.DYNAMO_EXPORTER and "data-dependent" in attempt["error"]
+    deployed = harness("onnxruntime").load(tmp_path / "fallback", "toy", torch.device("cpu"))
+    x = torch.randn(3, 3, 8, 8)
+    with torch.inference_mode():
+        torch.testing.assert_close(deployed(x), net(x), rtol=1e-4, atol=1e-5)
+    failed = build_artifact("onnx", net, example, tmp_path / "no_fallback", classification)
+    assert failed["status"] == "failed" and "data-dependent" in failed["error"], failed

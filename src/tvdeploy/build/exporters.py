@@ -29,6 +29,7 @@ from tvdeploy.build.records import BUILD_RECORD
 from tvdeploy.build.shapes import (
     MAX_BATCH,
     check_dynamic_inputs,
+    dynamic_axes,
     dynamic_dims,
     dynamic_record,
     has_batch_axis,
@@ -45,6 +46,7 @@ from tvdeploy.registry.failures import (
     TIMEOUT,
     error_text,
     failure_fields,
+    upstream_issues,
 )
 
 ONNX_FILE = "model.onnx"
@@ -114,30 +116,58 @@ def parameter_bytes(net: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in [*net.parameters(), *net.buffers()])
 
 
+DYNAMO_EXPORTER = "torch.onnx.export(dynamo=True)"
+TORCHSCRIPT_EXPORTER = "torch.onnx.export(dynamo=False)"
+
+
 def export_onnx(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path, device: torch.device, task) -> dict:
     """The torch.export-based ONNX exporter (dynamo) with a dynamic batch; weights beside the graph
-    only where the 2 GB protobuf limit forces it. Returns what the build record keeps."""
+    only where the 2 GB protobuf limit forces it. Where it fails and the task's adapter names the
+    TorchScript-based exporter as its fallback (``ONNX_TORCHSCRIPT_FALLBACK``: torchvision documents
+    it for its detectors), that exporter builds the graph instead, and the record says which
+    exporter built it and why the first did not. Returns what the build record keeps."""
     import onnx
 
     external = parameter_bytes(net) > ONNX_INLINE_LIMIT_BYTES
-    with _phase(EXPORT_ERROR):
-        program = torch.onnx.export(
-            net,
-            example,
-            dynamo=True,
-            input_names=list(task.TASK.input_names),
-            output_names=list(task.TASK.output_names),
-            dynamic_shapes=dynamic_dims(example, task),
-            opset_version=ONNX_OPSET,
-            verbose=False,
-        )
-        program.save(str(folder / ONNX_FILE), external_data=external)
-        # The file must be a valid model (the checker follows external data by path).
-        onnx.checker.check_model(str(folder / ONNX_FILE))
-        input_shapes = onnx_input_shapes(onnx.load(str(folder / ONNX_FILE), load_external_data=False))
-        check_dynamic_inputs(input_shapes, task)
+    attempts = []
+    method = DYNAMO_EXPORTER
+    try:
+        with _phase(EXPORT_ERROR):
+            program = torch.onnx.export(
+                net,
+                example,
+                dynamo=True,
+                input_names=list(task.TASK.input_names),
+                output_names=list(task.TASK.output_names),
+                dynamic_shapes=dynamic_dims(example, task),
+                opset_version=ONNX_OPSET,
+                verbose=False,
+            )
+            program.save(str(folder / ONNX_FILE), external_data=external)
+            _check_onnx(folder, task)
+    except _PhaseError as err:
+        if not getattr(task, "ONNX_TORCHSCRIPT_FALLBACK", False):
+            raise
+        first = error_text(err.__cause__)
+        attempts.append({"method": DYNAMO_EXPORTER, "error": first, "upstream": upstream_issues(first, "onnx")})
+        for leftover in folder.iterdir():
+            leftover.unlink() if leftover.is_file() else shutil.rmtree(leftover)
+        method = TORCHSCRIPT_EXPORTER
+        try:
+            with _phase(EXPORT_ERROR):
+                _export_onnx_torchscript(net, example, folder, task)
+                _check_onnx(folder, task)
+        except _PhaseError as fallback:
+            # Both exporters' errors in one: the record classifies and names upstream issues of either.
+            raise _PhaseError(EXPORT_ERROR) from RuntimeError(
+                f"{first}; the TorchScript-based exporter ({TORCHSCRIPT_EXPORTER}) failed too: "
+                f"{error_text(fallback.__cause__)}"
+            )
+    input_shapes = onnx_input_shapes(onnx.load(str(folder / ONNX_FILE), load_external_data=False))
     return {
-        "method": "torch.onnx.export(dynamo=True)",
+        "method": method,
+        "exporter": "dynamo" if method == DYNAMO_EXPORTER else "torchscript",
+        "failed_attempts": attempts,
         "opset": ONNX_OPSET,
         "external_data": external,
         **({"dynamic_batch": [1, MAX_BATCH]} if has_batch_axis(task) else {}),
@@ -145,6 +175,34 @@ def export_onnx(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path,
         "input_shapes": input_shapes,
         "versions": {"onnx": onnx.__version__},
     }
+
+
+def _check_onnx(folder: Path, task) -> None:
+    """The file must be a valid model (the checker follows external data by path) that kept the
+    axes asked to be dynamic."""
+    import onnx
+
+    onnx.checker.check_model(str(folder / ONNX_FILE))
+    check_dynamic_inputs(onnx_input_shapes(onnx.load(str(folder / ONNX_FILE), load_external_data=False)), task)
+
+
+def _export_onnx_torchscript(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path, task) -> None:
+    """The TorchScript-based exporter (it traces ``net`` on ``example``), with the batch and the
+    task's dynamic axes named dynamic as that exporter's ``dynamic_axes`` says them, and every
+    output's first axis (a detector's number of detections)."""
+    names = list(task.TASK.input_names)
+    axes = {**({0: "batch"} if has_batch_axis(task) else {}), **dynamic_axes(task)}
+    outputs = list(task.TASK.output_names)
+    torch.onnx.export(
+        net,
+        example,
+        str(folder / ONNX_FILE),
+        dynamo=False,
+        input_names=names,
+        output_names=outputs,
+        dynamic_axes={**{n: axes for n in names}, **{o: {0: f"{o}_rows"} for o in outputs}},
+        opset_version=ONNX_OPSET,
+    )
 
 
 def convert_openvino(

@@ -10,6 +10,10 @@ An adapter module defines:
   (``tvdeploy.build.exporters``). Absent: every axis but the batch is fixed. With it, optional
   ``DYNAMIC_AXES_MIN`` and ``DYNAMIC_AXES_MULTIPLE``: the smallest size and the multiple every
   size is of (optical flow: 128 and 8), which an export needs where the model checks them.
+- ``ONNX_TORCHSCRIPT_FALLBACK`` (optional, False where absent): where the dynamo ONNX export
+  fails, the TorchScript-based exporter (``torch.onnx.export(dynamo=False)``) builds the graph
+  instead, and the build record says which exporter built it (detection: torchvision documents
+  that exporter for its detectors, which torch.export cannot capture).
 - ``preprocess(source, spec) -> tuple[Tensor, ...]``: a user's input (file or folder; optical
   flow: a pair of files) as the model's input tensors for one call, in ``TASK.input_names``
   order, each written to a ``.dat`` whose sidecar records ``TASK.input_layout``; where a call

@@ -28,6 +28,10 @@ from tvdeploy.tasks.record_pairs import paired_results
 TASK = TASKS[DETECTION]
 # Every image has its own size, and the models resize it themselves: H and W vary.
 DYNAMIC_AXES = {1: "height", 2: "width"}
+# Where the dynamo ONNX export fails (torch.export stops at the detectors' data-dependent shapes:
+# vision#9306, pytorch#118884), the TorchScript-based exporter builds the graph instead, as
+# torchvision documents for its detectors (tvdeploy.build.exporters.export_onnx).
+ONNX_TORCHSCRIPT_FALLBACK = True
 BOX_FIELDS = ("boxes", "labels", "scores")
 MASK_FIELDS = (*BOX_FIELDS, "masks")
 KEYPOINT_FIELDS = (*BOX_FIELDS, "keypoints", "keypoints_scores")
