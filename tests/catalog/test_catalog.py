@@ -43,10 +43,32 @@ SEGMENTATION_MODELS = {
 VIDEO_MODELS = {"r3d_18", "mc3_18", "r2plus1d_18", "s3d", "mvit_v1_b", "mvit_v2_s", "swin3d_t", "swin3d_s", "swin3d_b"}
 
 
-def test_sheet_has_every_classification_segmentation_video_and_flow_model(sheet):
+DETECTION_MODELS = {
+    "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "fasterrcnn_mobilenet_v3_large_fpn",
+    "fasterrcnn_resnet50_fpn",
+    "fasterrcnn_resnet50_fpn_v2",
+    "fcos_resnet50_fpn",
+    "keypointrcnn_resnet50_fpn",
+    "maskrcnn_resnet50_fpn",
+    "maskrcnn_resnet50_fpn_v2",
+    "retinanet_resnet50_fpn",
+    "retinanet_resnet50_fpn_v2",
+    "ssd300_vgg16",
+    "ssdlite320_mobilenet_v3_large",
+}
+
+
+def test_sheet_has_every_model_of_every_task(sheet):
     # 80 float classifiers, 12 eager-quantized ones (torchvision.models.quantization), 6 segmenters,
-    # 9 video classifiers, 2 optical-flow models.
-    assert len(sheet) == 109
+    # 9 video classifiers, 2 optical-flow models, 12 detectors: all 121 of torchvision's.
+    assert len(sheet) == 121
+    assert {m for m, info in sheet.items() if info.task == "detection"} == DETECTION_MODELS
+    # ObjectDetection neither resizes nor crops (the models resize inside): a spec of its own.
+    detector = sheet["fasterrcnn_mobilenet_v3_large_320_fpn"]
+    assert (detector.resize_size, detector.crop_size, detector.metric) == (None, None, "box_map")
+    assert detector.spec_id.startswith("full_nocrop_n") and detector.num_classes == 91
+    assert sheet["keypointrcnn_resnet50_fpn"].num_classes == 2
     assert {m for m, info in sheet.items() if info.task == "video"} == VIDEO_MODELS
     assert {m for m, info in sheet.items() if info.task == "optical_flow"} == {"raft_small", "raft_large"}
     assert {"googlenet", "inception_v3", "vit_h_14", "regnet_y_128gf", "squeezenet1_1"} <= set(sheet)

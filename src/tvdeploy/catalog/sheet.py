@@ -246,7 +246,7 @@ def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
 # The presets whose parameters the sheet's columns hold (resize, crop where it crops, interpolation,
 # mean, std). A registered task with another preset (video: clip length) joins the sheet, and so
 # the run's models, once the sheet has its columns and the workflow its inputs and outputs.
-SHEET_PRESETS = ("ImageClassification", "SemanticSegmentation", "VideoClassification", "OpticalFlow")
+SHEET_PRESETS = ("ImageClassification", "SemanticSegmentation", "VideoClassification", "OpticalFlow", "ObjectDetection")
 
 
 def catalog_from_torchvision() -> dict[str, ModelInfo]:
