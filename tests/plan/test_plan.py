@@ -283,6 +283,27 @@ def test_optical_flow_models_take_the_pairs_one_dat_per_argument():
     assert p.expected_input("raft_small") == {"model": "raft_small", "layout": "NCHW", "axes": {"C": 3}}
 
 
+def test_a_detector_takes_one_image_per_call_and_is_compared_at_batch_1_alone():
+    detector = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    p = plan(models=[detector, "resnet18"], bench={**DEFAULT["bench"], "batch_sizes": [1, 8]})
+    spec = p.model(detector).spec_id
+    assert spec.startswith("full_nocrop_n") and "resize_size" not in p.spec(spec)
+    # One CHW .dat per image, its own size; the benchmarks' call is the bench image's.
+    assert p.dats(detector) == [f"results/inputs/{spec}/{i}.dat" for i in p.images]
+    assert p.bench_dats(detector) == [f"results/inputs/{spec}/{p.bench_image}.dat"]
+    assert p.expected_input(detector) == {"model": detector, "layout": "CHW", "axes": {"C": 3}}
+    # COCO's categories name classes: a labels file.
+    assert p.labels(detector) == [f"results/labels/{detector}.txt"]
+    # The task takes one image per call: batch 1 alone, the classifier at both sizes.
+    compared = [f for f in p.comparison_files() if f.endswith(f"/{detector}.json")]
+    assert compared == [f"results/runs/{p.run}/compare/cpu/b1/{detector}.json"]
+    assert len([f for f in p.comparison_files() if f.endswith("/resnet18.json")]) == 2
+    p.check_batch(detector, 1)
+    p.check_batch("resnet18", 8)
+    with pytest.raises(ConfigError, match=f"{detector} is a detection model.*batch 1 alone, not at batch 8"):
+        p.check_batch(detector, 8)
+
+
 def test_a_flow_model_needs_a_pair_folder_an_image_run_does_not(tmp_path):
     assert plan(pairs=None).pairs == {}
     with pytest.raises(ConfigError, match=r"no pair folder configured, but the optical-flow models \['raft_small'\]"):

@@ -138,6 +138,8 @@ def comparison_pairs(wildcards):
 
 def comparison_inputs(wildcards):
     d, m = wildcards.device, wildcards.model
+    # A model whose task does not batch (a detector) is refused at any batch but 1.
+    PLAN.check_batch(m, int(wildcards.batch))
     inputs = {
         "artifacts": [PLAN.artifact(r, d, v, m) for r, v in PLAN.comparison_deployments(d)],
         # Every input of the benchmarks' model call (optical flow: the pair's image1, image2).

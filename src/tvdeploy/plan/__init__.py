@@ -33,7 +33,7 @@ from tvdeploy.plan.deployments import CrossProduct
 from tvdeploy.plan.run_folders import RunFolders
 from tvdeploy.plan.targets import Targets
 from tvdeploy.plan.wildcards import alternation
-from tvdeploy.registry import PLAIN, runtime
+from tvdeploy.registry import PLAIN, runtime, task
 from tvdeploy.results import runs
 
 __all__ = ["ConfigError", "Plan", "alternation", "list_clips", "list_images"]
@@ -127,8 +127,16 @@ class Plan:
         spec_inputs = tuple((s, tuple(self.model_inputs.spec_inputs(s))) for s in self.specs)
         pair_specs = frozenset(s for s in self.specs if self.model_inputs.spec_takes_pairs(s))
         labelled = tuple(m for m in self.models if self.labels(m))
+        unbatched = frozenset(m for m in self.models if not task(self.model(m).task).batches)
         return Targets(
-            self.cross_product, self.folders, tuple(self.models), spec_inputs, batch_sizes, pair_specs, labelled
+            self.cross_product,
+            self.folders,
+            tuple(self.models),
+            spec_inputs,
+            batch_sizes,
+            pair_specs,
+            labelled,
+            unbatched,
         )
 
     # ---- per model ---------------------------------------------------------------------------
@@ -239,6 +247,16 @@ class Plan:
 
     def run_mem_mb(self, model: str, batch: int = 1) -> int:
         return resources.run_mem_mb(self.model(model), batch)
+
+    def check_batch(self, model: str, batch: int) -> None:
+        """ConfigError where ``model`` is asked for at a batch size its task does not take (a
+        detector takes one image per call: batch 1 alone)."""
+        if batch not in self.targets.model_batch_sizes(model):
+            info = self.model(model)
+            raise ConfigError(
+                f"{model} is a {info.task} model, whose task takes one input per call: it is compared "
+                f"at batch 1 alone, not at batch {batch}"
+            )
 
     def comparison_mem_mb(self, device: str, model: str, batch: int) -> int:
         """Every worker of a comparison holds its own copy of the model at once."""

@@ -92,6 +92,14 @@ class Targets:
     pair_specs: frozenset[str] = frozenset()
     # The models whose task names classes (rule write_labels); None: every model.
     labelled_models: tuple[str, ...] | None = None
+    # The models whose task takes one input per call (registry Task.batches false: a detector's
+    # image list): compared at batch 1 alone, whatever bench.batch_sizes lists.
+    unbatched_models: frozenset[str] = frozenset()
+
+    def model_batch_sizes(self, model: str) -> tuple[int, ...]:
+        """The batch sizes ``model`` is compared at: bench.batch_sizes, or batch 1 alone for a
+        model whose task does not batch."""
+        return (1,) if model in self.unbatched_models else self.batch_sizes
 
     def prediction_file(self, device: str, deployment: Deployment, model: str) -> str:
         return self.folders.here(paths.PREDICTION).format(
@@ -117,6 +125,7 @@ class Targets:
             for d in self.cross.devices
             for b in self.batch_sizes
             for m in self.models
+            if b in self.model_batch_sizes(m)
         ]
 
     def overhead_files(self) -> list[str]:
