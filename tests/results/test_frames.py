@@ -314,3 +314,12 @@ def test_a_detector_has_detection_rows_in_the_predictions_and_matching_in_the_pa
     detail = parity_detail(check)
     assert "detections matched 99.0%, smallest matched IoU 0.9999, max score |Δ| 0.02× tolerance" in detail, detail
     assert parity_cells(pd.DataFrame([check]))["parity max Δ / tolerance"] == "0.02"
+
+
+def test_builds_table_says_how_each_artifact_was_built():
+    from tvdeploy.results.frames import builds_table
+
+    record = {"run": "laptop", "model": "m", "artifact": "onnx", "status": "ok", "build_s": 57.0, "job_s": 65.0}
+    table = builds_table([{**record, "method": "torch.onnx.export(dynamo=False)"}, {**record, "model": "a"}])
+    assert list(table["model"]) == ["a", "m"] and table.columns[4] == "method"
+    assert table.loc[1, "method"] == "torch.onnx.export(dynamo=False)" and pd.isna(table.loc[0, "method"])

@@ -98,6 +98,8 @@ def build_row(item):
         "model": item["model"],
         "artifact": item["artifact"],
         "status": record.get("status", "ok"),
+        # How it was built (torch.jit.script, which ONNX exporter, which OpenVINO conversion).
+        "method": record.get("method"),
         "error_class": record.get("error_class"),
         "build_s": record.get("build_s", record.get("export_s")),
         "job_s": job_seconds(item["job"]),

@@ -380,8 +380,11 @@ def overhead_table(records: list[dict]) -> pd.DataFrame:
 
 
 def builds_table(records: list[dict]) -> pd.DataFrame:
-    """Build cost per artifact: one row per model and artifact, its status, the build's own wall
-    time and the job's wall time and peak memory (Snakemake's benchmark record of the job)."""
-    columns = ["run", "model", "artifact", "status", "error_class", "build_s", "job_s", "job_max_rss_mb", "error"]
+    """Build cost per artifact: one row per model and artifact, its status, how it was built (a
+    detector's ONNX graph: the TorchScript-based exporter where the dynamo one failed), the build's
+    own wall time and the job's wall time and peak memory (Snakemake's benchmark record of the job)."""
+    columns = [
+        "run", "model", "artifact", "status", "method", "error_class", "build_s", "job_s", "job_max_rss_mb", "error",
+    ]  # fmt: skip
     table = pd.DataFrame(records, columns=columns)
     return table.sort_values(["run", "artifact", "model"]).reset_index(drop=True)
