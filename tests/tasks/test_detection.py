@@ -150,6 +150,59 @@ def test_prediction_records_round_trip_and_compare(tmp_path):
         detection.decode(found, labels[:2], tmp_path / "cat.dat")
 
 
+def test_scripted_resize_rounds_as_the_scripted_transform_and_restores_eager():
+    from torchvision.models.detection import transform
+    from torchvision.models.detection.transform import GeneralizedRCNNTransform
+
+    # The 320-pixel Faster R-CNN's transform on coffee_cup.png's 400 x 600: 320 / 400 in float32.
+    resize = GeneralizedRCNNTransform(320, 640, [0.0] * 3, [1.0] * 3)
+    image = torch.rand(3, 400, 600)
+    eager = transform._resize_image_and_masks
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.script(resize)
+    assert list(resize.resize(image, None)[0].shape[-2:]) == [320, 480]
+    assert list(scripted([image])[0].image_sizes[0]) == [319, 479]
+    with detection.scripted_resize():
+        assert list(resize.resize(image, None)[0].shape[-2:]) == [319, 479]
+    assert transform._resize_image_and_masks is eager
+    with pytest.raises(RuntimeError), detection.scripted_resize():
+        raise RuntimeError("restored even so")
+    assert transform._resize_image_and_masks is eager
+
+
+def test_parity_judges_a_deployment_at_the_resize_it_matches(tmp_path):
+    """An eager entry whose image the scripted transform resizes otherwise: a candidate matching
+    eager's detections is judged there, one matching those at the scripted resize there (and the
+    row says so), one matching neither differs."""
+    labels = ["__background__", "person", "bicycle"]
+    at_scripted = boxes_of([1, 0, 11, 10], [20, 20, 40, 40], [50, 0, 60, 30], labels=[1, 2, 1])
+    entry = detection.decode(REFERENCE, labels, tmp_path / "cat.dat")
+    alternative = detection.decode(at_scripted, labels, tmp_path / "cat.dat")
+    entry |= {
+        "resized": [320, 480],
+        "scripted_resize_resized": [319, 479],
+        "scripted_resize_detections": alternative["detections"],
+    }
+    reference = {"results": [entry]}
+
+    def judged(found: Detections) -> dict:
+        candidate = {"results": [detection.decode(found, labels, tmp_path / "cat.dat")]}
+        (row,) = detection.compare_predictions(reference, candidate, RTOL, ATOL, identity={})
+        return row
+
+    row = judged(REFERENCE)
+    assert (row["within_tolerance"], row["at_scripted_resize"], row["resized_as"]) == (True, 0.0, "eager")
+    row = judged(at_scripted)
+    assert (row["within_tolerance"], row["at_scripted_resize"], row["resized_as"]) == (True, 1.0, "scripted")
+    assert (row["eager_resized"], row["scripted_resized"], row["min_matched_iou"]) == ([320, 480], [319, 479], 1.0)
+    row = judged(boxes_of([3, 0, 13, 10], [20, 20, 40, 40], [50, 0, 60, 30], labels=[1, 2, 1]))
+    assert not row["within_tolerance"]
+    # An entry without a scripted alternative is judged as ever, flagged 0.
+    (row,) = detection.compare_predictions({"results": [alternative]}, reference, RTOL, ATOL, identity={})
+    assert not row["within_tolerance"] and row["at_scripted_resize"] == 0.0 and "resized_as" not in row
+
+
 def test_preprocess_is_the_weights_preset():
     from PIL import Image
     from torchvision.models.detection import FasterRCNN_MobileNet_V3_Large_320_FPN_Weights
@@ -183,6 +236,37 @@ def test_a_random_weight_detector_returns_boxes_only_with_its_threshold_at_zero_
     # The builder's random weights make this backbone's activations vanish (~1e-8): every box scores
     # alike, so which ones the cap keeps is arbitrary and the check says it cannot discriminate.
     assert detection.scores_tied(eager) and not comparison["discriminates"]
+
+
+@pytest.mark.slow
+def test_eager_records_the_scripted_resize_which_the_scripted_detector_matches(tmp_path):
+    """coffee_cup.png's 400 x 600, which the scripted 320-pixel Faster R-CNN resizes to 319 x 479
+    where eager gives 320 x 480 (calibrated random weights): eager's detections differ from the
+    scripted ones, eager's at the scripted resize are the scripted ones, and parity says so."""
+    from torchvision.models import get_model_builder
+
+    from tvdeploy.inputs.dat import write_dat
+
+    model = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    torch.manual_seed(0)
+    net = get_model_builder(model)(weights=None, weights_backbone=None, **detection.random_weights_kwargs(model))
+    detection.calibrate_random(net, seed=0)
+    wrapped = detection.wrap_model(net)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.script(wrapped)
+    dat = tmp_path / "cup.dat"
+    write_dat(torch.rand(3, 400, 600, generator=torch.Generator().manual_seed(0)), dat, "CHW", {})
+    context = {"labels": [str(label) for label in range(91)]}
+    (eager,) = detection.predict(wrapped, [dat], context, torch.device("cpu"))
+    (deployed,) = detection.predict(scripted, [dat], context, torch.device("cpu"))
+    assert (eager["resized"], eager["scripted_resize_resized"]) == ([320, 480], [319, 479])
+    assert "resized" not in deployed and deployed["detections"] != eager["detections"]
+    (row,) = detection.compare_predictions({"results": [eager]}, {"results": [deployed]}, RTOL, ATOL, identity={})
+    assert row["discriminates"] and row["within_tolerance"] and row["at_scripted_resize"] == 1.0, row
+    assert row["matched_fraction"] == 1.0 and row["max_score_diff"] == 0.0
+    plain = detection.compare_outputs(detection._detections_of(eager), detection._detections_of(deployed), RTOL, ATOL)
+    assert not plain["within_tolerance"]
 
 
 @pytest.mark.slow

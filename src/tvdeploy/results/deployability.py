@@ -94,6 +94,11 @@ def parity_detail(check) -> str:
             parts.append(f"smallest mask IoU {check['min_mask_iou']:.4f}")
         if _present(check, "keypoints_within_px"):
             parts.append(f"keypoints within 1 px {check['keypoints_within_px']:.1%}")
+        if _present(check, "images_at_scripted_resize") and check["images_at_scripted_resize"]:
+            parts.append(
+                f"{int(check['images_at_scripted_resize'])} image(s) judged at the scripted resize "
+                "(one pixel off eager's, pytorch#58234)"
+            )
     checked = f"{int(check['images_checked'])} of {int(check['images'])} images could discriminate"
     return f"vs {check['reference']}: " + ", ".join([*parts, checked])
 

@@ -273,6 +273,9 @@ PARITY_AGGREGATES = (
     ("max_score_diff", "max_score_diff", "max"),
     ("min_mask_iou", "min_mask_iou", "min"),
     ("keypoints_within_px", "keypoints_within_px", "min"),
+    # Detection: the images judged against eager's detections at the scripted resize, where eager
+    # resizes one pixel otherwise (tvdeploy.tasks.detection.RESIZE_UPSTREAM).
+    ("images_at_scripted_resize", "at_scripted_resize", "sum"),
 )
 PARITY_COLUMNS = [
     *PARITY_KEYS[:2],
@@ -308,6 +311,12 @@ def _all_present(values: pd.Series):
     return bool(present.astype(bool).all()) if not present.empty else None
 
 
+def _sum_present(values: pd.Series):
+    """The sum over the rows that have the field; None where none has it."""
+    present = values.dropna()
+    return int(present.sum()) if not present.empty else None
+
+
 def parity_table(parity_records: list[dict], weights_source: dict[str, str]) -> pd.DataFrame:
     """One row per model × device × runtime × variant, whatever its task: the images compared,
     how many of them could discriminate (a row without ``discriminates`` could: records from
@@ -323,7 +332,7 @@ def parity_table(parity_records: list[dict], weights_source: dict[str, str]) -> 
     rows = rows.assign(
         _checked=checked.fillna(True).astype(bool), within_tolerance=rows["within_tolerance"].astype(bool)
     )
-    how = {"all": _all_present, "min": "min", "max": "max"}
+    how = {"all": _all_present, "min": "min", "max": "max", "sum": _sum_present}
     table = (
         rows.groupby(keys, sort=True)
         .agg(

@@ -9,6 +9,9 @@ near-tied detections differently. An empty reference proves nothing and is never
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +101,43 @@ class OneImageDetections(nn.Module):
 def wrap_model(net: nn.Module) -> nn.Module:
     """The module every stage deploys and measures for a torchvision detector."""
     return OneImageDetections(net, output_fields(net)).eval()
+
+
+# Known difference: torchvision's detection transform computes its resize scale with float32
+# tensors when scripted or traced and with Python floats in eager, so a deployment can resize an
+# image one pixel smaller than eager (400 x 600 at 320/640: scale 0.79999995, 319 x 479 instead of
+# 320 x 480; pytorch#58234, discussed in vision#3654). The eager reference then records its
+# detections at both resizes, and parity judges a deployment against the one it matches.
+RESIZE_UPSTREAM = "pytorch#58234"
+# The prefix of an eager prediction entry's fields at the scripted resize.
+SCRIPTED_RESIZE = "scripted_resize_"
+
+
+@functools.cache
+def _scripted_resize_function():
+    from torchvision.models.detection import transform
+
+    return torch.jit.script(transform._resize_image_and_masks)
+
+
+@contextlib.contextmanager
+def scripted_resize() -> Iterator[None]:
+    """Within it, every torchvision detection transform resizes as it does scripted or traced:
+    torchvision's own resize function, compiled by TorchScript (so its float32 branch runs), stands
+    in for the eager one."""
+    from torchvision.models.detection import transform
+
+    eager = transform._resize_image_and_masks
+    transform._resize_image_and_masks = _scripted_resize_function()
+    try:
+        yield
+    finally:
+        transform._resize_image_and_masks = eager
+
+
+def resized_size(module: OneImageDetections, image: torch.Tensor) -> list[int]:
+    """The [H, W] an eager detector's transform resizes ``image`` to."""
+    return list(module.model.transform.resize(image, None)[0].shape[-2:])
 
 
 @dataclass(frozen=True)
@@ -292,22 +332,37 @@ def decode(detections: Detections, labels: list[str], dat: str | Path) -> dict:
 
 
 def predict(module, dat_paths, context: dict, device: torch.device) -> list[dict]:
-    """Per image (a .dat each): its detections with category names, masks stored as a .dat."""
+    """Per image (a .dat each): its detections with category names, masks stored as a .dat. An
+    eager detector's entry also gives the size its transform resized to, and where the scripted
+    transform resizes to another (RESIZE_UPSTREAM), that size and the detections at it, under
+    SCRIPTED_RESIZE names."""
     labels = context["labels"]
     results = []
     with torch.inference_mode():
         for dat in dat_paths:
             image = read_dat(dat).to(device)
-            results.append(decode(output_tensor(module(image)), labels, dat))
+            entry = decode(output_tensor(module(image)), labels, dat)
+            if isinstance(module, OneImageDetections):
+                entry["resized"] = resized_size(module, image)
+                with scripted_resize():
+                    scripted_size = resized_size(module, image)
+                    if scripted_size != entry["resized"]:
+                        at_scripted = decode(output_tensor(module(image)), labels, dat)
+                        entry[f"{SCRIPTED_RESIZE}resized"] = scripted_size
+                        for field in ("detections", "masks"):
+                            if field in at_scripted:
+                                entry[f"{SCRIPTED_RESIZE}{field}"] = at_scripted[field]
+            results.append(entry)
     return results
 
 
-def _detections_of(entry: dict) -> Detections:
-    found = entry["detections"]
+def _detections_of(entry: dict, prefix: str = "") -> Detections:
+    """An entry's detections (``prefix`` SCRIPTED_RESIZE: an eager entry's at the scripted resize)."""
+    found = entry[f"{prefix}detections"]
     boxes = torch.tensor([d["box"] for d in found], dtype=torch.float64).reshape(-1, 4)
     labels = torch.tensor([d["label"] for d in found], dtype=torch.long)
     scores = torch.tensor([d["score"] for d in found], dtype=torch.float64)
-    masks = entry.get("masks")
+    masks = entry.get(f"{prefix}masks")
     if masks is not None and not isinstance(masks, torch.Tensor):
         raise TypeError(f"the masks of {entry['input']} are not read in: resolve_tensor_outputs first")
     keypoints = keypoints_scores = None
@@ -325,11 +380,31 @@ def _detections_of(entry: dict) -> Detections:
 
 
 def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: float, identity: dict) -> list[dict]:
-    """One parity row per image: its detections matched (compare_outputs) across the two records."""
-    return [
-        {**identity, "image": name, **compare_outputs(_detections_of(expected), _detections_of(result), rtol, atol)}
-        for name, expected, result in paired_results(reference, candidate)
-    ]
+    """One parity row per image: its detections matched (compare_outputs) across the two records.
+    Where the eager reference resized the image otherwise than the scripted transform does
+    (RESIZE_UPSTREAM), the candidate is judged against the eager detections at the resize they
+    match (at eager's first; else the closer one), and the row says which (``resized_as``:
+    "eager" or "scripted") with both sizes; ``at_scripted_resize`` is 1 for such a row judged at
+    the scripted resize and 0 for every other."""
+    rows = []
+    for name, expected, result in paired_results(reference, candidate):
+        found = _detections_of(result)
+        comparison = compare_outputs(_detections_of(expected), found, rtol, atol)
+        resize: dict[str, Any] = {"at_scripted_resize": 0.0}
+        if f"{SCRIPTED_RESIZE}detections" in expected:
+            at_scripted = compare_outputs(_detections_of(expected, SCRIPTED_RESIZE), found, rtol, atol)
+            closer = at_scripted["matched_fraction"] > comparison["matched_fraction"]
+            scripted = not comparison["within_tolerance"] and (at_scripted["within_tolerance"] or closer)
+            resize = {
+                "at_scripted_resize": float(scripted),
+                "resized_as": "scripted" if scripted else "eager",
+                "eager_resized": expected["resized"],
+                "scripted_resized": expected[f"{SCRIPTED_RESIZE}resized"],
+                "resize_upstream": RESIZE_UPSTREAM,
+            }
+            comparison = at_scripted if scripted else comparison
+        rows.append({**identity, "image": name, **comparison, **resize})
+    return rows
 
 
 def preprocess(path: str | Path, spec: dict) -> tuple[torch.Tensor]:
