@@ -120,16 +120,26 @@ def bench_image(config: dict, images: dict[str, Path]) -> str:
     return chosen
 
 
+def _input_folder(
+    config: dict, key: str, catalog: dict[str, ModelInfo], models: list[str], repo_dir: Path, kind: str, takers: str
+) -> Path | None:
+    """The folder of config ``key`` (relative to the repository) where a selected model's task takes
+    inputs of ``kind``, None where none does (a run of image models needs no clip or pair folder);
+    ConfigError naming those models (``takers``: what they are) where the folder is not configured."""
+    taking = [m for m in models if TASKS[catalog[m].task].input_kind == kind]
+    if not taking:
+        return None
+    if not config.get(key):
+        raise ConfigError(f"{key}: no {kind.split()[-1]} folder configured, but the {takers} {taking} take {kind}s")
+    folder = Path(config[key])
+    return folder if folder.is_absolute() else repo_dir / folder
+
+
 def clips(config: dict, catalog: dict[str, ModelInfo], models: list[str], repo_dir: Path) -> dict[str, Path]:
     """The clips of config ``clips`` (a folder, relative to the repository), listed only where a
     selected model takes clips: a run of image models needs no clip folder, a video model one."""
-    video = [m for m in models if TASKS[catalog[m].task].input_kind == CLIP]
-    if not video:
-        return {}
-    if not config.get("clips"):
-        raise ConfigError(f"clips: no clip folder configured, but the video models {video} take clips")
-    folder = Path(config["clips"])
-    return list_clips(folder if folder.is_absolute() else repo_dir / folder)
+    folder = _input_folder(config, "clips", catalog, models, repo_dir, CLIP, "video models")
+    return {} if folder is None else list_clips(folder)
 
 
 def pairs(
@@ -140,14 +150,11 @@ def pairs(
     by name, listed only where a selected model takes pairs: a run of image models needs no pair
     folder, an optical-flow model one. Whether the images fit RAFT is checked when they are
     preprocessed (tvdeploy.inputs.pairs)."""
-    flow = [m for m in models if TASKS[catalog[m].task].input_kind == IMAGE_PAIR]
-    if not flow:
+    folder = _input_folder(config, "pairs", catalog, models, repo_dir, IMAGE_PAIR, "optical-flow models")
+    if folder is None:
         return {}
-    if not config.get("pairs"):
-        raise ConfigError(f"pairs: no pair folder configured, but the optical-flow models {flow} take image pairs")
-    folder = Path(config["pairs"])
     try:
-        listed = list_pair_folder(folder if folder.is_absolute() else repo_dir / folder)
+        listed = list_pair_folder(folder)
     except PairReadError as err:
         raise ConfigError(f"pairs: {err}") from None
     return {name: (source.first, source.second) for name, source in listed.items()}
