@@ -339,34 +339,44 @@ def test_a_bad_clip_fails_its_preprocessing_naming_the_file(tmp_path):
         assert not (workdir / target).exists() and not (workdir / target).with_suffix(".json").exists()
 
 
-def test_an_optical_flow_model_through_the_workflow(run_dir, tmp_path):
-    """RAFT (random weights) in a copy of the finished run: the shipped pair preprocessed to one
-    NCHW .dat per argument, no labels file, every default runtime that deploys it measured and
-    checked against its reference by end-point error on a discriminating flow, C++ included; the
-    dynamo ONNX export, which torch.export's batch specialisation breaks, recorded with its
-    upstream issue while the run goes on."""
+def one_more_model_through_the_workflow(run_dir, tmp_path, model: str):
+    """A copy of the finished tiny run with ``model`` added, through its comparison, its parity and
+    the tables (over the tiny run's models and this one: with the tiny models first, the
+    harness-overhead probes keep their input, the first model's, and are not measured again).
+    Its comparison is kept short (the tiny run's are not measured again): blocks of 2 calls after
+    one warm-up call, and the workers started once, not twice (a TorchScript RAFT worker takes
+    ~20 s to load and warm up on 2 cores, a detector's eager call ~3 s). Returns the copy."""
     workdir = tmp_path / "copy"
     shutil.copytree(run_dir, workdir, symlinks=True)
-    model = "raft_small"  # the smaller RAFT (1 M parameters), 12 refinement steps on 192 x 256
-    spec = CATALOG[model].spec_id
-    comparison = f"results/runs/{RUN}/compare/cpu/b1/{model}.json"
-    parity = f"results/runs/{RUN}/parity/cpu/{model}.json"
-    start = time.monotonic()
-    # The tables too, over the tiny run's models and this one: with the tiny models first, the
-    # harness-overhead probes keep their input (the first model's) and are not measured again.
-    tables = "results/tables/deployability.csv"
-    models = ",".join([*MODELS, model])
-    # Its comparison kept short (the tiny run's are not measured again): blocks of 2 calls after
-    # one warm-up call, and the workers started once, not twice (a TorchScript RAFT worker takes
-    # ~20 s to load and warm up on 2 cores).
     tiny = yaml.safe_load((workdir / "config" / "tiny.yaml").read_text())
     tiny["bench"].update(
         warmup_iters=1, warmup_max_time_s=1.0, min_iters=2, max_iters=3, min_time_s=0.1, max_time_s=1.0
     )
     tiny["compare"]["launches"] = 1
     (workdir / "config" / "tiny.yaml").write_text(yaml.safe_dump(tiny))
-    snakemake(workdir, comparison, parity, tables, "--rerun-triggers", "mtime", "--config", f"models=[{models}]")
+    targets = (
+        f"results/runs/{RUN}/compare/cpu/b1/{model}.json",
+        f"results/runs/{RUN}/parity/cpu/{model}.json",
+        "results/tables/deployability.csv",
+    )
+    start = time.monotonic()
+    models = ",".join([*MODELS, model])
+    snakemake(workdir, *targets, "--rerun-triggers", "mtime", "--config", f"models=[{models}]")
     print(f"{model} through the workflow took {time.monotonic() - start:.0f} s")
+    return workdir
+
+
+def test_an_optical_flow_model_through_the_workflow(run_dir, tmp_path):
+    """RAFT (random weights) in a copy of the finished run: the shipped pair preprocessed to one
+    NCHW .dat per argument, no labels file, every default runtime that deploys it measured and
+    checked against its reference by end-point error on a discriminating flow, C++ included; the
+    dynamo ONNX export, which torch.export's batch specialisation breaks, recorded with its
+    upstream issue while the run goes on."""
+    model = "raft_small"  # the smaller RAFT (1 M parameters), 12 refinement steps on 192 x 256
+    spec = CATALOG[model].spec_id
+    workdir = one_more_model_through_the_workflow(run_dir, tmp_path, model)
+    comparison = f"results/runs/{RUN}/compare/cpu/b1/{model}.json"
+    parity = f"results/runs/{RUN}/parity/cpu/{model}.json"
     for index, argument in enumerate(("image1", "image2"), start=1):
         sidecar = json.loads((workdir / "results" / "inputs" / spec / f"chelsea_pan.{argument}.json").read_text())
         assert (sidecar["layout"], sidecar["shape"]) == ("NCHW", [1, 3, 192, 256])
@@ -425,24 +435,8 @@ def test_a_detector_through_the_workflow(run_dir, tmp_path):
     torchvision's operator library, recorded), ONNX Runtime (the TorchScript-based ONNX exporter,
     the dynamo one's failure recorded with its upstream issues) and OpenVINO measured; parity by
     matching on discriminating detections; the tables over the tiny run's models and this one."""
-    workdir = tmp_path / "copy"
-    shutil.copytree(run_dir, workdir, symlinks=True)
     model = "fasterrcnn_mobilenet_v3_large_320_fpn"
-    comparison = f"results/runs/{RUN}/compare/cpu/b1/{model}.json"
-    parity = f"results/runs/{RUN}/parity/cpu/{model}.json"
-    tables = "results/tables/deployability.csv"
-    models = ",".join([*MODELS, model])
-    # Short comparison blocks and one start of the workers, as for RAFT (a detector's eager call
-    # takes ~3 s on a loaded 2-core machine).
-    tiny = yaml.safe_load((workdir / "config" / "tiny.yaml").read_text())
-    tiny["bench"].update(
-        warmup_iters=1, warmup_max_time_s=1.0, min_iters=2, max_iters=3, min_time_s=0.1, max_time_s=1.0
-    )
-    tiny["compare"]["launches"] = 1
-    (workdir / "config" / "tiny.yaml").write_text(yaml.safe_dump(tiny))
-    start = time.monotonic()
-    snakemake(workdir, comparison, parity, tables, "--rerun-triggers", "mtime", "--config", f"models=[{models}]")
-    print(f"{model} through the workflow took {time.monotonic() - start:.0f} s")
+    workdir = one_more_model_through_the_workflow(run_dir, tmp_path, model)
     check_detector_results(workdir, model)
 
 
