@@ -213,6 +213,30 @@ def test_preprocess_is_the_weights_preset():
     assert tensor.shape == expected.shape and torch.equal(tensor, expected)
 
 
+def test_an_image_far_beyond_every_resize_is_refused_naming_it(tmp_path):
+    from PIL import Image
+
+    wide = tmp_path / "panorama.png"
+    Image.new("RGB", (detection.MAX_IMAGE_SIDE_PX + 1, 8)).save(wide)
+    with pytest.raises(detection.ImageTooLargeError, match=f"image {wide} is 10665 x 8 pixels"):
+        detection.preprocess(wide, {})
+    Image.new("RGB", (8, detection.MAX_IMAGE_SIDE_PX)).save(tmp_path / "tall.png")
+    (tensor,) = detection.preprocess(tmp_path / "tall.png", {})
+    assert tensor.shape == (3, detection.MAX_IMAGE_SIDE_PX, 8)
+
+
+def test_the_largest_resize_is_the_detectors_largest():
+    from torchvision.models import detection as detection_models
+    from torchvision.models import get_model, list_models
+
+    sides = {}
+    with torch.device("meta"):
+        for model in list_models(module=detection_models):
+            transform = get_model(model, weights=None, weights_backbone=None).transform
+            sides[model] = max(transform.fixed_size or (transform.max_size,))
+    assert len(sides) == 12 and max(sides.values()) == detection.LARGEST_RESIZE_PX, sides
+
+
 @pytest.mark.slow
 def test_a_random_weight_detector_returns_boxes_only_with_its_threshold_at_zero_and_scripts():
     from torchvision.models import get_model_builder

@@ -508,9 +508,10 @@ def check_detector_results(workdir, model):
 
 
 def test_a_detectors_bad_image_fails_its_preprocessing_and_gray_or_rgba_is_converted(tmp_path):
-    """A detector's images through rule preprocess_image: an empty file and a truncated JPEG each
-    fail their job with a log naming the file and nothing written; a grayscale and an RGBA image
-    become three-channel CHW images of their own size."""
+    """A detector's images through rule preprocess_image: an empty file, a truncated JPEG and an
+    image far beyond every detector's resize each fail their job with a log naming the file and
+    nothing written; a grayscale, an RGBA and a palette image become three-channel CHW images of
+    their own size."""
     from PIL import Image
 
     workdir = copy_workflow(tmp_path)
@@ -519,18 +520,25 @@ def test_a_detectors_bad_image_fails_its_preprocessing_and_gray_or_rgba_is_conve
     (images / "broken.jpg").write_bytes((images / "falcon9_rocket.jpg").read_bytes()[:2000])
     Image.open(images / "chelsea_cat.png").convert("L").save(images / "gray.png")
     Image.open(images / "chelsea_cat.png").convert("RGBA").save(images / "rgba.png")
+    Image.open(images / "chelsea_cat.png").convert("P").save(images / "palette.png")
+    Image.new("RGB", (12000, 16)).save(images / "huge.png")
     model = "fasterrcnn_mobilenet_v3_large_320_fpn"
     spec = CATALOG[model].spec_id
-    targets = {name: f"results/inputs/{spec}/{name}.dat" for name in ("empty", "broken", "gray", "rgba")}
+    names = ("empty", "broken", "huge", "gray", "rgba", "palette")
+    targets = {name: f"results/inputs/{spec}/{name}.dat" for name in names}
     done = snakemake(workdir, *targets.values(), "--keep-going", "--config", f"models=[{model}]", check=False)
     assert done.returncode != 0
-    for name, file in (("empty", "empty.png"), ("broken", "broken.jpg")):
+    for name, message in (
+        ("empty", f"cannot read image {images / 'empty.png'}"),
+        ("broken", f"cannot read image {images / 'broken.jpg'}"),
+        ("huge", f"image {images / 'huge.png'} is 12000 x 16 pixels"),
+    ):
         log = (workdir / "results" / "logs" / "preprocess_image" / spec / f"{name}.log").read_text()
-        assert f"cannot read image {images / file}" in log, log
+        assert message in log, log
         target = workdir / targets[name]
         assert not target.exists() and not target.with_suffix(".json").exists()
     width, height = Image.open(images / "chelsea_cat.png").size
-    for name in ("gray", "rgba"):
+    for name in ("gray", "rgba", "palette"):
         sidecar = json.loads((workdir / targets[name]).with_suffix(".json").read_text())
         assert (sidecar["layout"], sidecar["shape"]) == ("CHW", [3, height, width]), sidecar
 

@@ -407,12 +407,34 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
     return rows
 
 
+# The longest side any torchvision detector resizes an image to (the R-CNNs', RetinaNet's and
+# FCOS's max_size; SSD and SSDlite take 300 and 320), and how far beyond it an input image may go:
+# a larger one would only be shrunk again inside the model, after its float32 .dat (12 bytes a
+# pixel) and the preprocessing had cost gigabytes.
+LARGEST_RESIZE_PX = 1333
+MAX_IMAGE_SIDE_FACTOR = 8
+MAX_IMAGE_SIDE_PX = LARGEST_RESIZE_PX * MAX_IMAGE_SIDE_FACTOR
+
+
+class ImageTooLargeError(ValueError):
+    """An input image far beyond any detector's resize."""
+
+
 def preprocess(path: str | Path, spec: dict) -> tuple[torch.Tensor]:
     """One image as the ObjectDetection preset gives it: [C, H, W] float in [0, 1], its own size
-    (the models resize and normalise inside)."""
+    (the models resize and normalise inside). An image with a side beyond MAX_IMAGE_SIDE_PX is
+    refused, naming the file."""
     from torchvision.transforms._presets import ObjectDetection
 
-    return (ObjectDetection()(load_rgb_image(path)).contiguous(),)
+    image = load_rgb_image(path)
+    if max(image.size) > MAX_IMAGE_SIDE_PX:
+        width, height = image.size
+        raise ImageTooLargeError(
+            f"image {path} is {width} x {height} pixels: the detectors resize to at most {LARGEST_RESIZE_PX} px "
+            f"a side, and an image over {MAX_IMAGE_SIDE_FACTOR} times that ({MAX_IMAGE_SIDE_PX} px) is refused; "
+            "scale it down first"
+        )
+    return (ObjectDetection()(image).contiguous(),)
 
 
 def example_inputs(info, batch: int, seed: int) -> tuple[torch.Tensor]:
