@@ -13,7 +13,7 @@ from conftest import EVERY_MODEL_ENV
 from tvdeploy.catalog.models import build_model, default_weights, trained_state_keys
 from tvdeploy.catalog.weights import write_random
 from tvdeploy.files import read_json, write_json_atomic
-from tvdeploy.tasks import detection
+from tvdeploy.tasks import detection, detection_matching
 
 RTOL, ATOL = 1e-4, 1e-9
 # The detectors whose random weights cost seconds, not tens of seconds (their calibration runs the
@@ -119,10 +119,10 @@ def test_random_detector_scores_discriminate_and_two_thread_counts_agree(model, 
     image = detection.example_inputs(_Shape(), 1, seed=1)[0]
     one, two = _detections(net, image, 1), _detections(net, image, 2)
     assert one.count > 1 and not detection.scores_tied(one)
-    assert one.scores.unique().numel() >= detection.MIN_MATCHED_FRACTION * one.count
+    assert one.scores.unique().numel() >= detection_matching.MIN_MATCHED_FRACTION * one.count
     comparison = detection.compare_outputs(one, two, RTOL, ATOL)
     assert comparison["discriminates"] and comparison["within_tolerance"], comparison
-    assert comparison["matched_fraction"] >= detection.MIN_MATCHED_FRACTION
+    assert comparison["matched_fraction"] >= detection_matching.MIN_MATCHED_FRACTION
 
 
 @pytest.mark.slow
