@@ -80,6 +80,7 @@ rule aggregate:
         run=PLAN.run,
         gmacs=PLAN.gmacs(),
         quantized=PLAN.quantized_models(),
+        tasks=PLAN.tasks(),
         other=PLAN.other_measurements(),
         repo=workflow.basedir,
         # A config change re-renders environment.json even when no result changed.

@@ -11,6 +11,7 @@ from tvdeploy.results.frames import (
     parity_table,
     predictions_table,
     ratios_table,
+    with_task,
 )
 from tvdeploy.results.jobs import job_max_rss_mb, job_seconds, time_by_stage, timed_jobs
 from tvdeploy.results.markdown import latency_page
@@ -24,6 +25,11 @@ weights_source = {model: read_json(path)["source"] for model, path in params.pro
 def write_csv(table, dest):
     with atomic_path(dest, suffix=".csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def write_model_table(table, dest):
+    """A table of models, with each model's task beside it."""
+    write_csv(with_task(table, params.tasks), dest)
 
 
 def with_run(path, run, **fields):
@@ -45,9 +51,9 @@ for record in comparison_records:
     if record["run"] != this_run:
         weights_source.setdefault((record["run"], record["model"]), record.get("weights_source"))
 latency = latency_table(comparison_records, params.gmacs, params.quantized)
-write_csv(latency, snakemake.output.latency_csv)
+write_model_table(latency, snakemake.output.latency_csv)
 ratios = ratios_table(comparison_records)
-write_csv(ratios, snakemake.output.ratios)
+write_model_table(ratios, snakemake.output.ratios)
 overhead = overhead_table(overhead_records)
 write_csv(overhead, snakemake.output.overhead)
 
@@ -82,11 +88,11 @@ predictions += [
     for item in other["predictions"]
 ]  # fmt: skip
 parity_records = all_runs(snakemake.input.parity, "parity")
-write_csv(predictions_table(predictions, weights_source), snakemake.output.predictions)
+write_model_table(predictions_table(predictions, weights_source), snakemake.output.predictions)
 log.info("wrote %d latency rows, %d ratios", len(latency), len(ratios))
 parity = parity_table(parity_records, weights_source)
-write_csv(parity, snakemake.output.parity)
-write_csv(deployability_table(predictions, parity, latency), snakemake.output.deployability)
+write_model_table(parity, snakemake.output.parity)
+write_model_table(deployability_table(predictions, parity, latency), snakemake.output.deployability)
 
 
 def build_row(item):
@@ -108,4 +114,4 @@ def build_row(item):
     }
 
 
-write_csv(builds_table([build_row(item) for item in params.builds]), snakemake.output.builds)
+write_model_table(builds_table([build_row(item) for item in params.builds]), snakemake.output.builds)

@@ -193,6 +193,10 @@ class Plan:
         """Multiply-accumulates per image (G) of every catalog model."""
         return inputs.gmacs(self.catalog)
 
+    def tasks(self) -> dict[str, str]:
+        """Every catalog model's task (tvdeploy.plan.inputs)."""
+        return inputs.tasks(self.catalog)
+
     def quantized_models(self) -> list[str]:
         """The eager-quantized catalog models."""
         return inputs.quantized_models(self.catalog)

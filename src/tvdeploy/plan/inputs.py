@@ -136,6 +136,12 @@ def accuracy(catalog: dict[str, ModelInfo]) -> dict[str, float]:
     }
 
 
+def tasks(catalog: dict[str, ModelInfo]) -> dict[str, str]:
+    """Every catalog model's task: the tables' task column, for this run's models and those of runs
+    copied in."""
+    return {m: info.task for m, info in catalog.items()}
+
+
 def quantized_models(catalog: dict[str, ModelInfo]) -> list[str]:
     """The eager-quantized catalog models (int8: their efficiency is judged against the int8 peak)."""
     return [m for m, info in catalog.items() if info.quantized]

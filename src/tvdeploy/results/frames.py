@@ -246,6 +246,17 @@ def predictions_table(predictions: list[dict], weights_source: dict[str, str]) -
     return table.sort_values(["run", "model", "image", "device", "runtime", "variant", "rank"]).reset_index(drop=True)
 
 
+def with_task(table: pd.DataFrame, tasks: dict[str, str]) -> pd.DataFrame:
+    """``table`` with a ``task`` column after ``model`` (each model's task, as the result tables are
+    written and read by task); a model outside ``tasks`` gets none."""
+    if "task" in table.columns:
+        return table
+    position = list(table.columns).index("model") + 1
+    return table.reindex(columns=[*table.columns[:position], "task", *table.columns[position:]]).assign(
+        task=table["model"].map(tasks)
+    )
+
+
 # A parity row's identity (tvdeploy.tasks: compare_predictions); its other fields are the task's metric.
 PARITY_KEYS = ("run", "model", "device", "runtime", "variant", "reference", "image")
 # The verdict of one deployment's parity: a miss on any image is a miss; else it agrees where at

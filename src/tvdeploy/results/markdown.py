@@ -172,6 +172,12 @@ def input_size_text(info) -> str:
     return str(info.crop_size) if info.fixed_input_size else f"shorter side {info.resize_size}"
 
 
+def task_title(task: str) -> str:
+    """A task's name for a heading: its registry description up to the colon, capitalised."""
+    name = TASKS[task].description.split(":")[0]
+    return name[:1].upper() + name[1:]
+
+
 def catalog_markdown(
     catalog: dict,
     exports: dict[str, dict],
@@ -184,12 +190,12 @@ def catalog_markdown(
 ) -> str:
     """One row per model: size, input, export cost, latency of every deployment, the fastest one
     with its speedup over eager, the C++ / Python ratio on the same plain .pt with its interval,
-    and parity."""
+    and parity; a section per task (in the registry's order), each table with its own columns."""
     batch1 = latency[(latency["batch_size"] == 1)]
     cross = ratios[(ratios["batch_size"] == 1) & (ratios["kind"] == "cross_language") & ratios["verdict"].notna()]
     # The fastest deployment as the summary names it (eager where every deployment is slower).
     fastest = deployment_summary(batch1, ratios).set_index(["model", "device"])
-    rows = []
+    rows: dict[str, list[dict]] = {}
     for model, info in catalog.items():
         export = exports[model]
         row = {
@@ -224,8 +230,14 @@ def catalog_markdown(
             row[label] = f"{interval_text(c['ratio'], c['ci_low'], c['ci_high'])} {c['verdict']}"
         checks = parity[parity["model"] == model]
         row.update(parity_cells(checks))
-        rows.append(row)
-    return header + "\n\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n"
+        rows.setdefault(info.task, []).append(row)
+    sections = [
+        f"## {task_title(task)} ({len(rows[task])} models)\n\n"
+        + pd.DataFrame(rows[task]).dropna(axis="columns", how="all").to_markdown(index=False)
+        for task in TASKS
+        if task in rows
+    ]
+    return header + "\n\n" + "\n\n".join(sections) + "\n"
 
 
 def failures_markdown(latency: pd.DataFrame) -> str:

@@ -88,8 +88,11 @@ def _fastest_section(latency: pd.DataFrame, ratios: pd.DataFrame) -> str:
     summary = deployment_summary(latency, ratios)
     if summary.empty:
         return ""
+    # Grouped by task where the table says each model's (tables written by rule aggregate do).
+    tasks = latency.drop_duplicates("model").set_index("model")["task"] if "task" in latency.columns else None
     shown = pd.DataFrame(
         {
+            **({"task": summary["model"].map(tasks)} if tasks is not None else {}),
             "model": summary["model"],
             "fastest": summary["fastest"],
             "ms": summary["fastest_ms"].round(2),
@@ -101,6 +104,8 @@ def _fastest_section(latency: pd.DataFrame, ratios: pd.DataFrame) -> str:
             ],
         }
     )
+    if tasks is not None:
+        shown = shown.sort_values(["task", "model"], kind="stable")
     return f"{shown.to_markdown(index=False)}\n"
 
 
@@ -113,6 +118,17 @@ def _verdict_counts(ratios: pd.DataFrame) -> str:
         f"{total} of {int(counts.to_numpy().sum())} paired comparisons were indistinguishable at the configured "
         f"resolution:\n\n{counts.to_markdown()}\n"
     )
+
+
+def _deployability_by_task(deployability: pd.DataFrame) -> str:
+    """Per run, device and task: its models and how many of their deployments reached each state
+    (ok, parity failed, failed, ...), from the deployability table."""
+    if deployability.empty or "task" not in deployability.columns:
+        return ""
+    keys = ["run", "device", "task"]
+    counts = deployability.groupby([*keys, "status"]).size().unstack("status", fill_value=0)
+    counts.insert(0, "models", deployability.groupby(keys)["model"].nunique())
+    return f"{counts.reset_index().to_markdown(index=False)}\n"
 
 
 def _failure_section(deployability: pd.DataFrame) -> str:
@@ -155,6 +171,7 @@ def summary_markdown(
             _fastest_section(group, batch_ratios),
             _verdict_counts(batch_ratios),
         ]
+    parts += ["## Deployability by task\n", _deployability_by_task(deployability)]
     parts += ["## Failures\n", _failure_section(deployability)]
     split = environment.get("time_by_stage")
     if split:
