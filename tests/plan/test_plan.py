@@ -1,6 +1,8 @@
 """The run plan computed from the config: what the rules build and in which combinations."""
 
 import copy
+import dataclasses
+import math
 import re
 
 import pytest
@@ -8,6 +10,7 @@ import yaml
 from conftest import REPO_ROOT
 
 from tvdeploy.plan import ConfigError, Plan, list_clips, list_images
+from tvdeploy.plan.inputs import published_accuracy
 from tvdeploy.registry import CPP, PYTHON, RUNTIMES
 
 DEFAULT = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
@@ -315,12 +318,23 @@ def test_a_flow_model_needs_a_pair_folder_an_image_run_does_not(tmp_path):
         plan(models=["raft_small"], pairs=str(tmp_path))
 
 
-def test_the_accuracy_axis_holds_imagenet_top1_alone():
-    accuracy = plan().accuracy()
-    # Kinetics-400 top-1 of the video models is not ImageNet's: no point on the same axis.
-    assert "resnet18" in accuracy and "r3d_18" not in accuracy and "lraspp_mobilenet_v3_large" not in accuracy
-    # RAFT's EPE (px, lower is better) is no point on it either.
-    assert "raft_small" not in accuracy
+def test_published_accuracy_names_each_models_task_for_its_own_axis():
+    accuracy = plan().published_accuracy()
+    # Every catalog model, with its task: the figure's panel and the summary's front it belongs to.
+    assert set(accuracy) == set(plan().catalog)
+    assert accuracy["resnet18"] == ("classification", pytest.approx(69.758))
+    # Kinetics-400's top-1 is video's own axis, not ImageNet's; RAFT's EPE (px) is optical flow's.
+    assert accuracy["r3d_18"][0] == "video" and accuracy["raft_small"] == ("optical_flow", pytest.approx(1.9901))
+    assert accuracy["lraspp_mobilenet_v3_large"][0] == "segmentation"
+
+
+def test_a_model_without_a_published_value_keeps_its_task_and_no_value():
+    catalog = plan().catalog
+    unpublished = dataclasses.replace(catalog["raft_small"], metric_value=math.nan)
+    other_metric = dataclasses.replace(catalog["resnet18"], metric="mIoU")
+    accuracy = published_accuracy({"raft_small": unpublished, "resnet18": other_metric})
+    # A NaN is no value (and never reaches a rule's params), nor is a metric not the task's own.
+    assert accuracy == {"raft_small": ("optical_flow", None), "resnet18": ("classification", None)}
 
 
 def test_a_video_model_needs_a_clip_folder_an_image_run_does_not(tmp_path):

@@ -8,12 +8,15 @@ from PIL import Image
 from result_helpers import comparison_record
 
 from tvdeploy.registry import paths
-from tvdeploy.results import plots
+from tvdeploy.results import fronts, plots
 from tvdeploy.results.deployability import deployability_table
 from tvdeploy.results.frames import latency_table, parity_table, ratios_table
 from tvdeploy.results.summary import failure_class, summary_markdown
 
-ACCURACY = {"resnet18": 69.758, "resnet50": 80.858, "mobilenet_v3_small": 67.668, "vit_b_16": 81.072}
+ACCURACY = {
+    m: ("classification", top1)
+    for m, top1 in {"resnet18": 69.758, "resnet50": 80.858, "mobilenet_v3_small": 67.668, "vit_b_16": 81.072}.items()
+}
 # Median ms per deployment: resnet50 is slower and more accurate than resnet18; vit_b_16 is slower
 # and barely more accurate than resnet50 (still on the front); mobilenet_v3_small is fastest.
 MEDIANS = {
@@ -79,9 +82,24 @@ def test_pareto_front_drops_dominated_models():
     points = pd.DataFrame(
         {"model": ["a", "b", "c", "d", "e"], "ms": [1.0, 2.0, 3.0, 2.5, 2.0], "acc": [60.0, 70.0, 80.0, 65.0, 69.0]}
     )
-    front = plots.pareto_front(points, "ms", "acc")
+    front = fronts.pareto_front(points, "ms", "acc")
     # d is slower and less accurate than b; e ties b on latency but is less accurate.
     assert list(front["model"]) == ["a", "b", "c"]
+
+
+def test_pareto_front_of_a_lower_is_better_metric_keeps_what_nothing_beats_both_faster_and_lower():
+    # End-point errors (px): a fast and rough, c slow and precise; d slower and worse than b; e ties
+    # b's latency with a larger error.
+    points = pd.DataFrame(
+        {"model": ["a", "b", "c", "d", "e"], "ms": [1.0, 2.0, 3.0, 2.5, 2.0], "epe": [3.0, 2.0, 1.5, 2.5, 2.2]},
+        index=[10, 11, 12, 13, 14],
+    )
+    front = fronts.pareto_front(points, "ms", "epe", higher_is_better=False)
+    assert list(front["model"]) == ["a", "b", "c"]
+    assert list(front.index) == [10, 11, 12]  # rows of the table as given
+    # Read the other way (higher is better), the same points leave a alone: nothing is both
+    # slower than it and higher.
+    assert list(fronts.pareto_front(points, "ms", "epe")["model"]) == ["a"]
 
 
 def test_fastest_deployment_per_model_skips_failures(tables):
@@ -134,12 +152,110 @@ def test_accuracy_figure_labels_the_pareto_front_only(tables):
     figure = plots.accuracy_vs_latency(latency, ACCURACY, "cpu", 1)
     labelled = {t.get_text() for t in figure.axes[0].texts}
     assert labelled == {"mobilenet_v3_small", "resnet18", "resnet50", "vit_b_16"}
-    dominated = dict(ACCURACY, resnet18=60.0)  # now slower and less accurate than mobilenet_v3_small
+    dominated = dict(ACCURACY, resnet18=("classification", 60.0))  # slower and less accurate than mobilenet_v3_small
     figure = plots.accuracy_vs_latency(latency, dominated, "cpu", 1)
     assert "resnet18" not in {t.get_text() for t in figure.axes[0].texts}
-    # A run without a model of a published ImageNet top-1 (detectors alone) says so, not a NaN axis.
+    # Models this catalog does not hold (a run copied in) have no task, so no axis: it says so.
     figure = plots.accuracy_vs_latency(latency, {}, "cpu", 1)
-    assert "no measured model publishes an ImageNet top-1" in figure.axes[0].texts[0].get_text()
+    assert "no measured model is in the catalog" in figure.axes[0].texts[0].get_text()
+
+
+# Three tasks' models: medians (ms) of each deployment.
+TASK_MEDIANS = {
+    "resnet18": {"eager/plain": 20.0, "ts-python/plain": 18.0},
+    "resnet50": {"eager/plain": 50.0, "ts-python/plain": 45.0},
+    "fcn_resnet50": {"eager/plain": 300.0, "ts-python/plain": 280.0},
+    "lraspp_mobilenet_v3_large": {"eager/plain": 40.0, "ts-python/plain": 35.0},
+    # raft_large is slower with the lower (better) end-point error: on the front of a lower-is-better
+    # metric, off it were EPE read as higher-is-better.
+    "raft_small": {"eager/plain": 100.0, "ts-python/plain": 90.0},
+    "raft_large": {"eager/plain": 250.0, "ts-python/plain": 240.0},
+}
+
+
+@pytest.fixture(scope="module")
+def task_latency():
+    return latency_table([comparison_record(m, medians) for m, medians in TASK_MEDIANS.items()])
+
+
+@pytest.fixture(scope="module")
+def catalog_accuracy():
+    """The models' published accuracy as the run plan passes it, from the catalog sheet."""
+    from conftest import REPO_ROOT
+
+    from tvdeploy.catalog.sheet import read_sheet
+    from tvdeploy.plan.inputs import published_accuracy
+
+    catalog = read_sheet(REPO_ROOT / "config" / "models.tsv")
+    return published_accuracy({m: catalog[m] for m in TASK_MEDIANS})
+
+
+def _panels(figure) -> dict:
+    return {a.get_title().split(":")[0]: a for a in figure.axes}
+
+
+def _ylabel(axes) -> str:
+    """An axis label as one line (the figure wraps them to the panel's height)."""
+    return " ".join(axes.get_ylabel().split())
+
+
+def test_accuracy_figure_has_one_panel_per_task_on_its_own_metric(task_latency, catalog_accuracy):
+    figure = plots.accuracy_vs_latency(task_latency, catalog_accuracy, "cpu", 1)
+    panels = _panels(figure)
+    assert list(panels) == ["classification", "segmentation", "optical_flow"]  # registry order
+    assert _ylabel(panels["classification"]) == "acc@1 on ImageNet-1K (higher is better)"
+    assert _ylabel(panels["segmentation"]) == "mIoU on COCO val2017, VOC labels (higher is better)"
+    flow = panels["optical_flow"]
+    assert _ylabel(flow) == (
+        "EPE on Sintel clean pass (train or test split by weights) (lower is better) axis inverted: better is up"
+    )
+    # Lower is better: the axis runs downward, so that better is up in every panel.
+    assert flow.yaxis_inverted() and not panels["classification"].yaxis_inverted()
+    # EPE's front: raft_large is slower but lower (better) than raft_small, so both are on it.
+    assert {t.get_text() for t in flow.texts} == {"raft_small", "raft_large"}
+    front_line = next(line for line in flow.lines if line.get_label() == "Pareto front")
+    assert list(front_line.get_ydata()) == [pytest.approx(1.9901), pytest.approx(1.819)]
+    # Each panel plots its task's models alone, at the fastest deployment's latency.
+    points = panels["segmentation"].collections[0].get_offsets()
+    assert sorted(points[:, 1]) == [pytest.approx(57.9), pytest.approx(60.5)]
+    assert min(points[:, 0]) == pytest.approx(35.0, rel=0.05)
+    assert {t.get_text() for t in panels["classification"].texts} == {"resnet18", "resnet50"}
+    assert panels["classification"].get_xscale() == "log"
+
+
+def test_a_task_without_published_values_says_so_in_its_panel(task_latency, catalog_accuracy):
+    unpublished = dict(
+        catalog_accuracy,
+        fcn_resnet50=("segmentation", None),
+        lraspp_mobilenet_v3_large=("segmentation", None),
+        resnet50=("classification", None),
+    )
+    figure = plots.accuracy_vs_latency(task_latency, unpublished, "cpu", 1)
+    panels = _panels(figure)
+    assert list(panels) == ["classification", "segmentation", "optical_flow"]
+    segmentation = panels["segmentation"]
+    assert segmentation.texts[0].get_text() == "no measured segmentation model has a published mIoU"
+    assert "2 without a published mIoU left out" in segmentation.get_title()
+    # A model without a value is left out of its task's panel, which says how many.
+    assert panels["classification"].get_title() == "classification: 1 models; 1 without a published acc@1 left out"
+    assert {t.get_text() for t in panels["classification"].texts} == {"resnet18"}
+
+
+def test_summary_names_a_pareto_front_per_task(task_latency, catalog_accuracy, tables):
+    _, ratios, deployability = tables
+    text = summary_markdown(task_latency, ratios.iloc[:0], deployability.iloc[:0], {"run": "laptop"}, catalog_accuracy)
+    assert "**Pareto front, classification**" in text and "**Pareto front, segmentation**" in text
+    flow = text.split("**Pareto front, optical_flow**", 1)[1].split("**Speedup", 1)[0]
+    assert "both faster and lower in EPE" in flow
+    assert "published EPE on Sintel clean pass" in flow and "(lower is better)" in flow
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in flow.splitlines() if line.startswith("| raft")]
+    assert rows == [
+        ["raft_small", "ts-python (plain)", "90", "1.99"],
+        ["raft_large", "ts-python (plain)", "240", "1.819"],
+    ]
+    unpublished = dict(catalog_accuracy, raft_small=("optical_flow", None), raft_large=("optical_flow", None))
+    text = summary_markdown(task_latency, ratios.iloc[:0], deployability.iloc[:0], {"run": "laptop"}, unpublished)
+    assert "**Pareto front, optical_flow:** no measured model has a published EPE." in text
 
 
 def test_throughput_needs_two_batch_sizes(tables):

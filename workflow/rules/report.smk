@@ -20,7 +20,7 @@ rule plot_latency:
         "../envs/tvdeploy.yaml"
     params:
         kind="latency",
-        accuracy=PLAN.accuracy(),
+        accuracy=PLAN.published_accuracy(),
         confidence=config["compare"]["confidence"],
     script:
         "../scripts/plot.py"
@@ -38,7 +38,7 @@ use rule plot_latency as plot_speedup with:
         "results/logs/plots/{run}/{device}/b{batch}/speedup.log",
     params:
         kind="speedup",
-        accuracy=PLAN.accuracy(),
+        accuracy=PLAN.published_accuracy(),
         confidence=config["compare"]["confidence"],
 
 
@@ -54,7 +54,7 @@ use rule plot_latency as plot_accuracy with:
         "results/logs/plots/{run}/{device}/b{batch}/accuracy.log",
     params:
         kind="accuracy",
-        accuracy=PLAN.accuracy(),
+        accuracy=PLAN.published_accuracy(),
         confidence=config["compare"]["confidence"],
 
 
@@ -70,7 +70,7 @@ use rule plot_latency as plot_throughput with:
         "results/logs/plots/{run}/{device}/throughput.log",
     params:
         kind="throughput",
-        accuracy=PLAN.accuracy(),
+        accuracy=PLAN.published_accuracy(),
         confidence=config["compare"]["confidence"],
 
 
@@ -86,7 +86,7 @@ use rule plot_latency as plot_deployability with:
         "results/logs/plots/{run}/{device}/deployability.log",
     params:
         kind="deployability",
-        accuracy=PLAN.accuracy(),
+        accuracy=PLAN.published_accuracy(),
         confidence=config["compare"]["confidence"],
 
 
@@ -102,7 +102,7 @@ use rule plot_latency as plot_runs with:
         "results/logs/plots/runs_b{batch}.log",
     params:
         kind="runs",
-        accuracy=PLAN.accuracy(),
+        accuracy=PLAN.published_accuracy(),
         confidence=config["compare"]["confidence"],
 
 
@@ -119,6 +119,6 @@ rule summary:
     conda:
         "../envs/tvdeploy.yaml"
     params:
-        accuracy=PLAN.accuracy(),
+        accuracy=PLAN.published_accuracy(),
     script:
         "../scripts/summarize.py"

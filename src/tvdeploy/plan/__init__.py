@@ -185,9 +185,10 @@ class Plan:
         its first argument where a call takes several."""
         return self.bench_dats(self.models[0])[0]
 
-    def accuracy(self) -> dict[str, float]:
-        """Published top-1 accuracy (%) of every catalog model scored by it (tvdeploy.plan.inputs)."""
-        return inputs.accuracy(self.catalog)
+    def published_accuracy(self) -> dict[str, tuple[str, float | None]]:
+        """Every catalog model's task and published accuracy by its task's metric, None where its
+        weights publish none (tvdeploy.plan.inputs)."""
+        return inputs.published_accuracy(self.catalog)
 
     def gmacs(self) -> dict[str, float]:
         """Multiply-accumulates per image (G) of every catalog model."""

@@ -12,10 +12,7 @@ from pathlib import Path
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.inputs.fit import expected_input
 from tvdeploy.plan.config import ConfigError, find_model
-from tvdeploy.registry import CLASSIFICATION, CLIP, IMAGE_PAIR, TASKS, paths
-
-# The accuracy the accuracy-vs-latency figure plots: image classification's top-1.
-TOP1_METRIC = TASKS[CLASSIFICATION].accuracy_metric
+from tvdeploy.registry import CLIP, IMAGE_PAIR, TASKS, paths
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,15 +122,21 @@ class ModelInputs:
         return self.call_files(model, self.bench_input(model), sidecars=True)
 
 
-def accuracy(catalog: dict[str, ModelInfo]) -> dict[str, float]:
-    """Published ImageNet top-1 accuracy (%) of every image classifier (torchvision metadata):
-    other runs copied in may have measured models this run did not. Video classifiers publish a
-    top-1 too, but on Kinetics-400 clips: not a point on the same accuracy axis."""
-    return {
-        m: info.metric_value
-        for m, info in catalog.items()
-        if info.task == CLASSIFICATION and info.metric == TOP1_METRIC and not math.isnan(info.metric_value)
-    }
+def published_accuracy(catalog: dict[str, ModelInfo]) -> dict[str, tuple[str, float | None]]:
+    """Every catalog model's task and the accuracy its torchvision weights publish by that task's
+    metric (None where they publish none), for the accuracy-vs-latency figure and the summary's
+    Pareto fronts: one panel and one front per task, since an ImageNet top-1, a Kinetics-400 top-1
+    and a Sintel EPE are no points on one axis. Every catalog model, as other runs copied in may
+    have measured models this run did not."""
+    return {m: (info.task, _published_value(info)) for m, info in catalog.items()}
+
+
+def _published_value(info: ModelInfo) -> float | None:
+    """The model's published accuracy by its task's metric; None where the weights publish none
+    (NaN in the sheet), or another metric that the task's axis cannot hold."""
+    if info.metric != TASKS[info.task].accuracy_metric or math.isnan(info.metric_value):
+        return None
+    return info.metric_value
 
 
 def tasks(catalog: dict[str, ModelInfo]) -> dict[str, str]:

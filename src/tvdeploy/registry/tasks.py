@@ -55,6 +55,9 @@ class Task:
     parity_metric: str
     accuracy_metric: str
     higher_is_better: bool
+    # The data set the weights publish accuracy_metric on (torchvision's _metrics key), for the
+    # axis and tables that show it.
+    accuracy_dataset: str
     # Whether inputs stack along a batch axis (a list of differently sized images does not).
     batches: bool
     # The adapter module (tvdeploy.tasks.<name>).
@@ -97,6 +100,8 @@ TASKS: dict[str, Task] = {
             parity_metric="max |Δlogit| within tolerance of the logits' scale, and equal top-5",
             accuracy_metric="acc@1",
             higher_is_better=True,
+            # The eager-quantized classifiers publish theirs on it too.
+            accuracy_dataset="ImageNet-1K",
             batches=True,
             adapter="tvdeploy.tasks.classification",
         ),
@@ -117,6 +122,7 @@ TASKS: dict[str, Task] = {
             ),
             accuracy_metric="mIoU",
             higher_is_better=True,
+            accuracy_dataset="COCO val2017, VOC labels",
             # Images of different sizes give different H, W: a batch repeats one image.
             batches=True,
             adapter="tvdeploy.tasks.segmentation",
@@ -136,6 +142,7 @@ TASKS: dict[str, Task] = {
             parity_metric="max |Δlogit| within tolerance of the logits' scale, and equal top-5",
             accuracy_metric="acc@1",
             higher_is_better=True,
+            accuracy_dataset="Kinetics-400",
             batches=True,
             adapter="tvdeploy.tasks.video",
         ),
@@ -159,6 +166,9 @@ TASKS: dict[str, Task] = {
             # Average end-point error on Sintel as the weights publish it (px): lower is better.
             accuracy_metric="EPE",
             higher_is_better=False,
+            # The first Sintel pass the weights publish: raft_large's C_T_SKHT_V2 its test split,
+            # raft_small's C_T_V2 its train split (torchvision optical_flow/raft.py).
+            accuracy_dataset="Sintel clean pass (train or test split by weights)",
             # Both images of a call share N: a batch repeats one pair.
             batches=True,
             adapter="tvdeploy.tasks.optical_flow",
@@ -190,6 +200,7 @@ TASKS: dict[str, Task] = {
             ),
             accuracy_metric="box_map",
             higher_is_better=True,
+            accuracy_dataset="COCO val2017",
             # A list of differently sized images: one image per call.
             batches=False,
             adapter="tvdeploy.tasks.detection",

@@ -8,6 +8,7 @@ instead of shrinking the text, and only the points that matter (the Pareto front
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +26,7 @@ from tvdeploy.files import atomic_path
 from tvdeploy.registry import EAGER, RUNTIMES, column_label
 from tvdeploy.results.deployability import DEPLOYABILITY_STATES, deployability_wide
 from tvdeploy.results.formatting import run_title
+from tvdeploy.results.fronts import PublishedAccuracy, TaskFront, accuracy_label, task_fronts, with_accuracy
 
 DPI = 120
 INCHES_PER_MODEL_ROW = 0.22
@@ -40,6 +42,11 @@ DEPLOYABILITY_COLOURS = ("#4caf50", "#90a4ae", "#ffb300", "#e53935", "#e0e0e0")
 LABEL_ROOM_FACTOR = 8.0
 LABEL_OFFSET = 0.03
 LABEL_GAP = 0.028
+# Accuracy figure: a task's panel height (in), the whole catalog's classifiers the tallest (the
+# gap between labels above is for it, scaled for the others); characters of a 9 pt axis label per
+# inch of panel height.
+ACCURACY_PANEL_MAX_IN, ACCURACY_PANEL_MIN_IN, ACCURACY_PANEL_EMPTY_IN = 6.5, 3.0, 1.0
+ACCURACY_LABEL_CHARS_PER_IN = 9
 # The throughput figure names its models in a legend up to this many.
 MAX_LEGEND_MODELS = 20
 # Ticks of ratio axes: round numbers, dense near 1 where most comparisons land.
@@ -241,18 +248,6 @@ def throughput_vs_batch(latency: pd.DataFrame, device: str, run: str | None = No
     return figure
 
 
-def pareto_front(points: pd.DataFrame, cost: str, value: str) -> pd.DataFrame:
-    """Rows not dominated by another row (no other is at most as costly and at least as good,
-    and strictly better in one), sorted by cost."""
-    ordered = points.sort_values([cost, value], ascending=[True, False])
-    front, best = [], -math.inf
-    for index, row in ordered.iterrows():
-        if row[value] > best:
-            front.append(index)
-            best = row[value]
-    return points.loc[front].sort_values(cost)
-
-
 def _stacked(heights: np.ndarray, gap: float = LABEL_GAP, top: float = 0.98) -> list[float]:
     """Label heights (axes fraction) at least ``gap`` apart, each as close above its point as the
     ones below allow, pushed back down where they would leave the axes."""
@@ -274,48 +269,72 @@ def fastest_per_model(latency: pd.DataFrame, device: str, batch_size: int, run: 
     return rows.loc[rows.groupby("model")["median_ms"].idxmin()].reset_index(drop=True)
 
 
-def with_accuracy(fastest: pd.DataFrame, accuracy: dict[str, float]) -> pd.DataFrame:
-    """Rows of models with a published top-1 accuracy, in column ``acc1``."""
-    return fastest.assign(acc1=fastest["model"].map(accuracy)).dropna(subset=["acc1"])
+def _accuracy_panel_height(points: int) -> float:
+    """A panel tall enough to stack its front's labels: the whole catalog's classifiers take
+    ACCURACY_PANEL_MAX_IN, a task of a few models less, one that only says it has no value a line."""
+    fitting = min(ACCURACY_PANEL_MAX_IN, max(ACCURACY_PANEL_MIN_IN, 2.0 + 0.1 * points))
+    return fitting if points else ACCURACY_PANEL_EMPTY_IN
 
 
-def accuracy_vs_latency(
-    latency: pd.DataFrame, accuracy: dict[str, float], device: str, batch_size: int, run: str | None = None
-) -> Figure:
-    """Published ImageNet top-1 accuracy against the fastest deployment's latency; the Pareto
-    front (nothing both faster and more accurate) drawn and labelled."""
-    title = f"Accuracy vs latency — {_where(run, device, batch_size)}"
-    fastest = fastest_per_model(latency, device, batch_size, run)
-    if fastest.empty:
-        return _message_figure(title, "no successful measurement")
-    fastest = with_accuracy(fastest, accuracy)
-    if fastest.empty:
-        # A run of detectors, segmenters or flow models alone: nothing has an ImageNet top-1.
-        return _message_figure(title, "no measured model publishes an ImageNet top-1 accuracy")
-    front = pareto_front(fastest, "median_ms", "acc1")
-    figure, axes = plt.subplots(figsize=(WIDTH_IN, 6.5))
-    axes.scatter(fastest["median_ms"], fastest["acc1"], s=14, color="#90a4ae", label="model (fastest deployment)")
-    axes.plot(front["median_ms"], front["acc1"], "-o", color="#d81b60", markersize=5, label="Pareto front")
+def _accuracy_panel(axes, panel: TaskFront, height_in: float) -> None:
+    task, points, front = panel.task, panel.points, panel.front
+    left_out = f"; {panel.unpublished} without a published {task.accuracy_metric} left out" if panel.unpublished else ""
+    axes.set_title(f"{task.name}: {len(points)} models{left_out}", fontsize=10)
+    if points.empty:
+        axes.set_axis_off()
+        axes.text(0.5, 0.5, f"no measured {task.name} model has a published {task.accuracy_metric}", ha="center",
+                  va="center", transform=axes.transAxes)  # fmt: skip
+        return
+    axes.scatter(points["median_ms"], points["accuracy"], s=14, color="#90a4ae", label="model (fastest deployment)")
+    axes.plot(front["median_ms"], front["accuracy"], "-o", color="#d81b60", markersize=5, label="Pareto front")
     axes.set_xscale("log")
-    # Room on the left for the labels: above and left of the front nothing is plotted (no model is
-    # both faster and more accurate), so the labels go there, stacked without overlapping.
-    latency_low, latency_high = fastest["median_ms"].min(), fastest["median_ms"].max()
-    acc_low, acc_high = fastest["acc1"].min(), fastest["acc1"].max()
+    # Room on the left for the labels: on the better side of the front nothing is plotted (no model
+    # is both faster and better), so they go there, stacked without overlapping. A lower-is-better
+    # axis is inverted, so that better is up in every panel and the labels stack the same way.
+    latency_low, latency_high = points["median_ms"].min(), points["median_ms"].max()
+    low, high = points["accuracy"].min(), points["accuracy"].max()
+    span = (high - low) or (0.1 * abs(high)) or 1.0
     axes.set_xlim(latency_low / LABEL_ROOM_FACTOR, latency_high * 1.5)
-    axes.set_ylim(acc_low - 1.0, acc_high + 0.1 * (acc_high - acc_low) + 1.0)
+    # More room on the better side, where the labels stack; worse at the bottom (inverts EPE's axis).
+    (worse, better), up = ((low, high), 1.0) if task.higher_is_better else ((high, low), -1.0)
+    axes.set_ylim(worse - up * 0.15 * span, better + up * 0.25 * span)
     to_axes = axes.transData + axes.transAxes.inverted()
-    anchors = to_axes.transform(front[["median_ms", "acc1"]].to_numpy())
-    for (x, _), y, (_, row) in zip(anchors, _stacked(anchors[:, 1]), front.iterrows(), strict=True):
+    anchors = to_axes.transform(front[["median_ms", "accuracy"]].to_numpy(dtype=float))
+    gap = LABEL_GAP * ACCURACY_PANEL_MAX_IN / height_in
+    for (x, _), y, (_, row) in zip(anchors, _stacked(anchors[:, 1], gap), front.iterrows(), strict=True):
         axes.annotate(
-            row["model"], (row["median_ms"], row["acc1"]), xytext=(x - LABEL_OFFSET, y),
+            row["model"], (row["median_ms"], row["accuracy"]), xytext=(x - LABEL_OFFSET, y),
             textcoords="axes fraction", ha="right", va="center", fontsize=8, color="#880e4f",
             arrowprops={"arrowstyle": "-", "color": "#d81b60", "linewidth": 0.5, "alpha": 0.6},
         )  # fmt: skip
     axes.set_xlabel("median latency of the fastest deployment (ms per batch, log scale)")
-    axes.set_ylabel("ImageNet top-1 accuracy (%, torchvision weights metadata)")
-    axes.set_title(title)
+    # Wrapped to the panel's height: the data set names are long and the panels of a few models short.
+    label = textwrap.fill(accuracy_label(task), width=int(height_in * ACCURACY_LABEL_CHARS_PER_IN))
+    axes.set_ylabel(label + ("" if task.higher_is_better else "\naxis inverted: better is up"), fontsize=9)
     axes.grid(which="both", alpha=0.3)
     axes.legend(loc="lower right", fontsize=8)
+
+
+def accuracy_vs_latency(
+    latency: pd.DataFrame, accuracy: PublishedAccuracy, device: str, batch_size: int, run: str | None = None
+) -> Figure:
+    """One panel per task measured: the accuracy its models' torchvision weights publish (the
+    task's own metric and data set) against the fastest deployment's latency; each task's Pareto
+    front (nothing both faster and better, by the task's direction) drawn and labelled."""
+    title = f"Accuracy vs latency — {_where(run, device, batch_size)}"
+    fastest = fastest_per_model(latency, device, batch_size, run)
+    if fastest.empty:
+        return _message_figure(title, "no successful measurement")
+    panels = task_fronts(with_accuracy(fastest, accuracy))
+    if not panels:
+        # Models of runs copied in that this catalog does not hold: no task, no axis.
+        return _message_figure(title, "no measured model is in the catalog")
+    heights = [_accuracy_panel_height(len(p.points)) for p in panels]
+    figure, axes_column = plt.subplots(len(panels), 1, figsize=(WIDTH_IN, sum(heights) + 0.5), height_ratios=heights,
+                                       squeeze=False, layout="constrained")  # fmt: skip
+    for axes, panel, height in zip(axes_column[:, 0], panels, heights, strict=True):
+        _accuracy_panel(axes, panel, height)
+    figure.suptitle(f"{title}; published accuracy of the torchvision weights, one panel per task")
     return figure
 
 
@@ -379,7 +398,7 @@ def draw(
     run: str | None,
     device: str | None,
     batch_size: int | None,
-    accuracy: dict[str, float],
+    accuracy: PublishedAccuracy,
     confidence: float,
 ) -> Figure:
     """The figure of one kind (the keys of paths.PLOTS_PER_BATCH and paths.PLOTS_PER_DEVICE, and

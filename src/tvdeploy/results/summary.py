@@ -9,8 +9,9 @@ from tvdeploy.registry import EAGER, column_label
 from tvdeploy.registry.failures import OTHER, classify_text
 from tvdeploy.results.deployability import FAILED, PARITY_FAILED, PARITY_UNCHECKED
 from tvdeploy.results.formatting import interval_text, run_title
+from tvdeploy.results.fronts import PublishedAccuracy, accuracy_label, task_fronts, with_accuracy
 from tvdeploy.results.markdown import time_by_stage_markdown
-from tvdeploy.results.plots import fastest_per_model, pareto_front, with_accuracy
+from tvdeploy.results.plots import fastest_per_model
 from tvdeploy.results.speedups import RUN_KEYS, deployment_summary, geometric_mean, verdict_counts
 
 
@@ -46,24 +47,38 @@ def _runs_lines(latency: pd.DataFrame, environment: dict) -> list[str]:
     return lines
 
 
-def _pareto_section(latency: pd.DataFrame, accuracy: dict[str, float], device: str, batch: int) -> str:
-    fastest = with_accuracy(fastest_per_model(latency, device, batch), accuracy)
+def _pareto_section(latency: pd.DataFrame, accuracy: PublishedAccuracy, device: str, batch: int) -> str:
+    """One Pareto front per task measured, each by its task's own published metric and direction
+    (the accuracy figure's panels)."""
+    fastest = fastest_per_model(latency, device, batch)
     if fastest.empty:
         return ""
-    front = pareto_front(fastest, "median_ms", "acc1")
-    table = pd.DataFrame(
-        {
-            "model": front["model"],
-            "deployment": [column_label(r, v) for r, v in zip(front["runtime"], front["variant"], strict=True)],
-            "median ms": front["median_ms"].round(2),
-            "top-1 %": front["acc1"].round(2),
-        }
-    )
-    return (
-        f"**Pareto front** (no other model is both faster and more accurate; published ImageNet top-1 of "
-        f"torchvision's weights against the fastest deployment measured here):\n\n"
-        f"{table.to_markdown(index=False)}\n"
-    )
+    parts = []
+    for panel in task_fronts(with_accuracy(fastest, accuracy)):
+        task, front = panel.task, panel.front
+        better = "more accurate" if task.higher_is_better else f"lower in {task.accuracy_metric}"
+        left_out = (
+            f" {panel.unpublished} measured {task.name} models without a published {task.accuracy_metric} left out."
+            if panel.unpublished
+            else ""
+        )
+        if front.empty:
+            parts.append(f"**Pareto front, {task.name}:** no measured model has a published {task.accuracy_metric}.\n")
+            continue
+        table = pd.DataFrame(
+            {
+                "model": front["model"],
+                "deployment": [column_label(r, v) for r, v in zip(front["runtime"], front["variant"], strict=True)],
+                "median ms": front["median_ms"].round(2),
+                task.accuracy_metric: front["accuracy"].round(3),
+            }
+        )
+        parts.append(
+            f"**Pareto front, {task.name}** (no other {task.name} model is both faster and {better}; the "
+            f"torchvision weights' published {accuracy_label(task)} against the fastest deployment measured "
+            f"here):{left_out}\n\n{table.to_markdown(index=False)}\n"
+        )
+    return "\n".join(parts)
 
 
 def _speedup_section(latency: pd.DataFrame) -> str:
@@ -156,7 +171,7 @@ def summary_markdown(
     ratios: pd.DataFrame,
     deployability: pd.DataFrame,
     environment: dict,
-    accuracy: dict[str, float],
+    accuracy: PublishedAccuracy,
 ) -> str:
     parts = ["# Summary\n", *_environment_lines(environment), *_runs_lines(latency, environment), ""]
     for (run, device, batch), group in latency.groupby(RUN_KEYS, sort=True):
