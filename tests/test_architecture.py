@@ -137,6 +137,7 @@ TORCH_FREE = [
     "tvdeploy.results.deployability",
     "tvdeploy.results.speedups",
     "tvdeploy.results.formatting",
+    "tvdeploy.results.fronts",
     # The comparison coordinator (the compare rule's script loads no torch).
     "tvdeploy.measure.compare",
     "tvdeploy.measure.summary",
