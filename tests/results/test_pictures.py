@@ -110,7 +110,8 @@ def figure_of(root, table, records):
 
 
 def texts(figure) -> list[str]:
-    return [t.get_text() for axes in figure.axes for t in axes.texts]
+    """The panels' messages, unwrapped (the wrapping keeps every character)."""
+    return [t.get_text().replace("\n", "") for axes in figure.axes for t in axes.texts]
 
 
 def test_the_figure_draws_both_deployments_pictures_and_writes_a_png(root, tmp_path):

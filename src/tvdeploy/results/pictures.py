@@ -11,6 +11,7 @@ parse never does.
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +26,19 @@ from matplotlib.figure import Figure
 from tvdeploy.inputs.dat import sidecar_path
 from tvdeploy.predict.outputs import resolve_tensor_outputs
 from tvdeploy.registry import EAGER, PLAIN, column_label
+from tvdeploy.registry import task as registry_task
+from tvdeploy.registry.paths import call_input_stem
 from tvdeploy.results.formatting import run_title
 from tvdeploy.tasks import adapter
 
 # The batch size the latencies are read at: a prediction record is of one input per call.
 BATCH_SIZE = 1
 PANEL_WIDTH_IN = 6.0
-PANEL_HEIGHT_IN = 5.0
+# Room for a panel's title and caption beside its picture, and the height of panels of messages alone.
+PANEL_MARGIN_IN = 1.2
+MESSAGE_HEIGHT_IN = 2.5
+# A panel's message is wrapped at this many characters: paths and errors do not break on their own.
+MESSAGE_WIDTH = 60
 # Keys of a sidecar that name source files (an image or clip; a pair's two images), made readable
 # from the folder the records' paths are relative to.
 SOURCE_KEYS = ("image", "sources")
@@ -128,11 +135,23 @@ def picture(record_path: str | Path | None, task: str, labels: list[str] | None,
         raise PictureUnavailable(f"{record_path.name} holds no result")
     entry = resolve_tensor_outputs({"results": record["results"][:1]}, record_path)["results"][0]
     image, caption = adapter(task).draw_prediction(entry, readable_sidecar(entry, root), labels)
-    return image, caption, Path(entry["input"]).stem
+    # The user's input's name (a pair's, not its image1 file's).
+    return image, caption, call_input_stem(Path(entry["input"]).stem, registry_task(task).input_names)[0]
 
 
 def _message(axes, message: str) -> None:
-    axes.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=9, color="#b71c1c")
+    wrapped = "\n".join(textwrap.wrap(message, MESSAGE_WIDTH, drop_whitespace=False))
+    axes.text(0.5, 0.5, wrapped, ha="center", va="center", fontsize=9, color="#b71c1c")
+
+
+def _drawn(panel: Panel, records: dict, task: str, labels: list[str] | None, root: Path):
+    """A panel's ``(image, caption, input name)``, or the message saying why it has none."""
+    if panel.error is not None:
+        return f"no measurement: {panel.error}"
+    try:
+        return picture(records.get((panel.runtime, panel.variant)), task, labels, root)
+    except PictureUnavailable as err:
+        return str(err)
 
 
 def outputs_figure(
@@ -150,22 +169,22 @@ def outputs_figure(
     root = Path(root)
     labels = Path(root / labels_path).read_text(encoding="utf-8").splitlines() if labels_path else None
     panels = chosen_panels(latency, run, device, model)
+    drawn = [_drawn(panel, records, task, labels, root) for panel in panels]
+    # As high as the tallest picture needs at the panel's width (a flow picture is two images wide).
+    aspects = [d[0].shape[1] / d[0].shape[2] for d in drawn if not isinstance(d, str)]
+    height = PANEL_WIDTH_IN * max(aspects) + PANEL_MARGIN_IN if aspects else MESSAGE_HEIGHT_IN
     figure, axes_row = plt.subplots(
-        1, len(panels), figsize=(PANEL_WIDTH_IN * len(panels), PANEL_HEIGHT_IN), squeeze=False, layout="constrained"
+        1, len(panels), figsize=(PANEL_WIDTH_IN * len(panels), height), squeeze=False, layout="constrained"
     )
     inputs = set()
-    for panel, axes in zip(panels, axes_row[0], strict=True):
+    for panel, content, axes in zip(panels, drawn, axes_row[0], strict=True):
         axes.set_xticks([])
         axes.set_yticks([])
         axes.set_title(panel.title, fontsize=10)
-        if panel.error is not None:
-            _message(axes, f"no measurement: {panel.error}")
+        if isinstance(content, str):
+            _message(axes, content)
             continue
-        try:
-            image, caption, name = picture(records.get((panel.runtime, panel.variant)), task, labels, root)
-        except PictureUnavailable as err:
-            _message(axes, str(err))
-            continue
+        image, caption, name = content
         inputs.add(name)
         axes.imshow(image.permute(1, 2, 0).numpy())
         axes.set_xlabel(caption, fontsize=8, wrap=True)
