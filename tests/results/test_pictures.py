@@ -146,3 +146,16 @@ def test_a_missing_record_and_a_failed_deployment_give_a_message_in_their_panel(
     ]
     without = figure_of(root, table, {})
     assert texts(without)[0] == "the run has no prediction record of this deployment"
+
+
+def test_every_drawn_task_has_an_adapter_that_draws_and_classification_is_not_drawn():
+    import inspect
+
+    from tvdeploy.registry import TASKS
+    from tvdeploy.tasks import adapter
+
+    drawn = [t.name for t in TASKS.values() if t.output_picture]
+    assert drawn == ["segmentation", "video", "optical_flow", "detection"]
+    for name in drawn:
+        parameters = list(inspect.signature(adapter(name).draw_prediction).parameters)
+        assert parameters == ["entry", "sidecar", "labels"], name
