@@ -39,4 +39,5 @@ rule all:
     input:
         PLAN.tables(),
         PLAN.plot_files(),
+        PLAN.output_picture_files(),
         paths.SUMMARY,

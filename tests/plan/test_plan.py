@@ -464,3 +464,18 @@ def test_a_segmentation_model_plans_its_no_crop_inputs_and_their_check():
     assert p.dats("lraspp_mobilenet_v3_large")[0] == "results/inputs/r520_nocrop_bilinear_in1k/chelsea_cat.dat"
     assert p.expected_input("lraspp_mobilenet_v3_large")["axes"] == {"C": 3}
     assert p.expected_input("resnet18")["axes"] == {"C": 3, "H": 224, "W": 224}
+
+
+def test_every_model_but_a_classifier_has_a_picture_of_its_outputs_per_device_from_its_predictions():
+    detector, segmenter = "fasterrcnn_mobilenet_v3_large_320_fpn", "lraspp_mobilenet_v3_large"
+    p = plan(models=[detector, "resnet18", segmenter], runtimes=["eager", "onnxruntime"])
+    assert p.output_picture_files() == [
+        f"results/plots/{p.run}/cpu/outputs/{detector}.png",
+        f"results/plots/{p.run}/cpu/outputs/{segmenter}.png",
+    ]
+    # The records a picture is drawn from: every deployment of the model on that device, this run's.
+    assert p.model_predictions("cpu", segmenter) == [
+        {"runtime": r, "variant": "plain", "file": f"results/runs/{p.run}/predictions/cpu/{r}/plain/{segmenter}.json"}
+        for r in ("eager", "onnxruntime")
+    ]
+    assert plan().output_picture_files() == []  # classifiers alone: nothing drawn

@@ -316,3 +316,66 @@ def test_every_detector_family_takes_its_random_weight_threshold(model):
         if part is not None and hasattr(part, attribute)
     ]
     assert thresholds and thresholds[0] == detection.RANDOM_WEIGHTS_SCORE_THRESHOLD
+
+
+COFFEE_CUP = REPO_ROOT / "data" / "images" / "coffee_cup.png"  # 600 x 400
+
+
+def _rgb(colour: str) -> list[int]:
+    return [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+
+
+def _source() -> torch.Tensor:
+    from torchvision.transforms.functional import pil_to_tensor
+
+    from tvdeploy.inputs.images import load_rgb_image
+
+    return pil_to_tensor(load_rgb_image(COFFEE_CUP))
+
+
+def _detection(box, score, category="cup", **extra) -> dict:
+    return {"box": box, "label": 47, "category": category, "score": score, **extra}
+
+
+def test_draw_prediction_draws_the_best_scoring_box_in_the_first_colour_and_its_thresholded_mask():
+    from tvdeploy.tasks import PICTURE_COLOURS
+
+    found = [_detection([300, 200, 400, 300], 0.02, "bowl"), _detection([50, 40, 150, 140], 0.3)]
+    masks = torch.zeros(2, 400, 600)
+    masks[1, 60:120, 70:130] = 0.9  # the cup's mask, above MASK_THRESHOLD
+    masks[1, 200:260, 200:260] = 0.4  # below it: not drawn
+    picture, caption = detection.draw_prediction({"detections": found, "masks": masks}, {"image": str(COFFEE_CUP)})
+    source = _source()
+    assert picture.dtype == torch.uint8 and picture.shape == source.shape == (3, 400, 600)
+    # The best-scoring detection (the cup) is drawn first in the palette: its left edge has the
+    # colour; the second's (the bowl) the second colour.
+    assert picture[:, 90, 50].tolist() == _rgb(PICTURE_COLOURS[0])
+    assert picture[:, 250, 300].tolist() == _rgb(PICTURE_COLOURS[1])
+    assert not torch.equal(picture[:, 80:100, 90:110], source[:, 80:100, 90:110])  # mask above threshold
+    assert torch.equal(picture[:, 210:250, 210:250], source[:, 210:250, 210:250])  # below: untouched
+    assert torch.equal(picture[:, 350:, :40], source[:, 350:, :40])  # nothing drawn there
+    assert caption == "top 2 of 2 detections by score: cup 0.30, bowl 0.02"
+
+
+def test_draw_prediction_takes_the_top_scores_only_and_draws_keypoints():
+    from tvdeploy.tasks.detection import DRAWN_DETECTIONS, KEYPOINT_COLOUR
+
+    keypoints = [[500.0, 350.0, 1.0]] * 17
+    found = [
+        _detection(
+            [10 + 20 * k, 10, 20 + 20 * k, 20], 0.01 * k, "person", keypoints=keypoints, keypoints_scores=[1.0] * 17
+        )
+        for k in range(DRAWN_DETECTIONS + 2)
+    ]
+    picture, caption = detection.draw_prediction({"detections": found}, {"image": str(COFFEE_CUP)})
+    source = _source()
+    assert caption.startswith(f"top {DRAWN_DETECTIONS} of {DRAWN_DETECTIONS + 2} detections by score: person 0.11")
+    # The two lowest scores (the first two boxes) are left out; the third is drawn.
+    assert torch.equal(picture[:, 10:21, 10:41], source[:, 10:21, 10:41])
+    assert not torch.equal(picture[:, 10:21, 50:61], source[:, 10:21, 50:61])
+    assert picture[:, 350, 500].tolist() == _rgb(KEYPOINT_COLOUR)
+
+
+def test_draw_prediction_of_no_detection_is_the_image_itself():
+    picture, caption = detection.draw_prediction({"detections": []}, {"image": str(COFFEE_CUP)})
+    assert torch.equal(picture, _source()) and caption == "no detection"

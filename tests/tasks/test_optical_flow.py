@@ -178,3 +178,31 @@ def test_predict_refuses_a_call_whose_inputs_are_out_of_order(tmp_path, raft, pa
         predict(raft, dats[::-1], {}, torch.device("cpu"))
     with pytest.raises(ValueError, match="calls of 2 inputs"):
         predict(raft, dats[:1], {}, torch.device("cpu"))
+
+
+def test_draw_prediction_sets_the_flow_colours_beside_image1_and_a_constant_flow_is_one_colour():
+    from tvdeploy.inputs.pairs import read_image_pair
+    from tvdeploy.tasks.optical_flow import draw_prediction
+
+    first, second = (str(REPO_ROOT / "data" / "pairs" / f"chelsea_pan_{i}.png") for i in (1, 2))
+    image1 = read_image_pair(first, second).first
+    height, width = image1.shape[1:]
+    flow = torch.stack([torch.full((height, width), 3.0), torch.full((height, width), -2.0)])
+    entry = {"flow": flow, "mean_flow": [3.0, -2.0], "mean_magnitude": math.hypot(3, 2)}
+    picture, caption = draw_prediction(entry, {"image": first, "sources": [first, second]})
+    assert picture.dtype == torch.uint8 and picture.shape == (3, height, 2 * width)
+    assert torch.equal(picture[:, :, :width], image1)
+    coloured = picture[:, :, width:].reshape(3, -1)
+    # One colour everywhere (flow_to_image normalises by the largest magnitude), not white (no flow).
+    assert torch.equal(coloured, coloured[:, :1].expand_as(coloured))
+    assert coloured[:, 0].tolist() != [255, 255, 255]
+    assert "(+3.00, -2.00) px" in caption and "3.61 px" in caption
+
+
+def test_draw_prediction_refuses_a_flow_of_another_size_than_its_image():
+    from tvdeploy.tasks.optical_flow import draw_prediction
+
+    first, second = (str(REPO_ROOT / "data" / "pairs" / f"chelsea_pan_{i}.png") for i in (1, 2))
+    entry = {"flow": torch.zeros(2, 128, 128), "mean_flow": [0.0, 0.0], "mean_magnitude": 0.0}
+    with pytest.raises(ValueError, match="does not fit image1"):
+        draw_prediction(entry, {"image": first, "sources": [first, second]})

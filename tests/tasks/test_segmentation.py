@@ -204,3 +204,26 @@ def test_predict_writes_the_mask_and_class_fractions(tmp_path):
     assert row["max_fraction_diff"] == pytest.approx(1 / 6)
     with pytest.raises(TypeError, match="resolve_tensor_outputs"):
         compare_predictions({"results": stored}, {"results": stored}, 1e-4, 1e-5, {})
+
+
+def test_draw_prediction_colours_the_found_class_over_the_resized_image_and_leaves_the_background():
+    from torchvision.transforms.functional import pil_to_tensor, resize
+
+    from tvdeploy.tasks import PICTURE_COLOURS
+    from tvdeploy.tasks.segmentation import draw_prediction
+
+    image = REPO_ROOT / "data" / "images" / "chelsea_cat.png"
+    mask = torch.zeros(60, 90)
+    mask[10:30, 20:50] = 3  # class 3 ("bottle" in VOC) on a 20 x 30 block, background elsewhere
+    fractions = [1 - 600 / 5400, 0.0, 0.0, 600 / 5400] + [0.0] * 17
+    labels = ["__background__", "aeroplane", "bicycle", "bird"] + [f"c{i}" for i in range(17)]
+    picture, caption = draw_prediction({"mask": mask, "class_fractions": fractions}, {"image": str(image)}, labels)
+    source = resize(pil_to_tensor(Image.open(image).convert("RGB")), [60, 90], antialias=True)
+    assert picture.dtype == torch.uint8 and picture.shape == (3, 60, 90)
+    inside = mask == 3
+    # The class's block is blended with its palette colour, the background is the image itself.
+    assert torch.equal(picture[:, ~inside], source[:, ~inside])
+    colour = torch.tensor([int(PICTURE_COLOURS[3][i : i + 2], 16) for i in (1, 3, 5)])
+    blended = picture[:, inside].float().T
+    assert (blended - colour).abs().mean() < (source[:, inside].float().T - colour).abs().mean() - 20
+    assert caption == "pixels: __background__ 89%, bird 11%"

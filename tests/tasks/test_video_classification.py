@@ -61,3 +61,18 @@ def test_example_inputs_have_the_sheets_shape_and_are_seeded():
     (b,) = example_inputs(info, batch=2, seed=3)
     assert tuple(a.shape) == (2, 3, 32, 224, 224) and torch.equal(a, b)
     assert not torch.equal(a, example_inputs(info, batch=2, seed=4)[0])
+
+
+def test_draw_prediction_is_the_clips_middle_frame_captioned_with_its_top_classes():
+    from tvdeploy.tasks.video import draw_prediction
+
+    topk = [
+        {"rank": 1, "class_index": 7, "label": "abseiling", "probability": 0.4213},
+        {"rank": 2, "class_index": 2, "label": "juggling balls", "probability": 0.05},
+    ]
+    picture, caption = draw_prediction({"topk": topk}, {"image": str(CLIP), "clip_len": 16, "clip_start": 4})
+    frames = read_clip(CLIP, 16, 4).frames
+    assert picture.dtype == torch.uint8 and picture.shape == frames.shape[1:]
+    assert torch.equal(picture, frames[8])
+    assert not torch.equal(picture, frames[0])  # the clip pans: the middle frame is its own
+    assert caption == "abseiling 42.1%, juggling balls 5.0%"

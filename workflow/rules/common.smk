@@ -101,6 +101,10 @@ def model_dat_sidecars(wildcards):
     return PLAN.sidecars(wildcards.model)
 
 
+def model_prediction_files(wildcards):
+    return [p["file"] for p in PLAN.model_predictions(wildcards.device, wildcards.model)]
+
+
 def artifact_file(wildcards):
     try:
         return PLAN.artifact(wildcards.runtime, wildcards.device, wildcards.variant, wildcards.model)

@@ -106,6 +106,35 @@ use rule plot_latency as plot_runs with:
         confidence=config["compare"]["confidence"],
 
 
+# What each model's deployments produced on its first real input, drawn by its task adapter: eager
+# beside the fastest other deployment (tvdeploy.results.pictures). Reads this run's prediction
+# records, so it is drawn for this run alone.
+rule plot_outputs:
+    input:
+        latency=paths.TABLES["latency_csv"],
+        predictions=model_prediction_files,
+        # The inputs' sidecars name the source image, clip or pair the picture is drawn over.
+        sidecars=model_dat_sidecars,
+        labels=model_labels,
+    output:
+        report(
+            PLAN.here(paths.OUTPUT_PICTURE),
+            caption="../report/outputs.rst",
+            category="Outputs",
+            subcategory=PLAN.here("{run} · {device}"),
+        ),
+    log:
+        PLAN.here("results/logs/plots/{run}/{device}/outputs/{model}.log"),
+    conda:
+        "../envs/tvdeploy.yaml"
+    params:
+        run=PLAN.run,
+        task=lambda wc: PLAN.model(wc.model).task,
+        predictions=lambda wc: PLAN.model_predictions(wc.device, wc.model),
+    script:
+        "../scripts/plot_outputs.py"
+
+
 rule summary:
     input:
         latency=paths.TABLES["latency_csv"],

@@ -128,6 +128,7 @@ class Plan:
         pair_specs = frozenset(s for s in self.specs if self.model_inputs.spec_takes_pairs(s))
         labelled = tuple(m for m in self.models if self.labels(m))
         unbatched = frozenset(m for m in self.models if not task(self.model(m).task).batches)
+        pictured = tuple(m for m in self.models if task(self.model(m).task).output_picture)
         return Targets(
             self.cross_product,
             self.folders,
@@ -137,6 +138,7 @@ class Plan:
             pair_specs,
             labelled,
             unbatched,
+            pictured,
         )
 
     # ---- per model ---------------------------------------------------------------------------
@@ -343,6 +345,14 @@ class Plan:
     def plot_files(self, root: str | Path = ".") -> list[str]:
         """Every figure of this run and of the runs copied in (tvdeploy.plan.targets)."""
         return self.targets.plot_files(root)
+
+    def output_picture_files(self) -> list[str]:
+        """What each drawn model's deployments produced, per device of this run (tvdeploy.plan.targets)."""
+        return self.targets.output_picture_files()
+
+    def model_predictions(self, device: str, model: str) -> list[dict]:
+        """The prediction record of each deployment of ``model`` on ``device`` (runtime, variant, file)."""
+        return self.targets.model_predictions(device, model)
 
     def tables(self) -> list[str]:
         return self.targets.tables()

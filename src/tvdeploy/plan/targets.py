@@ -27,6 +27,7 @@ DERIVE_TORCHSCRIPT_VARIANT = "derive_torchscript_variant"
 CHECK_PARITY = "check_parity"
 COMPARE = "compare"
 HARNESS_OVERHEAD = "harness_overhead"
+PLOT_OUTPUTS = "plot_outputs"
 # The rules that measure nothing: they read results and write tables, figures and the summary
 # (workflow/rules/aggregate.smk, report.smk). `make merge` runs only these over copied-in runs.
 REPORT_RULES = (
@@ -37,6 +38,7 @@ REPORT_RULES = (
     "plot_throughput",
     "plot_deployability",
     "plot_runs",
+    PLOT_OUTPUTS,
     "summary",
 )
 # On a cluster these run on the submitting host: downloads need its network (compute nodes often
@@ -95,6 +97,8 @@ class Targets:
     # The models whose task takes one input per call (registry Task.batches false: a detector's
     # image list): compared at batch 1 alone, whatever bench.batch_sizes lists.
     unbatched_models: frozenset[str] = frozenset()
+    # The models whose task's outputs are drawn (registry Task.output_picture; rule plot_outputs).
+    pictured_models: tuple[str, ...] = ()
 
     def model_batch_sizes(self, model: str) -> tuple[int, ...]:
         """The batch sizes ``model`` is compared at: bench.batch_sizes, or batch 1 alone for a
@@ -118,6 +122,20 @@ class Targets:
             for p in self.cross.placed()
             for m in self.models
         ]
+
+    def model_predictions(self, device: str, model: str) -> list[dict]:
+        """The prediction record of each deployment of ``model`` on ``device``: runtime, variant, file."""
+        return [
+            {"runtime": p.runtime, "variant": p.variant, "file": self.prediction_file(device, p.deployment, model)}
+            for p in self.cross.placed()
+            if p.device == device
+        ]
+
+    def output_picture_files(self) -> list[str]:
+        """The picture of what each drawn model's deployments produced, per device of this run
+        (its predictions are this run's: runs copied in keep their own pictures)."""
+        pattern = self.folders.here(paths.OUTPUT_PICTURE)
+        return [pattern.format(device=d, model=m) for d in self.cross.devices for m in self.pictured_models]
 
     def comparison_files(self) -> list[str]:
         return [

@@ -73,6 +73,9 @@ PLOTS_PER_DEVICE = {
     "throughput": PLOTS_DIR + "/{run}/{device}/throughput.png",
     "deployability": PLOTS_DIR + "/{run}/{device}/deployability.png",
 }
+# What a model's deployments produced on its first real input, drawn (tvdeploy.results.pictures):
+# eager beside the fastest other deployment, per model whose task is drawn (Task.output_picture).
+OUTPUT_PICTURE = PLOTS_DIR + "/{run}/{device}/outputs/{model}.png"
 # Every run and device present side by side (drawn once two are present).
 PLOT_RUNS = PLOTS_DIR + "/runs_b{batch}.png"
 SUMMARY = "results/summary.md"

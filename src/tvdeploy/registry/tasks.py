@@ -70,6 +70,10 @@ class Task:
     # Whether its outputs name classes: its models then have a labels file (category names, one
     # per line, paths.LABELS) that decoding reads; optical flow's has none, and is given none.
     has_labels: bool = True
+    # Whether the report draws what its deployments produced on a real input (paths.OUTPUT_PICTURE,
+    # the adapter's ``draw_prediction``): classification's top-5 already reads in the tables, and a
+    # picture per classifier (80 of them) would bury the others.
+    output_picture: bool = True
 
     def refusal(self, runtime: str, variant: str, device: str) -> str | None:
         """Why this task cannot run on (runtime, variant, device), or None when it can."""
@@ -104,6 +108,7 @@ TASKS: dict[str, Task] = {
             accuracy_dataset="ImageNet-1K",
             batches=True,
             adapter="tvdeploy.tasks.classification",
+            output_picture=False,
         ),
         Task(
             SEGMENTATION,

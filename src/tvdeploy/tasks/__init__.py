@@ -58,6 +58,13 @@ An adapter module defines:
   (``tvdeploy.predict.outputs.resolve_tensor_outputs``). A row's ``within_tolerance`` is its
   verdict; ``discriminates: False`` says the outputs could not tell a wrong runtime from a right
   one (e.g. a one-class reference mask), so the row is not checked, whatever its verdict.
+- ``draw_prediction(entry, sidecar, labels) -> (Tensor, str)``: where ``TASK.output_picture``
+  (every task but classification), what one prediction entry (its stored tensors read back in,
+  ``resolve_tensor_outputs``) shows on its real input: a uint8 ``[3, H, W]`` picture drawn with
+  ``torchvision.utils`` over the source the input's ``.dat`` sidecar (``sidecar``, its ``image``
+  path made readable by the caller) names, and a one-line caption; ``labels``: the model's
+  category names, or None (``tvdeploy.results.pictures`` sets two deployments' pictures side by
+  side).
 """
 
 from __future__ import annotations
@@ -66,6 +73,10 @@ import importlib
 from types import ModuleType
 
 from tvdeploy.registry.tasks import TASKS, task
+
+# The colours the adapters' pictures (draw_prediction) give classes and detections, in turn: one
+# palette, so that a class looks alike in every task's picture and in both panels of a figure.
+PICTURE_COLOURS = ("#e53935", "#1e88e5", "#43a047", "#fdd835", "#8e24aa", "#fb8c00", "#00acc1", "#d81b60")
 
 
 class ParityError(RuntimeError):

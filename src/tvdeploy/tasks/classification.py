@@ -153,6 +153,11 @@ def predict(module, dat_paths, context: dict, device: torch.device) -> list[dict
     return results
 
 
+def topk_caption(entry: dict) -> str:
+    """A prediction entry's top-k classes with their probabilities, best first, on one line."""
+    return ", ".join(f"{t['label']} {t['probability']:.1%}" for t in entry["topk"])
+
+
 def make_transform(spec: dict) -> ImageClassification:
     return ImageClassification(
         crop_size=spec["crop_size"],

@@ -22,7 +22,7 @@ from tvdeploy.inputs.dat import read_dat
 from tvdeploy.inputs.images import load_rgb_image
 from tvdeploy.predict.outputs import TensorOutput
 from tvdeploy.registry.tasks import DETECTION, TASKS
-from tvdeploy.tasks import ParityError
+from tvdeploy.tasks import PICTURE_COLOURS, ParityError
 from tvdeploy.tasks.detection_matching import MASK_THRESHOLD as MASK_THRESHOLD
 from tvdeploy.tasks.detection_matching import Detections as Detections
 from tvdeploy.tasks.detection_matching import compare_outputs as compare_outputs
@@ -362,3 +362,40 @@ def calibrate_random(net: nn.Module, seed: int) -> None:
         for _ in range(CALIBRATION_PASSES):
             net.backbone(batch)
     net.eval()
+
+
+# The picture of a prediction (draw_prediction): the best-scoring detections alone (random weights
+# score everything low, so no threshold would pick them), the k-th best in the k-th PICTURE_COLOURS.
+DRAWN_DETECTIONS = 10
+KEYPOINT_COLOUR = "#ffffff"
+MASK_ALPHA = 0.4
+
+
+def draw_prediction(entry: dict, sidecar: dict, labels: list[str] | None = None) -> tuple[torch.Tensor, str]:
+    """One resolved prediction entry on its source image (``sidecar["image"]``, the size its boxes
+    and masks are in): the DRAWN_DETECTIONS best by score, masks thresholded at MASK_THRESHOLD,
+    boxes with category and score, keypoints where the entry has them (``labels``: the entry names
+    its categories)."""
+    from torchvision.transforms.functional import pil_to_tensor
+    from torchvision.utils import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
+
+    image = pil_to_tensor(load_rgb_image(sidecar["image"]))
+    found = entry["detections"]
+    order = sorted(range(len(found)), key=lambda k: -found[k]["score"])[:DRAWN_DETECTIONS]
+    if not order:
+        return image, "no detection"
+    colours = [PICTURE_COLOURS[i % len(PICTURE_COLOURS)] for i in range(len(order))]
+    if entry.get("masks") is not None:
+        masks = entry["masks"][order] > MASK_THRESHOLD
+        image = draw_segmentation_masks(image, masks, alpha=MASK_ALPHA, colors=colours)
+    boxes = torch.tensor([found[k]["box"] for k in order], dtype=torch.float32)
+    # Boxes of random weights may leave the image: drawn at its edge instead of not at all.
+    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, image.shape[2] - 1)
+    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, image.shape[1] - 1)
+    names = [f"{found[k]['category']} {found[k]['score']:.2f}" for k in order]
+    image = draw_bounding_boxes(image, boxes, names, colours, width=2)
+    if "keypoints" in found[order[0]]:
+        keypoints = torch.tensor([found[k]["keypoints"] for k in order], dtype=torch.float32)[..., :2]
+        image = draw_keypoints(image, keypoints, colors=KEYPOINT_COLOUR, radius=3)
+    caption = f"top {len(order)} of {len(found)} detections by score: " + ", ".join(names[:3])
+    return image, caption

@@ -222,3 +222,20 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
         comparison = compare_outputs(expected["flow"].unsqueeze(0), result["flow"].unsqueeze(0), rtol, atol)
         rows.append({**identity, "image": pair, **comparison})
     return rows
+
+
+def draw_prediction(entry: dict, sidecar: dict, labels: list[str] | None = None) -> tuple[torch.Tensor, str]:
+    """One resolved prediction entry beside its first image: the pair (``sidecar["sources"]``, the
+    first image's sidecar) read and fitted as preprocessing fitted it, then image1 and the flow as
+    ``torchvision.utils.flow_to_image`` colours it (hue: direction, saturation: magnitude) side by
+    side; the caption gives the mean vector and magnitude. ``labels``: flows have none."""
+    from torchvision.utils import flow_to_image
+
+    first, second = sidecar["sources"]
+    image1 = read_image_pair(first, second, sidecar.get(SIZE_POLICY_KEY, DEFAULT_SIZE_POLICY)).first
+    flow = entry["flow"].float()
+    if tuple(flow.shape[1:]) != tuple(image1.shape[1:]):
+        raise ValueError(f"flow of shape {tuple(flow.shape)} does not fit image1 {first} {tuple(image1.shape)}")
+    u, v = entry["mean_flow"]
+    caption = f"image1 | flow: mean ({u:+.2f}, {v:+.2f}) px, mean magnitude {entry['mean_magnitude']:.2f} px"
+    return torch.cat([image1, flow_to_image(flow)], dim=2), caption

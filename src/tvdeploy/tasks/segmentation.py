@@ -19,7 +19,7 @@ from tvdeploy.inputs.dat import read_dat
 from tvdeploy.inputs.images import load_rgb_image
 from tvdeploy.predict.outputs import TensorOutput
 from tvdeploy.registry.tasks import SEGMENTATION, TASKS
-from tvdeploy.tasks import ParityError
+from tvdeploy.tasks import PICTURE_COLOURS, ParityError
 from tvdeploy.tasks.record_pairs import paired_results
 
 TASK = TASKS[SEGMENTATION]
@@ -238,3 +238,33 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
             }
         )
     return rows
+
+
+# The class index of "__background__" in every torchvision segmentation weights' categories: not
+# overlaid, so that the picture shows the objects the model found.
+BACKGROUND = 0
+# How much of the image shows through a class's colour, and how many classes the caption names.
+MASK_ALPHA = 0.5
+CAPTION_CLASSES = 3
+
+
+def draw_prediction(entry: dict, sidecar: dict, labels: list[str] | None) -> tuple[torch.Tensor, str]:
+    """One resolved prediction entry drawn on its source image (``sidecar["image"]``, resized to the
+    mask's size, the preprocessed one): every non-background class of the argmax mask in its
+    PICTURE_COLOURS colour; the caption names the classes covering the most pixels."""
+    from torchvision.transforms.functional import pil_to_tensor, resize
+    from torchvision.utils import draw_segmentation_masks
+
+    mask = entry["mask"].long()
+    image = resize(pil_to_tensor(load_rgb_image(sidecar["image"])), list(mask.shape), antialias=True)
+    classes = [int(c) for c in mask.unique() if int(c) != BACKGROUND]
+    if classes:
+        shown = torch.stack([mask == c for c in classes])
+        # A class's colour follows its index: alike in both panels whatever classes each found.
+        colours = [PICTURE_COLOURS[c % len(PICTURE_COLOURS)] for c in classes]
+        image = draw_segmentation_masks(image, shown, alpha=MASK_ALPHA, colors=colours)
+    fractions = torch.tensor(entry["class_fractions"])
+    top = fractions.argsort(descending=True)[:CAPTION_CLASSES]
+    names = labels or [str(i) for i in range(len(fractions))]
+    caption = ", ".join(f"{names[int(c)]} {float(fractions[c]):.0%}" for c in top if fractions[c] > 0)
+    return image, f"pixels: {caption}"

@@ -20,6 +20,7 @@ from tvdeploy.tasks.classification import (  # noqa: F401  (the adapter contract
     output_tensor,
     parity_message,
     predict,
+    topk_caption,
 )
 
 TASK = TASKS[VIDEO_CLASSIFICATION]
@@ -37,3 +38,11 @@ def example_inputs(info, batch: int, seed: int) -> tuple[torch.Tensor]:
     """A seeded random batch of ``batch`` clips of the model's shape [B, 3, T, crop, crop]."""
     generator = torch.Generator().manual_seed(seed)
     return (torch.randn((batch, *info.input_shape[1:]), generator=generator),)
+
+
+def draw_prediction(entry: dict, sidecar: dict, labels: list[str] | None = None) -> tuple[torch.Tensor, str]:
+    """The middle frame of the clip an entry was predicted on (``sidecar["image"]`` read as
+    preprocessing read it: ``clip_len`` frames from ``clip_start``), captioned with the entry's
+    top-5 classes and probabilities (``labels``: the entry names its classes)."""
+    clip = read_clip(sidecar["image"], int(sidecar["clip_len"]), int(sidecar.get("clip_start", 0)))
+    return clip.frames[clip.frames.shape[0] // 2].contiguous(), topk_caption(entry)
