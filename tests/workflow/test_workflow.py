@@ -16,6 +16,7 @@ from conftest import REPO_ROOT
 from workflow_helpers import MODELS, RUN, RUNTIMES, copy_workflow, planned_jobs, snakemake
 
 from tvdeploy.catalog.sheet import read_sheet
+from tvdeploy.registry import TASKS
 from tvdeploy.results.frames import PARITY_AGREES, PARITY_NOT_CHECKED
 
 pytestmark = pytest.mark.slow
@@ -544,13 +545,15 @@ def test_a_detectors_bad_image_fails_its_preprocessing_and_gray_or_rgba_is_conve
 
 
 # Per device and batch size (one each in the tiny config): latency, speedup, accuracy; per device:
-# throughput, deployability.
+# throughput, deployability; per model whose task's outputs are drawn (the tiny run's segmenter):
+# its outputs beside the fastest deployment's, which follow the latency table.
 FIGURE_JOBS = {
     "plot_latency": 1,
     "plot_speedup": 1,
     "plot_accuracy": 1,
     "plot_throughput": 1,
     "plot_deployability": 1,
+    "plot_outputs": sum(TASKS[CATALOG[model].task].output_picture for model in MODELS),
     "summary": 1,
 }
 
