@@ -220,7 +220,7 @@ def test_dropped_artifacts_are_deleted_after_use_and_not_rebuilt(run_dir, tmp_pa
     assert (workdir / "results" / "builds" / "onnx" / f"{model}.json").is_file()
     # The new prediction is re-checked and re-tabled; the missing artifact rebuilds nothing.
     jobs = planned_jobs(snakemake(workdir, "-n", "--rerun-triggers", "mtime").stdout)
-    assert jobs == {"check_parity": 1, "aggregate": 1, **FIGURE_JOBS, "all": 1}
+    assert jobs == {"check_parity": 1, "aggregate": 1, **FIGURE_JOBS, **OUTPUT_PICTURE_JOBS, "all": 1}
 
 
 def test_every_runtime_on_one_model(run_dir, tmp_path):
@@ -545,22 +545,22 @@ def test_a_detectors_bad_image_fails_its_preprocessing_and_gray_or_rgba_is_conve
 
 
 # Per device and batch size (one each in the tiny config): latency, speedup, accuracy; per device:
-# throughput, deployability; per model whose task's outputs are drawn (the tiny run's segmenter):
-# its outputs beside the fastest deployment's, which follow the latency table.
+# throughput, deployability; and for this run alone, per model whose task's outputs are drawn (the
+# tiny run's segmenter), its outputs beside the fastest deployment's, which follow the latency table.
 FIGURE_JOBS = {
     "plot_latency": 1,
     "plot_speedup": 1,
     "plot_accuracy": 1,
     "plot_throughput": 1,
     "plot_deployability": 1,
-    "plot_outputs": sum(TASKS[CATALOG[model].task].output_picture for model in MODELS),
     "summary": 1,
 }
+OUTPUT_PICTURE_JOBS = {"plot_outputs": sum(TASKS[CATALOG[model].task].output_picture for model in MODELS)}
 
 
 def test_forcerun_aggregate_rebuilds_tables_without_measuring(run_dir):
     jobs = planned_jobs(snakemake(run_dir, "-n", "--forcerun", "aggregate").stdout)
-    assert jobs == {"aggregate": 1, **FIGURE_JOBS, "all": 1}
+    assert jobs == {"aggregate": 1, **FIGURE_JOBS, **OUTPUT_PICTURE_JOBS, "all": 1}
 
 
 def test_profile_of_a_model_on_request(run_dir):
@@ -600,6 +600,7 @@ def test_editing_cpp_bench_reruns_only_the_cpp_chain(run_dir):
         "harness_overhead": 1,  # only the C++ harness's probe
         "aggregate": 1,
         **FIGURE_JOBS,
+        **OUTPUT_PICTURE_JOBS,
         "all": 1,
     }
 
@@ -709,10 +710,12 @@ def test_another_machines_run_copied_in_is_compared_without_measuring(run_dir):
 
 def check_merged_run(merged):
     jobs = planned_jobs(snakemake(merged, "-n").stdout)
-    # Only tables, figures and the summary: the copied-in run matches no measuring rule.
+    # Only tables, figures and the summary: the copied-in run matches no measuring rule. Its
+    # figures are drawn beside this run's; the outputs are drawn for this run's own records alone.
     assert jobs == {
         "aggregate": 1,
         **{rule: 2 if rule.startswith("plot_") else 1 for rule in FIGURE_JOBS},
+        **OUTPUT_PICTURE_JOBS,
         "plot_runs": 1,
         "all": 1,
     }
