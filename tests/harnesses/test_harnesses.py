@@ -42,7 +42,7 @@ def test_python_harnesses_load_their_artifacts(tmp_path):
 
 
 TWO_INPUT_TASK = SimpleNamespace(
-    TASK=SimpleNamespace(input_names=("image1", "image2"), output_names=("flow", "score")),
+    TASK=SimpleNamespace(input_names=("image1", "image2"), output_names=("flow", "score"), input_layout="NCHW"),
     deployable=lambda net, output: (net, "tuple"),
 )
 
