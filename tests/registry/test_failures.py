@@ -57,3 +57,14 @@ def test_a_detectors_data_dependent_export_failure_names_its_upstream_issues():
     assert failures.upstream_issues(error, "onnx") == ["vision#9306", "vision#9462", "pytorch#118884"]
     # A data-dependent guard elsewhere is not this issue.
     assert failures.upstream_issues(error.replace("torchvision/ops/boxes.py", "mymodel.py"), "onnx") == []
+
+
+def test_an_eager_quantized_models_export_failure_names_its_upstream_issue():
+    # torch 2.14.1's dynamo ONNX export of quantized_resnet18, as the build record keeps it.
+    error = (
+        "TorchExportError: Failed to export the model with torch.export. This is step 1/3 of exporting the model "
+        "to ONNX.\n## Exception summary\n\n<class 'AttributeError'>: __torch__.torch.classes.quantized."
+        "Conv2dPackedParamsBase (of Python compilation unit at: 0) does not have a field with name '__obj_flatten__'"
+    )
+    assert failures.upstream_issues(error, "onnx", "quantized_resnet18") == ["pytorch#137111"]
+    assert failures.upstream_issues(error.replace("__obj_flatten__", "weight"), "onnx") == []

@@ -109,6 +109,13 @@ UPSTREAM_ISSUES = (
         pattern=re.compile(r"data-dependent expression[\s\S]*?Caused by: \(torchvision/(?:ops|models/detection)/"),
     ),
     UpstreamIssue(
+        ("pytorch#137111",),
+        "torch.export cannot fake the packed weights of an eager-quantized model (its quantized "
+        "modules' TorchBind PackedParams objects have no __obj_flatten__): no dynamo ONNX and no "
+        "AOTInductor package of torchvision's quantized classifiers; TorchScript runs them",
+        pattern=re.compile(r"quantized\.\w+PackedParamsBase \(.*?\) does not have a field with name '__obj_flatten__'"),
+    ),
+    UpstreamIssue(
         ("pytorch#90046", "vision#7003"),
         "mvit_v2's relative-position term (_add_rel_pos) blows up the ONNX graph: the TorchScript "
         "exporter hangs or runs out of memory; torch 2.14's dynamo exporter ran past a 6-minute "
