@@ -74,3 +74,39 @@ def test_deployability_matrix_records_build_run_and_parity_failures():
     lraspp_row = next(line for line in doc.splitlines() if line.startswith("| lraspp "))
     assert "? parity" in lraspp_row and "≠ parity" in lraspp_row and "✓" in lraspp_row
     assert "ConversionError: aten::foo" in doc  # the failures section keeps the error
+
+
+QUANTIZED_EXPORT_ERROR = (
+    "TorchExportError: Failed to export the model with torch.export.\n<class 'AttributeError'>: "
+    "__torch__.torch.classes.quantized.Conv2dPackedParamsBase (of Python compilation unit at: 0) does not have "
+    "a field with name '__obj_flatten__'"
+)
+
+
+def test_a_failure_recorded_before_its_upstream_issue_was_known_names_it_in_the_tables():
+    """A quantized classifier's ONNX build recorded as a bare export error: the deployment that
+    could not load it and the build row both name pytorch#137111, read from the error; a failure
+    that is no known issue names none."""
+    from tvdeploy.results.frames import builds_table
+
+    predictions = [
+        {"run": "r", "device": "cpu", "model": "quantized_resnet18", "runtime": runtime, "variant": "plain",
+         "error": error, "error_class": cls}
+        for runtime, error, cls in (
+            ("eager", None, None),
+            ("onnxruntime", f"ArtifactUnavailable: the onnx artifact was not built (export error): "
+             f"{QUANTIZED_EXPORT_ERROR}", "export error"),
+            ("openvino-python", "RuntimeError: Exception from src/inference", "run error"),
+        )
+    ]  # fmt: skip
+    table = deployability_table(predictions, parity_table([], {}), pd.DataFrame()).set_index("runtime")
+    assert table.loc["onnxruntime", "upstream"] == "pytorch#137111"
+    assert pd.isna(table.loc["openvino-python", "upstream"]) and pd.isna(table.loc["eager", "upstream"])
+    builds = builds_table(
+        [
+            {"run": "r", "model": "quantized_resnet18", "artifact": "onnx", "status": "failed",
+             "error_class": "export error", "error": QUANTIZED_EXPORT_ERROR},
+            {"run": "r", "model": "quantized_resnet18", "artifact": "openvino", "status": "ok", "error": None},
+        ]
+    ).set_index("artifact")  # fmt: skip
+    assert builds.loc["onnx", "upstream"] == "pytorch#137111" and pd.isna(builds.loc["openvino", "upstream"])

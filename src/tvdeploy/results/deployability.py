@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tvdeploy.registry import column_label
-from tvdeploy.registry.failures import RUN_ERROR, classify_text
+from tvdeploy.registry import RUNTIMES, column_label
+from tvdeploy.registry.failures import RUN_ERROR, classify_text, upstream_issues
 from tvdeploy.results.formatting import run_title
 from tvdeploy.results.frames import PARITY_DIFFERS, PARITY_NOT_CHECKED, RUNTIME_ORDER
 
@@ -20,7 +20,18 @@ PARITY_FAILED = "parity failed"
 FAILED = "failed"
 NOT_RUN = "not run"
 DEPLOYABILITY_STATES = (DEPLOYED, PARITY_UNCHECKED, PARITY_FAILED, FAILED, NOT_RUN)
-DEPLOYABILITY_COLUMNS = ["run", "device", "model", "runtime", "variant", "status", "error_class", "detail"]
+# ``upstream``: the upstream issues a failure is known to be (registry UPSTREAM_ISSUES), read from
+# its error, so a record written before an issue was registered names it too.
+DEPLOYABILITY_COLUMNS = ["run", "device", "model", "runtime", "variant", "status", "error_class", "detail", "upstream"]
+
+
+def _upstream(key: tuple, state: dict) -> str | None:
+    """The upstream issues a failed deployment is known to be, comma-separated (None: none known)."""
+    if state["status"] != FAILED:
+        return None
+    _, _, model, runtime, _ = key
+    known = upstream_issues(str(state["detail"]), RUNTIMES[runtime].artifact if runtime in RUNTIMES else None, model)
+    return ", ".join(dict.fromkeys(known)) or None
 
 
 def deployability_table(predictions: list[dict], parity: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
@@ -52,7 +63,10 @@ def deployability_table(predictions: list[dict], parity: pd.DataFrame, latency: 
                 "detail": f"batch {row['batch_size']}: {row['error']}",
             }
     table = pd.DataFrame(
-        [dict(zip(DEPLOYABILITY_COLUMNS[:5], key, strict=True)) | state for key, state in rows.items()],
+        [
+            dict(zip(DEPLOYABILITY_COLUMNS[:5], key, strict=True)) | state | {"upstream": _upstream(key, state)}
+            for key, state in rows.items()
+        ],
         columns=DEPLOYABILITY_COLUMNS,
     )
     order = {name: i for i, name in enumerate(RUNTIME_ORDER)}

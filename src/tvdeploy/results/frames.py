@@ -10,6 +10,7 @@ import pandas as pd
 
 from tvdeploy.inputs import input_name
 from tvdeploy.registry import EAGER, RUNTIMES, Deployment, paths
+from tvdeploy.registry.failures import upstream_issues
 from tvdeploy.results.efficiency import EFFICIENCY_COLUMNS, efficiency
 
 LATENCY_COLUMNS = [
@@ -405,6 +406,15 @@ def builds_table(records: list[dict]) -> pd.DataFrame:
     own wall time and the job's wall time and peak memory (Snakemake's benchmark record of the job)."""
     columns = [
         "run", "model", "artifact", "status", "method", "error_class", "build_s", "job_s", "job_max_rss_mb", "error",
+        "upstream",
     ]  # fmt: skip
+    # The upstream issues a failed build is known to be, from its error (registry UPSTREAM_ISSUES):
+    # a record written before an issue was registered names it too.
+    records = [
+        {**r, "upstream": ", ".join(upstream_issues(r["error"], r["artifact"], r["model"])) or None}
+        if r.get("error")
+        else r
+        for r in records
+    ]
     table = pd.DataFrame(records, columns=columns)
     return table.sort_values(["run", "artifact", "model"]).reset_index(drop=True)
