@@ -66,10 +66,6 @@ class Panel:
         return f"{column_label(self.runtime, self.variant)}: {self.role}, {latency}"
 
 
-def _is_eager(row) -> bool:
-    return row["runtime"] == EAGER and row["variant"] == PLAIN
-
-
 def chosen_panels(latency: pd.DataFrame, run: str, device: str, model: str) -> list[Panel]:
     """Eager's panel, then the fastest other successful deployment's at batch 1. Where eager is
     itself the fastest, the next fastest is shown beside it: eager beside eager would show
@@ -81,9 +77,10 @@ def chosen_panels(latency: pd.DataFrame, run: str, device: str, model: str) -> l
         & (latency["model"] == model)
         & (latency["batch_size"] == BATCH_SIZE)
     ]
-    eager_rows = rows[(rows["runtime"] == EAGER) & (rows["variant"] == PLAIN)]
+    is_eager = (rows["runtime"] == EAGER) & (rows["variant"] == PLAIN)
+    eager_rows = rows[is_eager]
     ok = rows[rows["error"].isna()].sort_values(["median_ms", "runtime", "variant"])
-    eager_fastest = not ok.empty and _is_eager(ok.iloc[0])
+    eager_fastest = not ok.empty and bool(is_eager[ok.index[0]])
     if eager_rows.empty:
         # Not compared at batch 1 (bench.batch_sizes without it): its record is still drawn.
         eager = Panel(EAGER, PLAIN, "reference")
@@ -97,7 +94,7 @@ def chosen_panels(latency: pd.DataFrame, run: str, device: str, model: str) -> l
             None if failed else float(row["median_ms"]),
             row["error"] if failed else None,
         )
-    others = ok[~((ok["runtime"] == EAGER) & (ok["variant"] == PLAIN))]
+    others = ok[~is_eager[ok.index]]
     if others.empty:
         return [eager]
     best = others.iloc[0]
