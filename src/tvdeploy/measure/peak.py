@@ -25,14 +25,11 @@ from collections.abc import Callable, Iterable
 from tvdeploy.harnesses.allocator import benchmark_environment
 from tvdeploy.host.devices import cpu_clock_mhz, read_cpu_flags
 from tvdeploy.measure.bench import Protocol, run_block, warm_up
-from tvdeploy.registry.variants import BF16_CPU_FLAGS
+from tvdeploy.registry.precisions import BFLOAT16, FLOAT16, FLOAT32, INT8, skip_reason
 
 FLOP_PER_MULTIPLY_ADD = 2
-FLOAT32, BFLOAT16, FLOAT16, INT8 = "float32", "bfloat16", "float16", "int8"
+# Every precision of the registry is probed (or skipped, with why).
 PRECISIONS = (FLOAT32, BFLOAT16, FLOAT16, INT8)
-# CPU flags of native int8 dot products (AVX-512 VNNI, AVX-VNNI, AMX tiles): without them int8
-# products take a multi-instruction path that is no ceiling of the hardware.
-INT8_CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 # (M, K, N) of each timed product: squares (2048 reaches the BLAS kernels' steady state, ~0.3 s on
 # 2 EPYC cores) and the skinny products of convolution lowering (resnet layer1 and layer2 3×3
 # convs). All dimensions multiples of 64, as torch._int_mm's CUDA kernels require 8.
@@ -51,21 +48,6 @@ VECTOR_LANES = (("avx512f", 16), ("fma", 8), ("avx2", 8))
 # Not in the CPU flags: Zen 4/5 and most Xeon Scalable cores issue two vector FMAs per cycle,
 # some AVX-512 parts only one 512-bit FMA. Two makes the theoretical peak an upper bound.
 FMA_UNITS_PER_CORE = 2
-
-
-def skip_reason(precision: str, device_type: str, flags: Iterable[str]) -> str | None:
-    """Why ``precision`` is not probed on this device, or None where it runs natively. CPU
-    support comes from its flags (bfloat16: the registry's definition, the bf16 variant's)."""
-    flags = set(flags)
-    if device_type != "cpu":
-        return None  # a CUDA device that lacks one fails its probe, recorded as an error
-    if precision == BFLOAT16 and not flags.intersection(BF16_CPU_FLAGS):
-        return f"bfloat16 is not native on this CPU (none of {', '.join(BF16_CPU_FLAGS)} in its flags)"
-    if precision == INT8 and not flags.intersection(INT8_CPU_FLAGS):
-        return f"int8 is not native on this CPU (none of {', '.join(INT8_CPU_FLAGS)} in its flags)"
-    if precision == FLOAT16:
-        return "float16 is no CPU deployment (the registry's fp16 variant runs on cuda only)"
-    return None
 
 
 def theoretical_fma_peak(cores: int, clock_mhz: float | None, clock_source: str | None, flags: Iterable[str]) -> dict:

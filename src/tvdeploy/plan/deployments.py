@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tvdeploy.registry import RUNTIMES, VARIANTS, Deployment, runtime
+from tvdeploy.registry.precisions import skip_reason
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,15 @@ class CrossProduct:
         """The chosen variants this machine cannot run natively on ``device``, with the reason."""
         if device != "cpu":
             return {}
-        return {
-            name: f"variant {name} skipped on the CPU: it has none of {', '.join(VARIANTS[name].native_cpu_flags)} "
-            "(native support; emulated timings would mislead)"
+        reasons = {
+            name: skip_reason(VARIANTS[name].precision, device, self.cpu_flags)
             for name in self.variants
-            if VARIANTS[name].native_cpu_flags and not set(VARIANTS[name].native_cpu_flags) & self.cpu_flags
+            if VARIANTS[name].supports(device)
+        }
+        return {
+            name: f"variant {name} skipped on the CPU: {reason} (emulated timings would mislead)"
+            for name, reason in reasons.items()
+            if reason
         }
 
     def runtime_variants(self, runtime_name: str, device: str) -> list[str]:

@@ -9,7 +9,7 @@ scripts' dispatch are computed from them (tvdeploy.plan, tvdeploy.harnesses, tvd
 
 The names are re-exported here, so callers write ``from tvdeploy.registry import RUNTIMES``;
 each is defined in one submodule: variants (devices, load transforms, variants), runtimes,
-tasks, deployments.
+tasks, deployments, precisions.
 """
 
 from tvdeploy.registry.deployments import (
@@ -19,6 +19,7 @@ from tvdeploy.registry.deployments import (
     in_registry_order,
     ordered_labels,
 )
+from tvdeploy.registry.precisions import PRECISIONS, Precision, precision
 from tvdeploy.registry.runtimes import (
     AOTI,
     BUILT_ARTIFACTS,
@@ -74,8 +75,8 @@ __all__ = [
     "AOTI", "AOTI_BUILT_VARIANTS", "AOTI_VARIANTS", "BF16_CPU_FLAGS", "BUILT_ARTIFACTS", "CLASSIFICATION", "CLIP",
     "CPP", "CUDAGRAPHS", "CUDA_GRAPH", "DEVICES", "DEVICE_ARTIFACTS", "DEVICE_CHOICES", "EAGER", "FP16",
     "IMAGE_PAIR", "LOAD_TRANSFORMS", "NO_TRANSFORM", "ONEDNN_FUSION", "ONNX", "OPENVINO", "OPTIMIZE_FOR_INFERENCE",
-    "PEER_REFERENCE", "PLAIN", "PYTHON", "QUANTIZED_ENGINES", "RUNTIMES", "TASKS", "TORCHSCRIPT",
-    "TORCHSCRIPT_VARIANTS", "VARIANTS", "VIDEO_CLASSIFICATION", "WEIGHTS", "Deployment", "Runtime", "Task",
+    "PEER_REFERENCE", "PLAIN", "PRECISIONS", "PYTHON", "QUANTIZED_ENGINES", "RUNTIMES", "TASKS", "TORCHSCRIPT",
+    "TORCHSCRIPT_VARIANTS", "VARIANTS", "VIDEO_CLASSIFICATION", "WEIGHTS", "Deployment", "Precision", "Runtime", "Task",
     "Unsupported", "Variant", "built_variant", "column_label", "cross_language_pairs", "deployments_of",
-    "derived_variants", "in_registry_order", "ordered_labels", "runtime", "runtimes_in", "task", "variant",
+    "derived_variants", "in_registry_order", "ordered_labels", "precision", "runtime", "runtimes_in", "task", "variant",
 ]  # fmt: skip

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tvdeploy.registry.precisions import BFLOAT16, FLOAT16, FLOAT32, PRECISIONS
+
 # Where a run can execute; "auto" in the config resolves to one of these (tvdeploy.host.devices).
 DEVICES = ("cpu", "cuda")
 DEVICE_CHOICES = ("auto", *DEVICES)
@@ -49,19 +51,25 @@ class Variant:
     # batch size (a leaner graph: no shape checks left for the interpreter), else from the
     # scripted export.
     prefers_trace: bool = False
-    # On the CPU, run only where the CPU has one of these /proc/cpuinfo flags (native support;
-    # elsewhere it would be emulated and its timing meaningless): skipped otherwise, with why.
-    native_cpu_flags: tuple[str, ...] = ()
+    # The precision it computes in (tvdeploy.registry.precisions): on the CPU it runs only where
+    # that precision is native (elsewhere it would be emulated and its timing meaningless), and is
+    # skipped otherwise, with why.
+    precision: str = FLOAT32
 
     def supports(self, device: str) -> bool:
         return device in self.devices
+
+    @property
+    def native_cpu_flags(self) -> tuple[str, ...]:
+        """The CPU flags of which one makes its precision native (none needed: ())."""
+        return PRECISIONS[self.precision].native_cpu_flags or ()
 
 
 PLAIN = "plain"
 FP16 = "fp16"
 CUDAGRAPHS = "cudagraphs"
 # CPU flags of native bfloat16 arithmetic (dot products in AVX-512 BF16, tiles in AMX).
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+BF16_CPU_FLAGS = PRECISIONS[BFLOAT16].native_cpu_flags
 
 VARIANTS: dict[str, Variant] = {
     v.name: v
@@ -72,7 +80,13 @@ VARIANTS: dict[str, Variant] = {
         # reloaded, so the file is frozen and every harness optimises it at load time.
         Variant("optimized", "frozen + torch.jit.optimize_for_inference", load_transform=OPTIMIZE_FOR_INFERENCE),
         # Half precision on a CPU is emulated or unsupported for many ops: not a deployment there.
-        Variant(FP16, "half precision, float32 in and out", devices=("cuda",), cross_variant_rtol_key="fp16_rtol"),
+        Variant(
+            FP16,
+            "half precision, float32 in and out",
+            devices=("cuda",),
+            cross_variant_rtol_key="fp16_rtol",
+            precision=FLOAT16,
+        ),
         Variant("channels_last", "NHWC memory format, frozen"),
         # oneDNN Graph fuses conv/matmul chains with their element-wise ops; CPU float32 here.
         # Measured on random inputs: within 1e-6 of the logits' scale, so float32 tolerance.
@@ -89,7 +103,7 @@ VARIANTS: dict[str, Variant] = {
             "bf16",
             "bfloat16 weights and activations, float32 in and out, frozen",
             cross_variant_rtol_key="bf16_rtol",
-            native_cpu_flags=BF16_CPU_FLAGS,
+            precision=BFLOAT16,
         ),
         # At small batch a GPU waits on the CPU launching hundreds of small kernels; one graph
         # launch replays them all. Same kernels as without the graph: float32 tolerance.

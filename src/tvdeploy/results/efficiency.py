@@ -22,9 +22,9 @@ import math
 
 import pandas as pd
 
-from tvdeploy.measure.peak import BFLOAT16, FLOAT16, FLOAT32, FLOP_PER_MULTIPLY_ADD, INT8
-from tvdeploy.registry import deployments_of, ordered_labels
-from tvdeploy.registry.variants import FP16
+from tvdeploy.measure.peak import FLOP_PER_MULTIPLY_ADD
+from tvdeploy.registry import VARIANTS, deployments_of, ordered_labels
+from tvdeploy.registry.precisions import FLOAT32, INT8
 
 EFFICIENCY_COLUMNS = [
     "model_gflop",
@@ -35,15 +35,15 @@ EFFICIENCY_COLUMNS = [
     "above_peak",
     "theoretical_gflop_per_s",
 ]
-# The arithmetic precision of each variant that does not compute in float32.
-VARIANT_PRECISION = {"bf16": BFLOAT16, FP16: FLOAT16}
 ABOVE_PEAK_MARK = "↑"
 
 
 def precision_of(variant: str, quantized: bool = False) -> str:
     """The precision a deployment computes in: an eager-quantized model's is int8 whatever its
     variant, another model's its variant's."""
-    return INT8 if quantized else VARIANT_PRECISION.get(variant, FLOAT32)
+    if quantized:
+        return INT8
+    return VARIANTS[variant].precision if variant in VARIANTS else FLOAT32
 
 
 def peak_of(peak: dict | float | None, precision: str) -> float | None:
