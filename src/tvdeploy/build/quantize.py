@@ -1,0 +1,133 @@
+"""Static int8 quantization of a deployment, each runtime through its own maintained tool,
+calibrated on the run's own inputs: OpenVINO IR through NNCF, an ONNX graph through ONNX
+Runtime's static quantization (QDQ), and the nn.Module through PyTorch's current path (PT2E with
+torchao's X86InductorQuantizer, then AOTInductor or torch.compile). Every path calibrates on the
+same set (``calibration_set``: the first ``count`` preprocessed inputs of the configured folder,
+never random noise), and its record names those inputs and the tool's settings.
+
+Weights are quantized per output channel and activations per tensor, symmetric int8 weights and
+unsigned 8-bit activations where the tool lets one choose (the u8s8 products VNNI and AMX run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tvdeploy.inputs import input_sha256
+from tvdeploy.inputs.dat import read_dat
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What int8 paths calibrate on: each call's arguments, and the record of where they came from."""
+
+    calls: list[tuple[torch.Tensor, ...]]
+    record: dict
+
+
+def calibration_set(calls: Sequence[Sequence[str | Path]], count: int) -> Calibration:
+    """The first ``count`` of ``calls`` (each the .dat files of one model call, in argument order),
+    read in. Fewer inputs than ``count`` is an error: a smaller set than configured would calibrate
+    each path on other data than the record claims."""
+    if count < 1:
+        raise ValueError(f"calibration needs at least one input, not {count}")
+    if len(calls) < count:
+        raise ValueError(
+            f"calibration asks for {count} inputs but the configured inputs give {len(calls)}: "
+            "add inputs or lower the count"
+        )
+    chosen = [[Path(dat) for dat in call] for call in calls[:count]]
+    return Calibration(
+        calls=[tuple(read_dat(dat) for dat in call) for call in chosen],
+        record={
+            "count": count,
+            "inputs": [[{"dat": dat.name, "sha256": input_sha256(dat)} for dat in call] for call in chosen],
+        },
+    )
+
+
+def quantize_openvino(model, calibration: Calibration):
+    """An OpenVINO model with int8 FakeQuantize operations from NNCF's post-training quantization
+    (its default performance preset: symmetric weights and activations, fast bias correction),
+    statistics from every calibration input. Returns (model, settings)."""
+    import nncf
+
+    def as_inputs(call: tuple[torch.Tensor, ...]):
+        arrays = [x.numpy() for x in call]
+        return arrays[0] if len(arrays) == 1 else arrays
+
+    dataset = nncf.Dataset(calibration.calls, as_inputs)
+    quantized = nncf.quantize(model, dataset, subset_size=len(calibration.calls))
+    return quantized, {"tool": "nncf.quantize", "version": nncf.__version__, "preset": "performance"}
+
+
+def quantize_onnx(source: Path, destination: Path, calibration: Calibration, input_names: Sequence[str]) -> dict:
+    """``source`` (a float32 ONNX graph) statically quantized into ``destination`` as QDQ (the
+    format ONNX Runtime fuses into int8 kernels): shape inference and optimisation first, as ONNX
+    Runtime's quantization tool asks, then per-channel int8 weights and uint8 activations from
+    MinMax calibration on every calibration input. Returns the settings."""
+    import onnxruntime
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.calls = iter(calibration.calls)
+
+        def get_next(self):
+            call = next(self.calls, None)
+            return None if call is None else {name: x.numpy() for name, x in zip(input_names, call, strict=True)}
+
+    prepared = destination.with_name(destination.stem + ".preprocessed.onnx")
+    try:
+        quant_pre_process(str(source), str(prepared))
+        quantize_static(
+            str(prepared),
+            str(destination),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
+    finally:
+        prepared.unlink(missing_ok=True)
+    return {
+        "tool": "onnxruntime.quantization.quantize_static",
+        "version": onnxruntime.__version__,
+        "format": "QDQ",
+        "per_channel": True,
+        "activations": "uint8",
+        "weights": "int8",
+        "calibration_method": "MinMax",
+    }
+
+
+def quantize_pt2e(net: nn.Module, example: tuple[torch.Tensor, ...], calibration: Calibration):
+    """``net`` exported and quantized by torchao's X86InductorQuantizer (its default static
+    config), calibrated on every calibration input; the converted GraphModule is what AOTInductor
+    or torch.compile lowers to int8 kernels. The export is strict: the non-strict default records
+    a module's calls by its path, so a module called twice (the ReLU of torchvision's BasicBlock)
+    becomes one partition with two outputs, which the quantizer refuses. Returns (module,
+    settings)."""
+    import torchao
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
+
+    quantizer = x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config())
+    exported = torch.export.export(net.eval(), example, strict=True).module()
+    prepared = prepare_pt2e(exported, quantizer)
+    with torch.no_grad():
+        for call in calibration.calls:
+            prepared(*call)
+    converted = convert_pt2e(prepared)
+    return converted, {
+        "tool": "torchao.quantization.pt2e (X86InductorQuantizer, default static config)",
+        "version": torchao.__version__,
+        "export": "torch.export.export(strict=True)",
+    }
