@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from toy_models import SEGMENTATION_CLASSES, DataDependent, StridedSegmenter
 
-from tvdeploy.build import exporters, shapes
+from tvdeploy.build import exporters, recording, shapes
 from tvdeploy.build.exporters import build_artifact
 from tvdeploy.build.records import BUILD_RECORD, ArtifactUnavailable, artifact_file, read_build
 from tvdeploy.catalog.models import random_state_dict
@@ -147,10 +147,10 @@ def test_a_time_limit_an_exporter_wraps_in_its_own_error_is_still_a_timeout(tmp_
         """What onnx_ir's pass manager raises from any error inside a pass."""
 
     def wrapping_builder(net, example, folder, device, task):
-        with exporters._phase(failures.EXPORT_ERROR):
+        with recording.phase(failures.EXPORT_ERROR):
             try:
                 time.sleep(5)
-            except exporters.BuildTimeout as err:
+            except recording.BuildTimeout as err:
                 raise PassError("An error occurred when running the pass") from err
         return {}
 
@@ -164,7 +164,7 @@ def test_a_time_limit_an_exporter_wraps_in_its_own_error_is_still_a_timeout(tmp_
 
 def test_a_failed_build_names_its_known_upstream_issue(tmp_path, monkeypatch):
     def failing_builder(net, example, folder, device, task):
-        with exporters._phase(failures.EXPORT_ERROR):
+        with recording.phase(failures.EXPORT_ERROR):
             raise RuntimeError("graph too large")
 
     monkeypatch.setitem(exporters.BUILDERS, "onnx", (failing_builder, exporters.ONNX_FILE))
@@ -264,7 +264,7 @@ def test_a_full_disk_fails_the_build_instead_of_blaming_the_model(tmp_path, monk
 
     def builder_on_a_full_disk(net, example, folder, device, task):
         (folder / "model.onnx").write_bytes(b"partial")
-        with exporters._phase(failures.EXPORT_ERROR):
+        with recording.phase(failures.EXPORT_ERROR):
             raise error
 
     monkeypatch.setitem(exporters.BUILDERS, "onnx", (builder_on_a_full_disk, exporters.ONNX_FILE))

@@ -11,21 +11,15 @@ at all (it is built beside its destination and renamed into place). Reading a bu
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
-import resource
 import shutil
-import signal
-import time
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from tvdeploy.build.records import BUILD_RECORD
+from tvdeploy.build.recording import PhaseError, phase, record_build
 from tvdeploy.build.shapes import (
     MAX_BATCH,
     check_dynamic_inputs,
@@ -37,15 +31,12 @@ from tvdeploy.build.shapes import (
     openvino_shapes,
 )
 from tvdeploy.build.torchscript import wrap
-from tvdeploy.files import atomic_directory, write_json_atomic
 from tvdeploy.registry import FP16, PLAIN
 from tvdeploy.registry.failures import (
     COMPILE_ERROR,
     CONVERSION_ERROR,
     EXPORT_ERROR,
-    TIMEOUT,
     error_text,
-    failure_fields,
     upstream_issues,
 )
 
@@ -59,35 +50,6 @@ ONNX_OPSET = 20
 EXAMPLE_BATCH = 2
 # The batch of an AOTInductor package compiled for a static shape (single-stream latency).
 STATIC_BATCH = 1
-
-
-class BuildTimeout(TimeoutError):
-    """A build ran past its time limit."""
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise BuildTimeout in the main thread once ``seconds`` passed (0: no limit). The signal is
-    handled between Python bytecodes, so a long native call finishes before the timeout shows."""
-    if seconds <= 0:
-        yield
-        return
-
-    def expire(signum, frame):
-        raise BuildTimeout(f"build took longer than {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def plain_output_module(net: nn.Module, example: tuple[torch.Tensor, ...], task) -> nn.Module:
@@ -132,7 +94,7 @@ def export_onnx(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path,
     attempts = []
     method = DYNAMO_EXPORTER
     try:
-        with _phase(EXPORT_ERROR):
+        with phase(EXPORT_ERROR):
             program = torch.onnx.export(
                 net,
                 example,
@@ -145,7 +107,7 @@ def export_onnx(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path,
             )
             program.save(str(folder / ONNX_FILE), external_data=external)
             _check_onnx(folder, task)
-    except _PhaseError as err:
+    except PhaseError as err:
         if not getattr(task, "ONNX_TORCHSCRIPT_FALLBACK", False):
             raise
         first = error_text(err.__cause__)
@@ -154,12 +116,12 @@ def export_onnx(net: nn.Module, example: tuple[torch.Tensor, ...], folder: Path,
             leftover.unlink() if leftover.is_file() else shutil.rmtree(leftover)
         method = TORCHSCRIPT_EXPORTER
         try:
-            with _phase(EXPORT_ERROR):
+            with phase(EXPORT_ERROR):
                 _export_onnx_torchscript(net, example, folder, task)
                 _check_onnx(folder, task)
-        except _PhaseError as fallback:
+        except PhaseError as fallback:
             # Both exporters' errors in one: the record classifies and names upstream issues of either.
-            raise _PhaseError(EXPORT_ERROR) from RuntimeError(
+            raise PhaseError(EXPORT_ERROR) from RuntimeError(
                 f"{first}; the TorchScript-based exporter ({TORCHSCRIPT_EXPORTER}) failed too: "
                 f"{error_text(fallback.__cause__)}"
             )
@@ -217,7 +179,7 @@ def convert_openvino(
     model = None
     for method in ("trace", "torch.export"):
         try:
-            with _phase(CONVERSION_ERROR), torch.no_grad():
+            with phase(CONVERSION_ERROR), torch.no_grad():
                 if method == "trace":
                     model = ov.convert_model(
                         net,
@@ -228,7 +190,7 @@ def convert_openvino(
                     program = torch.export.export(net, example, dynamic_shapes=dynamic_dims(example, task))
                     model = ov.convert_model(program)
             break
-        except _PhaseError as err:
+        except PhaseError as err:
             attempts.append({"method": method, "error": error_text(err.__cause__)})
             if method == "torch.export":
                 raise
@@ -289,13 +251,13 @@ def package_aoti(
     from torch._inductor.cpu_vec_isa import pick_vec_isa
 
     net, example = net.to(device), tuple(x.to(device) for x in example)
-    with _phase(EXPORT_ERROR):
+    with phase(EXPORT_ERROR):
         if static_batch:
             static = tuple(x[:STATIC_BATCH] if has_batch_axis(task) else x for x in example)
             program = torch.export.export(net, static, dynamic_shapes=dynamic_dims(static, task, batch=False))
         else:
             program = torch.export.export(net, example, dynamic_shapes=dynamic_dims(example, task))
-    with _phase(COMPILE_ERROR), torch.no_grad():
+    with phase(COMPILE_ERROR), torch.no_grad():
         # A copy: the compiler adds its own keys to the dict it is given.
         configs = dict(settings)
         aoti_compile_and_package(program, package_path=str(folder / AOTI_FILE), inductor_configs=configs)
@@ -316,54 +278,6 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "openvino": (convert_openvino, OPENVINO_FILE),
     "aoti": (package_aoti, AOTI_FILE),
 }
-
-
-class _PhaseError(Exception):
-    """Carries the failure class of the phase an error happened in (its __cause__)."""
-
-    def __init__(self, error_class: str):
-        super().__init__(error_class)
-        self.error_class = error_class
-
-
-@contextlib.contextmanager
-def _phase(error_class: str) -> Iterator[None]:
-    try:
-        yield
-    except BuildTimeout:
-        raise
-    except Exception as err:
-        if is_machine_failure(err):
-            raise
-        timeout = _wrapped_timeout(err)
-        if timeout is not None:
-            raise timeout from err
-        raise _PhaseError(error_class) from err
-
-
-def _wrapped_timeout(error: BaseException) -> BuildTimeout | None:
-    """The BuildTimeout an error was raised from, if any: onnx_ir's pass manager re-raises
-    whatever a pass raised as a PassError (mvit_v2_s's ONNX export ran into its time limit inside
-    a pass, and was recorded as an export error)."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, BuildTimeout):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return None
-
-
-# The machine, not the model: a full disk or quota fails the job (and a rerun builds the model),
-# instead of being recorded as this model's failure to deploy.
-_MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
-
-
-def is_machine_failure(error: BaseException) -> bool:
-    if isinstance(error, OSError) and error.errno in _MACHINE_ERRNOS:
-        return True
-    # Torch's C++ writers report a full disk as a RuntimeError with the C library's message.
-    return any(os.strerror(code) in str(error) for code in _MACHINE_ERRNOS)
 
 
 def build_artifact(
@@ -387,27 +301,10 @@ def build_artifact(
     built = {"artifact": kind, "variant": variant, "file": payload, **(record or {})}
     # An unknown variant is this code's error, not the model's: raised before any folder exists.
     net = variant_module(plain_output_module(net, example, task), variant, len(example))
-    # A failure of the machine (full disk) or of this code escapes: no folder, the job fails.
-    with atomic_directory(dest) as staging:
-        start = time.perf_counter()
-        try:
-            with time_limit(timeout_s):
-                details = builder(net, example, staging, device or torch.device("cpu"), task, **(options or {}))
-            built.update(status="ok", error_class=None, error=None, **details)
-        except (_PhaseError, BuildTimeout, MemoryError) as err:
-            _record_failure(built, err, staging, kind, log)
-        built.update(build_s=time.perf_counter() - start, peak_rss_mb=peak_rss_mb())
-        write_json_atomic(staging / BUILD_RECORD, built)
-    return built
-
-
-def _record_failure(built: dict, err: BaseException, staging: Path, kind: str, log) -> None:
-    """The model could not be built: its class and error go into the record, and nothing
-    half-built stays (the folder will hold the record alone)."""
-    cause = err.__cause__ if isinstance(err, _PhaseError) else err
-    phase_class = err.error_class if isinstance(err, _PhaseError) else TIMEOUT
-    if log is not None:
-        log.error("building %s failed:\n%s", kind, "".join(traceback.format_exception(cause)))
-    shutil.rmtree(staging)
-    staging.mkdir()
-    built.update(status="failed", **failure_fields(cause, phase_class, artifact=kind, model=built.get("model")))
+    return record_build(
+        dest,
+        built,
+        lambda staging: builder(net, example, staging, device or torch.device("cpu"), task, **(options or {})),
+        timeout_s,
+        log,
+    )
