@@ -3,7 +3,7 @@
 import pandas as pd
 
 from tvdeploy.results.deployability import deployability_markdown, deployability_table
-from tvdeploy.results.frames import parity_table
+from tvdeploy.results.parity import parity_table
 
 
 def test_deployability_matrix_records_build_run_and_parity_failures():

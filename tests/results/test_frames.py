@@ -4,16 +4,9 @@ import pandas as pd
 import pytest
 from result_helpers import comparison_record
 
-from tvdeploy.results.frames import (
-    PARITY_AGREES,
-    PARITY_DIFFERS,
-    PARITY_NOT_CHECKED,
-    latency_table,
-    parity_table,
-    passes_parity,
-    predictions_table,
-)
+from tvdeploy.results.frames import latency_table, predictions_table
 from tvdeploy.results.markdown import latency_markdown
+from tvdeploy.results.parity import PARITY_AGREES, PARITY_DIFFERS, PARITY_NOT_CHECKED, parity_table, passes_parity
 from tvdeploy.tasks.classification import compare_predictions
 
 
@@ -75,6 +68,8 @@ def test_parity_table_takes_the_worst_image():
             "max_abs_diff": diff,
             "tolerance": 1e-3,
             "logits_max_abs": 5.0,
+            "relative_diff": diff / 5.0,
+            "top1_match": True,
             "top5_match": match,
             "within_tolerance": diff <= 1e-3,
         }
@@ -89,6 +84,8 @@ def test_parity_table_takes_the_worst_image():
     row = table.set_index("run").loc["laptop"]
     assert row["images"] == 2 and row["max_abs_diff"] == 2e-4 and not row["top5_match"]
     assert row["weights_source"] == "random" and row["within_tolerance"]
+    # Agreement as shares of the images (what a reduced precision is read by), the worst relative Δ.
+    assert (row["top1_agreement"], row["top5_agreement"], row["relative_diff"]) == (1.0, 0.5, 4e-5)
     assert table.set_index("run").loc["gpu01", "weights_source"] == "pretrained"
 
 

@@ -167,8 +167,9 @@ def test_latency_table_keeps_the_column_of_a_deployment_that_failed_on_every_mod
 
 def test_a_segmentation_row_shows_its_mIoU_its_input_and_its_masks_parity(tmp_path):
     from tvdeploy.catalog.sheet import ModelInfo
-    from tvdeploy.results.frames import parity_table, ratios_table
+    from tvdeploy.results.frames import ratios_table
     from tvdeploy.results.markdown import catalog_markdown
+    from tvdeploy.results.parity import parity_table
 
     records = [comparison_record("s", {"eager/plain": 10.0, "ts-cpp/plain": 8.0})]
     info = ModelInfo(

@@ -10,7 +10,8 @@ from result_helpers import comparison_record
 from tvdeploy.registry import paths
 from tvdeploy.results import fronts, plots
 from tvdeploy.results.deployability import deployability_table
-from tvdeploy.results.frames import latency_table, parity_table, ratios_table
+from tvdeploy.results.frames import latency_table, ratios_table
+from tvdeploy.results.parity import parity_table
 from tvdeploy.results.summary import failure_class, summary_markdown
 
 ACCURACY = {

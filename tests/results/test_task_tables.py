@@ -6,7 +6,8 @@ import pandas as pd
 from result_helpers import comparison_record
 
 from tvdeploy.results.deployability import deployability_table
-from tvdeploy.results.frames import latency_table, parity_table, ratios_table, with_task
+from tvdeploy.results.frames import latency_table, ratios_table, with_task
+from tvdeploy.results.parity import parity_table
 from tvdeploy.results.summary import summary_markdown
 
 TASK_OF = {"resnet18": "classification", "fcn_resnet50": "segmentation", "raft_small": "optical_flow"}

@@ -36,6 +36,12 @@ def test_compare_outputs_is_scale_relative():
         check_parity("classification", "m", bad)
     swapped = ref[:, [1, 0, 2, 3, 4, 5]]
     assert not compare_outputs(ref, swapped, 1e-4, 1e-5)["top5_match"]
+    assert not compare_outputs(ref, swapped, 1e-4, 1e-5)["top1_match"]
+    # An int8-like result: every logit a few percent off, the top class kept, ranks 3-4 swapped.
+    reduced = ref[:, [0, 1, 3, 2, 4, 5]] * 0.97
+    agreement = compare_outputs(ref, reduced, rtol=0.2, atol=1e-9)
+    assert agreement["top1_match"] and not agreement["top5_match"] and agreement["within_tolerance"]
+    assert agreement["relative_diff"] == pytest.approx(5.15 / 100)  # 10 became 4.85
     with pytest.raises(ParityError, match="shapes differ"):
         compare_outputs(ref, ref[:, :3], 1e-4, 1e-5)
     assert ok["discriminates"]

@@ -17,7 +17,7 @@ from workflow_helpers import MODELS, RUN, RUNTIMES, copy_workflow, planned_jobs,
 
 from tvdeploy.catalog.sheet import read_sheet
 from tvdeploy.registry import TASKS
-from tvdeploy.results.frames import PARITY_AGREES, PARITY_NOT_CHECKED
+from tvdeploy.results.parity import PARITY_AGREES, PARITY_NOT_CHECKED
 
 pytestmark = pytest.mark.slow
 

@@ -8,13 +8,13 @@ from tvdeploy.results.frames import (
     builds_table,
     latency_table,
     overhead_table,
-    parity_table,
     predictions_table,
     ratios_table,
     with_task,
 )
 from tvdeploy.results.jobs import job_max_rss_mb, job_seconds, time_by_stage, timed_jobs
 from tvdeploy.results.markdown import latency_page
+from tvdeploy.results.parity import parity_table
 
 log = setup_script_logging(snakemake)
 params = snakemake.params

@@ -8,7 +8,7 @@ discriminate (``discriminates: false``) is logged as not checked."""
 
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.predict.outputs import resolve_tensor_outputs
-from tvdeploy.results.frames import metric_fields
+from tvdeploy.results.parity import metric_fields
 from tvdeploy.tasks import adapter
 
 log = setup_script_logging(snakemake)

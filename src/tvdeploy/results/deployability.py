@@ -9,7 +9,8 @@ import pandas as pd
 from tvdeploy.registry import RUNTIMES, column_label
 from tvdeploy.registry.failures import RUN_ERROR, classify_text, upstream_issues
 from tvdeploy.results.formatting import run_title
-from tvdeploy.results.frames import PARITY_DIFFERS, PARITY_NOT_CHECKED, RUNTIME_ORDER
+from tvdeploy.results.frames import RUNTIME_ORDER
+from tvdeploy.results.parity import PARITY_DIFFERS, PARITY_NOT_CHECKED
 
 # The states of one model × deployment, in the order figures and documents list them.
 DEPLOYED = "ok"

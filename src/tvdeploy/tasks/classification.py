@@ -78,7 +78,8 @@ def parity_tolerance(reference: torch.Tensor, rtol: float, atol: float) -> float
 
 
 def compare_outputs(reference: torch.Tensor, candidate: torch.Tensor, rtol: float, atol: float, topk: int = 5) -> dict:
-    """Parity of two logits tensors: max |Δ| against a tolerance scaled to the reference, and top-k agreement."""
+    """Parity of two logits tensors: max |Δ| against a tolerance scaled to the reference, and
+    top-1 and top-k agreement (what a reduced-precision deployment is also judged by)."""
     if reference.shape != candidate.shape:
         raise ParityError(f"output shapes differ: {tuple(reference.shape)} vs {tuple(candidate.shape)}")
     diff = max_abs_diff(reference, candidate)
@@ -86,10 +87,14 @@ def compare_outputs(reference: torch.Tensor, candidate: torch.Tensor, rtol: floa
     k = min(topk, reference.shape[-1])
     top_ref = reference.topk(k, dim=-1).indices
     top_cand = candidate.topk(k, dim=-1).indices
+    scale = float(reference.double().abs().max())
     return {
         "max_abs_diff": diff,
         "tolerance": tol,
-        "logits_max_abs": float(reference.double().abs().max()),
+        "logits_max_abs": scale,
+        # The difference relative to the logits' scale: comparable across models and precisions.
+        "relative_diff": diff / scale if scale > 0 else None,
+        "top1_match": bool(torch.equal(top_ref[..., 0], top_cand[..., 0])),
         "top5_match": bool(torch.equal(top_ref, top_cand)),
         "within_tolerance": diff <= tol,
         # Constant logits (random-weight quantized mobilenets give all zeros) agree with anything
