@@ -41,6 +41,41 @@ def conv_bn_classifier(seed: int) -> torch.nn.Module:
     ).eval()
 
 
+class ResidualClassifier(torch.nn.Module):
+    """A stem and one residual block laid out as torchvision's BasicBlock (one ReLU module called
+    after the first convolution and after the skip connection), pooled into NUM_CLASSES logits:
+    what the int8 paths must quantize (conv, batch norm, a shared ReLU, an addition, linear)."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+        self.conv1, self.bn1 = nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16)
+        self.conv2, self.bn2 = nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16)
+        self.relu = nn.ReLU()
+        self.head = nn.Linear(16, NUM_CLASSES)
+
+    def forward(self, x):
+        identity = self.stem(x)
+        out = self.relu(self.bn1(self.conv1(identity)))
+        out = self.relu(self.bn2(self.conv2(out)) + identity)
+        return self.head(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(out, 1), 1))
+
+
+def residual_classifier(seed: int) -> torch.nn.Module:
+    """ResidualClassifier with batch-norm statistics of its own activations (a cumulative average
+    over one batch): with the defaults (0, 1) the activations drift in scale layer by layer."""
+    torch.manual_seed(seed)
+    model = ResidualClassifier()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(8, 3, 32, 32))
+    return model.eval()
+
+
 def linear_classifier(in_features: int, classes: int = NUM_CLASSES) -> torch.nn.Module:
     """Flatten + one linear layer: the cheapest model of a given input size."""
     return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(in_features, classes)).eval()

@@ -1,7 +1,7 @@
 """Static int8 quantization (tvdeploy.build.quantize) of a small residual network calibrated on the
-shipped images: each path (NNCF for OpenVINO, QDQ for ONNX Runtime, PT2E for Inductor) puts int8
-operations in the graph and stays close to float32, and the calibration set is the first inputs,
-recorded."""
+shipped images (fixtures in tests/build/conftest.py): each path (NNCF for OpenVINO, QDQ for ONNX
+Runtime, PT2E for Inductor) puts int8 operations in the graph and stays close to float32, and the
+calibration set is the first inputs, recorded."""
 
 from __future__ import annotations
 
@@ -10,64 +10,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT
-from torch import nn
 
 from tvdeploy.build import quantize
-from tvdeploy.inputs.dat import write_dat
-from tvdeploy.tasks import classification
 
-# Small enough to quantize in seconds; the images keep their content.
-SPEC = {"resize_size": 40, "crop_size": 32, "interpolation": "bilinear", "antialias": True,
-        "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}  # fmt: skip
 # int8 against float32 on random weights: the largest logit difference relative to the logits' scale.
 MAX_RELATIVE_DIFF = 0.1
-
-
-class Residual(nn.Module):
-    """A stem and one residual block laid out as torchvision's BasicBlock (one ReLU module called
-    after the first convolution and after the skip connection), pooled into 10 logits."""
-
-    def __init__(self):
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
-        self.conv1, self.bn1 = nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16)
-        self.conv2, self.bn2 = nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16)
-        self.relu = nn.ReLU()
-        self.head = nn.Linear(16, 10)
-
-    def forward(self, x):
-        identity = self.stem(x)
-        out = self.relu(self.bn1(self.conv1(identity)))
-        out = self.relu(self.bn2(self.conv2(out)) + identity)
-        return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(out, 1), 1))
-
-
-@pytest.fixture(scope="module")
-def calls(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("calibration")
-    images = sorted(p for p in (REPO_ROOT / "data" / "images").iterdir() if p.suffix in (".png", ".jpg"))
-    paths = []
-    for image in images:
-        (tensor,) = classification.preprocess(image, SPEC)
-        write_dat(tensor, folder / f"{image.stem}.dat", "NCHW", {"image": str(image)})
-        paths.append([folder / f"{image.stem}.dat"])
-    return paths
-
-
-@pytest.fixture(scope="module")
-def net():
-    torch.manual_seed(0)
-    model = Residual().eval()
-    # Batch-norm statistics of its own activations (a cumulative average over one batch): with the
-    # defaults (0, 1) the activations drift in scale layer by layer.
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.momentum = None
-    model.train()
-    with torch.no_grad():
-        model(torch.randn(8, 3, 32, 32))
-    return model.eval()
 
 
 def relative_diff(reference: torch.Tensor, candidate) -> float:

@@ -18,10 +18,15 @@ TORCHSCRIPT_RUNTIMES = ["eager", "ts-python", "ts-cpp"]
 PEERS = ["onnxruntime", "openvino-python"]
 
 
-def plan(gpu=False, **overrides):
+# A CPU without native bfloat16 or int8 (an AVX2 EPYC), so that a plan is the same on every machine.
+AVX2_CPU = frozenset({"avx2", "fma"})
+VNNI_CPU = frozenset({"avx2", "fma", "avx512f", "avx512_vnni"})
+
+
+def plan(gpu=False, flags=AVX2_CPU, **overrides):
     config = copy.deepcopy(DEFAULT)
     config.update({"models": ["resnet18", "inception_v3"], **overrides})
-    return Plan.from_config(config, REPO_ROOT, has_gpu=lambda: gpu)
+    return Plan.from_config(config, REPO_ROOT, has_gpu=lambda: gpu, flags=lambda: flags)
 
 
 def test_default_plan_on_a_cpu_machine():
@@ -29,8 +34,10 @@ def test_default_plan_on_a_cpu_machine():
     assert plan().runtimes == TORCHSCRIPT_RUNTIMES + PEERS
     p = plan(runtimes=TORCHSCRIPT_RUNTIMES)
     assert p.devices == ["cpu"]
-    # TorchScript as scripted and as fused by oneDNN Graph, LibTorch's fast CPU path.
-    assert DEFAULT["variants"] == ["plain", "fused"]
+    # TorchScript as scripted and as fused by oneDNN Graph, LibTorch's fast CPU path; int8 where
+    # the CPU has it (not this one: see test_int8_...).
+    assert DEFAULT["variants"] == ["plain", "fused", "int8"]
+    assert set(p.skipped_variants("cpu")) == {"int8"}
     deployments = [("eager", "plain"), ("ts-python", "plain"), ("ts-python", "fused")]
     deployments += [("ts-cpp", "plain"), ("ts-cpp", "fused")]
     assert p.deployments() == [("cpu", *d) for d in deployments]
@@ -433,6 +440,36 @@ def test_a_static_batch_package_needs_batch_1_benchmarks():
         plan(export=static, bench={**DEFAULT["bench"], "batch_sizes": [1, 8]})
 
 
+def test_int8_on_a_cpu_with_vnni_quantizes_the_peers_artifacts_calibrated_on_the_first_inputs():
+    p = plan(flags=VNNI_CPU, calibration={"inputs": 2})
+    assert p.skipped_variants("cpu") == {}
+    assert p.runtime_variants("onnxruntime", "cpu") == ["plain", "int8"]
+    assert p.runtime_variants("openvino-python", "cpu") == ["plain", "int8"]
+    assert p.runtime_variants("ts-cpp", "cpu") == ["plain", "fused"]
+    assert p.artifact("onnxruntime", "cpu", "int8", "resnet18") == "results/onnx/int8/resnet18"
+    assert p.artifact("openvino-python", "cpu", "int8", "resnet18") == "results/openvino/int8/resnet18"
+    assert p.artifact("onnxruntime", "cpu", "plain", "resnet18") == "results/onnx/resnet18"
+    builds = p.artifact_builds()["quantize_artifact"]
+    assert builds == [
+        {"artifact": kind, "variant": "int8", "model": m}
+        for kind in ("onnx", "openvino")
+        for m in ("resnet18", "inception_v3")
+    ]
+    # Every int8 path of a model calibrates on the same first inputs, by name.
+    assert p.calibration_dats("resnet18") == [
+        "results/inputs/r256_c224_bilinear_in1k/chelsea_cat.dat",
+        "results/inputs/r256_c224_bilinear_in1k/coffee_cup.dat",
+    ]
+    assert len(plan(flags=VNNI_CPU, calibration={"inputs": 50}).calibration_dats("resnet18")) == 3
+    # Judged against float32 eager under int8's tolerance; the C++ OpenVINO against Python's int8.
+    pairs = {(x["runtime"], x["variant"]): x for x in p.parity_pairs("cpu", "resnet18")}
+    assert pairs[("onnxruntime", "int8")]["reference"] == "eager"
+    assert pairs[("onnxruntime", "int8")]["rtol"] == DEFAULT["parity"]["int8_rtol"]
+    compared = {("/".join(x["candidate"]), "/".join(x["reference"]), x["kind"]) for x in p.comparison_pairs("cpu")}
+    assert ("onnxruntime/int8", "onnxruntime/plain", "vs_plain") in compared
+    assert ("openvino-python/int8", "eager/plain", "vs_eager") in compared
+
+
 def test_the_bfloat16_variant_is_skipped_with_the_reason_on_a_cpu_without_native_support():
     config = {**copy.deepcopy(DEFAULT), "models": ["resnet18"], "variants": ["plain", "bf16"]}
     native = Plan.from_config(config, REPO_ROOT, has_gpu=lambda: False, flags=lambda: frozenset({"avx512_bf16"}))
@@ -442,6 +479,8 @@ def test_the_bfloat16_variant_is_skipped_with_the_reason_on_a_cpu_without_native
     assert older.runtime_variants("ts-cpp", "cpu") == ["plain"]
     assert set(older.skipped_variants("cpu")) == {"bf16"}
     assert "none of avx512_bf16, amx_bf16" in older.skipped_variants("cpu")["bf16"]
+    int8 = plan(variants=["plain", "int8"]).skipped_variants("cpu")["int8"]
+    assert "int8 is not native on this CPU (none of avx512_vnni, avx_vnni, amx_int8" in int8
     assert older.derived_torchscript() == [] and older.skipped_variants("cuda") == {}
 
 

@@ -21,6 +21,7 @@ from tvdeploy.registry import (
     VARIANTS,
     WEIGHTS,
     Deployment,
+    paths,
 )
 
 SCHEMA = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -84,8 +85,27 @@ def test_load_transforms_are_known_and_only_optimized_fused_and_cudagraphs_have_
     assert [registry.built_variant(v) for v in registry.AOTI_VARIANTS] == [PLAIN, "fp16", PLAIN]
 
 
+def test_the_int8_variant_is_built_by_the_peer_runtimes_own_tools_not_by_torchscript():
+    """int8 is calibrated: ONNX Runtime and OpenVINO (both harnesses) run their artifact quantized,
+    a folder of its own beside the float32 one; TorchScript derives no int8 file."""
+    int8 = VARIANTS[registry.INT8_VARIANT]
+    assert int8.calibrated and int8.precision == "int8" and int8.devices == ("cpu",)
+    assert int8.cross_variant_rtol_key == "int8_rtol"
+    assert registry.CALIBRATED_VARIANTS == ("int8",)
+    assert "int8" not in registry.TORCHSCRIPT_VARIANTS and "int8" not in registry.derived_variants()
+    with_int8 = {name for name, r in RUNTIMES.items() if "int8" in r.variants}
+    assert with_int8 == {"onnxruntime", "openvino-python", "openvino-cpp"}
+    assert {RUNTIMES[name].artifact for name in with_int8} == set(registry.QUANTIZED_ARTIFACTS)
+    assert RUNTIMES["onnxruntime"].variants_on("cpu", ["plain", "int8"]) == ["plain", "int8"]
+    assert RUNTIMES["onnxruntime"].variants_on("cuda", ["plain", "int8"]) == ["plain"]
+    assert paths.built_artifact("onnx", "int8") == "results/onnx/int8/{model}"
+    assert paths.built_artifact_record("openvino", "int8") == "results/builds/openvino/int8/{model}.json"
+    assert paths.built_artifact("onnx") == "results/onnx/{model}"
+    assert paths.built_artifact("aoti", "int8") == "results/aoti/{device}/{variant}/{model}"
+
+
 def test_derived_pairs_and_labels():
-    assert registry.derived_variants() == [v for v in VARIANTS if v != PLAIN]
+    assert registry.derived_variants() == [v for v in VARIANTS if v != PLAIN and not VARIANTS[v].calibrated]
     assert registry.cross_language_pairs() == [
         ("ts-cpp", "ts-python"),
         ("aoti-cpp", "aoti-python"),
@@ -101,8 +121,8 @@ def test_derived_pairs_and_labels():
 def test_unknown_names_are_clear_errors():
     with pytest.raises(ValueError, match="unknown runtime 'onnx' \\(known: eager, ts-python, ts-cpp"):
         registry.runtime("onnx")
-    with pytest.raises(ValueError, match="unknown variant 'int8'"):
-        registry.variant("int8")
+    with pytest.raises(ValueError, match="unknown variant 'int4'"):
+        registry.variant("int4")
 
 
 def test_table_columns_follow_the_registry_order():
@@ -133,8 +153,8 @@ def test_a_deployment_has_one_key_and_one_label():
     assert (Deployment("eager").key, Deployment("eager").label) == ("eager/plain", "eager")
     with pytest.raises(ValueError, match="not a deployment key"):
         Deployment.from_key("eager")
-    with pytest.raises(ValueError, match="unknown variant 'int8'"):
-        Deployment("ts-cpp", "int8")
+    with pytest.raises(ValueError, match="unknown variant 'int4'"):
+        Deployment("ts-cpp", "int4")
 
 
 def test_tasks_are_declared_once_with_their_contract():

@@ -12,6 +12,7 @@ from tvdeploy.build.cpp import PROGRAMS, program_sources
 from tvdeploy.host.environment import config_sha256
 from tvdeploy.plan import ConfigError, Plan, alternation
 from tvdeploy.registry import AOTI, AOTI_BUILT_VARIANTS, BUILT_ARTIFACTS, CPP, ONNX, OPENVINO, PYTHON, derived_variants
+from tvdeploy.registry import CALIBRATED_VARIANTS, QUANTIZE_RULE, QUANTIZED_ARTIFACTS
 from tvdeploy.registry import IMAGE_PAIR, TASKS
 from tvdeploy.plan.resources import BASE_MEM_MB, BUILD_MEM_MB, cpus_per_gpu, gpus
 from tvdeploy.plan.model_order import ModelOrder, schedule_in_priority_order
@@ -86,6 +87,15 @@ def image_file(wildcards):
 
 def model_dats(wildcards):
     return PLAN.dats(wildcards.model)
+
+
+def calibration_dats(wildcards):
+    return PLAN.calibration_dats(wildcards.model)
+
+
+def quantize_source(wildcards):
+    # The float32 folder of the artifact a calibrated variant is quantized from.
+    return paths.built_artifact(wildcards.artifact).format(model=wildcards.model)
 
 
 def bench_dats(wildcards):
@@ -213,12 +223,23 @@ def build_items():
         for w in PLAN.derived_torchscript()
     ]
     kinds = {rule: kind for kind, rule in BUILT_ARTIFACTS.items()}
+
+    def build_name(rule, w):
+        # Named like the TorchScript variants: per device and variant where built per both.
+        if rule == QUANTIZE_RULE:
+            return f"{w['artifact']} {w['variant']}"
+        return f"{kinds[rule]} {w['variant']} ({w['device']})" if "device" in w else kinds[rule]
+
+    def build_record(rule, w):
+        if rule == QUANTIZE_RULE:
+            return paths.built_artifact_record(w["artifact"], w["variant"]).format(**w)
+        return paths.built_artifact_record(kinds[rule]).format(**w)
+
     items += [
         {
             "model": w["model"],
-            # Named like the TorchScript variants: per device and variant where built per both.
-            "artifact": f"{kinds[rule]} {w['variant']} ({w['device']})" if "device" in w else kinds[rule],
-            "record": paths.built_artifact_record(kinds[rule]).format(**w),
+            "artifact": build_name(rule, w),
+            "record": build_record(rule, w),
             "job": getattr(rules, rule).benchmark.format(**w),
         }
         for rule, builds in PLAN.artifact_builds().items()

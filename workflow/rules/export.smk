@@ -159,6 +159,37 @@ rule convert_openvino:
         "../scripts/build_artifact.py"
 
 
+# A calibrated variant (int8) of the ONNX or OpenVINO artifact: quantized from the float32 folder
+# by the runtime's own tool (tvdeploy.build.quantized), calibrated on the model's first inputs
+# (config calibration.inputs).
+rule quantize_artifact:
+    input:
+        source=quantize_source,
+        weights_provenance=paths.WEIGHTS_PROVENANCE,
+        dats=calibration_dats,
+    output:
+        artifact=artifact_output(directory(paths.QUANTIZED_ARTIFACT)),
+        record=paths.QUANTIZED_ARTIFACT_RECORD,
+    log:
+        "results/logs/quantize_artifact/{artifact}/{variant}/{model}.log",
+    benchmark:
+        "results/jobs/quantize_artifact/{artifact}/{variant}/{model}.tsv"
+    wildcard_constraints:
+        artifact=alternation(QUANTIZED_ARTIFACTS),
+        variant=alternation(CALIBRATED_VARIANTS),
+    priority: model_priority
+    conda:
+        "../envs/tvdeploy.yaml"
+    threads: 1
+    resources:
+        mem_mb=export_mem_mb,
+    params:
+        info=model_info,
+        timeout_s=config["export"]["timeout_s"],
+    script:
+        "../scripts/quantize_artifact.py"
+
+
 # AOTInductor: torch.export program compiled by Inductor into a .pt2 package for one device (its
 # generated code targets this machine's CPU or the GPU) and variant (float32, or fp16 on CUDA),
 # frozen weights, dynamic batch, the thread count and autotuning of config export.aoti.

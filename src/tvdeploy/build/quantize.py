@@ -20,6 +20,7 @@ from torch import nn
 
 from tvdeploy.inputs import input_sha256
 from tvdeploy.inputs.dat import read_dat
+from tvdeploy.registry.failures import error_line
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,14 @@ def quantize_openvino(model, calibration: Calibration):
     return quantized, {"tool": "nncf.quantize", "version": nncf.__version__, "preset": "performance"}
 
 
-def quantize_onnx(source: Path, destination: Path, calibration: Calibration, input_names: Sequence[str]) -> dict:
+def quantize_onnx(
+    source: Path, destination: Path, calibration: Calibration, input_names: Sequence[str], external_data: bool = False
+) -> dict:
     """``source`` (a float32 ONNX graph) statically quantized into ``destination`` as QDQ (the
     format ONNX Runtime fuses into int8 kernels): shape inference and optimisation first, as ONNX
     Runtime's quantization tool asks, then per-channel int8 weights and uint8 activations from
-    MinMax calibration on every calibration input. Returns the settings."""
+    MinMax calibration on every calibration input. ``external_data``: the source keeps its
+    weights in a side file, and so does the result. Returns the settings."""
     import onnxruntime
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -84,19 +88,34 @@ def quantize_onnx(source: Path, destination: Path, calibration: Calibration, inp
             return None if call is None else {name: x.numpy() for name, x in zip(input_names, call, strict=True)}
 
     prepared = destination.with_name(destination.stem + ".preprocessed.onnx")
+    prepared_data = prepared.with_name(prepared.name + ".data")
     try:
-        quant_pre_process(str(source), str(prepared))
+        # The tool's advice, not its requirement: a graph its symbolic shape inference cannot
+        # follow is quantized as exported, and the settings say so.
+        try:
+            quant_pre_process(
+                str(source),
+                str(prepared),
+                save_as_external_data=external_data,
+                all_tensors_to_one_file=True,
+                external_data_location=prepared_data.name,
+            )
+            preprocess_error = None
+        except Exception as err:
+            preprocess_error = error_line(err)
         quantize_static(
-            str(prepared),
+            str(source if preprocess_error else prepared),
             str(destination),
             Reader(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
+            use_external_data_format=external_data,
         )
     finally:
         prepared.unlink(missing_ok=True)
+        prepared_data.unlink(missing_ok=True)
     return {
         "tool": "onnxruntime.quantization.quantize_static",
         "version": onnxruntime.__version__,
@@ -105,6 +124,8 @@ def quantize_onnx(source: Path, destination: Path, calibration: Calibration, inp
         "activations": "uint8",
         "weights": "int8",
         "calibration_method": "MinMax",
+        "preprocessed": preprocess_error is None,
+        **({"preprocess_error": preprocess_error} if preprocess_error else {}),
     }
 
 

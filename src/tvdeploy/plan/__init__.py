@@ -175,6 +175,10 @@ class Plan:
         """The .dat files of the benchmarks' model call (one per model argument, in order)."""
         return self.model_inputs.bench_dats(model)
 
+    def calibration_dats(self, model: str) -> list[str]:
+        """The inputs the model's int8 deployments are calibrated on (config calibration.inputs)."""
+        return self.model_inputs.calibration_dats(model, self.config["calibration"]["inputs"])
+
     def bench_sidecars(self, model: str) -> list[str]:
         return self.model_inputs.bench_sidecars(model)
 

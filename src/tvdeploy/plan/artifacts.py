@@ -12,7 +12,10 @@ from tvdeploy.plan.deployments import CrossProduct
 from tvdeploy.registry import (
     BUILT_ARTIFACTS,
     DEVICE_ARTIFACTS,
+    QUANTIZE_RULE,
+    QUANTIZED_ARTIFACTS,
     TORCHSCRIPT,
+    VARIANTS,
     WEIGHTS,
     built_variant,
     derived_variants,
@@ -34,7 +37,8 @@ def artifact(runtime_name: str, device: str, variant: str, model: str) -> str:
     if rt.artifact == WEIGHTS:
         return paths.WEIGHTS.format(model=model)
     if rt.artifact in BUILT_ARTIFACTS:
-        return paths.built_artifact(rt.artifact).format(device=device, variant=built_variant(variant), model=model)
+        built = built_variant(variant)
+        return paths.built_artifact(rt.artifact, built).format(device=device, variant=built, model=model)
     return paths.torchscript(device, variant, model)
 
 
@@ -46,7 +50,8 @@ def built_artifacts(cross: CrossProduct) -> list[str]:
 
 
 def artifact_builds(cross: CrossProduct, models: list[str]) -> dict[str, list[dict]]:
-    """Wildcards of every built artifact folder of the run, by building rule."""
+    """Wildcards of every built artifact folder of the run, by building rule: the float32 builds
+    (registry BUILT_ARTIFACTS) and the calibrated variants quantized from them (QUANTIZE_RULE)."""
     builds = {}
     for kind in built_artifacts(cross):
         if kind in DEVICE_ARTIFACTS:
@@ -55,6 +60,17 @@ def artifact_builds(cross: CrossProduct, models: list[str]) -> dict[str, list[di
         else:
             wildcards = [{"model": m} for m in models]
         builds[BUILT_ARTIFACTS[kind]] = wildcards
+    quantized = [
+        {"artifact": kind, "variant": v, "model": m}
+        for kind, v in dict.fromkeys(
+            (p.artifact, p.variant)
+            for p in cross.placed()
+            if p.artifact in QUANTIZED_ARTIFACTS and VARIANTS[p.variant].calibrated
+        )
+        for m in models
+    ]
+    if quantized:
+        builds[QUANTIZE_RULE] = quantized
     return builds
 
 

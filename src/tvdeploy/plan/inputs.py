@@ -118,6 +118,11 @@ class ModelInputs:
         """The .dat files of the benchmarks' model call, one per model argument in order."""
         return self.call_files(model, self.bench_input(model))
 
+    def calibration_dats(self, model: str, count: int) -> list[str]:
+        """What every int8 path of a model calibrates on: the .dat files of its first ``count``
+        inputs by name (all of them where it has fewer), each call's files in a row."""
+        return [dat for name in list(self.inputs_of(model))[:count] for dat in self.call_files(model, name)]
+
     def bench_sidecars(self, model: str) -> list[str]:
         return self.call_files(model, self.bench_input(model), sidecars=True)
 

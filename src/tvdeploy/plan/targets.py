@@ -15,7 +15,7 @@ from tvdeploy.build.cpp import PROGRAMS
 from tvdeploy.plan.artifacts import artifact_builds, derived_torchscript
 from tvdeploy.plan.deployments import CrossProduct
 from tvdeploy.plan.run_folders import RunFolders
-from tvdeploy.registry import BUILT_ARTIFACTS, CPP, PYTHON, Deployment, paths
+from tvdeploy.registry import BUILT_ARTIFACTS, CPP, PYTHON, QUANTIZE_RULE, Deployment, paths
 
 BUILD_CPP = "build_cpp"
 DOWNLOAD_WEIGHTS = "download_weights"
@@ -71,6 +71,7 @@ RULE_STAGES = {
     EXPORT_TORCHSCRIPT: EXPORTS,
     DERIVE_TORCHSCRIPT_VARIANT: EXPORTS,
     **{rule: EXPORTS for rule in BUILT_ARTIFACTS.values()},
+    QUANTIZE_RULE: EXPORTS,
     BUILD_CPP: CPP_BUILDS,
     **{infer_rule(language): INFERENCE for language in INFER_LANGUAGES},
     CHECK_PARITY: INFERENCE,

@@ -30,6 +30,8 @@ from tvdeploy.registry.runtimes import (
     OPENVINO,
     PEER_REFERENCE,
     PYTHON,
+    QUANTIZE_RULE,
+    QUANTIZED_ARTIFACTS,
     RUNTIMES,
     TORCHSCRIPT,
     WEIGHTS,
@@ -52,11 +54,13 @@ from tvdeploy.registry.variants import (
     AOTI_BUILT_VARIANTS,
     AOTI_VARIANTS,
     BF16_CPU_FLAGS,
+    CALIBRATED_VARIANTS,
     CUDA_GRAPH,
     CUDAGRAPHS,
     DEVICE_CHOICES,
     DEVICES,
     FP16,
+    INT8_VARIANT,
     LOAD_TRANSFORMS,
     NO_TRANSFORM,
     ONEDNN_FUSION,
@@ -72,11 +76,12 @@ from tvdeploy.registry.variants import (
 )
 
 __all__ = [
-    "AOTI", "AOTI_BUILT_VARIANTS", "AOTI_VARIANTS", "BF16_CPU_FLAGS", "BUILT_ARTIFACTS", "CLASSIFICATION", "CLIP",
-    "CPP", "CUDAGRAPHS", "CUDA_GRAPH", "DEVICES", "DEVICE_ARTIFACTS", "DEVICE_CHOICES", "EAGER", "FP16",
-    "IMAGE_PAIR", "LOAD_TRANSFORMS", "NO_TRANSFORM", "ONEDNN_FUSION", "ONNX", "OPENVINO", "OPTIMIZE_FOR_INFERENCE",
-    "PEER_REFERENCE", "PLAIN", "PRECISIONS", "PYTHON", "QUANTIZED_ENGINES", "RUNTIMES", "TASKS", "TORCHSCRIPT",
-    "TORCHSCRIPT_VARIANTS", "VARIANTS", "VIDEO_CLASSIFICATION", "WEIGHTS", "Deployment", "Precision", "Runtime", "Task",
-    "Unsupported", "Variant", "built_variant", "column_label", "cross_language_pairs", "deployments_of",
-    "derived_variants", "in_registry_order", "ordered_labels", "precision", "runtime", "runtimes_in", "task", "variant",
+    "AOTI", "AOTI_BUILT_VARIANTS", "AOTI_VARIANTS", "BF16_CPU_FLAGS", "BUILT_ARTIFACTS", "CALIBRATED_VARIANTS",
+    "CLASSIFICATION", "CLIP", "CPP", "CUDAGRAPHS", "CUDA_GRAPH", "DEVICES", "DEVICE_ARTIFACTS", "DEVICE_CHOICES",
+    "EAGER", "FP16", "IMAGE_PAIR", "INT8_VARIANT", "LOAD_TRANSFORMS", "NO_TRANSFORM", "ONEDNN_FUSION", "ONNX",
+    "OPENVINO", "OPTIMIZE_FOR_INFERENCE", "PEER_REFERENCE", "PLAIN", "PRECISIONS", "PYTHON", "QUANTIZE_RULE",
+    "QUANTIZED_ARTIFACTS", "QUANTIZED_ENGINES", "RUNTIMES", "TASKS", "TORCHSCRIPT", "TORCHSCRIPT_VARIANTS",
+    "VARIANTS", "VIDEO_CLASSIFICATION", "WEIGHTS", "Deployment", "Precision", "Runtime", "Task", "Unsupported",
+    "Variant", "built_variant", "column_label", "cross_language_pairs", "deployments_of", "derived_variants",
+    "in_registry_order", "ordered_labels", "precision", "runtime", "runtimes_in", "task", "variant"
 ]  # fmt: skip

@@ -2,7 +2,7 @@
 and by the target lists (``tvdeploy.plan``). Patterns are Snakemake wildcard strings; fill them
 with ``str.format``. Torch-free."""
 
-from tvdeploy.registry import DEVICE_ARTIFACTS, PLAIN
+from tvdeploy.registry import DEVICE_ARTIFACTS, PLAIN, VARIANTS
 
 # A model's name in every path (torchvision's names): no dot, so that the files a record keeps
 # beside it (a segmentation record's ``<model>.<i>.mask.dat`` and its ``.json`` sidecar,
@@ -21,6 +21,10 @@ TORCHSCRIPT_DERIVED_META = "results/torchscript/{device}/{variant}/{model}.json"
 # compiled for one, in float32 or half precision (registry.built_variant).
 BUILT_ARTIFACT = "results/{artifact}/{model}"
 DEVICE_BUILT_ARTIFACT = "results/{artifact}/{device}/{variant}/{model}"
+# A calibrated variant (int8) of an ONNX or OpenVINO artifact, quantized from the float32 folder
+# beside it; the model pattern holds no slash, so it never reads as a float32 folder.
+QUANTIZED_ARTIFACT = "results/{artifact}/{variant}/{model}"
+QUANTIZED_ARTIFACT_RECORD = "results/builds/{artifact}/{variant}/{model}.json"
 # Each build's record is also kept apart from its folder: the tables read it, so they outlive an
 # artifact dropped once its jobs are done (config export.keep_artifacts: false).
 BUILT_ARTIFACT_RECORD = "results/builds/{artifact}/{model}.json"
@@ -150,14 +154,21 @@ def torchscript(device: str, variant: str, model: str) -> str:
     return TORCHSCRIPT_DERIVED.format(device=device, variant=variant, model=model)
 
 
-def built_artifact(kind: str) -> str:
+def built_artifact(kind: str, variant: str = PLAIN) -> str:
     """The folder pattern (wildcards ``{model}``, and ``{device}`` and ``{variant}`` for
-    device-specific kinds) of one built artifact kind."""
-    pattern = DEVICE_BUILT_ARTIFACT if kind in DEVICE_ARTIFACTS else BUILT_ARTIFACT
-    return pattern.replace("{artifact}", kind)
+    device-specific kinds) of one built artifact kind; of its calibrated ``variant`` (int8) with
+    the variant filled in."""
+    if kind in DEVICE_ARTIFACTS:
+        return DEVICE_BUILT_ARTIFACT.replace("{artifact}", kind)
+    if VARIANTS[variant].calibrated:
+        return QUANTIZED_ARTIFACT.replace("{artifact}", kind).replace("{variant}", variant)
+    return BUILT_ARTIFACT.replace("{artifact}", kind)
 
 
-def built_artifact_record(kind: str) -> str:
-    """The pattern of the build record kept beside the folders of one built artifact kind."""
-    pattern = DEVICE_BUILT_ARTIFACT_RECORD if kind in DEVICE_ARTIFACTS else BUILT_ARTIFACT_RECORD
-    return pattern.replace("{artifact}", kind)
+def built_artifact_record(kind: str, variant: str = PLAIN) -> str:
+    """The pattern of the build record kept beside the folders of one built artifact kind (and variant)."""
+    if kind in DEVICE_ARTIFACTS:
+        return DEVICE_BUILT_ARTIFACT_RECORD.replace("{artifact}", kind)
+    if VARIANTS[variant].calibrated:
+        return QUANTIZED_ARTIFACT_RECORD.replace("{artifact}", kind).replace("{variant}", variant)
+    return BUILT_ARTIFACT_RECORD.replace("{artifact}", kind)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from tvdeploy.registry.variants import (
     AOTI_VARIANTS,
     DEVICES,
+    INT8_VARIANT,
     PLAIN,
     TORCHSCRIPT_VARIANTS,
     VARIANTS,
@@ -32,6 +33,10 @@ AOTI = "aoti"
 EAGER = "eager"
 
 BUILT_ARTIFACTS = {ONNX: "export_onnx", OPENVINO: "convert_openvino", AOTI: "package_aoti"}
+# The built artifacts a calibrated variant (int8) is made from by quantizing the float32 one
+# (rule quantize_artifact), and the tool each uses (tvdeploy.build.quantized).
+QUANTIZE_RULE = "quantize_artifact"
+QUANTIZED_ARTIFACTS = {ONNX: "onnxruntime.quantization (static QDQ)", OPENVINO: "NNCF post-training quantization"}
 # Compiled for one device (AOTInductor generates CPU or CUDA code); the others load anywhere.
 DEVICE_ARTIFACTS = (AOTI,)
 
@@ -142,16 +147,16 @@ RUNTIMES: dict[str, Runtime] = {
             language=PYTHON,
             artifact=ONNX,
             harness="tvdeploy.harnesses.onnxruntime",
-            variants=(PLAIN,),
+            variants=(PLAIN, INT8_VARIANT),
             reference=EAGER,
         ),
         Runtime(
             "openvino-python",
-            "OpenVINO IR compiled by the OpenVINO CPU plugin in Python (float32)",
+            "OpenVINO IR compiled by the OpenVINO CPU plugin in Python (float32, or int8 as NNCF quantized it)",
             language=PYTHON,
             artifact=OPENVINO,
             harness="tvdeploy.harnesses.openvino",
-            variants=(PLAIN,),
+            variants=(PLAIN, INT8_VARIANT),
             devices=("cpu",),
             reference=EAGER,
         ),
@@ -161,7 +166,7 @@ RUNTIMES: dict[str, Runtime] = {
             language=CPP,
             artifact=OPENVINO,
             harness="tvdeploy.harnesses.cpp",
-            variants=(PLAIN,),
+            variants=(PLAIN, INT8_VARIANT),
             devices=("cpu",),
             reference="openvino-python",
         ),

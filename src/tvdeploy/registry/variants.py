@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tvdeploy.registry.precisions import BFLOAT16, FLOAT16, FLOAT32, PRECISIONS
+from tvdeploy.registry.precisions import BFLOAT16, FLOAT16, FLOAT32, INT8, PRECISIONS
 
 # Where a run can execute; "auto" in the config resolves to one of these (tvdeploy.host.devices).
 DEVICES = ("cpu", "cuda")
@@ -55,6 +55,9 @@ class Variant:
     # that precision is native (elsewhere it would be emulated and its timing meaningless), and is
     # skipped otherwise, with why.
     precision: str = FLOAT32
+    # Built from the runtime's float32 artifact by its own quantization tool, calibrated on the
+    # run's inputs (tvdeploy.build.quantized): ONNX and OpenVINO IR, not TorchScript.
+    calibrated: bool = False
 
     def supports(self, device: str) -> bool:
         return device in self.devices
@@ -67,6 +70,7 @@ class Variant:
 
 PLAIN = "plain"
 FP16 = "fp16"
+INT8_VARIANT = "int8"
 CUDAGRAPHS = "cudagraphs"
 # CPU flags of native bfloat16 arithmetic (dot products in AVX-512 BF16, tiles in AMX).
 BF16_CPU_FLAGS = PRECISIONS[BFLOAT16].native_cpu_flags
@@ -105,6 +109,17 @@ VARIANTS: dict[str, Variant] = {
             cross_variant_rtol_key="bf16_rtol",
             precision=BFLOAT16,
         ),
+        # Post-training static quantization by each runtime's own tool (NNCF for OpenVINO IR,
+        # ONNX Runtime's QDQ quantizer), calibrated on the run's first inputs. Its outputs are
+        # judged by their agreement with float32 eager, under their own tolerance.
+        Variant(
+            INT8_VARIANT,
+            "static int8: per-channel int8 weights, 8-bit activations, calibrated on the run's inputs",
+            devices=("cpu",),
+            cross_variant_rtol_key="int8_rtol",
+            precision=INT8,
+            calibrated=True,
+        ),
         # At small batch a GPU waits on the CPU launching hundreds of small kernels; one graph
         # launch replays them all. Same kernels as without the graph: float32 tolerance.
         Variant(
@@ -115,7 +130,11 @@ VARIANTS: dict[str, Variant] = {
         ),
     )
 }
-TORCHSCRIPT_VARIANTS = tuple(VARIANTS)
+# TorchScript variants are derived from the plain export by torch.jit; the calibrated ones are
+# built by a peer runtime's quantization tool instead.
+TORCHSCRIPT_VARIANTS = tuple(name for name, v in VARIANTS.items() if not v.calibrated)
+# The variants built by quantizing a runtime's float32 artifact (rule quantize_artifact).
+CALIBRATED_VARIANTS = tuple(name for name, v in VARIANTS.items() if v.calibrated)
 # What an AOTInductor package runs as: as built in float32 or half precision (a package each), or
 # the float32 package replayed as CUDA graphs.
 AOTI_VARIANTS = (PLAIN, FP16, CUDAGRAPHS)
