@@ -95,3 +95,39 @@ def test_deployment_summary_ratio_and_geomean():
     # Python; b: Python indistinguishable from eager, C++ slower than both; c: both slower.
     assert "| cross_language |        1 |                   0 |        2 |" in counts
     assert "| vs_eager       |        2 |                   1 |        3 |" in counts
+
+
+def test_the_fastest_deployment_at_each_precision_and_the_fastest_that_agrees():
+    """int8 beats float32 by its paired speedup, but the fastest int8 deployment's outputs missed
+    their tolerance: the answer a user takes is the fastest that agreed, at any precision."""
+    from tvdeploy.results.frames import latency_table
+    from tvdeploy.results.markdown import precision_markdown
+    from tvdeploy.results.speedups import ANY_AGREEING, fastest_by_precision
+
+    medians = {"eager/plain": 40.0, "onnxruntime/plain": 20.0, "onnxruntime/int8": 8.0, "openvino-python/int8": 5.0}
+    latency = latency_table([comparison_record("resnet50", medians)])
+    deployability = pd.DataFrame(
+        [
+            {"run": "laptop", "device": "cpu", "model": "resnet50", "runtime": r, "variant": v, "status": status}
+            for r, v, status in [
+                ("eager", "plain", "ok"),
+                ("onnxruntime", "plain", "ok"),
+                ("onnxruntime", "int8", "ok"),
+                ("openvino-python", "int8", "parity failed"),
+            ]
+        ]
+    )
+    table = fastest_by_precision(latency, deployability).set_index("precision")
+    assert table.loc["float32", ["runtime", "variant", "agrees"]].tolist() == ["onnxruntime", "plain", True]
+    assert table.loc["int8", ["runtime", "agrees"]].tolist() == ["openvino-python", False]
+    assert table.loc[ANY_AGREEING, ["runtime", "variant"]].tolist() == ["onnxruntime", "int8"]
+    assert table.loc[ANY_AGREEING, "speedup_vs_eager"] == pytest.approx(5.0, rel=0.02)
+    assert table.loc["int8", "speedup_ci_low"] <= table.loc["int8", "speedup_vs_eager"]
+    section = precision_markdown(latency, deployability)
+    header, row = [line for line in section.splitlines() if line.startswith("|") and "---" not in line]
+    assert [c.strip() for c in header.split("|")[1:-1]] == ["model", "float32", "int8", ANY_AGREEING]
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[2].startswith("openvino-python (int8) 8") and cells[2].endswith("(outputs did not agree)")
+    assert cells[3].startswith("onnxruntime (int8) 5")
+    # One precision measured: nothing to add to the fastest-deployment table.
+    assert precision_markdown(latency[latency["variant"] == "plain"], deployability) == ""

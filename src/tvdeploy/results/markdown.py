@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tvdeploy.registry import PLAIN, TASKS, Deployment, column_label, deployments_of, ordered_labels
+from tvdeploy.registry import PLAIN, PRECISIONS, TASKS, Deployment, column_label, deployments_of, ordered_labels
 from tvdeploy.results.efficiency import efficiency_markdown
 from tvdeploy.results.formatting import interval_text, run_title
 from tvdeploy.results.goals import goals_markdown, judge_goals
 from tvdeploy.results.jobs import job_max_rss_mb, job_seconds
-from tvdeploy.results.speedups import RUN_KEYS, deployment_summary, fastest_deployments, geometric_mean, verdict_counts
+from tvdeploy.results.speedups import (
+    ANY_AGREEING,
+    RUN_KEYS,
+    deployment_summary,
+    fastest_by_precision,
+    fastest_deployments,
+    geometric_mean,
+    verdict_counts,
+)
 
 
 def latency_markdown(table: pd.DataFrame) -> str:
@@ -275,6 +283,28 @@ def environment_markdown(environment: dict) -> str:
     )
 
 
+def precision_markdown(latency: pd.DataFrame, deployability: pd.DataFrame | None = None) -> str:
+    """Per model, the fastest deployment at each precision measured and the fastest whose
+    outputs agreed with their reference at any precision (with the deployability table); only
+    where more than one precision ran."""
+    table = fastest_by_precision(latency, deployability)
+    if table.empty or table.loc[table["precision"] != ANY_AGREEING, "precision"].nunique() < 2:
+        return ""
+    cells = [
+        f"{column_label(r.runtime, r.variant)} {interval_text(r.speedup_vs_eager, r.speedup_ci_low, r.speedup_ci_high)}"
+        + (" (outputs did not agree)" if r.agrees is False else "")
+        for r in table.itertuples()
+    ]
+    keys = [k for k in RUN_KEYS if table[k].nunique() > 1] + ["model"]  # the settings that vary
+    wide = table.assign(cell=cells).pivot(index=keys, columns="precision", values="cell")
+    order = [p for p in PRECISIONS if p in wide.columns] + [c for c in (ANY_AGREEING,) if c in wide.columns]
+    return (
+        "**Fastest deployment at each precision** (speedup over eager [95% CI], paired; eager is float32, "
+        "or int8 for torchvision's quantized models):\n\n"
+        f"{wide[order].fillna('-').to_markdown()}\n"
+    )
+
+
 def latency_page(
     latency: pd.DataFrame,
     ratios: pd.DataFrame,
@@ -299,6 +329,7 @@ def latency_page(
             throughput_markdown(latency),
             efficiency_markdown(latency),
             deployment_markdown(deployment_summary(latency, ratios)),
+            precision_markdown(latency),
             verdict_markdown(ratios),
             goals_markdown(judge_goals(own_latency, own_ratios, goals, resolution), resolution),
             failures_markdown(latency),

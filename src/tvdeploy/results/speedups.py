@@ -81,3 +81,37 @@ def verdict_counts(ratios: pd.DataFrame) -> pd.DataFrame:
     if judged.empty:
         return pd.DataFrame()
     return judged.pivot_table(index="kind", columns="verdict", values="model", aggfunc="count", fill_value=0)
+
+
+# fastest_by_precision's row of the fastest agreeing deployment at any precision.
+ANY_AGREEING = "any precision, outputs agree"
+
+
+def fastest_by_precision(latency: pd.DataFrame, deployability: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per run, device, batch size and model, at each precision its deployments computed in
+    (the latency table's ``precision``: an int8 variant's, or an eager-quantized model's), the
+    deployment with the largest paired speedup over eager, eager included (1.0) at its own
+    precision; ``agrees``: whether its outputs agreed with their reference (the deployability
+    table's ``ok``; None without that table). One more row per model, precision ``any agreeing``:
+    the fastest deployment whose outputs agreed, whatever its precision."""
+    measured = latency[latency["speedup_vs_eager"].notna()]
+    if measured.empty or "precision" not in measured.columns:
+        return pd.DataFrame()
+    keys = [*RUN_KEYS, "model"]
+    if deployability is not None and not deployability.empty:
+        ok = deployability.assign(agrees=deployability["status"] == "ok")
+        measured = measured.merge(
+            ok[["run", "device", "model", "runtime", "variant", "agrees"]],
+            on=["run", "device", "model", "runtime", "variant"],
+            how="left",
+        )
+    else:
+        measured = measured.assign(agrees=None)
+    per_precision = measured.loc[measured.groupby([*keys, "precision"], sort=True)["speedup_vs_eager"].idxmax()]
+    agreeing = measured[measured["agrees"].eq(True)]
+    best_agreeing = agreeing.loc[agreeing.groupby(keys, sort=True)["speedup_vs_eager"].idxmax()].assign(
+        precision=ANY_AGREEING
+    )
+    columns = [*keys, "precision", "runtime", "variant", "median_ms", "speedup_vs_eager"]
+    columns += ["speedup_ci_low", "speedup_ci_high", "agrees"]
+    return pd.concat([per_precision, best_agreeing])[columns].sort_values([*keys]).reset_index(drop=True)

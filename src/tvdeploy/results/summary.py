@@ -10,7 +10,7 @@ from tvdeploy.registry.failures import OTHER, classify_text
 from tvdeploy.results.deployability import FAILED, PARITY_FAILED, PARITY_UNCHECKED
 from tvdeploy.results.formatting import interval_text, run_title
 from tvdeploy.results.fronts import PublishedAccuracy, accuracy_label, task_fronts, with_accuracy
-from tvdeploy.results.markdown import time_by_stage_markdown
+from tvdeploy.results.markdown import precision_markdown, time_by_stage_markdown
 from tvdeploy.results.plots import fastest_per_model
 from tvdeploy.results.speedups import RUN_KEYS, deployment_summary, geometric_mean, verdict_counts
 
@@ -184,6 +184,7 @@ def summary_markdown(
             _speedup_section(group),
             "**Fastest deployment per model:**\n",
             _fastest_section(group, batch_ratios),
+            precision_markdown(group, deployability),
             _verdict_counts(batch_ratios),
         ]
     parts += ["## Deployability by task\n", _deployability_by_task(deployability)]
