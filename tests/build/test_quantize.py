@@ -10,8 +10,21 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from calibration_helpers import shipped_image_calls
+from toy_models import residual_classifier
 
 from tvdeploy.build import quantize
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory):
+    return shipped_image_calls(tmp_path_factory.mktemp("calibration"))
+
+
+@pytest.fixture(scope="module")
+def net():
+    return residual_classifier(0)
+
 
 # int8 against float32 on random weights: the largest logit difference relative to the logits' scale.
 MAX_RELATIVE_DIFF = 0.1

@@ -10,6 +10,8 @@ import json
 import onnx
 import pytest
 import torch
+from calibration_helpers import shipped_image_calls
+from toy_models import residual_classifier
 
 from tvdeploy.build import quantize
 from tvdeploy.build.exporters import build_artifact
@@ -18,6 +20,17 @@ from tvdeploy.build.records import ArtifactUnavailable, artifact_file, read_buil
 from tvdeploy.harnesses import harness
 from tvdeploy.registry import INT8_VARIANT, ONNX, OPENVINO, RUNTIMES
 from tvdeploy.tasks import adapter
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory):
+    return shipped_image_calls(tmp_path_factory.mktemp("calibration"))
+
+
+@pytest.fixture(scope="module")
+def net():
+    return residual_classifier(0)
+
 
 # The int8 logits against float32 eager's, relative to their scale (measured: under 0.05).
 MAX_RELATIVE_DIFF = 0.1
