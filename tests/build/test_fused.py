@@ -146,3 +146,27 @@ def test_the_bfloat16_variant_keeps_float32_io_and_stays_within_its_tolerance(tm
     assert low.dtype == torch.float32 and "BFloat16" in str(module.graph)
     # Not float32: bfloat16 rounding shows, and stays within the bf16 parity tolerance.
     assert 0 < (low - eager).abs().max().item() <= DEFAULT_BF16_RTOL * eager.abs().max().item()
+
+
+def test_the_fused_bfloat16_variant_runs_the_traced_bf16_graph_through_the_fuser(tmp_path):
+    """fused_bf16: the traced graph in bfloat16, frozen, loaded with the fuser; float32 in and out,
+    within the bf16 tolerance of eager. Fused into oneDNN Graph partitions where the CPU has
+    native bfloat16 (elsewhere oneDNN may leave bf16 to ATen: the outputs are checked all the same)."""
+    net = conv_bn_classifier(seed=5)
+    example = torch.randn(1, 3, 16, 16)
+    # A copy: the trace shares the module's parameters, which the builder converts in place.
+    copy = conv_bn_classifier(seed=5)
+    graph, source = traced_if_exact(copy, torch.jit.script(copy), (example,), RTOL, PARITY_ATOL, classification)
+    assert source.startswith("traced")
+    path = tmp_path / "fused_bf16.pt"
+    make_variant(graph, "fused_bf16").save(str(path))
+    assert VARIANTS["fused_bf16"].load_transform == ONEDNN_FUSION and VARIANTS["fused_bf16"].precision == "bfloat16"
+    module = harness("ts-python").load(path, "toy", torch.device("cpu"), "fused_bf16")
+    assert isinstance(module, FusedModule)
+    x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(6))
+    with torch.inference_mode():
+        low, eager = module(x), net(x)
+    assert low.dtype == torch.float32
+    assert 0 < (low - eager).abs().max().item() <= DEFAULT_BF16_RTOL * eager.abs().max().item()
+    if set(VARIANTS["fused_bf16"].native_cpu_flags) & read_cpu_flags():
+        assert module.fusion_groups() > 0

@@ -34,10 +34,10 @@ def test_default_plan_on_a_cpu_machine():
     assert plan().runtimes == TORCHSCRIPT_RUNTIMES + PEERS
     p = plan(runtimes=TORCHSCRIPT_RUNTIMES)
     assert p.devices == ["cpu"]
-    # TorchScript as scripted and as fused by oneDNN Graph, LibTorch's fast CPU path; int8 where
-    # the CPU has it (not this one: see test_int8_...).
-    assert DEFAULT["variants"] == ["plain", "fused", "int8"]
-    assert set(p.skipped_variants("cpu")) == {"int8"}
+    # TorchScript as scripted and as fused by oneDNN Graph, LibTorch's fast CPU path; bfloat16
+    # and int8 where the CPU has them (not this one: see test_int8_... and test_the_bfloat16_...).
+    assert DEFAULT["variants"] == ["plain", "fused", "fused_bf16", "int8"]
+    assert set(p.skipped_variants("cpu")) == {"fused_bf16", "int8"}
     deployments = [("eager", "plain"), ("ts-python", "plain"), ("ts-python", "fused")]
     deployments += [("ts-cpp", "plain"), ("ts-cpp", "fused")]
     assert p.deployments() == [("cpu", *d) for d in deployments]
@@ -442,7 +442,7 @@ def test_a_static_batch_package_needs_batch_1_benchmarks():
 
 def test_int8_on_a_cpu_with_vnni_quantizes_the_peers_artifacts_calibrated_on_the_first_inputs():
     p = plan(flags=VNNI_CPU, calibration={"inputs": 2})
-    assert p.skipped_variants("cpu") == {}
+    assert set(p.skipped_variants("cpu")) == {"fused_bf16"}
     assert p.runtime_variants("onnxruntime", "cpu") == ["plain", "int8"]
     assert p.runtime_variants("openvino-python", "cpu") == ["plain", "int8"]
     assert p.runtime_variants("ts-cpp", "cpu") == ["plain", "fused"]
@@ -477,6 +477,10 @@ def test_the_bfloat16_variant_is_skipped_with_the_reason_on_a_cpu_without_native
     assert native.parity_rtol("cpu", "bf16") == DEFAULT["parity"]["bf16_rtol"]
     older = Plan.from_config(config, REPO_ROOT, has_gpu=lambda: False, flags=lambda: frozenset({"avx2", "fma"}))
     assert older.runtime_variants("ts-cpp", "cpu") == ["plain"]
+    amx = plan(flags=frozenset({"amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni"}))
+    assert amx.skipped_variants("cpu") == {}
+    assert amx.runtime_variants("ts-cpp", "cpu") == ["plain", "fused", "fused_bf16"]
+    assert amx.parity_rtol("cpu", "fused_bf16") == DEFAULT["parity"]["bf16_rtol"]
     assert set(older.skipped_variants("cpu")) == {"bf16"}
     assert "none of avx512_bf16, amx_bf16" in older.skipped_variants("cpu")["bf16"]
     int8 = plan(variants=["plain", "int8"]).skipped_variants("cpu")["int8"]

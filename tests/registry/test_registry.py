@@ -65,14 +65,17 @@ def test_device_restricted_variants():
     assert RUNTIMES["ts-python"].variants_on("cuda", ["fp16", "plain"]) == ["plain", "fp16"]
 
 
-def test_load_transforms_are_known_and_only_optimized_fused_and_cudagraphs_have_one():
+def test_load_transforms_are_known_and_only_optimized_the_fused_and_cudagraphs_have_one():
     assert {v.load_transform for v in VARIANTS.values()} <= set(registry.LOAD_TRANSFORMS)
     transformed = {n: v.load_transform for n, v in VARIANTS.items() if v.load_transform != registry.NO_TRANSFORM}
     assert transformed == {
         "optimized": registry.OPTIMIZE_FOR_INFERENCE,
         "fused": registry.ONEDNN_FUSION,
+        "fused_bf16": registry.ONEDNN_FUSION,
         "cudagraphs": registry.CUDA_GRAPH,
     }
+    assert VARIANTS["fused_bf16"].precision == VARIANTS["bf16"].precision == "bfloat16"
+    assert VARIANTS["fused_bf16"].devices == ("cpu",) and VARIANTS["fused_bf16"].prefers_trace
     # bfloat16 carries its own tolerance and runs only where the CPU has native bf16.
     assert VARIANTS["bf16"].cross_variant_rtol_key == "bf16_rtol"
     assert VARIANTS["bf16"].native_cpu_flags == registry.BF16_CPU_FLAGS

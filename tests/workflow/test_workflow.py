@@ -340,13 +340,14 @@ def test_a_bad_clip_fails_its_preprocessing_naming_the_file(tmp_path):
         assert not (workdir / target).exists() and not (workdir / target).with_suffix(".json").exists()
 
 
-def one_more_model_through_the_workflow(run_dir, tmp_path, model: str):
+def one_more_model_through_the_workflow(run_dir, tmp_path, model: str, config=(), tables=True):
     """A copy of the finished tiny run with ``model`` added, through its comparison, its parity and
     the tables (over the tiny run's models and this one: with the tiny models first, the
     harness-overhead probes keep their input, the first model's, and are not measured again).
     Its comparison is kept short (the tiny run's are not measured again): blocks of 2 calls after
     one warm-up call, and the workers started once, not twice (a TorchScript RAFT worker takes
-    ~20 s to load and warm up on 2 cores, a detector's eager call ~3 s). Returns the copy."""
+    ~20 s to load and warm up on 2 cores, a detector's eager call ~3 s). ``config``: more
+    ``--config`` settings; ``tables``: whether the tables are made too. Returns the copy."""
     workdir = tmp_path / "copy"
     shutil.copytree(run_dir, workdir, symlinks=True)
     tiny = yaml.safe_load((workdir / "config" / "tiny.yaml").read_text())
@@ -358,11 +359,11 @@ def one_more_model_through_the_workflow(run_dir, tmp_path, model: str):
     targets = (
         f"results/runs/{RUN}/compare/cpu/b1/{model}.json",
         f"results/runs/{RUN}/parity/cpu/{model}.json",
-        "results/tables/deployability.csv",
+        *(["results/tables/deployability.csv"] if tables else []),
     )
     start = time.monotonic()
     models = ",".join([*MODELS, model])
-    snakemake(workdir, *targets, "--rerun-triggers", "mtime", "--config", f"models=[{models}]")
+    snakemake(workdir, *targets, "--rerun-triggers", "mtime", "--config", f"models=[{models}]", *config)
     print(f"{model} through the workflow took {time.monotonic() - start:.0f} s")
     return workdir
 
@@ -427,6 +428,50 @@ def test_a_bad_pair_fails_its_preprocessing_naming_the_file(tmp_path):
     assert "odd_1.png is 256×192" in log and "odd_2.png is 248×192" in log, log
     for target in targets:
         assert not (workdir / target).exists() and not (workdir / target).with_suffix(".json").exists()
+
+
+INT8_RUNTIMES = ("onnxruntime", "openvino-python")
+
+
+def test_int8_through_the_workflow_where_the_cpu_has_it(run_dir, tmp_path):
+    """squeezenet1_0 with the int8 variant in a copy of the finished run. On a CPU with native
+    int8 (VNNI, AMX): the float32 ONNX and IR quantized (QDQ, FakeQuantize), calibrated on the
+    three shipped images with their hashes recorded, ONNX Runtime and OpenVINO run them in the
+    comparison beside float32 with paired ratios, and parity against float32 eager gives their
+    agreement. Elsewhere: the run says why int8 is skipped and plans no int8 job."""
+    from tvdeploy.host.devices import read_cpu_flags
+    from tvdeploy.registry.precisions import skip_reason
+
+    model, config = "squeezenet1_0", ("variants=[plain,int8]",)
+    reason = skip_reason("int8", "cpu", read_cpu_flags())
+    if reason:
+        workdir = tmp_path / "copy"
+        shutil.copytree(run_dir, workdir, symlinks=True)
+        done = snakemake(workdir, "-n", "--config", f"models=[{model}]", *config)
+        assert "variant int8 skipped on the CPU: int8 is not native on this CPU" in done.stdout + done.stderr
+        assert "quantize_artifact" not in planned_jobs(done.stdout)
+        return
+    workdir = one_more_model_through_the_workflow(run_dir, tmp_path, model, config, tables=False)
+    images = ["chelsea_cat", "coffee_cup", "falcon9_rocket"]
+    for kind, operation in (("onnx", "QuantizeLinear"), ("openvino", "FakeQuantize")):
+        build = json.loads((workdir / "results" / "builds" / kind / "int8" / f"{model}.json").read_text())
+        assert build["status"] == "ok" and build["variant"] == "int8", build
+        assert [call[0]["dat"] for call in build["calibration"]["inputs"]] == [f"{i}.dat" for i in images]
+        artifact = workdir / "results" / kind / "int8" / model / build["file"]
+        assert operation in artifact.read_text(errors="ignore"), f"no {operation} in {artifact}"
+    record = json.loads((workdir / f"results/runs/{RUN}/compare/cpu/b1/{model}.json").read_text())
+    int8 = {f"{r}/int8" for r in INT8_RUNTIMES}
+    assert int8 <= set(record["deployments"])
+    assert all(record["deployments"][d]["summary"]["median_ms"] > 0 for d in int8), record["deployments"]
+    judged = {(c["kind"], c["candidate"][0]) for c in record["comparisons"] if c["candidate"][1] == "int8"}
+    assert {("vs_eager", r) for r in INT8_RUNTIMES} | {("vs_plain", r) for r in INT8_RUNTIMES} <= judged
+    parity = json.loads((workdir / f"results/runs/{RUN}/parity/cpu/{model}.json").read_text())
+    rows = [c for c in parity["comparisons"] if c["variant"] == "int8"]
+    assert {(r["runtime"], r["reference"]) for r in rows} == {(r, "eager") for r in INT8_RUNTIMES}
+    assert len(rows) == 2 * len(images) and all(r["discriminates"] for r in rows)
+    # int8 moves the logits by a few percent of their scale; random weights keep the top class.
+    assert all(0 < r["relative_diff"] < 0.2 for r in rows), [r["relative_diff"] for r in rows]
+    assert sum(r["top1_match"] for r in rows) >= len(rows) - 1, rows
 
 
 def test_a_detector_through_the_workflow(run_dir, tmp_path):

@@ -163,6 +163,8 @@ VARIANT_BUILDERS = {
     # (traced_if_exact).
     "fused": _frozen,
     "bf16": _bfloat16,
+    # bf16 as above from the traced (else scripted) graph; the fuser is the load transform.
+    "fused_bf16": _bfloat16,
     # Frozen like "frozen"; the capture and replay is the load transform.
     CUDAGRAPHS: _frozen,
 }

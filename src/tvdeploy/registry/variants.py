@@ -109,6 +109,17 @@ VARIANTS: dict[str, Variant] = {
             cross_variant_rtol_key="bf16_rtol",
             precision=BFLOAT16,
         ),
+        # bfloat16 through the oneDNN Graph fuser: on a CPU with AMX, 4-5x float32 where the plain
+        # bf16 graph (ATen op by op, a conversion around each) can be slower than float32.
+        Variant(
+            "fused_bf16",
+            "traced (else scripted), bfloat16 inside, float32 in and out, frozen, run with the oneDNN Graph fuser",
+            devices=("cpu",),
+            load_transform=ONEDNN_FUSION,
+            prefers_trace=True,
+            cross_variant_rtol_key="bf16_rtol",
+            precision=BFLOAT16,
+        ),
         # Post-training static quantization by each runtime's own tool (NNCF for OpenVINO IR,
         # ONNX Runtime's QDQ quantizer), calibrated on the run's first inputs. Its outputs are
         # judged by their agreement with float32 eager, under their own tolerance.
