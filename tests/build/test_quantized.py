@@ -53,10 +53,14 @@ def test_an_int8_artifact_is_quantized_from_the_float32_one_and_loads_in_its_har
     assert build_artifact(kind, net, example, tmp_path / "float", task)["status"] == "ok"
     calibration = quantize.calibration_set(calls, len(calls))
 
-    record = quantize_artifact(kind, tmp_path / "float", tmp_path / "int8", calibration, INT8_VARIANT, {"model": "m"})
+    provenance = {"model": "m", "weights": {"source": "random", "seed": 0}}
+    record = quantize_artifact(kind, tmp_path / "float", tmp_path / "int8", calibration, INT8_VARIANT, provenance)
 
     assert record["status"] == "ok", record["error"]
-    assert read_build(tmp_path / "int8") == record and record["model"] == "m"
+    assert read_build(tmp_path / "int8") == record
+    # The tool's settings sit apart: none of them overwrites what the record says of the model.
+    assert {k: record[k] for k in provenance} == provenance
+    assert record["quantization"]["tool"] in ("onnxruntime.quantization.quantize_static", "nncf.quantize")
     assert record["variant"] == INT8_VARIANT and record["quantized_from"]["status"] == "ok"
     assert [call[0]["dat"] for call in record["calibration"]["inputs"]] == [call[0].name for call in calls]
     assert INT8_OPERATIONS[kind] in operations(kind, artifact_file(tmp_path / "int8"))

@@ -1,7 +1,7 @@
 """The calibrated variants (int8) of the built artifacts: each quantized from the float32 folder of
 its runtime (ONNX for ONNX Runtime, OpenVINO IR for OpenVINO) by that runtime's own tool
 (tvdeploy.build.quantize), into a folder of its own with a build record like every build's
-(tvdeploy.build.recording): the tool and its settings, the calibration inputs with their hashes,
+(tvdeploy.build.recording): the tool and its settings (``quantization``), the calibration inputs with their hashes,
 and the float32 build it came from. A float32 artifact that was not built gives an int8 record
 that says so, with the float32 failure's class and upstream issues."""
 
@@ -28,24 +28,23 @@ def onnx_input_names(path: Path) -> list[str]:
     return [i.name for i in graph.input if i.name not in initializers]
 
 
-def _quantize_onnx(source: Path, staging: Path, calibration: Calibration) -> dict:
+def _quantize_onnx(source: Path, staging: Path, calibration: Calibration, float_build: dict) -> dict:
+    # Weights beyond protobuf's 2 GB were saved beside the float32 graph (its record says so);
+    # the quantized graph is written the same way (ONNX Runtime follows the side file by path).
+    external = bool(float_build.get("external_data"))
     with phase(QUANTIZATION_ERROR):
-        names = onnx_input_names(source)
-        # Weights beyond protobuf's 2 GB were saved beside the graph; the quantized graph is
-        # written the same way (the checker and ONNX Runtime follow the side file by path).
-        external = any(p.name not in (source.name, BUILD_RECORD) for p in source.parent.iterdir())
-        settings = quantize_onnx(source, staging / source.name, calibration, names, external_data=external)
-    return {**settings, "external_data": external}
+        settings = quantize_onnx(source, staging / source.name, calibration, onnx_input_names(source), external)
+    return {"quantization": settings, "external_data": external}
 
 
-def _quantize_openvino(source: Path, staging: Path, calibration: Calibration) -> dict:
+def _quantize_openvino(source: Path, staging: Path, calibration: Calibration, float_build: dict) -> dict:
     import openvino as ov
 
     with phase(QUANTIZATION_ERROR):
         quantized, settings = quantize_openvino(ov.Core().read_model(str(source)), calibration)
         # float32 where the IR keeps floats (save_model would halve them to fp16 by default).
         ov.save_model(quantized, str(staging / source.name), compress_to_fp16=False)
-    return settings
+    return {"quantization": settings}
 
 
 QUANTIZERS = {ONNX: _quantize_onnx, OPENVINO: _quantize_openvino}
@@ -80,9 +79,11 @@ def quantize_artifact(
     if float_build["status"] != "ok":
         return _record_unbuilt_source(dest, built, float_build)
     quantizer = QUANTIZERS[kind]
-    return record_build(
-        dest, built, lambda staging: quantizer(source / float_build["file"], staging, calibration), timeout_s, log
-    )
+
+    def build(staging: Path) -> dict:
+        return quantizer(source / float_build["file"], staging, calibration, float_build)
+
+    return record_build(dest, built, build, timeout_s, log)
 
 
 def _record_unbuilt_source(dest: str | os.PathLike, built: dict, float_build: dict) -> dict:
