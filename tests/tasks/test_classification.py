@@ -41,6 +41,8 @@ def test_compare_outputs_is_scale_relative():
     reduced = ref[:, [0, 1, 3, 2, 4, 5]] * 0.97
     agreement = compare_outputs(ref, reduced, rtol=0.2, atol=1e-9)
     assert agreement["top1_match"] and not agreement["top5_match"] and agreement["within_tolerance"]
+    assert agreement["top5_overlap"] == 1.0  # the same five classes
+    assert compare_outputs(ref, ref[:, [5, 1, 2, 3, 4, 0]], 1e-4, 1e-5)["top5_overlap"] == 0.8
     assert agreement["relative_diff"] == pytest.approx(5.15 / 100)  # 10 became 4.85
     with pytest.raises(ParityError, match="shapes differ"):
         compare_outputs(ref, ref[:, :3], 1e-4, 1e-5)

@@ -95,6 +95,12 @@ def compare_outputs(reference: torch.Tensor, candidate: torch.Tensor, rtol: floa
         # The difference relative to the logits' scale: comparable across models and precisions.
         "relative_diff": diff / scale if scale > 0 else None,
         "top1_match": bool(torch.equal(top_ref[..., 0], top_cand[..., 0])),
+        # The share of the reference's top-k classes also in the candidate's, whatever their order
+        # (the worst row's): a reduced precision reorders near-ties without changing the answer.
+        "top5_overlap": min(
+            len(set(r.tolist()) & set(c.tolist())) / k
+            for r, c in zip(top_ref.reshape(-1, k), top_cand.reshape(-1, k), strict=True)
+        ),
         "top5_match": bool(torch.equal(top_ref, top_cand)),
         "within_tolerance": diff <= tol,
         # Constant logits (random-weight quantized mobilenets give all zeros) agree with anything
