@@ -6,6 +6,7 @@ float32 artifact that failed gives an int8 record that says so."""
 from __future__ import annotations
 
 import json
+import zipfile
 
 import onnx
 import pytest
@@ -115,3 +116,33 @@ def test_calibration_files_are_grouped_by_model_call():
     assert calibration_calls(files, 2) == [files[:2], files[2:]]
     with pytest.raises(ValueError, match="3 calibration files do not make calls of 2 inputs"):
         calibration_calls(files[:3], 2)
+
+
+def test_an_int8_aotinductor_package_is_quantized_by_pt2e_and_keeps_its_dynamic_batch(net, calls, tmp_path):
+    """LibTorch's int8 path: PT2E (torchao's X86InductorQuantizer) on the same calibration inputs,
+    exported again with the dynamic batch and compiled by AOTInductor; loaded by the aoti harness."""
+    calibration = quantize.calibration_set(calls, len(calls))
+    example = (torch.randn(2, 3, 32, 32),)
+    with pytest.raises(ValueError, match="quantized on calibration inputs, and none were given"):
+        build_artifact("aoti", net, example, tmp_path / "none", adapter("classification"), variant=INT8_VARIANT)
+    record = build_artifact(
+        "aoti",
+        net,
+        example,
+        tmp_path / "int8",
+        adapter("classification"),
+        options={"calibration": calibration},
+        variant=INT8_VARIANT,
+    )
+    assert record["status"] == "ok", record["error"]
+    assert record["variant"] == INT8_VARIANT and "X86InductorQuantizer" in record["quantization"]["tool"]
+    # Inductor lowered the quantized convolutions and the head to oneDNN's int8 kernels.
+    with zipfile.ZipFile(artifact_file(tmp_path / "int8")) as package:
+        code = "".join(package.read(n).decode(errors="ignore") for n in package.namelist() if n.endswith(".cpp"))
+    assert "qconv" in code and "qlinear" in code
+    module = harness("aoti-python").load(tmp_path / "int8", "m", torch.device("cpu"), INT8_VARIANT)
+    for (x,) in calibration.calls:
+        with torch.no_grad():
+            reference = net(x)
+        assert float((module(x) - reference).abs().max() / reference.abs().max()) < MAX_RELATIVE_DIFF
+    assert module(torch.randn(3, 3, 32, 32)).shape == (3, 10)

@@ -177,3 +177,25 @@ def test_fp16_package_runs_half_inside_and_float32_outside_in_python_and_cpp(cpp
     assert proc.returncode == 0, proc.stderr
     logits = torch.tensor(json.loads(out.read_text())["results"][0]["logits"])
     torch.testing.assert_close(logits, got[0].cpu(), atol=1e-3 * scale, rtol=0)
+
+
+@pytest.mark.slow
+def test_infer_runs_an_int8_package_like_python(cpp_binaries, toy_labels, tmp_path):
+    """LibTorch's int8 path in C++: the PT2E-quantized package (oneDNN int8 kernels) loaded by
+    AOTIModelPackageLoader gives the Python loader's logits."""
+    from tvdeploy.build.quantize import calibration_set
+
+    calls = [[write_input(tmp_path / f"calibration{i}.dat", random_image(20 + i))] for i in range(3)]
+    folder = tmp_path / "int8"
+    record = build_artifact(
+        "aoti",
+        conv_bn_classifier(seed=1),
+        (torch.randn(2, 3, 16, 16),),
+        folder,
+        classification,
+        options={"calibration": calibration_set(calls, 3)},
+        variant="int8",
+    )
+    assert record["status"] == "ok" and record["quantization"], record
+    python = harness("aoti-python").load(folder, "toy", torch.device("cpu"), "int8")
+    assert_infer_reproduces(cpp_binaries["infer"], artifact_file(folder), toy_labels, tmp_path, [python])

@@ -468,6 +468,12 @@ def test_int8_on_a_cpu_with_vnni_quantizes_the_peers_artifacts_calibrated_on_the
     compared = {("/".join(x["candidate"]), "/".join(x["reference"]), x["kind"]) for x in p.comparison_pairs("cpu")}
     assert ("onnxruntime/int8", "onnxruntime/plain", "vs_plain") in compared
     assert ("openvino-python/int8", "eager/plain", "vs_eager") in compared
+    # LibTorch's int8: an AOTInductor package of its own per device, beside the float32 one.
+    compiled = plan(flags=VNNI_CPU, runtimes=["eager", "aoti-python", "aoti-cpp"])
+    assert compiled.artifact("aoti-cpp", "cpu", "int8", "resnet18") == "results/aoti/cpu/int8/resnet18"
+    packages = {(w["device"], w["variant"]) for w in compiled.artifact_builds()["package_aoti"]}
+    assert packages == {("cpu", "plain"), ("cpu", "int8")}
+    assert "quantize_artifact" not in compiled.artifact_builds()
 
 
 def test_the_bfloat16_variant_is_skipped_with_the_reason_on_a_cpu_without_native_support():

@@ -82,23 +82,27 @@ def test_load_transforms_are_known_and_only_optimized_the_fused_and_cudagraphs_h
     assert VARIANTS["fused"].devices == ("cpu",) and VARIANTS["fused"].prefers_trace
     assert VARIANTS["cudagraphs"].devices == ("cuda",)
     # The AOTInductor runtimes share two variants with TorchScript: half precision (a package of
-    # its own) and the CUDA graph replay (a load transform of the float32 package).
-    assert RUNTIMES["aoti-cpp"].variants == RUNTIMES["aoti-python"].variants == (PLAIN, "fp16", "cudagraphs")
-    assert registry.AOTI_BUILT_VARIANTS == (PLAIN, "fp16")
-    assert [registry.built_variant(v) for v in registry.AOTI_VARIANTS] == [PLAIN, "fp16", PLAIN]
+    # its own) and the CUDA graph replay (a load transform of the float32 package); int8 with the
+    # peers (a package of its own, quantized by PT2E).
+    aoti = (PLAIN, "fp16", "cudagraphs", "int8")
+    assert RUNTIMES["aoti-cpp"].variants == RUNTIMES["aoti-python"].variants == aoti
+    assert registry.AOTI_BUILT_VARIANTS == (PLAIN, "fp16", "int8")
+    assert [registry.built_variant(v) for v in registry.AOTI_VARIANTS] == [PLAIN, "fp16", PLAIN, "int8"]
 
 
 def test_the_int8_variant_is_built_by_the_peer_runtimes_own_tools_not_by_torchscript():
-    """int8 is calibrated: ONNX Runtime and OpenVINO (both harnesses) run their artifact quantized,
-    a folder of its own beside the float32 one; TorchScript derives no int8 file."""
+    """int8 is calibrated: ONNX Runtime and OpenVINO (both harnesses) run their artifact quantized
+    by their own tool, a folder of its own beside the float32 one; AOTInductor builds an int8
+    package (PT2E) per device; TorchScript derives no int8 file."""
     int8 = VARIANTS[registry.INT8_VARIANT]
     assert int8.calibrated and int8.precision == "int8" and int8.devices == ("cpu",)
     assert int8.cross_variant_rtol_key == "int8_rtol"
     assert registry.CALIBRATED_VARIANTS == ("int8",)
     assert "int8" not in registry.TORCHSCRIPT_VARIANTS and "int8" not in registry.derived_variants()
     with_int8 = {name for name, r in RUNTIMES.items() if "int8" in r.variants}
-    assert with_int8 == {"onnxruntime", "openvino-python", "openvino-cpp"}
-    assert {RUNTIMES[name].artifact for name in with_int8} == set(registry.QUANTIZED_ARTIFACTS)
+    assert with_int8 == {"onnxruntime", "openvino-python", "openvino-cpp", "aoti-python", "aoti-cpp"}
+    quantized_from_float = {RUNTIMES[name].artifact for name in with_int8} - set(registry.DEVICE_ARTIFACTS)
+    assert quantized_from_float == set(registry.QUANTIZED_ARTIFACTS)
     assert RUNTIMES["onnxruntime"].variants_on("cpu", ["plain", "int8"]) == ["plain", "int8"]
     assert RUNTIMES["onnxruntime"].variants_on("cuda", ["plain", "int8"]) == ["plain"]
     assert paths.built_artifact("onnx", "int8") == "results/onnx/int8/{model}"

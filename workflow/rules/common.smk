@@ -93,6 +93,11 @@ def calibration_dats(wildcards):
     return PLAN.calibration_dats(wildcards.model)
 
 
+def variant_calibration_dats(wildcards):
+    # A calibrated variant's (int8) calibration inputs; none for the others.
+    return PLAN.calibration_dats(wildcards.model) if wildcards.variant in CALIBRATED_VARIANTS else []
+
+
 def quantize_source(wildcards):
     # The float32 folder of the artifact a calibrated variant is quantized from.
     return paths.built_artifact(wildcards.artifact).format(model=wildcards.model)

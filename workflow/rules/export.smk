@@ -191,12 +191,15 @@ rule quantize_artifact:
 
 
 # AOTInductor: torch.export program compiled by Inductor into a .pt2 package for one device (its
-# generated code targets this machine's CPU or the GPU) and variant (float32, or fp16 on CUDA),
+# generated code targets this machine's CPU or the GPU) and variant (float32, fp16 on CUDA, or
+# int8 on the CPU: quantized by PT2E with torchao's X86InductorQuantizer),
 # frozen weights, dynamic batch, the thread count and autotuning of config export.aoti.
 rule package_aoti:
     input:
         weights=paths.WEIGHTS,
         provenance=paths.WEIGHTS_PROVENANCE,
+        # int8 only: what PT2E calibrates on (the inputs the peers' int8 calibrate on).
+        dats=variant_calibration_dats,
     output:
         artifact=artifact_output(directory(paths.built_artifact(AOTI))),
         record=paths.built_artifact_record(AOTI),

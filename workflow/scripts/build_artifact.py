@@ -1,17 +1,19 @@
 """Snakemake script for rules export_onnx, convert_openvino and package_aoti: the artifact folder
-of one model, with its build record (also written apart for the tables); a failed build is
-recorded there and the run goes on."""
+of one model (an int8 package calibrated on the rule's input dats), with its build record (also
+written apart for the tables); a failed build is recorded there and the run goes on."""
 
 import torch
 
 from tvdeploy.build.exporters import EXAMPLE_BATCH, aoti_inductor_configs, build_artifact
+from tvdeploy.build.quantize import calibration_set
+from tvdeploy.build.quantized import calibration_calls
 from tvdeploy.build.shapes import example_batch
 from tvdeploy.catalog.models import build_model
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.harnesses.device import resolve_device
 from tvdeploy.host.environment import versions
-from tvdeploy.registry import PLAIN
+from tvdeploy.registry import PLAIN, VARIANTS
 from tvdeploy.tasks import adapter
 
 log = setup_script_logging(snakemake)
@@ -23,6 +25,11 @@ device = resolve_device(snakemake.wildcards.get("device", "cpu"))
 
 net = build_model(info.model, snakemake.input.weights)
 options = {}
+variant = snakemake.wildcards.get("variant", PLAIN)
+if VARIANTS[variant].calibrated:
+    # int8: quantized on the model's first inputs (rule input dats), as the peers' int8 are.
+    calls = calibration_calls(list(snakemake.input.dats), len(task.TASK.input_names))
+    options["calibration"] = calibration_set(calls, len(calls))
 if "aoti_threads" in snakemake.params.keys():
     threads = snakemake.params.aoti_threads if device.type == "cpu" else None  # CPU kernels only
     options["inductor_configs"] = aoti_inductor_configs(threads, snakemake.params.aoti_max_autotune)
@@ -45,8 +52,8 @@ record = build_artifact(
     log=log,
     device=device,
     options=options,
-    # The AOTInductor packages are built per variant (float32, fp16); the other artifacts in one.
-    variant=snakemake.wildcards.get("variant", PLAIN),
+    # The AOTInductor packages are built per variant (float32, fp16, int8); the others in float32.
+    variant=variant,
 )
 write_json_atomic(snakemake.output.record, record)
 log.info(

@@ -31,11 +31,12 @@ from tvdeploy.build.shapes import (
     openvino_shapes,
 )
 from tvdeploy.build.torchscript import wrap
-from tvdeploy.registry import FP16, PLAIN
+from tvdeploy.registry import FP16, PLAIN, VARIANTS
 from tvdeploy.registry.failures import (
     COMPILE_ERROR,
     CONVERSION_ERROR,
     EXPORT_ERROR,
+    QUANTIZATION_ERROR,
     error_text,
     upstream_issues,
 )
@@ -64,10 +65,10 @@ def plain_output_module(net: nn.Module, example: tuple[torch.Tensor, ...], task)
 
 
 def variant_module(net: nn.Module, variant: str, inputs: int = 1) -> nn.Module:
-    """The module a built artifact of ``variant`` is made from: float32 as it is, or half
-    precision with float32 in and out (the same wrapper as the fp16 TorchScript export) for a
-    model of ``inputs`` inputs."""
-    if variant == PLAIN:
+    """The module a built artifact of ``variant`` is made from: float32 as it is (a calibrated
+    variant, int8, is quantized by its builder from it), or half precision with float32 in and out
+    (the same wrapper as the fp16 TorchScript export) for a model of ``inputs`` inputs."""
+    if variant == PLAIN or VARIANTS[variant].calibrated:
         return net
     if variant == FP16:
         return wrap("half", net.half(), inputs).eval()
@@ -239,24 +240,32 @@ def package_aoti(
     task,
     inductor_configs: dict | None = None,
     static_batch: bool = False,
+    calibration=None,
 ) -> dict:
     """torch.export, then AOTInductor into a .pt2 package for ``device`` with
     ``inductor_configs`` (aoti_inductor_configs(); by default dynamic threads). The batch is
     dynamic, or with ``static_batch`` fixed at 1: Inductor prepacks convolution weights into
     oneDNN's blocked layout only for static input shapes, and with a dynamic batch every
     convolution reorders its weights on every call instead (resnet50 on 2 cores: 53 reorders,
-    ~20 ms of a 61 ms forward; 41 ms with the batch static)."""
+    ~20 ms of a 61 ms forward; 41 ms with the batch static). With a ``calibration``
+    (tvdeploy.build.quantize.Calibration) the package is int8: the module quantized by PT2E
+    (quantize_pt2e) and exported again, which Inductor lowers to oneDNN's int8 kernels."""
     settings = dict(inductor_configs or AOTI_INDUCTOR_CONFIGS)
     from torch._inductor import aoti_compile_and_package
     from torch._inductor.cpu_vec_isa import pick_vec_isa
 
     net, example = net.to(device), tuple(x.to(device) for x in example)
+    if static_batch:
+        example = tuple(x[:STATIC_BATCH] if has_batch_axis(task) else x for x in example)
+    dynamic = dynamic_dims(example, task, batch=not static_batch)
+    quantization = {}
+    if calibration is not None:
+        from tvdeploy.build.quantize import quantize_pt2e
+
+        with phase(QUANTIZATION_ERROR):
+            net, quantization = quantize_pt2e(net, example, calibration, dynamic)
     with phase(EXPORT_ERROR):
-        if static_batch:
-            static = tuple(x[:STATIC_BATCH] if has_batch_axis(task) else x for x in example)
-            program = torch.export.export(net, static, dynamic_shapes=dynamic_dims(static, task, batch=False))
-        else:
-            program = torch.export.export(net, example, dynamic_shapes=dynamic_dims(example, task))
+        program = torch.export.export(net, example, dynamic_shapes=dynamic)
     with phase(COMPILE_ERROR), torch.no_grad():
         # A copy: the compiler adds its own keys to the dict it is given.
         configs = dict(settings)
@@ -269,6 +278,7 @@ def package_aoti(
         "cpu_vec_isa": str(pick_vec_isa()) if device.type == "cpu" else None,
         **({"static_batch": STATIC_BATCH} if static_batch else {"dynamic_batch": [1, MAX_BATCH]}),
         **dynamic_record(task),
+        **({"quantization": quantization} if quantization else {}),
     }
 
 
@@ -298,6 +308,8 @@ def build_artifact(
     status, error class and error, wall time, this process's peak memory, and what the builder
     reports. ``options`` go to the builder (package_aoti's ``inductor_configs``)."""
     builder, payload = BUILDERS[kind]
+    if VARIANTS[variant].calibrated and "calibration" not in (options or {}):
+        raise ValueError(f"a {variant} {kind} artifact is quantized on calibration inputs, and none were given")
     built = {"artifact": kind, "variant": variant, "file": payload, **(record or {})}
     # An unknown variant is this code's error, not the model's: raised before any folder exists.
     net = variant_module(plain_output_module(net, example, task), variant, len(example))

@@ -129,19 +129,20 @@ def quantize_onnx(
     }
 
 
-def quantize_pt2e(net: nn.Module, example: tuple[torch.Tensor, ...], calibration: Calibration):
+def quantize_pt2e(net: nn.Module, example: tuple[torch.Tensor, ...], calibration: Calibration, dynamic_shapes=None):
     """``net`` exported and quantized by torchao's X86InductorQuantizer (its default static
     config), calibrated on every calibration input; the converted GraphModule is what AOTInductor
     or torch.compile lowers to int8 kernels. The export is strict: the non-strict default records
     a module's calls by its path, so a module called twice (the ReLU of torchvision's BasicBlock)
-    becomes one partition with two outputs, which the quantizer refuses. Returns (module,
+    becomes one partition with two outputs, which the quantizer refuses. ``dynamic_shapes``: as
+    torch.export takes them (a dynamic batch), kept by the converted module. Returns (module,
     settings)."""
     import torchao
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
 
     quantizer = x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config())
-    exported = torch.export.export(net.eval(), example, strict=True).module()
+    exported = torch.export.export(net.eval(), example, dynamic_shapes=dynamic_shapes, strict=True).module()
     prepared = prepare_pt2e(exported, quantizer)
     with torch.no_grad():
         for call in calibration.calls:

@@ -146,9 +146,10 @@ VARIANTS: dict[str, Variant] = {
 TORCHSCRIPT_VARIANTS = tuple(name for name, v in VARIANTS.items() if not v.calibrated)
 # The variants built by quantizing a runtime's float32 artifact (rule quantize_artifact).
 CALIBRATED_VARIANTS = tuple(name for name, v in VARIANTS.items() if v.calibrated)
-# What an AOTInductor package runs as: as built in float32 or half precision (a package each), or
-# the float32 package replayed as CUDA graphs.
-AOTI_VARIANTS = (PLAIN, FP16, CUDAGRAPHS)
+# What an AOTInductor package runs as: as built in float32, half precision or int8 (a package
+# each; int8 quantized by PT2E with torchao's X86InductorQuantizer, calibrated like the peers'
+# int8), or the float32 package replayed as CUDA graphs.
+AOTI_VARIANTS = (PLAIN, FP16, CUDAGRAPHS, INT8_VARIANT)
 
 
 def built_variant(variant: str) -> str:
