@@ -229,25 +229,25 @@ def build_items():
     ]
     kinds = {rule: kind for kind, rule in BUILT_ARTIFACTS.items()}
 
-    def build_name(rule, w):
+    def build_name(builder, w):
         # Named like the TorchScript variants: per device and variant where built per both.
-        if rule == QUANTIZE_RULE:
+        if builder == QUANTIZE_RULE:
             return f"{w['artifact']} {w['variant']}"
-        return f"{kinds[rule]} {w['variant']} ({w['device']})" if "device" in w else kinds[rule]
+        return f"{kinds[builder]} {w['variant']} ({w['device']})" if "device" in w else kinds[builder]
 
-    def build_record(rule, w):
-        if rule == QUANTIZE_RULE:
+    def build_record(builder, w):
+        if builder == QUANTIZE_RULE:
             return paths.built_artifact_record(w["artifact"], w["variant"]).format(**w)
-        return paths.built_artifact_record(kinds[rule]).format(**w)
+        return paths.built_artifact_record(kinds[builder]).format(**w)
 
     items += [
         {
             "model": w["model"],
-            "artifact": build_name(rule, w),
-            "record": build_record(rule, w),
-            "job": getattr(rules, rule).benchmark.format(**w),
+            "artifact": build_name(builder, w),
+            "record": build_record(builder, w),
+            "job": getattr(rules, builder).benchmark.format(**w),
         }
-        for rule, builds in PLAN.artifact_builds().items()
+        for builder, builds in PLAN.artifact_builds().items()
         for w in builds
     ]
     return items
