@@ -1,5 +1,5 @@
 """What the int8 tests quantize and calibrate on: the shipped images preprocessed small, one
-model call each (tests/build/test_quantize.py, test_quantized.py)."""
+model call each (tests/build/test_int8.py)."""
 
 from __future__ import annotations
 

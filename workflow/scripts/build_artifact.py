@@ -7,12 +7,12 @@ import torch
 from tvdeploy.build.exporters import EXAMPLE_BATCH, aoti_inductor_configs, build_artifact
 from tvdeploy.build.quantize import calibration_set
 from tvdeploy.build.quantized import calibration_calls
+from tvdeploy.build.recording import build_provenance
 from tvdeploy.build.shapes import example_batch
 from tvdeploy.catalog.models import build_model
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.harnesses.device import resolve_device
-from tvdeploy.host.environment import versions
 from tvdeploy.registry import PLAIN, VARIANTS
 from tvdeploy.tasks import adapter
 
@@ -41,13 +41,7 @@ record = build_artifact(
     task.example_inputs(info, example_batch(task, EXAMPLE_BATCH), snakemake.params.seed),
     snakemake.output.artifact,
     task,
-    record={
-        "model": info.model,
-        "input_shape": list(info.input_shape),
-        "weights": read_json(snakemake.input.provenance),
-        "torch_versions": versions(),
-        "timeout_s": snakemake.params.timeout_s,
-    },
+    record=build_provenance(info, read_json(snakemake.input.provenance), snakemake.params.timeout_s),
     timeout_s=snakemake.params.timeout_s,
     log=log,
     device=device,

@@ -7,9 +7,9 @@ import torch
 
 from tvdeploy.build.quantize import calibration_set
 from tvdeploy.build.quantized import calibration_calls, quantize_artifact
+from tvdeploy.build.recording import build_provenance
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
-from tvdeploy.host.environment import versions
 from tvdeploy.registry import task
 
 log = setup_script_logging(snakemake)
@@ -22,13 +22,7 @@ record = quantize_artifact(
     snakemake.output.artifact,
     calibration_set(calls, len(calls)),
     snakemake.wildcards.variant,
-    record={
-        "model": info.model,
-        "input_shape": list(info.input_shape),
-        "weights": read_json(snakemake.input.weights_provenance),
-        "torch_versions": versions(),
-        "timeout_s": snakemake.params.timeout_s,
-    },
+    record=build_provenance(info, read_json(snakemake.input.weights_provenance), snakemake.params.timeout_s),
     timeout_s=snakemake.params.timeout_s,
     log=log,
 )

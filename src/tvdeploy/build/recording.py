@@ -98,6 +98,20 @@ def is_machine_failure(error: BaseException) -> bool:
     return any(os.strerror(code) in str(error) for code in _MACHINE_ERRNOS)
 
 
+def build_provenance(info, weights_provenance: dict, timeout_s: float) -> dict:
+    """What every build record says of what it was built from: the model and its input shape, the
+    weights' provenance, the torch versions and the build's time limit."""
+    from tvdeploy.host.environment import versions
+
+    return {
+        "model": info.model,
+        "input_shape": list(info.input_shape),
+        "weights": weights_provenance,
+        "torch_versions": versions(),
+        "timeout_s": timeout_s,
+    }
+
+
 def record_build(dest: str | os.PathLike, built: dict, build: Callable[[Path], dict], timeout_s: float, log) -> dict:
     """Run ``build`` (into a staging folder; returns what it reports) within ``timeout_s`` and
     record the outcome in ``built``, written as ``dest/build.json``: ok with the details, or failed
