@@ -463,7 +463,8 @@ def test_int8_through_the_workflow_where_the_cpu_has_it(run_dir, tmp_path):
     int8 = {f"{r}/int8" for r in INT8_RUNTIMES}
     assert int8 <= set(record["deployments"])
     assert all(record["deployments"][d]["summary"]["median_ms"] > 0 for d in int8), record["deployments"]
-    judged = {(c["kind"], c["candidate"][0]) for c in record["comparisons"] if c["candidate"][1] == "int8"}
+    int8_pairs = [(c["kind"], c["candidate"].split("/")) for c in record["comparisons"]]
+    judged = {(kind, runtime) for kind, (runtime, variant) in int8_pairs if variant == "int8"}
     assert {("vs_eager", r) for r in INT8_RUNTIMES} | {("vs_plain", r) for r in INT8_RUNTIMES} <= judged
     parity = json.loads((workdir / f"results/runs/{RUN}/parity/cpu/{model}.json").read_text())
     rows = [c for c in parity["comparisons"] if c["variant"] == "int8"]
