@@ -22,7 +22,7 @@ from toy_models import residual_classifier
 
 from tvdeploy.build import quantize
 from tvdeploy.build.exporters import build_artifact
-from tvdeploy.build.quantized import calibration_calls, quantize_artifact
+from tvdeploy.build.quantized import quantize_artifact
 from tvdeploy.build.records import ArtifactUnavailable, artifact_file, read_build
 from tvdeploy.harnesses import harness
 from tvdeploy.registry import INT8_VARIANT, ONNX, OPENVINO, RUNTIMES
@@ -190,13 +190,6 @@ def test_a_quantization_that_fails_is_recorded_with_its_class(net, calls, tmp_pa
     assert record["status"] == "failed" and record["error_class"] == "quantization error"
     assert "no calibration statistics" in record["error"]
     assert sorted(p.name for p in (tmp_path / "int8").iterdir()) == ["build.json"]
-
-
-def test_calibration_files_are_grouped_by_model_call():
-    files = ["a.image1.dat", "a.image2.dat", "b.image1.dat", "b.image2.dat"]
-    assert calibration_calls(files, 2) == [files[:2], files[2:]]
-    with pytest.raises(ValueError, match="3 calibration files do not make calls of 2 inputs"):
-        calibration_calls(files[:3], 2)
 
 
 def test_an_int8_aotinductor_package_is_quantized_by_pt2e_and_keeps_its_dynamic_batch(net, calls, tmp_path):

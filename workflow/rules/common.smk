@@ -90,10 +90,6 @@ def model_dats(wildcards):
 
 
 def calibration_dats(wildcards):
-    return PLAN.calibration_dats(wildcards.model)
-
-
-def variant_calibration_dats(wildcards):
     # A calibrated variant's (int8) calibration inputs; none for the others.
     return PLAN.calibration_dats(wildcards.model) if wildcards.variant in CALIBRATED_VARIANTS else []
 

@@ -199,7 +199,7 @@ rule package_aoti:
         weights=paths.WEIGHTS,
         provenance=paths.WEIGHTS_PROVENANCE,
         # int8 only: what PT2E calibrates on (the inputs the peers' int8 calibrate on).
-        dats=variant_calibration_dats,
+        dats=calibration_dats,
     output:
         artifact=artifact_output(directory(paths.built_artifact(AOTI))),
         record=paths.built_artifact_record(AOTI),

@@ -6,14 +6,13 @@ import torch
 
 from tvdeploy.build.exporters import EXAMPLE_BATCH, aoti_inductor_configs, build_artifact
 from tvdeploy.build.quantize import calibration_set
-from tvdeploy.build.quantized import calibration_calls
 from tvdeploy.build.recording import build_provenance
 from tvdeploy.build.shapes import example_batch
 from tvdeploy.catalog.models import build_model
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.harnesses.device import resolve_device
-from tvdeploy.registry import PLAIN, VARIANTS
+from tvdeploy.registry import PLAIN, VARIANTS, paths
 from tvdeploy.tasks import adapter
 
 log = setup_script_logging(snakemake)
@@ -28,7 +27,7 @@ options = {}
 variant = snakemake.wildcards.get("variant", PLAIN)
 if VARIANTS[variant].calibrated:
     # int8: quantized on the model's first inputs (rule input dats), as the peers' int8 are.
-    calls = calibration_calls(list(snakemake.input.dats), len(task.TASK.input_names))
+    calls = [files for _, files in paths.group_call_inputs(snakemake.input.dats, task.TASK.input_names)]
     options["calibration"] = calibration_set(calls, len(calls))
 if "aoti_threads" in snakemake.params.keys():
     threads = snakemake.params.aoti_threads if device.type == "cpu" else None  # CPU kernels only

@@ -6,16 +6,16 @@ run goes on."""
 import torch
 
 from tvdeploy.build.quantize import calibration_set
-from tvdeploy.build.quantized import calibration_calls, quantize_artifact
+from tvdeploy.build.quantized import quantize_artifact
 from tvdeploy.build.recording import build_provenance
 from tvdeploy.catalog.sheet import ModelInfo
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
-from tvdeploy.registry import task
+from tvdeploy.registry import paths, task
 
 log = setup_script_logging(snakemake)
 info = ModelInfo(**snakemake.params.info)
 torch.set_num_threads(snakemake.threads)
-calls = calibration_calls(list(snakemake.input.dats), len(task(info.task).input_names))
+calls = [files for _, files in paths.group_call_inputs(snakemake.input.dats, task(info.task).input_names)]
 record = quantize_artifact(
     snakemake.wildcards.artifact,
     snakemake.input.source,

@@ -1,14 +1,13 @@
 """The calibrated variants (int8) of the built artifacts: each quantized from the float32 folder of
 its runtime (ONNX for ONNX Runtime, OpenVINO IR for OpenVINO) by that runtime's own tool
 (tvdeploy.build.quantize), into a folder of its own with a build record like every build's
-(tvdeploy.build.recording): the tool and its settings (``quantization``), the calibration inputs with their hashes,
-and the float32 build it came from. A float32 artifact that was not built gives an int8 record
+(tvdeploy.build.recording): the tool and its settings (``quantization``), the calibration
+inputs with their hashes, and the float32 build it came from. A float32 artifact that was not built gives an int8 record
 that says so, with the float32 failure's class and upstream issues."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from tvdeploy.build.quantize import Calibration, quantize_onnx, quantize_openvino
@@ -100,11 +99,3 @@ def _record_unbuilt_source(dest: str | os.PathLike, built: dict, float_build: di
     with atomic_directory(dest) as staging:
         write_json_atomic(staging / BUILD_RECORD, built)
     return built
-
-
-def calibration_calls(dats: Sequence[str], inputs_per_call: int) -> list[list[str]]:
-    """The .dat files of the calibration inputs grouped by model call (a several-input task keeps
-    each call's files in a row, as the plan lists them)."""
-    if len(dats) % inputs_per_call:
-        raise ValueError(f"{len(dats)} calibration files do not make calls of {inputs_per_call} inputs")
-    return [list(dats[i : i + inputs_per_call]) for i in range(0, len(dats), inputs_per_call)]
