@@ -210,6 +210,7 @@ def test_an_int8_aotinductor_package_is_quantized_by_pt2e_and_keeps_its_dynamic_
     )
     assert record["status"] == "ok", record["error"]
     assert record["variant"] == INT8_VARIANT and "X86InductorQuantizer" in record["quantization"]["tool"]
+    assert record["calibration"] == calibration.record
     # Inductor lowered the quantized convolutions and the head to oneDNN's int8 kernels.
     with zipfile.ZipFile(artifact_file(tmp_path / "int8")) as package:
         code = "".join(package.read(n).decode(errors="ignore") for n in package.namelist() if n.endswith(".cpp"))

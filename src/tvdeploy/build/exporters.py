@@ -278,7 +278,8 @@ def package_aoti(
         "cpu_vec_isa": str(pick_vec_isa()) if device.type == "cpu" else None,
         **({"static_batch": STATIC_BATCH} if static_batch else {"dynamic_batch": [1, MAX_BATCH]}),
         **dynamic_record(task),
-        **({"quantization": quantization} if quantization else {}),
+        # As the peers' int8 records: the tool's settings and the inputs it calibrated on.
+        **({"quantization": quantization, "calibration": calibration.record} if quantization else {}),
     }
 
 
