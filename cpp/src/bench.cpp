@@ -62,6 +62,7 @@ ArgParser make_parser() {
       .add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
       .add({"transform", std::string(kTransformChoices),
             "applied after loading (the 'optimized' variant)", false, std::string(kTransformNone)})
+      .add(inference_precision_option())
       .add(quantized_engine_option())
       .add(torchvision_ops_option())
       .add({"batch-size", "B", "input repeated to this batch size", false, "1"})
@@ -220,7 +221,7 @@ void run(const ParsedArgs& args) {
     select_quantized_engine(args.get("quantized-engine"), device);
     torchvision_ops =
         load_torchvision_ops(args.get("torchvision-ops"), task.needs_torchvision_ops());
-    model = load_model(model_path, device, args.get("transform"));
+    model = load_model(model_path, device, args.get("transform"), args.get("inference-precision"));
   } catch (const std::exception& e) {
     // A serving worker tells its coordinator why it cannot start, in the protocol.
     if (serving) std::cout << json{{"ok", false}, {"error", describe(e)}}.dump() << std::endl;
@@ -254,6 +255,7 @@ void run(const ParsedArgs& args) {
       {"input", input_paths.front().string()},  // the first, for a task of several inputs
       {"device", device_string(device)},
       {"transform", args.get("transform")},
+      {"inference_precision", args.get("inference-precision")},
       {"quantized_engine", args.get("quantized-engine")},
       {"torchvision_ops", torchvision_ops_report(torchvision_ops)},
       {"format", model->format()},

@@ -51,6 +51,7 @@ ArgParser make_parser() {
   parser.add({"device", std::string(kDeviceChoices), "where to run", false, "auto"})
       .add({"transform", std::string(kTransformChoices),
             "applied after loading (the 'optimized' variant)", false, std::string(kTransformNone)})
+      .add(inference_precision_option())
       .add(quantized_engine_option())
       .add(torchvision_ops_option())
       .add({"threads", "N", "intra-op CPU threads (0 = LibTorch default)", false, ""})
@@ -94,7 +95,7 @@ void run(const ParsedArgs& args) {
   const std::optional<TorchvisionOps> torchvision_ops =
       load_torchvision_ops(args.get("torchvision-ops"), task.needs_torchvision_ops());
   const std::unique_ptr<DeployedModel> model =
-      load_model(model_path, device, args.get("transform"));
+      load_model(model_path, device, args.get("transform"), args.get("inference-precision"));
 
   json results = json::array();
   for (const std::vector<std::string>& call : calls) {
@@ -121,6 +122,7 @@ void run(const ParsedArgs& args) {
       {"model", model_path.string()},
       {"device", device_string(device)},
       {"transform", args.get("transform")},
+      {"inference_precision", args.get("inference-precision")},
       {"quantized_engine", args.get("quantized-engine")},
       {"torchvision_ops", torchvision_ops_report(torchvision_ops)},
       {"threads", at::get_num_threads()},

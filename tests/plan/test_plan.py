@@ -36,8 +36,8 @@ def test_default_plan_on_a_cpu_machine():
     assert p.devices == ["cpu"]
     # TorchScript as scripted and as fused by oneDNN Graph, LibTorch's fast CPU path; bfloat16
     # and int8 where the CPU has them (not this one: see test_int8_... and test_the_bfloat16_...).
-    assert DEFAULT["variants"] == ["plain", "fused", "fused_bf16", "int8"]
-    assert set(p.skipped_variants("cpu")) == {"fused_bf16", "int8"}
+    assert DEFAULT["variants"] == ["plain", "fused", "bf16", "fused_bf16", "int8"]
+    assert set(p.skipped_variants("cpu")) == {"bf16", "fused_bf16", "int8"}
     deployments = [("eager", "plain"), ("ts-python", "plain"), ("ts-python", "fused")]
     deployments += [("ts-cpp", "plain"), ("ts-cpp", "fused")]
     assert p.deployments() == [("cpu", *d) for d in deployments]
@@ -442,7 +442,7 @@ def test_a_static_batch_package_needs_batch_1_benchmarks():
 
 def test_int8_on_a_cpu_with_vnni_quantizes_the_peers_artifacts_calibrated_on_the_first_inputs():
     p = plan(flags=VNNI_CPU, calibration={"inputs": 2})
-    assert set(p.skipped_variants("cpu")) == {"fused_bf16"}
+    assert set(p.skipped_variants("cpu")) == {"bf16", "fused_bf16"}
     assert p.runtime_variants("onnxruntime", "cpu") == ["plain", "int8"]
     assert p.runtime_variants("openvino-python", "cpu") == ["plain", "int8"]
     assert p.runtime_variants("ts-cpp", "cpu") == ["plain", "fused"]
@@ -485,8 +485,18 @@ def test_the_bfloat16_variant_is_skipped_with_the_reason_on_a_cpu_without_native
     assert older.runtime_variants("ts-cpp", "cpu") == ["plain"]
     amx = plan(flags=frozenset({"amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni"}))
     assert amx.skipped_variants("cpu") == {}
-    assert amx.runtime_variants("ts-cpp", "cpu") == ["plain", "fused", "fused_bf16"]
+    assert amx.runtime_variants("ts-cpp", "cpu") == ["plain", "fused", "bf16", "fused_bf16"]
     assert amx.parity_rtol("cpu", "fused_bf16") == DEFAULT["parity"]["bf16_rtol"]
+    # OpenVINO's bfloat16 is its float32 IR compiled for bf16: no artifact of its own, judged
+    # against float32 eager under bf16's tolerance; ONNX Runtime, without bf16 kernels, is
+    # reported as not run instead.
+    assert amx.runtime_variants("openvino-cpp", "cpu") == ["plain", "bf16", "int8"]
+    assert amx.artifact("openvino-cpp", "cpu", "bf16", "resnet18") == "results/openvino/resnet18"
+    assert amx.runtime_variants("onnxruntime", "cpu") == ["plain", "int8"]
+    assert amx.not_run() == {"cpu": [amx.cross_product.unsupported("cpu")["onnxruntime at bfloat16"]]}
+    ov_pairs = {(x["runtime"], x["variant"]): x for x in amx.parity_pairs("cpu", "resnet18")}
+    assert ov_pairs[("openvino-python", "bf16")]["reference"] == "eager"
+    assert ov_pairs[("openvino-python", "bf16")]["rtol"] == DEFAULT["parity"]["bf16_rtol"]
     assert set(older.skipped_variants("cpu")) == {"bf16"}
     assert "none of avx512_bf16, amx_bf16" in older.skipped_variants("cpu")["bf16"]
     int8 = plan(variants=["plain", "int8"]).skipped_variants("cpu")["int8"]

@@ -312,6 +312,30 @@ def test_summary_page(tables):
     assert "- parity failed (outputs beyond tolerance): 2 (resnet50 ts-cpp (plain) on gpu01 · cuda, " in text
     # An environment.json without the run's time by stage (written before it existed): no section.
     assert "Where the time goes" not in text
+    # Nor, from before the CPU's flags were kept, a line about them.
+    assert "flags that decide a precision" not in text
+
+
+def test_summary_names_the_cpu_flags_its_precisions_and_what_did_not_run(tables):
+    from tvdeploy.host.environment import cpu_info
+
+    latency, ratios, deployability = tables
+    environment = {"run": "laptop", "cpu": {**cpu_info(), "flags": ["avx2", "fma", "avx512_vnni"]}, "not_run": {}}
+    environment["cpu"]["precisions"] = {"float32": "native", "bfloat16": "bfloat16 is not native", "int8": "native"}
+    skipped = "variant bf16 skipped on the CPU: bfloat16 is not native on this CPU (none of avx512_bf16, amx_bf16)"
+    environment["not_run"] = {"cpu": [skipped]}
+    text = summary_markdown(latency, ratios, deployability, environment, ACCURACY)
+    assert "- CPU flags that decide a precision: avx512_vnni\n" in text
+    assert "- precisions native on this CPU: float32, int8\n" in text
+    assert f"- not run on cpu: {skipped}\n" in text
+    environment["cpu"]["flags"] = ["avx2", "fma"]
+    text = summary_markdown(latency, ratios, deployability, environment, ACCURACY)
+    assert "- CPU flags that decide a precision: none of avx512_bf16, amx_bf16, avx512_vnni, avx_vnni, amx_int8" in text
+    # What this machine reads off itself: every flag, and every precision native or why not.
+    here = cpu_info()
+    assert set(here["precisions"]) == {"float32", "bfloat16", "float16", "int8"}
+    assert here["precisions"]["float32"] == "native" and "cuda only" in here["precisions"]["float16"]
+    assert "sse2" in here["flags"]
 
 
 def test_summary_says_where_the_time_goes(tables):

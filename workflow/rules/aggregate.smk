@@ -82,6 +82,7 @@ rule aggregate:
         quantized=PLAN.quantized_models(),
         tasks=PLAN.tasks(),
         other=PLAN.other_measurements(),
+        not_run=PLAN.not_run(),
         repo=workflow.basedir,
         # A config change re-renders environment.json even when no result changed.
         config_sha256=CONFIG_SHA256,

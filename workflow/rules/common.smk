@@ -36,8 +36,8 @@ try:
     PLAN = Plan.from_config(config, workflow.basedir)
 except ConfigError as err:
     raise WorkflowError(str(err))
-for device in PLAN.devices:
-    for reason in PLAN.skipped_variants(device).values():
+for reasons in PLAN.not_run().values():
+    for reason in reasons:
         logger.warning(f"tvdeploy: {reason}")
 
 CONFIG_SHA256 = config_sha256(config)

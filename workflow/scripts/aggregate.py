@@ -60,6 +60,8 @@ write_csv(overhead, snakemake.output.overhead)
 own_records = [r for r in comparison_records + overhead_records if r["run"] == this_run]
 environment = capture(snakemake.config, params.repo, [r["environment"] for r in own_records])
 environment["run"] = this_run
+# The variants and deployments the config chose that this run did not run, and why.
+environment["not_run"] = params.not_run
 environment["other_runs"] = sorted({r["run"] for r in comparison_records + overhead_records} - {this_run})
 # Where this run's time went, up to these tables (this job's own time is in its benchmark file,
 # written when it ends; the catalog page counts it).

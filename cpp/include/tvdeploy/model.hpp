@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tvdeploy/cli.hpp"
 #include "tvdeploy/errors.hpp"
 
 namespace tvdeploy {
@@ -38,6 +39,14 @@ inline constexpr std::string_view kTransformChoices =
 
 // UsageError unless transform is one of kTransformChoices.
 void check_transform(const std::string& transform);
+
+// The precision OpenVINO's CPU plugin compiles an IR for (its INFERENCE_PRECISION_HINT): float32
+// by default (the plugin would pick bf16 on a CPU with native bf16), bf16 or f16 where a
+// deployment asks for it. Checked after compiling: the plugin falls back to f32 silently where
+// the CPU lacks the precision, which would pass a float32 timing off as a bf16 one.
+inline constexpr std::string_view kInferencePrecisionF32 = "f32";
+inline constexpr std::string_view kInferencePrecisionChoices = "f32|bf16|f16";
+OptionSpec inference_precision_option();
 
 // AOTInductor packages and OpenVINO IR are recognised by their extensions; anything else is
 // TorchScript.
@@ -64,12 +73,14 @@ class DeployedModel {
 
 // Loads the model at path onto device: an AOTInductor package (.pt2, compiled for that device;
 // transform "none" or "cuda_graph"), an OpenVINO IR (.xml, CPU only, run on
-// at::get_num_threads() threads; transform "none") or a TorchScript file in eval mode with
-// transform applied.
+// at::get_num_threads() threads, compiled for inference_precision; transform "none") or a
+// TorchScript file in eval mode with transform applied. An inference precision other than f32
+// applies to OpenVINO IR only.
 // InputError if it cannot.
 std::unique_ptr<DeployedModel> load_model(
     const fs::path& path, const torch::Device& device,
-    const std::string& transform = std::string(kTransformNone));
+    const std::string& transform = std::string(kTransformNone),
+    const std::string& inference_precision = std::string(kInferencePrecisionF32));
 
 // inner replayed as CUDA graphs on device (src/lib/cuda_graph.cpp). UsageError when device is
 // not CUDA, or when LibTorch was built without CUDA.
@@ -78,7 +89,8 @@ std::unique_ptr<DeployedModel> replay_as_cuda_graphs(std::unique_ptr<DeployedMod
 
 // The OpenVINO part of load_model (src/lib/openvino_model.cpp).
 std::unique_ptr<DeployedModel> load_openvino_model(const fs::path& path,
-                                                   const torch::Device& device, int threads);
+                                                   const torch::Device& device, int threads,
+                                                   const std::string& inference_precision);
 
 // How error messages name a model call's input files: "input 'a.dat'" or
 // "inputs 'a.dat', 'b.dat'".

@@ -23,7 +23,21 @@ void check_transform(const std::string& transform) {
   }
 }
 
+OptionSpec inference_precision_option() {
+  return {"inference-precision", std::string(kInferencePrecisionChoices),
+          "the precision OpenVINO compiles an IR for (OpenVINO IR only)", false,
+          std::string(kInferencePrecisionF32)};
+}
+
 namespace {
+
+void check_inference_precision(const std::string& precision) {
+  for (const std::string_view choice : {"f32", "bf16", "f16"}) {
+    if (precision == choice) return;
+  }
+  throw UsageError("option --inference-precision must be one of " +
+                   std::string(kInferencePrecisionChoices) + ", got '" + precision + "'");
+}
 
 class TorchScriptModel final : public DeployedModel {
  public:
@@ -100,8 +114,10 @@ std::string describe_inputs(const std::vector<fs::path>& inputs) {
 }
 
 std::unique_ptr<DeployedModel> load_model(const fs::path& path, const torch::Device& device,
-                                          const std::string& transform) {
+                                          const std::string& transform,
+                                          const std::string& inference_precision) {
   check_transform(transform);
+  check_inference_precision(inference_precision);
   if (!fs::is_regular_file(path)) {
     throw InputError("model " + quoted(path) + " does not exist or is not a regular file");
   }
@@ -110,7 +126,12 @@ std::unique_ptr<DeployedModel> load_model(const fs::path& path, const torch::Dev
       throw UsageError("option --transform " + transform +
                        " applies to TorchScript only, not to the OpenVINO IR " + quoted(path));
     }
-    return load_openvino_model(path, device, at::get_num_threads());
+    return load_openvino_model(path, device, at::get_num_threads(), inference_precision);
+  }
+  if (inference_precision != kInferencePrecisionF32) {
+    throw UsageError("option --inference-precision " + inference_precision +
+                     " applies to OpenVINO IR only, not to " + quoted(path) +
+                     " (a LibTorch deployment's precision is its artifact's)");
   }
   const bool cuda_graph = transform == kTransformCudaGraph;
   if (path.extension() == kAotiPackageExtension) {

@@ -16,22 +16,33 @@ namespace {
 
 constexpr const char* kOpenVinoDevice = "CPU";
 
+// The element type of each --inference-precision choice (kInferencePrecisionChoices).
+ov::element::Type element_type(const std::string& precision) {
+  if (precision == "bf16") return ov::element::bf16;
+  if (precision == "f16") return ov::element::f16;
+  return ov::element::f32;
+}
+
 class OpenVinoModel final : public DeployedModel {
  public:
-  OpenVinoModel(const fs::path& path, int threads) : path_(path) {
+  OpenVinoModel(const fs::path& path, int threads, const std::string& inference_precision)
+      : path_(path) {
     ov::Core core;
-    // Float32 (on an avx512_bf16 CPU the plugin would pick bf16), the programs' thread count,
-    // one stream for latency, and no pinning: the workers of a comparison take turns on the
-    // same cores, and pinned threads would fight the others'.
-    compiled_ = core.compile_model(core.read_model(path.string()), kOpenVinoDevice,
-                                   ov::hint::inference_precision(ov::element::f32),
-                                   ov::inference_num_threads(threads),
-                                   ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY),
-                                   ov::num_streams(1), ov::hint::enable_cpu_pinning(false));
+    // The asked precision (float32 unless a deployment asks otherwise: on an avx512_bf16 CPU
+    // the plugin would pick bf16), the programs' thread count, one stream for latency, and no
+    // pinning: the workers of a comparison take turns on the same cores, and pinned threads
+    // would fight the others'.
+    const ov::element::Type asked = element_type(inference_precision);
+    compiled_ =
+        core.compile_model(core.read_model(path.string()), kOpenVinoDevice,
+                           ov::hint::inference_precision(asked), ov::inference_num_threads(threads),
+                           ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY),
+                           ov::num_streams(1), ov::hint::enable_cpu_pinning(false));
     const ov::element::Type precision = compiled_.get_property(ov::hint::inference_precision);
-    if (precision != ov::element::f32) {
-      throw InputError("OpenVINO compiled " + quoted(path) + " for " + precision.get_type_name() +
-                       ", not f32");
+    if (precision != asked) {
+      throw DeviceError("OpenVINO compiled " + quoted(path) + " for " + precision.get_type_name() +
+                        ", not " + inference_precision +
+                        " (the CPU plugin falls back where the CPU lacks the precision)");
     }
     request_ = compiled_.create_infer_request();
     // Counted once: outputs() and inputs() build a vector on every call, inside bench's clock.
@@ -85,13 +96,14 @@ class OpenVinoModel final : public DeployedModel {
 }  // namespace
 
 std::unique_ptr<DeployedModel> load_openvino_model(const fs::path& path,
-                                                   const torch::Device& device, int threads) {
+                                                   const torch::Device& device, int threads,
+                                                   const std::string& inference_precision) {
   if (!device.is_cpu()) {
     throw UsageError("the OpenVINO IR " + quoted(path) + " runs on the CPU only, not on " +
                      device.str());
   }
   try {
-    return std::make_unique<OpenVinoModel>(path, threads);
+    return std::make_unique<OpenVinoModel>(path, threads, inference_precision);
   } catch (const ov::Exception& e) {
     throw InputError("cannot load OpenVINO IR " + quoted(path) + ": " + e.what());
   }

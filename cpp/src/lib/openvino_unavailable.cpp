@@ -5,8 +5,8 @@
 namespace tvdeploy {
 
 std::unique_ptr<DeployedModel> load_openvino_model(const fs::path& path,
-                                                   const torch::Device& /*device*/,
-                                                   int /*threads*/) {
+                                                   const torch::Device& /*device*/, int /*threads*/,
+                                                   const std::string& /*inference_precision*/) {
   throw UsageError("cannot run the OpenVINO IR " + quoted(path) +
                    ": these programs were built without OpenVINO (the Python package 'openvino' "
                    "was not installed); pip install openvino and rebuild");

@@ -4,8 +4,9 @@ by the file.
 
 The programs take the model's task as ``--task`` (always given, though the programs default to
 classification), the benchmark protocol as one option per ``Protocol`` field (``warmup_iters``
-→ ``--warmup-iters``), the variant's load transform as ``--transform`` and an eager-quantized
-model's engine as ``--quantized-engine`` (selected before it loads); their raw per-iteration
+→ ``--warmup-iters``), the variant's load transform as ``--transform``, an OpenVINO IR's
+inference precision (its variant's precision hint) as ``--inference-precision``, and an
+eager-quantized model's engine as ``--quantized-engine`` (selected before it loads); their raw per-iteration
 latencies are summarised by the same Python code as every other harness.
 """
 
@@ -24,6 +25,7 @@ from tvdeploy.build.records import artifact_file, check_baked_threads
 from tvdeploy.files import read_json
 from tvdeploy.harnesses import input_files
 from tvdeploy.harnesses.allocator import benchmark_environment
+from tvdeploy.harnesses.openvino import inference_precision, is_openvino_ir
 from tvdeploy.measure.bench import Protocol
 from tvdeploy.registry import VARIANTS, task
 
@@ -111,6 +113,7 @@ def _program_command(
         "--task", task_name,
         "--device", device,
         "--transform", VARIANTS[variant].load_transform,
+        *(["--inference-precision", inference_precision(variant)] if is_openvino_ir(artifact) else []),
         *(["--quantized-engine", quantized_engine] if quantized_engine else []),
     ]  # fmt: skip
 

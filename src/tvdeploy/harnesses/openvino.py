@@ -1,9 +1,11 @@
 """Harness of ``openvino-python``: the OpenVINO IR compiled for the CPU plugin.
 
-Settings that keep the comparison fair, each checked after compiling: float32 inference (on a CPU
-with avx512_bf16 OpenVINO would otherwise run bf16), the job's thread count (torch's, set first by
-``tvdeploy.harnesses.device.apply_threads``), the latency hint with one stream, and no thread pinning (the
-workers of a comparison share the cores one at a time; pinned threads would fight the others').
+Settings that keep the comparison fair, each checked after compiling: the inference precision of
+the deployment's variant (float32 unless the variant says otherwise: on a CPU with avx512_bf16
+OpenVINO would pick bf16 for a float32 deployment; the bf16 variant asks for it), the job's
+thread count (torch's, set first by ``tvdeploy.harnesses.device.apply_threads``), the latency
+hint with one stream, and no thread pinning (the workers of a comparison share the cores one at
+a time; pinned threads would fight the others').
 """
 
 from __future__ import annotations
@@ -15,13 +17,26 @@ import torch
 
 from tvdeploy.build.records import artifact_file
 from tvdeploy.harnesses.device import DeviceError
+from tvdeploy.registry import PLAIN, VARIANTS
+from tvdeploy.registry.precisions import PRECISIONS
 
 OPENVINO_DEVICE = "CPU"
+# What an IR's file is named by (the C++ programs tell the formats apart the same way).
+OPENVINO_SUFFIX = ".xml"
 
 
-def compile_config(threads: int) -> dict:
+def is_openvino_ir(path: str | Path) -> bool:
+    return Path(path).suffix == OPENVINO_SUFFIX
+
+
+def inference_precision(variant: str) -> str:
+    """The INFERENCE_PRECISION_HINT a variant is compiled with (its precision's openvino_hint)."""
+    return PRECISIONS[VARIANTS[variant].precision].openvino_hint
+
+
+def compile_config(threads: int, precision_hint: str = "f32") -> dict:
     return {
-        "INFERENCE_PRECISION_HINT": "f32",
+        "INFERENCE_PRECISION_HINT": precision_hint,
         "INFERENCE_NUM_THREADS": threads,
         "PERFORMANCE_HINT": "LATENCY",
         "NUM_STREAMS": 1,
@@ -33,19 +48,27 @@ class OpenVinoModule:
     """Calls the compiled model like a module: the model's float32 inputs in (by position), its
     output tensor out, or a tuple where the model has several."""
 
-    def __init__(self, path: str | Path, device: torch.device, threads: int):
+    def __init__(self, path: str | Path, device: torch.device, threads: int, precision_hint: str = "f32"):
         import openvino as ov
 
         if device.type != "cpu":
             raise DeviceError(f"openvino-python runs on the CPU only, not on {device.type}")
         core = ov.Core()
-        self.compiled = core.compile_model(core.read_model(str(path)), OPENVINO_DEVICE, compile_config(threads))
+        self.compiled = core.compile_model(
+            core.read_model(str(path)), OPENVINO_DEVICE, compile_config(threads, precision_hint)
+        )
         self.settings = {
             key: str(self.compiled.get_property(key))
             for key in ("INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS", "ENABLE_CPU_PINNING")
         }
-        if self.settings["INFERENCE_PRECISION_HINT"] not in ("f32", "<Type: 'float32'>"):
-            raise RuntimeError(f"OpenVINO compiled {path} for {self.settings['INFERENCE_PRECISION_HINT']}, not f32")
+        # Read back as an element type: the plugin falls back to f32 where the CPU lacks the
+        # precision, which would pass a float32 timing off as a bf16 one.
+        compiled_for = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        if compiled_for != precision_hint:
+            raise RuntimeError(
+                f"OpenVINO compiled {path} for {compiled_for}, not {precision_hint}"
+                + ("" if precision_hint == "f32" else " (the CPU plugin falls back where the CPU lacks the precision)")
+            )
         self.request = self.compiled.create_infer_request()
         self.outputs = self.compiled.outputs
 
@@ -58,5 +81,5 @@ class OpenVinoModule:
         return outputs[0] if len(outputs) == 1 else outputs
 
 
-def load(artifact: str | Path, model: str, device: torch.device, variant: str = "plain") -> OpenVinoModule:
-    return OpenVinoModule(artifact_file(artifact), device, torch.get_num_threads())
+def load(artifact: str | Path, model: str, device: torch.device, variant: str = PLAIN) -> OpenVinoModule:
+    return OpenVinoModule(artifact_file(artifact), device, torch.get_num_threads(), inference_precision(variant))

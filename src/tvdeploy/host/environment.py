@@ -10,7 +10,8 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tvdeploy.host.devices import available_cores, cpuinfo_field
+from tvdeploy.host.devices import available_cores, cpuinfo_field, read_cpu_flags
+from tvdeploy.registry.precisions import PRECISIONS, skip_reason
 
 
 def _run(command: list[str], cwd: str | Path | None = None) -> str | None:
@@ -22,11 +23,17 @@ def _run(command: list[str], cwd: str | Path | None = None) -> str | None:
 
 
 def cpu_info() -> dict:
+    """The CPU a result was measured on: its model, cores, instruction-set flags (all of them: a
+    precision or kernel choice may hinge on any) and which precisions it runs natively, each
+    with why not where it does not (tvdeploy.registry.precisions)."""
     model = cpuinfo_field("model name")
+    flags = read_cpu_flags()
     return {
         "model": model or platform.processor() or platform.machine(),
         "cores": available_cores(),
         "machine": platform.machine(),
+        "flags": sorted(flags),
+        "precisions": {name: skip_reason(name, "cpu", flags) or "native" for name in PRECISIONS},
     }
 
 

@@ -221,6 +221,12 @@ class Plan:
         """The chosen variants this machine cannot run natively on ``device``, with the reason."""
         return self.cross_product.skipped_variants(device)
 
+    def not_run(self) -> dict[str, list[str]]:
+        """Why each chosen variant or deployment does not run, per device of the run: the
+        precisions this machine lacks and the runtimes without kernels for one (the log at
+        parse time, environment.json and the summary)."""
+        return {device: reasons for device in self.devices if (reasons := self.cross_product.not_run(device))}
+
     def deployments(self, language: str | None = None) -> list[tuple[str, str, str]]:
         """Every (device, runtime, variant) of the run, optionally of one harness language."""
         return [p.astuple() for p in self.cross_product.placed(language)]

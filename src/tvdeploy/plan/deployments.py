@@ -61,6 +61,27 @@ class CrossProduct:
             if reason
         }
 
+    def unsupported(self, device: str) -> dict[str, str]:
+        """The precisions of the chosen variants that a chosen runtime has no kernels for on
+        ``device`` (registry ``Runtime.unsupported_precisions``), by "runtime at precision", with
+        the reason. A precision this machine skips altogether is left to skipped_variants."""
+        skipped = self.skipped_variants(device)
+        chosen = dict.fromkeys(
+            VARIANTS[v].precision for v in self.variants if v not in skipped and VARIANTS[v].supports(device)
+        )
+        return {
+            f"{name} at {precision}": f"{name} at {precision} not run: {reason}"
+            for name in self.runtimes
+            if device in RUNTIMES[name].devices
+            for precision in chosen
+            if (reason := RUNTIMES[name].unsupported_precisions.get(precision))
+        }
+
+    def not_run(self, device: str) -> list[str]:
+        """Why each chosen variant or deployment does not run on ``device``: the precisions this
+        machine lacks, then the runtimes without kernels for one."""
+        return [*self.skipped_variants(device).values(), *self.unsupported(device).values()]
+
     def runtime_variants(self, runtime_name: str, device: str) -> list[str]:
         """The variants ``runtime_name`` runs on ``device`` in this run, in registry order."""
         skipped = self.skipped_variants(device)

@@ -28,6 +28,10 @@ class Precision:
     # /proc/cpuinfo flags of which one makes the precision native on a CPU; () where every CPU
     # computes in it (float32). None: no CPU deployment runs in it.
     native_cpu_flags: tuple[str, ...] | None
+    # OpenVINO's INFERENCE_PRECISION_HINT for a deployment in this precision: its CPU plugin
+    # compiles the float32 IR for the precision at load time, where a LibTorch or ONNX deployment
+    # needs an artifact of its own.
+    openvino_hint: str = "f32"
     # Why no CPU runs it (where native_cpu_flags is None).
     cpu_refusal: str = ""
 
@@ -45,18 +49,22 @@ PRECISIONS: dict[str, Precision] = {
     for p in (
         Precision(FLOAT32, "32-bit floating point: the reference every deployment is checked against", ()),
         # Dot products in AVX-512 BF16 (Zen 4, Cooper Lake) or AMX tiles (Sapphire Rapids).
-        Precision(BFLOAT16, "bfloat16: float32's range, an 8-bit mantissa", ("avx512_bf16", "amx_bf16")),
+        Precision(
+            BFLOAT16, "bfloat16: float32's range, an 8-bit mantissa", ("avx512_bf16", "amx_bf16"), openvino_hint="bf16"
+        ),
         # The CPU half-precision units (AVX-512 FP16, AMX-FP16) are rare and PyTorch's CPU float16
         # kernels are mostly emulated: half precision is a GPU deployment here.
         Precision(
             FLOAT16,
             "float16: half precision, a 10-bit mantissa",
             None,
+            openvino_hint="f16",
             cpu_refusal="half precision is deployed on cuda only (CPU float16 kernels are mostly emulated)",
         ),
         # int8 dot products in one instruction: AVX-512 VNNI, AVX-VNNI, AMX tiles. Without them an
         # int8 product takes a multi-instruction path (VPMADDUBSW with saturation) that is no
-        # ceiling of the hardware.
+        # ceiling of the hardware. An NNCF-quantized IR runs its quantized operations in int8
+        # whatever the hint; the hint keeps the rest in float32, as the other int8 paths do.
         Precision(INT8, "8-bit integers, scaled per tensor or channel", ("avx512_vnni", "avx_vnni", "amx_int8")),
     )
 }
@@ -75,3 +83,7 @@ def skip_reason(name: str, device_type: str, cpu_flags: Iterable[str]) -> str | 
     if device_type != "cpu":
         return None
     return precision(name).cpu_skip_reason(cpu_flags)
+
+
+# Every CPU flag that decides whether some precision is native: what a result's CPU is described by.
+PRECISION_CPU_FLAGS = tuple(dict.fromkeys(f for p in PRECISIONS.values() for f in p.native_cpu_flags or ()))

@@ -6,10 +6,12 @@ Adding a runtime is one ``Runtime`` entry here plus its harness module (tvdeploy
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from tvdeploy.registry.precisions import BFLOAT16
 from tvdeploy.registry.variants import (
     AOTI_VARIANTS,
+    BF16,
     DEVICES,
     INT8_VARIANT,
     PLAIN,
@@ -37,6 +39,9 @@ BUILT_ARTIFACTS = {ONNX: "export_onnx", OPENVINO: "convert_openvino", AOTI: "pac
 # (rule quantize_artifact), and the tool each uses (tvdeploy.build.quantized).
 QUANTIZE_RULE = "quantize_artifact"
 QUANTIZED_ARTIFACTS = {ONNX: "onnxruntime.quantization (static QDQ)", OPENVINO: "NNCF post-training quantization"}
+# The OpenVINO IR runs as converted (float32), compiled for bfloat16 by the CPU plugin's precision
+# hint (no artifact of its own), or as NNCF quantized it (int8).
+OPENVINO_VARIANTS = (PLAIN, BF16, INT8_VARIANT)
 # Compiled for one device (AOTInductor generates CPU or CUDA code); the others load anywhere.
 DEVICE_ARTIFACTS = (AOTI,)
 
@@ -55,6 +60,9 @@ class Runtime:
     devices: tuple[str, ...] = DEVICES
     # The runtime whose logits this one must reproduce (same variant where it has it, else plain).
     reference: str | None = None
+    # Precisions it has no kernels for, with why: a selected variant in one of them is reported
+    # as not run by this runtime (tvdeploy.plan), where another runtime runs it.
+    unsupported_precisions: dict[str, str] = field(default_factory=dict)
 
     def variants_on(self, device: str, selected) -> list[str]:
         """The variants this runtime runs on ``device``: those of ``selected`` it supports, in
@@ -68,6 +76,12 @@ class Runtime:
             for v in self.variants
             if (v in selected or (v == PLAIN and self.artifact != TORCHSCRIPT)) and VARIANTS[v].supports(device)
         ]
+
+    def precisions_on(self, device: str) -> list[str]:
+        """The precisions its variants compute in on ``device``, in registry order."""
+        if device not in self.devices:
+            return []
+        return list(dict.fromkeys(VARIANTS[v].precision for v in self.variants if VARIANTS[v].supports(device)))
 
     def names_variant(self, variant_name: str) -> bool:
         """Whether a deployment's name includes its variant: always for TorchScript (plain is one
@@ -149,14 +163,20 @@ RUNTIMES: dict[str, Runtime] = {
             harness="tvdeploy.harnesses.onnxruntime",
             variants=(PLAIN, INT8_VARIANT),
             reference=EAGER,
+            # Checked by tests/registry/test_runtime_precisions.py on one-operator graphs.
+            unsupported_precisions={
+                BFLOAT16: "ONNX Runtime's CPU execution provider has no bfloat16 Conv or MatMul kernel "
+                "(such a graph fails to load: NOT_IMPLEMENTED)",
+            },
         ),
         Runtime(
             "openvino-python",
-            "OpenVINO IR compiled by the OpenVINO CPU plugin in Python (float32, or int8 as NNCF quantized it)",
+            "OpenVINO IR compiled by the OpenVINO CPU plugin in Python "
+            "(float32, bf16 by its precision hint, or int8 as NNCF quantized it)",
             language=PYTHON,
             artifact=OPENVINO,
             harness="tvdeploy.harnesses.openvino",
-            variants=(PLAIN, INT8_VARIANT),
+            variants=OPENVINO_VARIANTS,
             devices=("cpu",),
             reference=EAGER,
         ),
@@ -166,7 +186,7 @@ RUNTIMES: dict[str, Runtime] = {
             language=CPP,
             artifact=OPENVINO,
             harness="tvdeploy.harnesses.cpp",
-            variants=(PLAIN, INT8_VARIANT),
+            variants=OPENVINO_VARIANTS,
             devices=("cpu",),
             reference="openvino-python",
         ),

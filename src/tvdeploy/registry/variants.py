@@ -70,6 +70,7 @@ class Variant:
 
 PLAIN = "plain"
 FP16 = "fp16"
+BF16 = "bf16"
 INT8_VARIANT = "int8"
 CUDAGRAPHS = "cudagraphs"
 # CPU flags of native bfloat16 arithmetic (dot products in AVX-512 BF16, tiles in AMX).
@@ -103,9 +104,13 @@ VARIANTS: dict[str, Variant] = {
         ),
         # bfloat16 keeps float32's range with an 8-bit mantissa: its own parity tolerance.
         # Native on CPUs with AVX-512 BF16 (Zen 4, Cooper Lake) or AMX (Sapphire Rapids).
+        # TorchScript converts and freezes a file of its own, op by op without a fuser (the
+        # fallback where fused_bf16 fails); OpenVINO compiles its float32 IR for bfloat16 (the
+        # precision's openvino_hint), as it does by default on such CPUs.
         Variant(
-            "bf16",
-            "bfloat16 weights and activations, float32 in and out, frozen",
+            BF16,
+            "bfloat16 weights and activations, float32 in and out: TorchScript frozen in bfloat16, "
+            "OpenVINO's IR compiled for bf16",
             cross_variant_rtol_key="bf16_rtol",
             precision=BFLOAT16,
         ),

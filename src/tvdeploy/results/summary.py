@@ -7,6 +7,7 @@ import pandas as pd
 
 from tvdeploy.registry import EAGER, column_label
 from tvdeploy.registry.failures import OTHER, classify_text
+from tvdeploy.registry.precisions import PRECISION_CPU_FLAGS
 from tvdeploy.results.deployability import FAILED, PARITY_FAILED, PARITY_UNCHECKED
 from tvdeploy.results.formatting import interval_text, run_title
 from tvdeploy.results.fronts import PublishedAccuracy, accuracy_label, task_fronts, with_accuracy
@@ -33,7 +34,22 @@ def _environment_lines(environment: dict) -> list[str]:
         f"workflow commit {(environment.get('git', {}).get('commit') or 'unknown')[:12]}",
         f"- protocol: {bench.get('rounds', '?')} interleaved rounds per comparison, threads "
         f"{bench.get('threads', '?') or 'all cores of the job'}, interop threads {bench.get('interop_threads', '?')}",
+        *_precision_lines(cpu, environment.get("not_run") or {}),
     ]
+
+
+def _precision_lines(cpu: dict, not_run: dict[str, list[str]]) -> list[str]:
+    """The CPU's flags that decide a precision, the precisions it runs natively, and what the
+    config chose that did not run, with why (records from before flags were kept have none)."""
+    lines = []
+    if "flags" in cpu:
+        shown = [f for f in cpu["flags"] if f in PRECISION_CPU_FLAGS] or ["none of " + ", ".join(PRECISION_CPU_FLAGS)]
+        lines.append(f"- CPU flags that decide a precision: {', '.join(shown)}")
+    if "precisions" in cpu:
+        native = [name for name, status in cpu["precisions"].items() if status == "native"]
+        lines.append(f"- precisions native on this CPU: {', '.join(native) or 'none'}")
+    lines += [f"- not run on {device}: {reason}" for device, reasons in not_run.items() for reason in reasons]
+    return lines
 
 
 def _runs_lines(latency: pd.DataFrame, environment: dict) -> list[str]:
