@@ -10,6 +10,7 @@ import yaml
 from conftest import REPO_ROOT
 
 from tvdeploy.plan import ConfigError, Plan, list_clips, list_images
+from tvdeploy.plan.config import image_labels
 from tvdeploy.plan.inputs import published_accuracy
 from tvdeploy.registry import CPP, PYTHON, RUNTIMES
 
@@ -236,6 +237,40 @@ def test_list_images_refuses_ambiguous_or_empty_folders(tmp_path):
         list_images(empty)
     with pytest.raises(ConfigError, match="is not a directory"):
         list_images(tmp_path / "missing")
+
+
+def test_a_labeled_folder_in_the_imagenet_validation_layout_names_each_images_class(tmp_path):
+    val = tmp_path / "val"
+    for wnid, names in {
+        "n01440764": ["ILSVRC2012_val_00000293"],
+        "n01443537": ["b", "ILSVRC2012_val_00000236"],
+    }.items():
+        (val / wnid).mkdir(parents=True)
+        for name in names:
+            (val / wnid / f"{name}.JPEG").write_bytes(b"")
+    images = list_images(val)
+    assert list(images) == ["ILSVRC2012_val_00000236", "ILSVRC2012_val_00000293", "b"]
+    assert image_labels(images, val) == {
+        "ILSVRC2012_val_00000236": "n01443537",
+        "ILSVRC2012_val_00000293": "n01440764",
+        "b": "n01443537",
+    }
+    config = {**copy.deepcopy(DEFAULT), "models": ["resnet18"], "images": str(val)}
+    labeled = Plan.from_config(config, REPO_ROOT, has_gpu=lambda: False, flags=lambda: frozenset())
+    assert labeled.image_labels["b"] == "n01443537" and labeled.bench_image == "ILSVRC2012_val_00000236"
+    assert plan().image_labels == {}  # data/images: a plain folder
+    # The same name in two classes, an image beside the class folders, a class that is no wnid.
+    (val / "n01440764" / "b.png").write_bytes(b"")
+    with pytest.raises(ConfigError, match="share the name 'b'"):
+        list_images(val)
+    (val / "n01440764" / "b.png").unlink()
+    (val / "loose.png").write_bytes(b"")
+    with pytest.raises(ConfigError, match="holds both images .loose.png. and class folders"):
+        list_images(val)
+    (val / "loose.png").unlink()
+    (val / "cats").mkdir()
+    with pytest.raises(ConfigError, match="class folder 'cats' .* is no ImageNet WordNet id"):
+        list_images(val)
 
 
 def test_video_models_take_the_clips_and_image_models_the_images():

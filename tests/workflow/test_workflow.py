@@ -368,6 +368,48 @@ def one_more_model_through_the_workflow(run_dir, tmp_path, model: str, config=()
     return workdir
 
 
+# The shipped images' ImageNet classes: tabby cat, coffee mug, space shuttle (a rocket: no class).
+IMAGE_CLASSES = {"chelsea_cat": "n02123045", "coffee_cup": "n03063599", "falcon9_rocket": "n04266014"}
+
+
+def test_a_labeled_images_folder_gives_every_classifier_deployment_its_accuracy(run_dir, tmp_path):
+    """The shipped images laid out as ImageNet's validation set, in a copy of the finished run:
+    the same files (their times kept, so nothing upstream reruns under the mtime trigger), only
+    the tables made again. Every classifier deployment gets acc@1 and acc@5 on the three images
+    from its own predictions; with random weights none is judged, and the tables say so."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(run_dir, workdir, symlinks=True)
+    for name, wnid in IMAGE_CLASSES.items():
+        (workdir / "data" / "labeled" / wnid).mkdir(parents=True)
+        image = next((workdir / "data" / "images").glob(f"{name}.*"))
+        shutil.copy2(image, workdir / "data" / "labeled" / wnid / image.name)
+    done = snakemake(
+        workdir, "results/summary.md", "--rerun-triggers", "mtime", "--forcerun", "aggregate",
+        "--config", "images=data/labeled",
+    )  # fmt: skip
+    assert set(planned_jobs(done.stdout)) <= {"aggregate", "summary", "all"}, planned_jobs(done.stdout)
+    accuracy = table(workdir, "accuracy.csv")
+    predictions = table(workdir, "predictions.csv")
+    classified = predictions[predictions["class_index"].notna()]
+    deployments = set(zip(classified["model"], classified["runtime"], classified["variant"], strict=True))
+    assert set(zip(accuracy["model"], accuracy["runtime"], accuracy["variant"], strict=True)) == deployments
+    assert set(accuracy["model"]) == set(CLASSIFIERS) and (accuracy["images"] == len(IMAGE_CLASSES)).all()
+    # Recomputed from the predictions: the share of images whose class came first.
+    first = classified[classified["rank"] == 1].set_index(["model", "runtime", "variant", "image"])["class_index"]
+    labels = {"chelsea_cat": 281, "coffee_cup": 504, "falcon9_rocket": 812}
+    for row in accuracy.itertuples():
+        hits = [first[(row.model, row.runtime, row.variant, image)] == label for image, label in labels.items()]
+        assert row.acc1 == pytest.approx(sum(hits) / len(hits))
+    assert accuracy["acc5"].between(0, 1).all() and accuracy["accurate_enough"].isna().all()
+    summary = (workdir / "results" / "summary.md").read_text()
+    assert "## Accuracy on the labeled images" in summary and "Not judged (weights not pretrained" in summary
+    assert (
+        "accurate enough: acc@1 at least 99% of float32 eager's" in (workdir / "results/tables/latency.md").read_text()
+    )
+    # The run without labels (the fixture's) wrote the table empty.
+    assert table(run_dir, "accuracy.csv").empty
+
+
 def test_an_optical_flow_model_through_the_workflow(run_dir, tmp_path):
     """RAFT (random weights) in a copy of the finished run: the shipped pair preprocessed to one
     NCHW .dat per argument, no labels file, every default runtime that deploys it measured and

@@ -67,6 +67,7 @@ rule aggregate:
         parity=report(paths.TABLES["parity"], caption="../report/tables.rst", category="Parity"),
         deployability=report(paths.TABLES["deployability"], caption="../report/tables.rst", category="Deployability"),
         builds=report(paths.TABLES["builds"], caption="../report/tables.rst", category="Deployability"),
+        accuracy=report(paths.TABLES["accuracy"], caption="../report/tables.rst", category="Accuracy"),
     log:
         "results/logs/aggregate.log",
     benchmark:
@@ -83,6 +84,7 @@ rule aggregate:
         tasks=PLAN.tasks(),
         other=PLAN.other_measurements(),
         not_run=PLAN.not_run(),
+        image_labels=PLAN.image_labels,
         repo=workflow.basedir,
         # A config change re-renders environment.json even when no result changed.
         config_sha256=CONFIG_SHA256,

@@ -141,6 +141,7 @@ rule summary:
         ratios=paths.TABLES["ratios"],
         deployability=paths.TABLES["deployability"],
         environment=paths.TABLES["environment"],
+        labeled_accuracy=paths.TABLES["accuracy"],
     output:
         report(paths.SUMMARY, caption="../report/summary.rst", category="Summary"),
     log:
@@ -149,5 +150,6 @@ rule summary:
         "../envs/tvdeploy.yaml"
     params:
         accuracy=PLAN.published_accuracy(),
+        accuracy_floor=config["accuracy_floor"],
     script:
         "../scripts/summarize.py"

@@ -3,6 +3,7 @@
 from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
 from tvdeploy.host.environment import capture
 from tvdeploy.plan.targets import COMPARE, HARNESS_OVERHEAD, STAGES
+from tvdeploy.results.accuracy import accuracy_table, imagenet_class_indices
 from tvdeploy.results.deployability import deployability_table
 from tvdeploy.results.frames import (
     builds_table,
@@ -74,11 +75,6 @@ if jobs:
     environment["time_by_stage"] = {**time_by_stage(jobs, STAGES), "untimed_jobs": untimed}
     log.info("wall time %.0f s by stage: %s", environment["time_by_stage"]["wall_s"], environment["time_by_stage"])
 write_json_atomic(snakemake.output.environment, environment)
-resolution = snakemake.config["compare"]["resolution"]
-write_text_atomic(
-    snakemake.output.latency_md,
-    latency_page(latency, ratios, overhead, environment, snakemake.config.get("goals", {}), resolution),
-)
 
 identity = ("model", "runtime", "variant", "device")
 predictions = [with_run(item["file"], this_run, **{k: item[k] for k in identity}) for item in params.predictions]
@@ -90,11 +86,25 @@ predictions += [
     for item in other["predictions"]
 ]  # fmt: skip
 parity_records = all_runs(snakemake.input.parity, "parity")
-write_model_table(predictions_table(predictions, weights_source), snakemake.output.predictions)
+predictions_frame = predictions_table(predictions, weights_source)
+write_model_table(predictions_frame, snakemake.output.predictions)
 log.info("wrote %d latency rows, %d ratios", len(latency), len(ratios))
 parity = parity_table(parity_records, weights_source)
 write_model_table(parity, snakemake.output.parity)
 write_model_table(deployability_table(predictions, parity, latency), snakemake.output.deployability)
+
+# Accuracy on a labeled images folder (none: an empty table), then the page that judges by it.
+floor = snakemake.config["accuracy_floor"]
+class_of = imagenet_class_indices(set(params.image_labels.values())) if params.image_labels else {}
+labels = {image: class_of[wnid] for image, wnid in params.image_labels.items()}
+accuracy = accuracy_table(predictions_frame, labels, floor, params.quantized)
+write_model_table(accuracy, snakemake.output.accuracy)
+resolution = snakemake.config["compare"]["resolution"]
+goals = snakemake.config.get("goals", {})
+write_text_atomic(
+    snakemake.output.latency_md,
+    latency_page(latency, ratios, overhead, environment, goals, resolution, accuracy, floor),
+)
 
 
 def build_row(item):

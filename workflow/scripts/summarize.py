@@ -12,6 +12,8 @@ text = summary_markdown(
     pd.read_csv(snakemake.input.deployability),
     read_json(snakemake.input.environment),
     snakemake.params.accuracy,
+    pd.read_csv(snakemake.input.labeled_accuracy),
+    snakemake.params.accuracy_floor,
 )
 write_text_atomic(snakemake.output[0], text)
 log.info("wrote %s", snakemake.output[0])

@@ -28,7 +28,7 @@ from tvdeploy.host.devices import machine_has_gpu, read_cpu_flags, resolve_devic
 from tvdeploy.measure.bench import Protocol
 from tvdeploy.plan import artifacts, inputs, pairs, resources, wildcards
 from tvdeploy.plan import config as checks
-from tvdeploy.plan.config import ConfigError, list_clips, list_images
+from tvdeploy.plan.config import ConfigError, image_labels, list_clips, list_images
 from tvdeploy.plan.deployments import CrossProduct
 from tvdeploy.plan.run_folders import RunFolders
 from tvdeploy.plan.targets import Targets
@@ -56,6 +56,9 @@ class Plan:
     # support the CPU lacks are skipped on it (skipped_variants says why).
     cpu_flags: frozenset[str] = field(default_factory=read_cpu_flags, repr=False)
     _other_measurements: dict[str, dict[str, list[dict]]] = field(default_factory=dict, repr=False, compare=False)
+    # The class (ImageNet WordNet id) of each image, where the images folder is labeled
+    # (tvdeploy.plan.config.list_images): every classifier deployment's accuracy is measured on them.
+    image_labels: dict[str, str] = field(default_factory=dict)
     # Video models' inputs (config ``clips``) and the one the benchmarks feed them (the first by name).
     clips: dict[str, Path] = field(default_factory=dict)
     bench_clip: str = ""
@@ -74,7 +77,8 @@ class Plan:
         protocol = checks.bench_protocol(config)
         checks.check_registry_names(config)
         images_dir = Path(config["images"])
-        images = list_images(images_dir if images_dir.is_absolute() else repo_dir / images_dir)
+        images_dir = images_dir if images_dir.is_absolute() else repo_dir / images_dir
+        images = list_images(images_dir)
         bench_image = checks.bench_image(config, images)
         clips = checks.clips(config, catalog, models, repo_dir)
         pairs = checks.pairs(config, catalog, models, repo_dir)
@@ -85,6 +89,7 @@ class Plan:
             catalog=catalog,
             models=models,
             images=images,
+            image_labels=image_labels(images, images_dir),
             bench_image=bench_image,
             clips=clips,
             bench_clip=next(iter(clips), ""),

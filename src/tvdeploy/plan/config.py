@@ -9,6 +9,7 @@ merged by hand), and the registry's lookup names the known ones.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tvdeploy.catalog.sheet import ModelInfo, UnknownModelError, resolve_models
@@ -19,6 +20,8 @@ from tvdeploy.results import runs
 
 # Files Pillow can open; fixed here so parsing does not import Pillow's plugins.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+# The class folders of a labeled image folder (ImageNet's validation layout): WordNet ids.
+IMAGENET_CLASS = re.compile(r"n\d{8}")
 # Video files taken as clips (FFmpeg decodes many more; these are the common containers), listed by
 # suffix so parsing imports neither PyAV nor torch. A subfolder is a clip of frames.
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg")
@@ -29,18 +32,46 @@ class ConfigError(ValueError):
 
 
 def list_images(folder: str | Path) -> dict[str, Path]:
-    """Image files in ``folder`` by file stem, sorted; stems must be unique."""
+    """Image files in ``folder`` by file stem, sorted; stems must be unique. A labeled folder
+    (ImageNet validation layout: ``<folder>/<wnid>/<image>``, no image beside the class folders)
+    gives the images of every class folder; image_labels names each one's class."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"images: '{folder}' is not a directory")
+    classes = [p for p in sorted(folder.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+    images = _image_files(folder)
+    if classes and images:
+        raise ConfigError(
+            f"images: '{folder}' holds both images ({next(iter(images.values())).name}) and class folders "
+            f"({classes[0].name}): a labeled folder keeps its images inside its class folders only"
+        )
+    for class_folder in classes:
+        if not IMAGENET_CLASS.fullmatch(class_folder.name):
+            raise ConfigError(
+                f"images: class folder '{class_folder.name}' of '{folder}' is no ImageNet WordNet id (n + 8 digits): "
+                "a labeled folder is laid out as ImageNet's validation set, <folder>/<wnid>/<image>"
+            )
+        for name, path in _image_files(class_folder).items():
+            if name in images:
+                raise ConfigError(f"images: {images[name]} and {path} share the name '{name}'")
+            images[name] = path
+    if not images:
+        raise ConfigError(f"images: no image files ({', '.join(IMAGE_SUFFIXES)}) in '{folder}' or its class folders")
+    return dict(sorted(images.items()))
+
+
+def image_labels(images: dict[str, Path], folder: str | Path) -> dict[str, str]:
+    """The class (WordNet id) of each image of a labeled folder, by image name; {} for a plain one."""
+    return {name: path.parent.name for name, path in images.items() if path.parent != Path(folder)}
+
+
+def _image_files(folder: Path) -> dict[str, Path]:
     images: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() in IMAGE_SUFFIXES:
             if path.stem in images:
                 raise ConfigError(f"images: {images[path.stem].name} and {path.name} share the name '{path.stem}'")
             images[path.stem] = path
-    if not images:
-        raise ConfigError(f"images: no image files ({', '.join(IMAGE_SUFFIXES)}) in '{folder}'")
     return images
 
 

@@ -65,6 +65,7 @@ TABLES = {
     "parity": f"{TABLES_DIR}/parity.csv",
     "deployability": f"{TABLES_DIR}/deployability.csv",
     "builds": f"{TABLES_DIR}/builds.csv",
+    "accuracy": f"{TABLES_DIR}/accuracy.csv",
 }
 # Figures of a run (tvdeploy.results.plots), per device and batch size or per device, and its one-page summary.
 PLOTS_DIR = "results/plots"

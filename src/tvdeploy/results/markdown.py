@@ -7,11 +7,13 @@ from __future__ import annotations
 import pandas as pd
 
 from tvdeploy.registry import PLAIN, PRECISIONS, TASKS, Deployment, column_label, deployments_of, ordered_labels
+from tvdeploy.results.accuracy import accuracy_markdown, fell_short
 from tvdeploy.results.efficiency import efficiency_markdown
 from tvdeploy.results.formatting import interval_text, run_title
 from tvdeploy.results.goals import goals_markdown, judge_goals
 from tvdeploy.results.jobs import job_max_rss_mb, job_seconds
 from tvdeploy.results.speedups import (
+    ANY_ACCURATE,
     ANY_AGREEING,
     RUN_KEYS,
     deployment_summary,
@@ -283,21 +285,26 @@ def environment_markdown(environment: dict) -> str:
     )
 
 
-def precision_markdown(latency: pd.DataFrame, deployability: pd.DataFrame | None = None) -> str:
+def precision_markdown(
+    latency: pd.DataFrame, deployability: pd.DataFrame | None = None, accuracy: pd.DataFrame | None = None
+) -> str:
     """Per model, the fastest deployment at each precision measured and the fastest whose
-    outputs agreed with their reference at any precision (with the deployability table); only
-    where more than one precision ran."""
-    table = fastest_by_precision(latency, deployability)
-    if table.empty or table.loc[table["precision"] != ANY_AGREEING, "precision"].nunique() < 2:
+    outputs agreed with their reference at any precision (with the deployability table), and
+    whose accuracy reached the floor where labeled images judged it; only where more than one
+    precision ran."""
+    table = fastest_by_precision(latency, deployability, accuracy)
+    anywhere = (ANY_AGREEING, ANY_ACCURATE)
+    if table.empty or table.loc[~table["precision"].isin(anywhere), "precision"].nunique() < 2:
         return ""
     cells = [
         f"{column_label(r.runtime, r.variant)} {interval_text(r.speedup_vs_eager, r.speedup_ci_low, r.speedup_ci_high)}"
         + (" (outputs did not agree)" if r.agrees is False else "")
+        + (" (below the accuracy floor)" if fell_short(r.accurate_enough) else "")
         for r in table.itertuples()
     ]
     keys = [k for k in RUN_KEYS if table[k].nunique() > 1] + ["model"]  # the settings that vary
     wide = table.assign(cell=cells).pivot(index=keys, columns="precision", values="cell")
-    order = [p for p in PRECISIONS if p in wide.columns] + [c for c in (ANY_AGREEING,) if c in wide.columns]
+    order = [p for p in PRECISIONS if p in wide.columns] + [c for c in anywhere if c in wide.columns]
     return (
         "**Fastest deployment at each precision** (speedup over eager [95% CI], paired; eager is float32, "
         "or int8 for torchvision's quantized models):\n\n"
@@ -312,9 +319,12 @@ def latency_page(
     environment: dict,
     goals: dict,
     resolution: float,
+    accuracy: pd.DataFrame | None = None,
+    accuracy_floor: float | None = None,
 ) -> str:
     """``latency.md``: the environment, then per run, device and batch size the latency,
-    throughput and efficiency tables, the fastest deployments, the verdict counts, this run's
+    throughput and efficiency tables, the fastest deployments (at each precision, judged by
+    ``accuracy`` on labeled images where there is one), the accuracy table, the verdict counts, this run's
     goals (``environment["run"]``; ``goals`` and ``resolution`` from the config), the failed
     deployments and the harness overhead."""
     this_run = environment["run"]
@@ -329,7 +339,8 @@ def latency_page(
             throughput_markdown(latency),
             efficiency_markdown(latency),
             deployment_markdown(deployment_summary(latency, ratios)),
-            precision_markdown(latency),
+            precision_markdown(latency, accuracy=accuracy),
+            accuracy_markdown(accuracy, accuracy_floor) if accuracy is not None and accuracy_floor else "",
             verdict_markdown(ratios),
             goals_markdown(judge_goals(own_latency, own_ratios, goals, resolution), resolution),
             failures_markdown(latency),

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, Deployment, column_label
+from tvdeploy.results.accuracy import fell_short
 from tvdeploy.results.formatting import interval_text
 
 # One measurement setting of a run: its rows are comparable with each other.
@@ -85,15 +86,21 @@ def verdict_counts(ratios: pd.DataFrame) -> pd.DataFrame:
 
 # fastest_by_precision's row of the fastest agreeing deployment at any precision.
 ANY_AGREEING = "any precision, outputs agree"
+# Its label where accuracy was judged on labeled images too.
+ANY_ACCURATE = "any precision, outputs agree, accurate enough"
 
 
-def fastest_by_precision(latency: pd.DataFrame, deployability: pd.DataFrame | None = None) -> pd.DataFrame:
+def fastest_by_precision(
+    latency: pd.DataFrame, deployability: pd.DataFrame | None = None, accuracy: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per run, device, batch size and model, at each precision its deployments computed in
     (the latency table's ``precision``: an int8 variant's, or an eager-quantized model's), the
     deployment with the largest paired speedup over eager, eager included (1.0) at its own
     precision; ``agrees``: whether its outputs agreed with their reference (the deployability
-    table's ``ok``; None without that table). One more row per model, precision ``any agreeing``:
-    the fastest deployment whose outputs agreed, whatever its precision."""
+    table's ``ok``; None without that table); ``accurate_enough``: whether its accuracy on the
+    labeled images reached the floor (tvdeploy.results.accuracy; None where not judged). One
+    more row per model, precision ``any agreeing``: the fastest deployment whose outputs agreed
+    and whose accuracy, where judged, reached the floor, whatever its precision."""
     measured = latency[latency["speedup_vs_eager"].notna()]
     if measured.empty or "precision" not in measured.columns:
         return pd.DataFrame()
@@ -107,11 +114,20 @@ def fastest_by_precision(latency: pd.DataFrame, deployability: pd.DataFrame | No
         )
     else:
         measured = measured.assign(agrees=None)
+    if accuracy is not None and not accuracy.empty:
+        measured = measured.merge(
+            accuracy[["run", "device", "model", "runtime", "variant", "accurate_enough"]],
+            on=["run", "device", "model", "runtime", "variant"],
+            how="left",
+        )
+    else:
+        measured = measured.assign(accurate_enough=None)
+    measured = measured.reset_index(drop=True)
     per_precision = measured.loc[measured.groupby([*keys, "precision"], sort=True)["speedup_vs_eager"].idxmax()]
-    agreeing = measured[measured["agrees"].eq(True)]
+    agreeing = measured[measured["agrees"].eq(True) & ~measured["accurate_enough"].map(fell_short)]
     best_agreeing = agreeing.loc[agreeing.groupby(keys, sort=True)["speedup_vs_eager"].idxmax()].assign(
-        precision=ANY_AGREEING
+        precision=ANY_ACCURATE if measured["accurate_enough"].notna().any() else ANY_AGREEING
     )
     columns = [*keys, "precision", "runtime", "variant", "median_ms", "speedup_vs_eager"]
-    columns += ["speedup_ci_low", "speedup_ci_high", "agrees"]
+    columns += ["speedup_ci_low", "speedup_ci_high", "agrees", "accurate_enough"]
     return pd.concat([per_precision, best_agreeing])[columns].sort_values([*keys]).reset_index(drop=True)

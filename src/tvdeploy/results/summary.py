@@ -8,6 +8,7 @@ import pandas as pd
 from tvdeploy.registry import EAGER, column_label
 from tvdeploy.registry.failures import OTHER, classify_text
 from tvdeploy.registry.precisions import PRECISION_CPU_FLAGS
+from tvdeploy.results.accuracy import accuracy_markdown
 from tvdeploy.results.deployability import FAILED, PARITY_FAILED, PARITY_UNCHECKED
 from tvdeploy.results.formatting import interval_text, run_title
 from tvdeploy.results.fronts import PublishedAccuracy, accuracy_label, task_fronts, with_accuracy
@@ -188,7 +189,12 @@ def summary_markdown(
     deployability: pd.DataFrame,
     environment: dict,
     accuracy: PublishedAccuracy,
+    labeled: pd.DataFrame | None = None,
+    floor: float | None = None,
 ) -> str:
+    """The one-page summary. ``accuracy``: the published accuracy per model (the Pareto fronts);
+    ``labeled``: the deployments' accuracy on a labeled images folder (tvdeploy.results.accuracy),
+    judged against ``floor``."""
     parts = ["# Summary\n", *_environment_lines(environment), *_runs_lines(latency, environment), ""]
     for (run, device, batch), group in latency.groupby(RUN_KEYS, sort=True):
         batch_ratios = ratios[(ratios["run"] == run) & (ratios["device"] == device) & (ratios["batch_size"] == batch)]
@@ -200,9 +206,11 @@ def summary_markdown(
             _speedup_section(group),
             "**Fastest deployment per model:**\n",
             _fastest_section(group, batch_ratios),
-            precision_markdown(group, deployability),
+            precision_markdown(group, deployability, labeled),
             _verdict_counts(batch_ratios),
         ]
+    if labeled is not None and not labeled.empty and floor:
+        parts += ["## Accuracy on the labeled images\n", accuracy_markdown(labeled, floor)]
     parts += ["## Deployability by task\n", _deployability_by_task(deployability)]
     parts += ["## Failures\n", _failure_section(deployability)]
     split = environment.get("time_by_stage")
