@@ -15,6 +15,7 @@ from tvdeploy.results.speedups import ANY_ACCURATE, fastest_by_precision
 # Four images of known class: tench (0), goldfish (1), great white shark (2), tiger shark (3).
 LABELS = {"img_a": 0, "img_b": 1, "img_c": 2, "img_d": 3}
 FLOOR = 0.99
+CLASSIFIERS = ["resnet18"]
 
 
 def top5(image: str, first: int, rest=(10, 11, 12, 13)) -> list[int]:
@@ -51,14 +52,15 @@ def predictions(weights_source: str = "pretrained") -> pd.DataFrame:
     rows += prediction_rows("onnxruntime", "int8", {"img_a": 0, "img_b": 1, "img_c": 7, "img_d": 9}, {"img_c"}, **w)
     # OpenVINO float32 matches eager on every image.
     rows += prediction_rows("openvino-python", "plain", {"img_a": 0, "img_b": 1, "img_c": 2, "img_d": 9}, **w)
-    # An image without a label (the configured images may include one) and a segmentation row count for nothing.
+    # An image without a label (the configured images may include one) and a segmentation model's
+    # per-pixel classes (ranked by their share of the pixels) count for nothing.
     rows += prediction_rows("eager", "plain", {"unlabeled": 5}, **w)
-    rows.append({**rows[0], "model": "fcn_resnet50", "class_index": None})
+    rows += [{**row, "model": "fcn_resnet50"} for row in prediction_rows("eager", "plain", {"img_a": 0}, **w)]
     return pd.DataFrame(rows)
 
 
 def test_acc1_and_acc5_on_a_labeled_set_with_known_answers():
-    table = accuracy_table(predictions(), LABELS, FLOOR).set_index(["runtime", "variant"])
+    table = accuracy_table(predictions(), LABELS, FLOOR, CLASSIFIERS).set_index(["runtime", "variant"])
     eager, int8, ov = (
         table.loc[("eager", "plain")],
         table.loc[("onnxruntime", "int8")],
@@ -72,18 +74,23 @@ def test_acc1_and_acc5_on_a_labeled_set_with_known_answers():
     assert ov["relative_acc1"] == pytest.approx(1.0) and ov["accurate_enough"] is True
     assert set(table.index.get_level_values("runtime")) == {"eager", "onnxruntime", "openvino-python"}
     # A lower floor lets int8 through.
-    assert accuracy_table(predictions(), LABELS, 0.6).set_index("runtime").loc["onnxruntime", "accurate_enough"] is True
+    assert (
+        accuracy_table(predictions(), LABELS, 0.6, CLASSIFIERS)
+        .set_index("runtime")
+        .loc["onnxruntime", "accurate_enough"]
+        is True
+    )
 
 
 def test_fewer_than_five_classes_kept_gives_no_acc5():
     kept_three = predictions()
     kept_three = kept_three[kept_three["rank"] <= 3]
-    table = accuracy_table(kept_three, LABELS, FLOOR)
+    table = accuracy_table(kept_three, LABELS, FLOOR, CLASSIFIERS)
     assert table["acc5"].isna().all() and table["acc1"].notna().all()
 
 
 def test_random_weights_report_accuracy_without_a_verdict():
-    table = accuracy_table(predictions("random"), LABELS, FLOOR)
+    table = accuracy_table(predictions("random"), LABELS, FLOOR, CLASSIFIERS)
     assert table["accurate_enough"].isna().all() and not math.isnan(table["acc1"].iloc[0])
     text = accuracy_markdown(table, FLOOR)
     assert "Not judged (weights not pretrained" in text and "resnet18" in text
@@ -91,12 +98,12 @@ def test_random_weights_report_accuracy_without_a_verdict():
 
 
 def test_no_labels_no_table():
-    assert accuracy_table(predictions(), {}, FLOOR).empty
-    assert accuracy_markdown(accuracy_table(predictions(), {}, FLOOR), FLOOR) == ""
+    assert accuracy_table(predictions(), {}, FLOOR, CLASSIFIERS).empty
+    assert accuracy_markdown(accuracy_table(predictions(), {}, FLOOR, CLASSIFIERS), FLOOR) == ""
 
 
 def test_the_markdown_marks_what_falls_below_the_floor():
-    text = accuracy_markdown(accuracy_table(predictions(), LABELS, FLOOR), FLOOR)
+    text = accuracy_markdown(accuracy_table(predictions(), LABELS, FLOOR, CLASSIFIERS), FLOOR)
     assert "at least 99% of float32 eager's" in text
     assert "| resnet18 |        4 | 75.0% / 100.0%" in text.replace("  ", " ") or "75.0% / 100.0%" in text
     assert "50.0% / 75.0% ✗" in text
@@ -114,7 +121,7 @@ def test_the_fastest_deployment_that_meets_the_floor_skips_a_faster_inaccurate_o
         ]
     ).assign(run="lab", device="cpu", batch_size=1, model="resnet18", speedup_ci_low=0.9, speedup_ci_high=1.1)
     deployability = latency[["run", "device", "model", "runtime", "variant"]].assign(status="ok")
-    accuracy = accuracy_table(predictions(), LABELS, FLOOR)
+    accuracy = accuracy_table(predictions(), LABELS, FLOOR, CLASSIFIERS)
     table = fastest_by_precision(latency, deployability, accuracy).set_index("precision")
     assert table.loc["int8", "runtime"] == "onnxruntime" and fell_short(table.loc["int8", "accurate_enough"])
     assert table.loc[ANY_ACCURATE, ["runtime", "variant"]].tolist() == ["openvino-python", "plain"]

@@ -3,6 +3,7 @@
 from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
 from tvdeploy.host.environment import capture
 from tvdeploy.plan.targets import COMPARE, HARNESS_OVERHEAD, STAGES
+from tvdeploy.registry import CLASSIFICATION
 from tvdeploy.results.accuracy import accuracy_table, imagenet_class_indices
 from tvdeploy.results.deployability import deployability_table
 from tvdeploy.results.frames import (
@@ -97,7 +98,8 @@ write_model_table(deployability_table(predictions, parity, latency), snakemake.o
 floor = snakemake.config["accuracy_floor"]
 class_of = imagenet_class_indices(set(params.image_labels.values())) if params.image_labels else {}
 labels = {image: class_of[wnid] for image, wnid in params.image_labels.items()}
-accuracy = accuracy_table(predictions_frame, labels, floor, params.quantized)
+classifiers = [model for model, task in params.tasks.items() if task == CLASSIFICATION]
+accuracy = accuracy_table(predictions_frame, labels, floor, classifiers, params.quantized)
 write_model_table(accuracy, snakemake.output.accuracy)
 resolution = snakemake.config["compare"]["resolution"]
 goals = snakemake.config.get("goals", {})

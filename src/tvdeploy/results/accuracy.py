@@ -46,16 +46,24 @@ def imagenet_class_indices(wnids) -> dict[str, int]:
 
 
 def accuracy_table(
-    predictions: pd.DataFrame, labels: dict[str, int], floor: float, quantized: list[str] | tuple = ()
+    predictions: pd.DataFrame,
+    labels: dict[str, int],
+    floor: float,
+    classifiers: list[str] | tuple,
+    quantized: list[str] | tuple = (),
 ) -> pd.DataFrame:
-    """One row per run, device, model and deployment that predicted classes for labeled images:
+    """One row per run, device, model of ``classifiers`` (the ImageNet classifiers the labels
+    apply to: a segmentation model's per-pixel classes are no image's class) and deployment that
+    predicted classes for labeled images:
     how many images, acc@1, acc@5 (NaN where fewer than five classes were kept: config topk),
     eager's acc@1 on the same images, the ratio to it, and whether it reaches ``floor`` of it
     (None without pretrained weights or an eager acc@1 to compare with). ``labels``: class index
     by image name; ``quantized``: the eager-quantized models (int8 whatever the variant)."""
     if predictions.empty or not labels or "class_index" not in predictions.columns:
         return pd.DataFrame(columns=ACCURACY_COLUMNS)
-    ranked = predictions[predictions["class_index"].notna() & predictions["image"].isin(labels)]
+    ranked = predictions[
+        predictions["class_index"].notna() & predictions["image"].isin(labels) & predictions["model"].isin(classifiers)
+    ]
     if ranked.empty:
         return pd.DataFrame(columns=ACCURACY_COLUMNS)
     correct = ranked["class_index"].astype(int) == ranked["image"].map(labels)

@@ -210,7 +210,7 @@ def summary_markdown(
             _verdict_counts(batch_ratios),
         ]
     if labeled is not None and not labeled.empty and floor:
-        parts += ["## Accuracy on the labeled images\n", accuracy_markdown(labeled, floor)]
+        parts += ["## Accuracy\n", accuracy_markdown(labeled, floor)]
     parts += ["## Deployability by task\n", _deployability_by_task(deployability)]
     parts += ["## Failures\n", _failure_section(deployability)]
     split = environment.get("time_by_stage")
