@@ -90,6 +90,14 @@ ANY_AGREEING = "any precision, outputs agree"
 ANY_ACCURATE = "any precision, outputs agree, accurate enough"
 
 
+def _with_verdict(measured: pd.DataFrame, verdicts: pd.DataFrame | None, column: str) -> pd.DataFrame:
+    """``measured`` with each deployment's ``column`` from ``verdicts`` (None where it has none)."""
+    if verdicts is None or verdicts.empty:
+        return measured.assign(**{column: None})
+    keys = ["run", "device", "model", "runtime", "variant"]
+    return measured.merge(verdicts[[*keys, column]], on=keys, how="left")
+
+
 def fastest_by_precision(
     latency: pd.DataFrame, deployability: pd.DataFrame | None = None, accuracy: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -105,24 +113,9 @@ def fastest_by_precision(
     if measured.empty or "precision" not in measured.columns:
         return pd.DataFrame()
     keys = [*RUN_KEYS, "model"]
-    if deployability is not None and not deployability.empty:
-        ok = deployability.assign(agrees=deployability["status"] == "ok")
-        measured = measured.merge(
-            ok[["run", "device", "model", "runtime", "variant", "agrees"]],
-            on=["run", "device", "model", "runtime", "variant"],
-            how="left",
-        )
-    else:
-        measured = measured.assign(agrees=None)
-    if accuracy is not None and not accuracy.empty:
-        measured = measured.merge(
-            accuracy[["run", "device", "model", "runtime", "variant", "accurate_enough"]],
-            on=["run", "device", "model", "runtime", "variant"],
-            how="left",
-        )
-    else:
-        measured = measured.assign(accurate_enough=None)
-    measured = measured.reset_index(drop=True)
+    ok = None if deployability is None else deployability.assign(agrees=deployability["status"] == "ok")
+    measured = _with_verdict(measured, ok, "agrees")
+    measured = _with_verdict(measured, accuracy, "accurate_enough").reset_index(drop=True)
     per_precision = measured.loc[measured.groupby([*keys, "precision"], sort=True)["speedup_vs_eager"].idxmax()]
     agreeing = measured[measured["agrees"].eq(True) & ~measured["accurate_enough"].map(fell_short)]
     best_agreeing = agreeing.loc[agreeing.groupby(keys, sort=True)["speedup_vs_eager"].idxmax()].assign(
