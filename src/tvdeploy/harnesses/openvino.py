@@ -15,18 +15,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tvdeploy.build.exporters import OPENVINO_FILE
 from tvdeploy.build.records import artifact_file
 from tvdeploy.harnesses.device import DeviceError
 from tvdeploy.registry import PLAIN, VARIANTS
 from tvdeploy.registry.precisions import PRECISIONS
 
 OPENVINO_DEVICE = "CPU"
-# What an IR's file is named by (the C++ programs tell the formats apart the same way).
-OPENVINO_SUFFIX = ".xml"
 
 
 def is_openvino_ir(path: str | Path) -> bool:
-    return Path(path).suffix == OPENVINO_SUFFIX
+    """Whether ``path`` is an IR as the builds write it (its suffix: the C++ programs tell the
+    formats apart the same way)."""
+    return Path(path).suffix == Path(OPENVINO_FILE).suffix
 
 
 def inference_precision(variant: str) -> str:
