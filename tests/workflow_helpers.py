@@ -19,7 +19,8 @@ assert "runtimes" not in TINY_CONFIG
 WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "cpp", "profiles", "data/images", "data/clips", "data/pairs"]
 
 
-def copy_workflow(dest):
+def copy_workflow(dest, scenario: str = "tiny"):
+    """The workflow's files copied to dest, with tests/scenarios/<scenario>.yaml as config/<scenario>.yaml."""
     for part in WORKFLOW_PARTS:
         src = REPO_ROOT / part
         target = dest / part
@@ -28,7 +29,7 @@ def copy_workflow(dest):
             shutil.copytree(src, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, target)
-    shutil.copy2(SCENARIOS / "tiny.yaml", dest / "config" / "tiny.yaml")
+    shutil.copy2(SCENARIOS / f"{scenario}.yaml", dest / "config" / f"{scenario}.yaml")
     return dest
 
 

@@ -1,6 +1,7 @@
 """The workflow on a real single-node SLURM cluster, through the SLURM profile and Snakemake's own
-executor plugin: the tiny end-to-end config, a job cancelled mid-run and resumed, and GPU jobs
-asking for GPUs (on fake GRES GPUs: they then fail with the no-CUDA error, as they should here).
+executor plugin: the SLURM scenario (tests/scenarios/slurm.yaml), a job cancelled mid-run and
+resumed, and GPU jobs asking for GPUs (on fake GRES GPUs: they then fail with the no-CUDA error,
+as they should here).
 
 Needs root and Debian's slurm-wlm + munge; skips otherwise, unless TVDEPLOY_REQUIRE_SLURM is set
 (CI sets it: there the skip would hide a broken cluster path).
@@ -16,8 +17,9 @@ import time
 
 import pandas as pd
 import pytest
+import yaml
 from slurm_cluster import SingleNodeSlurm, job_records, unavailable_reason
-from workflow_helpers import MODELS, RUN, copy_workflow
+from workflow_helpers import SCENARIOS, copy_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +28,9 @@ REQUIRE_ENV = "TVDEPLOY_REQUIRE_SLURM"
 RUN_TIMEOUT_S = 1500
 CANCEL_POLL_S = 0.5
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
+SCENARIO = "slurm"
+SCENARIO_CONFIG = yaml.safe_load((SCENARIOS / f"{SCENARIO}.yaml").read_text())
+MODELS, RUN = SCENARIO_CONFIG["models"], SCENARIO_CONFIG["run"]
 CANCELLED_MODEL = MODELS[0]
 
 
@@ -46,7 +51,7 @@ def slurm_snakemake(workdir, *args):
     command = [
         sys.executable, "-m", "snakemake", "--workflow-profile", "workflow/profiles/slurm",
         "--cores", str(len(os.sched_getaffinity(0))), "--slurm-status-command", "squeue",
-        "--slurm-init-seconds-before-status-checks", "1", *args, "--configfile", "config/tiny.yaml",
+        "--slurm-init-seconds-before-status-checks", "1", *args, "--configfile", f"config/{SCENARIO}.yaml",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
     done.output = done.stdout + done.stderr
@@ -68,9 +73,9 @@ def cancel_when_running(comment_prefix: str, stop: threading.Event, cancelled: l
 
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory):
-    """The tiny config submitted twice: the first run loses a comparison job to scancel, the
-    second resumes."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("slurm-e2e"))
+    """The scenario submitted twice: the first run loses a comparison job to scancel, the second
+    resumes."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("slurm-e2e"), SCENARIO)
     stop, cancelled = threading.Event(), []
     canceller = threading.Thread(
         target=cancel_when_running, args=(f"rule_compare_wildcards_cpu_1_{CANCELLED_MODEL}", stop, cancelled)
@@ -87,7 +92,7 @@ def runs(cluster, tmp_path_factory):
     left_after_cancel = cancelled_result.exists()
     second = slurm_snakemake(workdir)
     print(
-        f"SLURM tiny run: {first_s:.0f} s with {len(first.submitted)} SLURM jobs, then the resume: "
+        f"SLURM {SCENARIO} run: {first_s:.0f} s with {len(first.submitted)} SLURM jobs, then the resume: "
         f"{time.monotonic() - start - first_s:.0f} s, {len(second.submitted)} SLURM jobs"
     )
     return {
