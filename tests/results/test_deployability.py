@@ -110,3 +110,38 @@ def test_a_failure_recorded_before_its_upstream_issue_was_known_names_it_in_the_
         ]
     ).set_index("artifact")  # fmt: skip
     assert builds.loc["onnx", "upstream"] == "pytorch#137111" and pd.isna(builds.loc["openvino", "upstream"])
+
+
+def test_a_deployment_that_reproduces_a_wrong_reference_inherits_its_miss():
+    """ts-cpp is checked against ts-python on the same file: where the Python run of the fused
+    variant differs from eager and the C++ run equals it exactly, the C++ run is no pass either;
+    the plain C++ run beside a right Python run stays deployed, and an unjudgeable reference
+    leaves its follower unjudged."""
+    predictions = [
+        {"run": "r", "device": "cpu", "model": model, "runtime": runtime, "variant": variant, "error": None}
+        for model in ("fcn", "lraspp")
+        for runtime, variant in (("eager", "plain"), ("ts-python", "plain"), ("ts-python", "fused"),
+                                 ("ts-cpp", "plain"), ("ts-cpp", "fused"))
+    ]  # fmt: skip
+
+    def check(model, runtime, variant, reference, agreement, discriminates=True):
+        return {"device": "cpu", "model": model, "runtime": runtime, "variant": variant, "image": "a",
+                "reference": reference, "argmax_agreement": agreement, "discriminates": discriminates,
+                "within_tolerance": agreement == 1.0}  # fmt: skip
+
+    comparisons = [
+        check("fcn", "ts-python", "plain", "eager", 1.0),
+        check("fcn", "ts-python", "fused", "eager", 0.97),
+        check("fcn", "ts-cpp", "plain", "ts-python/plain", 1.0),
+        check("fcn", "ts-cpp", "fused", "ts-python/fused", 1.0),
+        check("lraspp", "ts-python", "fused", "eager", 1.0, discriminates=False),
+        check("lraspp", "ts-cpp", "fused", "ts-python/fused", 1.0),
+    ]
+    parity = parity_table([{"run": "r", "comparisons": comparisons}], {})
+    state = deployability_table(predictions, parity, pd.DataFrame()).set_index(["model", "runtime", "variant"])
+    assert state.loc[("fcn", "ts-python", "fused"), "status"] == "parity failed"
+    assert state.loc[("fcn", "ts-cpp", "fused"), "status"] == "parity failed"
+    detail = state.loc[("fcn", "ts-cpp", "fused"), "detail"]
+    assert detail.startswith("as its reference ts-python/fused (vs eager: ") and "argmax agreement 97.00%" in detail
+    assert state.loc[("fcn", "ts-cpp", "plain"), "status"] == "ok"
+    assert state.loc[("lraspp", "ts-cpp", "fused"), "status"] == "parity not checked"

@@ -54,6 +54,7 @@ def deployability_table(predictions: list[dict], parity: pd.DataFrame, latency: 
             rows[key] = {"status": PARITY_FAILED, "error_class": "parity", "detail": parity_detail(check)}
         elif check["verdict"] == PARITY_NOT_CHECKED:
             rows[key] = {"status": PARITY_UNCHECKED, "error_class": None, "detail": parity_detail(check)}
+    _inherit_reference_parity(rows, parity)
     failed_runs = latency[latency["error"].notna() & (latency["error"] != "")] if "error" in latency else latency[:0]
     for _, row in failed_runs.iterrows():
         key = (row["run"], row["device"], row["model"], row["runtime"], row["variant"])
@@ -77,6 +78,35 @@ def deployability_table(predictions: list[dict], parity: pd.DataFrame, latency: 
         .drop(columns="_order")
         .reset_index(drop=True)
     )
+
+
+def _reference_key(check) -> tuple:
+    """The deployment a parity row was checked against: 'eager' or 'runtime/variant'."""
+    runtime, _, variant = str(check["reference"]).partition("/")
+    return (check["run"], check["device"], check["model"], runtime, variant or "plain")
+
+
+def _inherit_reference_parity(rows: dict, parity: pd.DataFrame) -> None:
+    """A deployment checked against another deployment (C++ against the Python runtime that loads
+    the same file) and found equal to it inherits that one's miss: reproducing a wrong answer is
+    no pass (seen: TorchScript's fused variant wrong in Python and, identically, in C++). Repeated
+    until nothing changes, so a chain of references passes the miss along."""
+    inheriting = {DEPLOYED: (PARITY_FAILED, PARITY_UNCHECKED), PARITY_UNCHECKED: (PARITY_FAILED,)}
+    changed = True
+    while changed:
+        changed = False
+        for _, check in parity.iterrows():
+            key = (check["run"], check["device"], check["model"], check["runtime"], check["variant"])
+            reference = rows.get(_reference_key(check))
+            if key not in rows or reference is None:
+                continue
+            if reference["status"] in inheriting.get(rows[key]["status"], ()):
+                rows[key] = {
+                    "status": reference["status"],
+                    "error_class": reference["error_class"],
+                    "detail": f"as its reference {check['reference']} ({reference['detail']})",
+                }
+                changed = True
 
 
 def _present(check, field: str) -> bool:
