@@ -213,6 +213,30 @@ def test_worker_that_cannot_load_names_the_runtime_and_model(toy_artifacts, tmp_
     assert "Traceback" in (tmp_path / "worker.log").read_text()
 
 
+def test_a_failed_forward_is_answered_short_and_logged_whole(capsys):
+    """A TorchScript error can carry the whole graph (megabytes: seen for RAFT's fused variant,
+    repeated in every table row of the deployment): the answer keeps its head, the log all of it."""
+    import io
+    import json
+
+    from tvdeploy.measure.worker import serve
+    from tvdeploy.registry.failures import error_text
+
+    graph = "\n".join(f"  %{i} : Tensor = aten::add(%{i - 1}, %{i - 1})" for i in range(1, 100_000))
+
+    def step():
+        raise RuntimeError(f"\nSchema not found for node. File a bug report.\nNode: {graph}")
+
+    answers = io.StringIO()
+    requests = io.StringIO(json.dumps({"op": "warmup", "iters": 1}) + "\n" + json.dumps({"op": "quit"}) + "\n")
+    serve(step, lambda: None, {}, requests, answers)
+    ready, failed = (json.loads(line) for line in answers.getvalue().splitlines())
+    assert ready["ok"] and not failed["ok"]
+    assert failed["error"].startswith("RuntimeError: \nSchema not found for node.")
+    assert len(failed["error"]) <= len(error_text(RuntimeError(graph))) < len(graph) / 100
+    assert graph.splitlines()[-1] in capsys.readouterr().err
+
+
 def test_warmup_is_bounded_by_iterations_and_by_time():
     from tvdeploy.measure.bench import warm_up
 

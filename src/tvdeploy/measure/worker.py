@@ -29,6 +29,7 @@ from typing import IO
 
 from tvdeploy.harnesses.allocator import allocator_settings
 from tvdeploy.measure.bench import run_block, warm_up
+from tvdeploy.registry.failures import error_text
 
 
 class RequestError(ValueError):
@@ -79,9 +80,18 @@ def serve(
             else:
                 raise RequestError(f"unknown op {op!r} (expected warmup, block or quit)")
         except Exception as err:  # one bad request or failed forward is answered, not fatal
-            answer({"ok": False, "error": f"{type(err).__name__}: {err}"})
+            answer(error_answer(err))
             continue
         answer({"ok": True, **result})
+
+
+def error_answer(error: BaseException, log: bool = True) -> dict:
+    """The protocol's answer to a failure: its message shortened for the tables (a TorchScript
+    error can carry a whole graph, megabytes repeated in every row that names the deployment);
+    with ``log`` the whole message goes to stderr, the rule's log (else a traceback follows)."""
+    if log:
+        print(f"{type(error).__name__}: {error}", file=sys.stderr, flush=True)
+    return {"ok": False, "error": error_text(error)}
 
 
 def batch_of(tensor, batch_size: int):
@@ -139,7 +149,7 @@ def main(argv=None) -> None:
             first_call_s = time.perf_counter() - start
     except Exception as err:
         # Tell the coordinator why, in the protocol, then fail with the traceback in the log.
-        protocol_out.write(json.dumps({"ok": False, "error": f"{type(err).__name__}: {err}"}) + "\n")
+        protocol_out.write(json.dumps(error_answer(err, log=False)) + "\n")
         protocol_out.flush()
         raise
     ready = {
