@@ -10,7 +10,7 @@ from toy_models import TwoInputs
 from tvdeploy.build.torchscript import make_variant
 from tvdeploy.catalog.models import random_state_dict
 from tvdeploy.harnesses import harness
-from tvdeploy.harnesses.cpp import option, protocol_args
+from tvdeploy.harnesses.cpp import ERROR_MESSAGE_CHARS, option, program_error, protocol_args
 from tvdeploy.measure.bench import Protocol
 from tvdeploy.measure.worker import batch_of
 from tvdeploy.registry import RUNTIMES
@@ -93,3 +93,21 @@ def test_torchscript_harness_selects_a_quantized_models_engine_before_loading(tm
         assert torch.backends.quantized.engine == "x86"
     finally:
         torch.backends.quantized.engine = before
+
+
+def test_a_cpp_programs_error_is_its_error_paragraph_on_one_line():
+    """A TorchScript error printed by infer spans lines and ends in its graph and a lone ':'
+    (RAFT's fused variant): the message is the error paragraph, not that last line; a usage error
+    stops at the blank line before the usage text; output without an error line gives its last line."""
+    graph = "\n".join(f"  %{i} : Tensor = aten::add(%{i - 1}, %{i - 1})" for i in range(1, 2000))
+    stderr = (
+        "loading model\nerror: running model 'm.pt' on inputs 'a.dat' failed: \n"
+        f"Schema not found for node. File a bug report.\nNode: %181 : Tensor\n{graph}\n\n:\n"
+    )
+    message = program_error(stderr)
+    assert message.startswith("error: running model 'm.pt' on inputs 'a.dat' failed: Schema not found for node.")
+    assert len(message) == ERROR_MESSAGE_CHARS and message.endswith("…")
+    usage = program_error("error: --threads must be positive\n\nusage: infer --model M ...\n  --threads N\n")
+    assert usage == "error: --threads must be positive"
+    assert program_error("Segmentation fault\n\n") == "Segmentation fault"
+    assert program_error("") == "no message"

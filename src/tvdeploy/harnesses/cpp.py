@@ -49,6 +49,30 @@ def protocol_args(protocol: Protocol) -> list[str]:
     return args
 
 
+# How the C++ programs begin their error message (cpp/src/lib/cli.cpp), and how much of it the
+# results' error column keeps (the log keeps all of it: a TorchScript error can carry a whole graph).
+ERROR_PREFIX = "error: "
+ERROR_MESSAGE_CHARS = 500
+
+
+def program_error(stderr: str) -> str:
+    """A C++ program's error message on one line: the paragraph that begins with its last
+    ``error:`` line (a multi-line exception's text, not the usage text after the blank line),
+    shortened; the last line of stderr where no line begins so."""
+    lines = [line.strip() for line in stderr.splitlines()]
+    starts = [i for i, line in enumerate(lines) if line.startswith(ERROR_PREFIX)]
+    if starts:
+        paragraph = []
+        for line in lines[starts[-1] :]:
+            if not line:
+                break
+            paragraph.append(line)
+        message = " ".join(paragraph)
+    else:
+        message = next((line for line in reversed(lines) if line), "no message")
+    return message if len(message) <= ERROR_MESSAGE_CHARS else message[: ERROR_MESSAGE_CHARS - 1] + "…"
+
+
 def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> None:
     LOG.info("running %s", " ".join(command))
     sys.stderr.flush()
@@ -58,8 +82,7 @@ def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> No
     sys.stderr.write(completed.stderr)
     sys.stderr.flush()
     if completed.returncode != 0:
-        lines = [line for line in completed.stderr.splitlines() if line.strip()]
-        message = lines[-1].strip() if lines else "no message"
+        message = program_error(completed.stderr)
         raise CppProgramError(f"C++ {what} exited with status {completed.returncode}: {message}")
 
 
