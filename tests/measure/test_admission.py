@@ -210,6 +210,8 @@ def test_real_workers_under_a_small_budget_are_measured_in_groups(toy_artifacts,
         record = comparison.run([("b", "a"), ("c", "a")], dict.fromkeys(workers, 1.0), budget)
     assert record["groups"][0]["given_up"]
     measured = [g for g in record["groups"] if not g["given_up"]]
-    assert [g["members"] for g in measured] == [["a", "b"], ["a", "c"]]
+    # Which group goes first follows the workers' measured sizes, which differ by a few MB from run
+    # to run (CI saw [a, c] first): the groups, not their order, are the point.
+    assert sorted(g["members"] for g in measured) == [["a", "b"], ["a", "c"]]
     assert all(r.blocks and r.error is None for r in comparison.results.values())
     assert all(s["source"] == "measured" and 50 < s["mb"] < budget for s in record["sizes_mb"].values())
