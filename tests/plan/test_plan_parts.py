@@ -53,6 +53,9 @@ def test_pairs_name_deployments_of_the_run():
     assert reference_name(Deployment("eager")) == "eager"
     assert reference_name(Deployment("aoti-python", "fp16")) == "aoti-python/fp16"
     assert reference_name(Deployment("ts-python", "plain")) == "ts-python/plain"
+    # ... and read back as the deployment it names (the deployability table's reference chain).
+    for reference in (Deployment("eager"), Deployment("aoti-python", "fp16"), Deployment("onnxruntime", "int8")):
+        assert Deployment.from_name(reference_name(reference)) == reference
 
 
 def test_config_names_are_checked_against_the_registry():

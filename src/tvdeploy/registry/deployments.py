@@ -35,6 +35,12 @@ class Deployment:
             raise ValueError(f"'{key}' is not a deployment key (runtime{KEY_SEPARATOR}variant)")
         return cls(runtime, variant)
 
+    @classmethod
+    def from_name(cls, name: str) -> Deployment:
+        """The deployment a parity record names as its reference: by its key, or by its runtime
+        alone where it runs its artifact as built (plan.pairs.reference_name)."""
+        return cls.from_key(name) if KEY_SEPARATOR in name else cls(name)
+
     @property
     def label(self) -> str:
         """How tables and figures name it: the runtime alone where it runs its artifact as built."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tvdeploy.registry import RUNTIMES, column_label
+from tvdeploy.registry import RUNTIMES, Deployment, column_label
 from tvdeploy.registry.failures import RUN_ERROR, classify_text, upstream_issues
 from tvdeploy.results.formatting import run_title
 from tvdeploy.results.frames import RUNTIME_ORDER
@@ -81,9 +81,9 @@ def deployability_table(predictions: list[dict], parity: pd.DataFrame, latency: 
 
 
 def _reference_key(check) -> tuple:
-    """The deployment a parity row was checked against: 'eager' or 'runtime/variant'."""
-    runtime, _, variant = str(check["reference"]).partition("/")
-    return (check["run"], check["device"], check["model"], runtime, variant or "plain")
+    """The row key of the deployment a parity row was checked against."""
+    reference = Deployment.from_name(str(check["reference"]))
+    return (check["run"], check["device"], check["model"], reference.runtime, reference.variant)
 
 
 def _inherit_reference_parity(rows: dict, parity: pd.DataFrame) -> None:
