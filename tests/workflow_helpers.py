@@ -10,7 +10,14 @@ import yaml
 from conftest import REPO_ROOT
 
 SCENARIOS = REPO_ROOT / "tests" / "scenarios"
-TINY_CONFIG = yaml.safe_load((SCENARIOS / "tiny.yaml").read_text())
+
+
+def scenario_config(scenario: str) -> dict:
+    """tests/scenarios/<scenario>.yaml, as read."""
+    return yaml.safe_load((SCENARIOS / f"{scenario}.yaml").read_text())
+
+
+TINY_CONFIG = scenario_config("tiny")
 MODELS = TINY_CONFIG["models"]
 RUN = TINY_CONFIG["run"]
 # The tiny scenario keeps the default config's runtimes.

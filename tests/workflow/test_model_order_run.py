@@ -9,10 +9,9 @@ import sys
 import textwrap
 
 import pytest
-import yaml
-from workflow_helpers import SCENARIOS, copy_workflow
+from workflow_helpers import copy_workflow, scenario_config
 
-SCENARIO = yaml.safe_load((SCENARIOS / "model_order.yaml").read_text())
+SCENARIO = scenario_config("model_order")
 MODELS = SCENARIO["models"]
 
 
@@ -32,8 +31,7 @@ def dry_run_jobs(workdir):
 
 
 def test_every_job_of_a_model_ranks_above_the_next_models(tmp_path):
-    workdir = copy_workflow(tmp_path)
-    (workdir / "config" / "model_order.yaml").write_text((SCENARIOS / "model_order.yaml").read_text())
+    workdir = copy_workflow(tmp_path, "model_order")
     jobs = dry_run_jobs(workdir)
     by_model = {}
     for rule, wildcards, priority in jobs:

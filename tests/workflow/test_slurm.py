@@ -17,9 +17,8 @@ import time
 
 import pandas as pd
 import pytest
-import yaml
 from slurm_cluster import SingleNodeSlurm, job_records, unavailable_reason
-from workflow_helpers import SCENARIOS, copy_workflow
+from workflow_helpers import copy_workflow, scenario_config
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +28,7 @@ RUN_TIMEOUT_S = 1500
 CANCEL_POLL_S = 0.5
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 SCENARIO = "slurm"
-SCENARIO_CONFIG = yaml.safe_load((SCENARIOS / f"{SCENARIO}.yaml").read_text())
+SCENARIO_CONFIG = scenario_config(SCENARIO)
 MODELS, RUN = SCENARIO_CONFIG["models"], SCENARIO_CONFIG["run"]
 CANCELLED_MODEL = MODELS[0]
 
