@@ -38,6 +38,11 @@ def tables():
     return with_task(latency, TASK_OF), with_task(ratios_table(records), TASK_OF), with_task(deployability, TASK_OF)
 
 
+def fastest_table(summary: str) -> str:
+    """The summary's table of the fastest deployment per model (after its heading's line)."""
+    return summary.split("**Fastest deployment per model**", 1)[1].split("\n", 1)[1].split("\n\n", 1)[0]
+
+
 def test_a_table_gets_each_models_task_after_its_model():
     table = pd.DataFrame({"run": ["r", "r"], "model": ["raft_small", "unknown"], "ms": [1.0, 2.0]})
     tasked = with_task(table, TASK_OF)
@@ -50,13 +55,19 @@ def test_a_table_gets_each_models_task_after_its_model():
 def test_the_summary_gives_fastest_deployments_and_deployability_per_task():
     latency, ratios, deployability = tables()
     text = summary_markdown(latency, ratios, deployability, {"run": "laptop"}, {})
-    fastest = text.split("**Fastest deployment per model:**\n", 1)[1].split("\n\n", 1)[0]
+    fastest = fastest_table(text)
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in fastest.splitlines() if line.startswith("| ")]
     assert rows[0][:3] == ["task", "model", "fastest"]
     assert [r[:3] for r in rows[1:]] == [
         ["classification", "resnet18", "ts-cpp (plain)"],
         ["optical_flow", "raft_small", "ts-cpp (plain)"],
         ["segmentation", "fcn_resnet50", "eager"],
+    ]
+    # Each fastest deployment's parity, and the fastest that agreed (fcn_resnet50's eager itself).
+    assert [r[5:] for r in rows[1:]] == [
+        ["ok", "ts-cpp (plain) 2.00 [2.00, 2.00]"],
+        ["ok", "ts-cpp (plain) 2.00 [2.00, 2.00]"],
+        ["ok", "eager 1.00 (reference)"],
     ]
     section = text.split("## Deployability by task\n", 1)[1].split("## Failures", 1)[0]
     counts = {
@@ -97,3 +108,33 @@ def test_the_catalog_page_has_a_section_per_task(tmp_path):
     assert headings == ["## Image classification (1 models)", "## Optical flow (1 models)"]
     flow = doc.split("## Optical flow", 1)[1]
     assert "raft_small" in flow and "resnet18" not in flow and "1.9 EPE (lower is better)" in flow
+
+
+def test_the_summary_says_when_the_fastest_deployment_disagrees_and_names_the_fastest_that_agrees():
+    """OpenVINO is fastest on a quantized model but its outputs missed their tolerance (seen on
+    the quantized ResNets): the summary must not present it as the answer without saying so."""
+    medians = {"eager/plain": 40.0, "ts-cpp/plain": 30.0, "openvino-python/plain": 10.0}
+    latency = with_task(latency_table([comparison_record("resnet18", medians, run="laptop")]), TASK_OF)
+    ratios = with_task(ratios_table([comparison_record("resnet18", medians, run="laptop")]), TASK_OF)
+    statuses = {"eager": "ok", "ts-cpp": "ok", "openvino-python": "parity failed"}
+    deployability = pd.DataFrame(
+        [
+            {"run": "laptop", "device": "cpu", "model": "resnet18", "task": "classification", "runtime": r,
+             "variant": "plain", "status": status, "error_class": None, "detail": None, "upstream": None}
+            for r, status in statuses.items()
+        ]
+    )  # fmt: skip
+    rows = [
+        [c.strip() for c in line.split("|")[1:-1]]
+        for line in fastest_table(summary_markdown(latency, ratios, deployability, {"run": "laptop"}, {})).splitlines()
+        if line.startswith("| ")
+    ]
+    header, row = rows
+    assert header[-2:] == ["parity", "fastest whose outputs agree [95% CI]"]
+    assert row[2] == "openvino-python" and row[-2] == "parity failed"
+    assert row[-1].startswith("ts-cpp (plain) 1.33 [")
+    # Where no deployment agreed, not even eager (its own checks never ran), it says so.
+    deployability["status"] = "parity not checked"
+    text = summary_markdown(latency, ratios, deployability, {"run": "laptop"}, {})
+    row = [c.strip() for c in fastest_table(text).splitlines()[-1].split("|")[1:-1]]
+    assert row[-2:] == ["parity not checked", "none agreed"]

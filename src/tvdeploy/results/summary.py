@@ -14,7 +14,15 @@ from tvdeploy.results.formatting import interval_text, run_title
 from tvdeploy.results.fronts import PublishedAccuracy, accuracy_label, task_fronts, with_accuracy
 from tvdeploy.results.markdown import precision_markdown, time_by_stage_markdown
 from tvdeploy.results.plots import fastest_per_model
-from tvdeploy.results.speedups import RUN_KEYS, deployment_summary, geometric_mean, verdict_counts
+from tvdeploy.results.speedups import (
+    ANY_ACCURATE,
+    ANY_AGREEING,
+    RUN_KEYS,
+    deployment_summary,
+    fastest_by_precision,
+    geometric_mean,
+    verdict_counts,
+)
 
 
 def failure_class(error: str) -> str:
@@ -116,7 +124,40 @@ def _speedup_section(latency: pd.DataFrame) -> str:
     return f"{pd.DataFrame(rows).to_markdown(index=False)}\n"
 
 
-def _fastest_section(latency: pd.DataFrame, ratios: pd.DataFrame) -> str:
+def _agreement_columns(summary: pd.DataFrame, latency: pd.DataFrame, deployability: pd.DataFrame) -> dict:
+    """Beside each model's fastest deployment: its parity status (the deployability table's), and
+    the fastest deployment whose outputs agreed with their reference, at any precision; none
+    without a deployability table. The fastest by speed alone may be one whose outputs differ
+    (an int8 runtime on a quantized model), and a user deploys the one that agrees."""
+    if deployability.empty:
+        return {}
+    status = {
+        (r.run, r.device, r.model, column_label(r.runtime, r.variant)): r.status for r in deployability.itertuples()
+    }
+    rows = list(summary.itertuples())
+    columns = {"parity": [status.get((r.run, r.device, r.model, r.fastest), "-") for r in rows]}
+    best = fastest_by_precision(latency, deployability)
+    if best.empty:  # a latency table without precisions (written before they were kept)
+        return columns
+    agreeing = best[best["precision"].isin([ANY_AGREEING, ANY_ACCURATE])].set_index([*RUN_KEYS, "model"])
+    return {
+        **columns,
+        "fastest whose outputs agree [95% CI]": [
+            _deployment_text(agreeing.loc[key]) if (key := (r.run, r.device, r.batch_size, r.model)) in agreeing.index
+            else "none agreed"
+            for r in rows
+        ],
+    }  # fmt: skip
+
+
+def _deployment_text(row: pd.Series) -> str:
+    if row["runtime"] == EAGER:  # eager against itself: 1.0, the reference, no interval
+        return f"{column_label(EAGER, row['variant'])} {interval_text(1.0, float('nan'), float('nan'))}"
+    interval = interval_text(row["speedup_vs_eager"], row["speedup_ci_low"], row["speedup_ci_high"])
+    return f"{column_label(row['runtime'], row['variant'])} {interval}"
+
+
+def _fastest_section(latency: pd.DataFrame, ratios: pd.DataFrame, deployability: pd.DataFrame) -> str:
     summary = deployment_summary(latency, ratios)
     if summary.empty:
         return ""
@@ -134,6 +175,7 @@ def _fastest_section(latency: pd.DataFrame, ratios: pd.DataFrame) -> str:
                     summary["speedup_vs_eager"], summary["speedup_ci_low"], summary["speedup_ci_high"], strict=True
                 )
             ],
+            **_agreement_columns(summary, latency, deployability),
         }
     )
     if tasks is not None:
@@ -204,8 +246,9 @@ def summary_markdown(
             "**Speedup over eager per deployment** (paired over interleaved rounds; verdicts at the "
             "configured resolution):\n",
             _speedup_section(group),
-            "**Fastest deployment per model:**\n",
-            _fastest_section(group, batch_ratios),
+            "**Fastest deployment per model** (by paired speedup; `parity`: whether its outputs agreed "
+            "with their reference; beside it the fastest whose outputs agreed):\n",
+            _fastest_section(group, batch_ratios, deployability),
             precision_markdown(group, deployability, labeled),
             _verdict_counts(batch_ratios),
         ]
