@@ -55,7 +55,8 @@ with tempfile.TemporaryDirectory() as scratch:
     elif rt.artifact in BUILT_ARTIFACTS:
         # Built the way the models are, by the same builder, and loaded by the same harness.
         probe_path = Path(scratch) / "probe"
-        example = (batch.cpu().repeat(EXAMPLE_BATCH, 1, 1, 1),)
+        # The export's example batch, whatever the input's rank (a video clip's NCTHW is 5-D).
+        example = (batch.cpu().repeat(EXAMPLE_BATCH, *[1] * (batch.dim() - 1)),)
         build_artifact(rt.artifact, OverheadProbe(), example, probe_path, adapter(PROBE_TASK), log=log, device=device)
     if rt.language == CPP:
         raw = harness(wc.runtime).bench(
