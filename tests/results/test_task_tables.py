@@ -114,8 +114,8 @@ def test_the_summary_says_when_the_fastest_deployment_disagrees_and_names_the_fa
     """OpenVINO is fastest on a quantized model but its outputs missed their tolerance (seen on
     the quantized ResNets): the summary must not present it as the answer without saying so."""
     medians = {"eager/plain": 40.0, "ts-cpp/plain": 30.0, "openvino-python/plain": 10.0}
-    latency = with_task(latency_table([comparison_record("resnet18", medians, run="laptop")]), TASK_OF)
-    ratios = with_task(ratios_table([comparison_record("resnet18", medians, run="laptop")]), TASK_OF)
+    records = [comparison_record("resnet18", medians, run="laptop")]
+    latency, ratios = with_task(latency_table(records), TASK_OF), with_task(ratios_table(records), TASK_OF)
     statuses = {"eager": "ok", "ts-cpp": "ok", "openvino-python": "parity failed"}
     deployability = pd.DataFrame(
         [

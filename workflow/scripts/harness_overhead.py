@@ -19,6 +19,7 @@ from tvdeploy.host.devices import available_cores
 from tvdeploy.host.environment import machine_fingerprint, versions
 from tvdeploy.inputs.dat import read_dat, write_dat
 from tvdeploy.measure.bench import Protocol, bench_threads, run_rounds, summarize_rounds
+from tvdeploy.measure.worker import batch_of
 from tvdeploy.registry import BUILT_ARTIFACTS, CLASSIFICATION, CPP, TORCHSCRIPT, runtime
 from tvdeploy.tasks import adapter
 
@@ -56,7 +57,7 @@ with tempfile.TemporaryDirectory() as scratch:
         # Built the way the models are, by the same builder, and loaded by the same harness.
         probe_path = Path(scratch) / "probe"
         # The export's example batch, whatever the input's rank (a video clip's NCTHW is 5-D).
-        example = (batch.cpu().repeat(EXAMPLE_BATCH, *[1] * (batch.dim() - 1)),)
+        example = (batch_of(batch.cpu(), EXAMPLE_BATCH),)
         build_artifact(rt.artifact, OverheadProbe(), example, probe_path, adapter(PROBE_TASK), log=log, device=device)
     if rt.language == CPP:
         raw = harness(wc.runtime).bench(
