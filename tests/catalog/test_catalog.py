@@ -12,6 +12,7 @@ from tvdeploy.catalog.sheet import (
     sha256_prefix_from_url,
     write_sheet,
 )
+from tvdeploy.plan.inputs import float_counterparts
 from tvdeploy.plan.wildcards import SPEC_PATTERN
 
 SHEET = REPO_ROOT / "config" / "models.tsv"
@@ -80,6 +81,23 @@ def test_sheet_has_every_model_of_every_task(sheet):
     assert quantized["quantized_mobilenet_v3_large"] == quantized["quantized_mobilenet_v2"] == "qnnpack"
     # Same preset as the float model they quantize.
     assert sheet["quantized_resnet50"].spec_id == sheet["resnet50"].spec_id
+
+
+def test_each_quantized_model_names_the_float_model_and_weights_it_was_made_from(sheet):
+    counterparts = float_counterparts(sheet)
+    assert counterparts == {m: m.removeprefix("quantized_") for m, info in sheet.items() if info.quantized}
+    assert (
+        sheet["quantized_resnet50"].unquantized_weights == sheet["resnet50"].weights == "ResNet50_Weights.IMAGENET1K_V2"
+    )
+    # The mobilenets were quantized from V1 weights; their float models' DEFAULT is V2 (another recipe).
+    assert sheet["quantized_mobilenet_v2"].unquantized_weights == "MobileNet_V2_Weights.IMAGENET1K_V1"
+    assert sheet["mobilenet_v2"].weights == "MobileNet_V2_Weights.IMAGENET1K_V2"
+    assert all(info.unquantized_weights == "" for info in sheet.values() if not info.quantized)
+    without_float = {m: info for m, info in sheet.items() if m != "resnet18"}
+    with pytest.raises(
+        ValueError, match="quantized_resnet18: its weights were made from ResNet18_Weights.IMAGENET1K_V1"
+    ):
+        float_counterparts(without_float)
 
 
 def test_segmentation_rows_resize_without_a_crop(sheet):

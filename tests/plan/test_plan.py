@@ -573,3 +573,28 @@ def test_every_model_but_a_classifier_has_a_picture_of_its_outputs_per_device_fr
         for r in ("eager", "onnxruntime")
     ]
     assert plan().output_picture_files() == []  # classifiers alone: nothing drawn
+
+
+def test_a_quantized_model_brings_its_float_models_eager_predictions_beside_it():
+    p = plan(models=["quantized_mobilenet_v2", "quantized_resnet18", "resnet18"], runtimes=["eager", "ts-python"])
+    # resnet18 is selected (its own eager predictions serve); mobilenet_v2 is predicted by eager alone.
+    assert p.float_references == ["mobilenet_v2"]
+    reference = f"results/runs/{p.run}/float_references/cpu/mobilenet_v2.json"
+    assert p.float_reference_items() == [
+        {"file": reference, "model": "mobilenet_v2", "runtime": "eager", "variant": "plain", "device": "cpu"}
+    ]
+    assert reference not in [item["file"] for item in p.prediction_items()]
+    # Its own preset (V2 weights: resize 232), not the quantized model's (V1: 256), is preprocessed.
+    assert "r232_c224_bilinear_in1k" in p.specs and p.dats("mobilenet_v2")[0].startswith("results/inputs/r232_c224")
+    assert "mobilenet_v2" in p.provenance_files()
+    jobs = p.job_wildcards()
+    assert jobs["infer_float_reference"] == [{"device": "cpu", "model": "mobilenet_v2"}]
+    assert {"model": "mobilenet_v2"} in jobs["download_weights"] and {"model": "mobilenet_v2"} in jobs["write_labels"]
+    assert {"model": "mobilenet_v2"} not in jobs["export_torchscript"]
+    counterparts = p.float_counterparts()
+    assert counterparts["quantized_mobilenet_v2"] == {
+        "float_model": "mobilenet_v2",
+        "made_from": "MobileNet_V2_Weights.IMAGENET1K_V1",
+        "float_weights": "MobileNet_V2_Weights.IMAGENET1K_V2",
+    }
+    assert plan().float_references == [] and plan().float_reference_items() == []

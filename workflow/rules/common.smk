@@ -17,7 +17,7 @@ from tvdeploy.registry import IMAGE_PAIR, TASKS
 from tvdeploy.plan.resources import BASE_MEM_MB, BUILD_MEM_MB, cpus_per_gpu, gpus
 from tvdeploy.plan.model_order import ModelOrder, schedule_in_priority_order
 from tvdeploy.plan.scheduling import SchedulerPatchError, keep_one_reevaluation_timer
-from tvdeploy.plan.targets import LOCAL_RULES
+from tvdeploy.plan.targets import LOCAL_RULES, REFERENCE_DEPLOYMENT
 
 # Otherwise Snakemake's scheduler re-plans once per finished job per second, beside the
 # benchmarks (see tvdeploy/plan/scheduling.py).

@@ -88,6 +88,9 @@ class ModelInfo:
     quantized_engine: str = ""
     # The frames of one clip of a video model (None for an image model; see DOCUMENTED_CLIP_LEN).
     clip_len: int | None = None
+    # The float weights an eager-quantized model's were made from (their meta "unquantized", e.g.
+    # "MobileNet_V2_Weights.IMAGENET1K_V1"; not always the float model's DEFAULT); "" for a float model.
+    unquantized_weights: str = ""
 
     @property
     def quantized(self) -> bool:
@@ -208,6 +211,11 @@ def published_metric(meta: dict, metric: str) -> float:
     return float("nan")
 
 
+def weights_name(weights) -> str:
+    """A weights enum member's sheet name: ``ResNet50_Weights.IMAGENET1K_V2``."""
+    return f"{type(weights).__name__}.{weights.name}"
+
+
 def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
     """Build a catalog row from a torchvision weights enum member."""
     transform = weights.transforms()
@@ -220,7 +228,7 @@ def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
     return ModelInfo(
         model=model,
         task=task_name,
-        weights=f"{type(weights).__name__}.{weights.name}",
+        weights=weights_name(weights),
         url=weights.url,
         sha256_prefix=sha256_prefix_from_url(weights.url),
         resize_size=_resize(transform.resize_size) if resizes else None,
@@ -239,6 +247,7 @@ def info_from_weights(model: str, task_name: str, weights) -> ModelInfo:
         # RAFT's weights name no categories: 0.
         num_classes=len(meta.get("categories", ())),
         quantized_engine=str(meta.get("backend", "")),
+        unquantized_weights=weights_name(meta["unquantized"]) if "unquantized" in meta else "",
         clip_len=documented_clip_len(meta) if video else None,
     )
 
@@ -311,6 +320,7 @@ def _parse_row(row: dict[str, str]) -> ModelInfo:
         metric_value=float(row["metric_value"]),
         num_classes=int(row["num_classes"]),
         quantized_engine=row["quantized_engine"],
+        unquantized_weights=row["unquantized_weights"],
         clip_len=int(row["clip_len"]) if row["clip_len"] else None,
     )
 

@@ -119,6 +119,7 @@ class Plan:
             self.bench_clip,
             self.pairs,
             self.bench_pair,
+            tuple(self.float_references),
         )
 
     @cached_property
@@ -144,6 +145,7 @@ class Plan:
             labelled,
             unbatched,
             pictured,
+            tuple(self.float_references),
         )
 
     # ---- per model ---------------------------------------------------------------------------
@@ -212,6 +214,27 @@ class Plan:
     def quantized_models(self) -> list[str]:
         """The eager-quantized catalog models."""
         return inputs.quantized_models(self.catalog)
+
+    def float_counterparts(self) -> dict[str, dict[str, str]]:
+        """Every eager-quantized catalog model's float model, the weights it was made from and
+        the float model's own weights (the runs copied in may have measured any of them)."""
+        return {
+            model: {
+                "float_model": float_model,
+                "made_from": self.catalog[model].unquantized_weights,
+                "float_weights": self.catalog[float_model].weights,
+            }
+            for model, float_model in inputs.float_counterparts(self.catalog).items()
+        }
+
+    @cached_property
+    def float_references(self) -> list[str]:
+        """The float models of the selected eager-quantized ones that the config does not select:
+        each one's eager predictions are made beside them, on the same inputs, for the agreement
+        of a quantized model with its float model (tvdeploy.results.float_agreement)."""
+        counterparts = inputs.float_counterparts(self.catalog)
+        selected = [counterparts[m] for m in self.models if m in counterparts]
+        return [m for m in dict.fromkeys(selected) if m not in self.models]
 
     @staticmethod
     def runtime_language(name: str) -> str:
@@ -340,6 +363,10 @@ class Plan:
 
     def prediction_items(self) -> list[dict]:
         return self.targets.prediction_items()
+
+    def float_reference_items(self) -> list[dict]:
+        """The eager predictions of the float references (float_references), per device."""
+        return self.targets.reference_prediction_items()
 
     def comparison_files(self) -> list[str]:
         return self.targets.comparison_files()

@@ -28,6 +28,14 @@ class ModelInputs:
     # configured; Plan refuses an optical-flow model then), and the pair the benchmarks feed.
     pairs: dict[str, tuple[Path, Path]] = field(default_factory=dict)
     bench_pair: str = ""
+    # Models predicted beside the selected ones though not selected (the float models of the
+    # selected eager-quantized ones: float_counterparts): their recipes are preprocessed too.
+    references: tuple[str, ...] = ()
+
+    @property
+    def preprocessed_models(self) -> tuple[str, ...]:
+        """The selected models, then the references: every model whose inputs are preprocessed."""
+        return (*self.models, *self.references)
 
     def input_kind(self, model: str) -> str:
         return TASKS[self.model(model).task].input_kind
@@ -47,7 +55,7 @@ class ModelInputs:
     def spec_model(self, spec_id: str) -> str:
         """A selected model preprocessed with a spec (its models share the task, so the inputs)."""
         self.spec(spec_id)  # ConfigError unless a selected model uses it
-        return next(m for m in self.models if self.catalog[m].spec_id == spec_id)
+        return next(m for m in self.preprocessed_models if self.catalog[m].spec_id == spec_id)
 
     def spec_inputs(self, spec_id: str) -> dict[str, Path | tuple[Path, Path]]:
         """The user inputs preprocessed with a spec (one of its models' inputs_of)."""
@@ -84,8 +92,8 @@ class ModelInputs:
 
     @cached_property
     def specs(self) -> dict[str, dict]:
-        """Preprocessing recipes of the selected models by spec id."""
-        return {self.catalog[m].spec_id: self.catalog[m].preprocess_spec() for m in self.models}
+        """Preprocessing recipes of the selected models and the references by spec id."""
+        return {self.catalog[m].spec_id: self.catalog[m].preprocess_spec() for m in self.preprocessed_models}
 
     def spec(self, spec_id: str) -> dict:
         if spec_id not in self.specs:
@@ -153,6 +161,27 @@ def tasks(catalog: dict[str, ModelInfo]) -> dict[str, str]:
 def quantized_models(catalog: dict[str, ModelInfo]) -> list[str]:
     """The eager-quantized catalog models (int8: their efficiency is judged against the int8 peak)."""
     return [m for m, info in catalog.items() if info.quantized]
+
+
+def float_counterparts(catalog: dict[str, ModelInfo]) -> dict[str, str]:
+    """Each eager-quantized catalog model's float model: the one whose weights enum holds the
+    weights it was made from (its weights' meta "unquantized", the sheet's unquantized_weights).
+    That float model's own weights in the sheet (its DEFAULT) may be a later recipe: compare
+    ``catalog[float].weights`` with ``unquantized_weights``. ValueError where no catalog model
+    has that enum (a sheet from another torchvision)."""
+    by_enum = {info.weights.split(".")[0]: m for m, info in catalog.items() if not info.quantized}
+    counterparts = {}
+    for model, info in catalog.items():
+        if not info.quantized:
+            continue
+        enum = info.unquantized_weights.split(".")[0]
+        if enum not in by_enum:
+            raise ValueError(
+                f"{model}: its weights were made from {info.unquantized_weights or 'unknown weights'}, "
+                "whose model is not in the model sheet; regenerate it (make model-sheet)"
+            )
+        counterparts[model] = by_enum[enum]
+    return counterparts
 
 
 def gmacs(catalog: dict[str, ModelInfo]) -> dict[str, float]:

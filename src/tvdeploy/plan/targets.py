@@ -15,7 +15,7 @@ from tvdeploy.build.cpp import PROGRAMS
 from tvdeploy.plan.artifacts import artifact_builds, derived_torchscript
 from tvdeploy.plan.deployments import CrossProduct
 from tvdeploy.plan.run_folders import RunFolders
-from tvdeploy.registry import BUILT_ARTIFACTS, CPP, PYTHON, QUANTIZE_RULE, Deployment, paths
+from tvdeploy.registry import BUILT_ARTIFACTS, CPP, EAGER, PYTHON, QUANTIZE_RULE, Deployment, paths
 
 BUILD_CPP = "build_cpp"
 DOWNLOAD_WEIGHTS = "download_weights"
@@ -49,6 +49,11 @@ LOCAL_RULES = (DOWNLOAD_WEIGHTS, *REPORT_RULES, *DOCUMENT_RULES)
 INFER_LANGUAGES = (PYTHON, CPP)
 
 
+# What a reference model (a quantized model's float model, Plan.float_references) is predicted by.
+REFERENCE_DEPLOYMENT = Deployment(EAGER)
+INFER_FLOAT_REFERENCE = "infer_float_reference"
+
+
 def infer_rule(language: str) -> str:
     return f"infer_{language}"
 
@@ -74,6 +79,7 @@ RULE_STAGES = {
     QUANTIZE_RULE: EXPORTS,
     BUILD_CPP: CPP_BUILDS,
     **{infer_rule(language): INFERENCE for language in INFER_LANGUAGES},
+    INFER_FLOAT_REFERENCE: INFERENCE,
     CHECK_PARITY: INFERENCE,
     COMPARE: BENCHMARKS,
     HARNESS_OVERHEAD: BENCHMARKS,
@@ -100,6 +106,8 @@ class Targets:
     unbatched_models: frozenset[str] = frozenset()
     # The models whose task's outputs are drawn (registry Task.output_picture; rule plot_outputs).
     pictured_models: tuple[str, ...] = ()
+    # Models predicted by eager alone, beside the selected ones (Plan.float_references).
+    references: tuple[str, ...] = ()
 
     def model_batch_sizes(self, model: str) -> tuple[int, ...]:
         """The batch sizes ``model`` is compared at: bench.batch_sizes, or batch 1 alone for a
@@ -122,6 +130,20 @@ class Targets:
             }
             for p in self.cross.placed()
             for m in self.models
+        ]
+
+    def reference_prediction_items(self) -> list[dict]:
+        """Each reference model's eager (plain) predictions on every device of the run."""
+        return [
+            {
+                "file": self.folders.here(paths.FLOAT_REFERENCE).format(device=d, model=m),
+                "model": m,
+                "runtime": REFERENCE_DEPLOYMENT.runtime,
+                "variant": REFERENCE_DEPLOYMENT.variant,
+                "device": d,
+            }
+            for d in self.cross.devices
+            for m in self.references
         ]
 
     def model_predictions(self, device: str, model: str) -> list[dict]:
@@ -156,7 +178,7 @@ class Targets:
         return [pattern.format(device=d, model=m) for d in self.cross.devices for m in self.models]
 
     def provenance_files(self) -> dict[str, str]:
-        return {m: paths.WEIGHTS_PROVENANCE.format(model=m) for m in self.models}
+        return {m: paths.WEIGHTS_PROVENANCE.format(model=m) for m in (*self.models, *self.references)}
 
     def readme_figure_source(self) -> str:
         """The figure the README embeds: accuracy vs latency of this run's first device, batch 1."""
@@ -187,12 +209,14 @@ class Targets:
         """Wildcards of every job of a whole run that has a Snakemake ``benchmark:`` file, by rule
         (benchmarks carry their own job span instead; see tvdeploy.measure.bench.job_span)."""
         models = list(self.models)
+        labelled = models if self.labelled_models is None else list(self.labelled_models)
         return {
             # The C++ programs are built only for a run with a C++ runtime.
             BUILD_CPP: [{"program": p} for p in PROGRAMS] if self.cross.placed(CPP) else [],
-            DOWNLOAD_WEIGHTS: [{"model": m} for m in models],
+            DOWNLOAD_WEIGHTS: [{"model": m} for m in (*models, *self.references)],
             EXPORT_TORCHSCRIPT: [{"model": m} for m in models],
-            WRITE_LABELS: [{"model": m} for m in (models if self.labelled_models is None else self.labelled_models)],
+            # The references are classifiers: their predictions are decoded with their labels.
+            WRITE_LABELS: [{"model": m} for m in (*labelled, *self.references)],
             **{
                 rule: [
                     {"spec": s, "image": i}
@@ -212,5 +236,6 @@ class Targets:
                 ]
                 for language in INFER_LANGUAGES
             },
+            INFER_FLOAT_REFERENCE: [{"device": d, "model": m} for d in self.cross.devices for m in self.references],
             CHECK_PARITY: [{"device": d, "model": m} for d in self.cross.devices for m in models],
         }

@@ -51,9 +51,19 @@ PREDICTION = RUN_DIR + "/predictions/{device}/{runtime}/{variant}/{model}.json"
 COMPARISON = RUN_DIR + "/compare/{device}/b{batch}/{model}.json"
 OVERHEAD = RUN_DIR + "/overhead/{device}/{runtime}.json"
 PARITY = RUN_DIR + "/parity/{device}/{model}.json"
+# The eager predictions of a quantized model's float model that the run does not select (its
+# reference for the quantized model's agreement with it; tvdeploy.results.float_agreement): kept
+# apart from the deployments' predictions, which the tables count as deployments.
+FLOAT_REFERENCE = RUN_DIR + "/float_references/{device}/{model}.json"
 # Where a model's eager time goes on the CPU, by kind of operator (tvdeploy.measure.profile_ops; on request).
 PROFILE = RUN_DIR + "/profile/cpu/{model}.md"
-MEASUREMENTS = {"comparisons": COMPARISON, "overhead": OVERHEAD, "parity": PARITY, "predictions": PREDICTION}
+MEASUREMENTS = {
+    "comparisons": COMPARISON,
+    "overhead": OVERHEAD,
+    "parity": PARITY,
+    "predictions": PREDICTION,
+    "float_references": FLOAT_REFERENCE,
+}
 TABLES_DIR = "results/tables"
 TABLES = {
     "environment": f"{TABLES_DIR}/environment.json",
