@@ -276,7 +276,9 @@ def test_an_eager_quantized_model_through_the_workflow(run_dir, tmp_path):
     model = "quantized_shufflenet_v2_x0_5"
     comparison = f"results/runs/{RUN}/compare/cpu/b1/{model}.json"
     parity = f"results/runs/{RUN}/parity/cpu/{model}.json"
-    snakemake(workdir, comparison, parity, "--rerun-triggers", "mtime", "--config", f"models=[{model}]")
+    agreement, summary = "results/tables/float_agreement.csv", "results/summary.md"
+    targets = (comparison, parity, agreement, summary)
+    snakemake(workdir, *targets, "--rerun-triggers", "mtime", "--config", f"models=[{model}]")
     deployments = json.loads((workdir / comparison).read_text())["deployments"]
     onnx = deployments.pop("onnxruntime/plain")
     assert "the onnx artifact was not built (export error)" in onnx["error"] and not onnx["blocks"]
@@ -287,6 +289,18 @@ def test_an_eager_quantized_model_through_the_workflow(run_dir, tmp_path):
     assert checked == {("ts-python", "eager"), ("ts-cpp", "ts-python/plain"), ("openvino-python", "eager")}
     assert all(c["within_tolerance"] and c["discriminates"] for c in record["comparisons"]), record["comparisons"]
     assert [u["runtime"] for u in record["unavailable"]] == ["onnxruntime"]
+    # Beside it, its float model predicted by eager alone: each deployment's agreement with it,
+    # kept but not comparable (random weights are independent draws for the two models).
+    reference = json.loads((workdir / f"results/runs/{RUN}/float_references/cpu/shufflenet_v2_x0_5.json").read_text())
+    eager = json.loads((workdir / f"results/runs/{RUN}/predictions/cpu/eager/plain/{model}.json").read_text())
+    assert reference["error"] is None and len(reference["results"]) == len(eager["results"]) > 1
+    rows = pd.read_csv(workdir / agreement)
+    assert set(rows["runtime"]) == {"eager", "ts-python", "ts-cpp", "openvino-python"}
+    assert (rows["float_model"] == "shufflenet_v2_x0_5").all() and (rows["images"] == len(reference["results"])).all()
+    assert rows["top1_agreement"].between(0, 1).all() and rows["top5_overlap"].between(0, 1).all()
+    assert (~rows["comparable"]).all() and rows["note"].str.startswith("random weights").all()
+    assert "shufflenet_v2_x0_5" not in set(pd.read_csv(workdir / "results/tables/deployability.csv")["model"])
+    assert "Not comparable (random weights" in (workdir / summary).read_text()
 
 
 def test_a_video_model_through_the_workflow(run_dir, tmp_path):

@@ -48,6 +48,7 @@ rule aggregate:
     input:
         comparisons=PLAN.comparison_files(),
         predictions=[item["file"] for item in PLAN.prediction_items()],
+        float_references=[item["file"] for item in PLAN.float_reference_items()],
         parity=PLAN.parity_files(),
         provenance=list(PLAN.provenance_files().values()),
         overhead=PLAN.overhead_files(),
@@ -68,6 +69,7 @@ rule aggregate:
         deployability=report(paths.TABLES["deployability"], caption="../report/tables.rst", category="Deployability"),
         builds=report(paths.TABLES["builds"], caption="../report/tables.rst", category="Deployability"),
         accuracy=report(paths.TABLES["accuracy"], caption="../report/tables.rst", category="Accuracy"),
+        float_agreement=report(paths.TABLES["float_agreement"], caption="../report/tables.rst", category="Accuracy"),
     log:
         "results/logs/aggregate.log",
     benchmark:
@@ -76,6 +78,8 @@ rule aggregate:
         "../envs/tvdeploy.yaml"
     params:
         predictions=PLAN.prediction_items(),
+        float_references=PLAN.float_reference_items(),
+        float_counterparts=PLAN.float_counterparts(),
         provenance=PLAN.provenance_files(),
         builds=build_items(),
         run=PLAN.run,

@@ -142,6 +142,7 @@ rule summary:
         deployability=paths.TABLES["deployability"],
         environment=paths.TABLES["environment"],
         labeled_accuracy=paths.TABLES["accuracy"],
+        float_agreement=paths.TABLES["float_agreement"],
     output:
         report(paths.SUMMARY, caption="../report/summary.rst", category="Summary"),
     log:

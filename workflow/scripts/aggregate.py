@@ -1,11 +1,14 @@
 """Snakemake script for rule aggregate: the result tables."""
 
+import pandas as pd
+
 from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
 from tvdeploy.host.environment import capture
 from tvdeploy.plan.targets import COMPARE, HARNESS_OVERHEAD, STAGES
-from tvdeploy.registry import CLASSIFICATION
+from tvdeploy.registry import CLASSIFICATION, EAGER, PLAIN
 from tvdeploy.results.accuracy import accuracy_table, imagenet_class_indices
 from tvdeploy.results.deployability import deployability_table
+from tvdeploy.results.float_agreement import float_agreement_table
 from tvdeploy.results.frames import (
     builds_table,
     latency_table,
@@ -101,6 +104,28 @@ labels = {image: class_of[wnid] for image, wnid in params.image_labels.items()}
 classifiers = [model for model, task in params.tasks.items() if task == CLASSIFICATION]
 accuracy = accuracy_table(predictions_frame, labels, floor, classifiers, params.quantized)
 write_model_table(accuracy, snakemake.output.accuracy)
+# Each eager-quantized model's deployments against its float model's eager predictions: the float
+# model's own run where the config selects it, else the reference predicted beside it.
+float_references = [
+    with_run(item["file"], this_run, **{k: item[k] for k in identity}) for item in params.float_references
+]
+# A run's models share its weights (config weights): another run's reference takes those of any of
+# its comparison records.
+run_weights = {key[0]: source for key, source in weights_source.items() if isinstance(key, tuple)}
+float_references += [
+    with_run(
+        item["path"], item["run"], weights_source=run_weights.get(item["run"]),
+        runtime=EAGER, variant=PLAIN, **{k: item[k] for k in ("model", "device")},
+    )
+    for item in other["float_references"]
+]  # fmt: skip
+beside_references = (
+    pd.concat([predictions_frame, predictions_table(float_references, weights_source)])
+    if float_references
+    else predictions_frame
+)
+float_agreement = float_agreement_table(beside_references, params.float_counterparts)
+write_model_table(float_agreement, snakemake.output.float_agreement)
 resolution = snakemake.config["compare"]["resolution"]
 goals = snakemake.config.get("goals", {})
 write_text_atomic(

@@ -14,6 +14,7 @@ text = summary_markdown(
     snakemake.params.accuracy,
     pd.read_csv(snakemake.input.labeled_accuracy),
     snakemake.params.accuracy_floor,
+    pd.read_csv(snakemake.input.float_agreement),
 )
 write_text_atomic(snakemake.output[0], text)
 log.info("wrote %s", snakemake.output[0])

@@ -76,6 +76,7 @@ TABLES = {
     "deployability": f"{TABLES_DIR}/deployability.csv",
     "builds": f"{TABLES_DIR}/builds.csv",
     "accuracy": f"{TABLES_DIR}/accuracy.csv",
+    "float_agreement": f"{TABLES_DIR}/float_agreement.csv",
 }
 # Figures of a run (tvdeploy.results.plots), per device and batch size or per device, and its one-page summary.
 PLOTS_DIR = "results/plots"

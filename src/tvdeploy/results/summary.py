@@ -10,6 +10,7 @@ from tvdeploy.registry.failures import OTHER, classify_text
 from tvdeploy.registry.precisions import PRECISION_CPU_FLAGS
 from tvdeploy.results.accuracy import accuracy_markdown
 from tvdeploy.results.deployability import FAILED, PARITY_FAILED, PARITY_UNCHECKED
+from tvdeploy.results.float_agreement import float_agreement_markdown
 from tvdeploy.results.formatting import interval_text, run_title
 from tvdeploy.results.fronts import PublishedAccuracy, accuracy_label, task_fronts, with_accuracy
 from tvdeploy.results.markdown import precision_markdown, time_by_stage_markdown
@@ -233,10 +234,12 @@ def summary_markdown(
     accuracy: PublishedAccuracy,
     labeled: pd.DataFrame | None = None,
     floor: float | None = None,
+    float_agreement: pd.DataFrame | None = None,
 ) -> str:
     """The one-page summary. ``accuracy``: the published accuracy per model (the Pareto fronts);
     ``labeled``: the deployments' accuracy on a labeled images folder (tvdeploy.results.accuracy),
-    judged against ``floor``."""
+    judged against ``floor``; ``float_agreement``: the eager-quantized models against their float
+    models (tvdeploy.results.float_agreement)."""
     parts = ["# Summary\n", *_environment_lines(environment), *_runs_lines(latency, environment), ""]
     for (run, device, batch), group in latency.groupby(RUN_KEYS, sort=True):
         batch_ratios = ratios[(ratios["run"] == run) & (ratios["device"] == device) & (ratios["batch_size"] == batch)]
@@ -254,6 +257,8 @@ def summary_markdown(
         ]
     if labeled is not None and not labeled.empty and floor:
         parts += ["## Accuracy\n", accuracy_markdown(labeled, floor)]
+    if float_agreement is not None and not float_agreement.empty:
+        parts += ["## Quantized models against their float models\n", float_agreement_markdown(float_agreement)]
     parts += ["## Deployability by task\n", _deployability_by_task(deployability)]
     parts += ["## Failures\n", _failure_section(deployability)]
     split = environment.get("time_by_stage")
