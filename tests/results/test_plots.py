@@ -110,6 +110,18 @@ def test_fastest_deployment_per_model_skips_failures(tables):
     assert fastest.loc["vit_b_16", "runtime"] == "ts-python"  # its ts-cpp failed
 
 
+def test_the_accuracy_figures_fastest_deployment_is_one_whose_outputs_did_not_differ(tables):
+    latency, _, deployability = tables
+    # resnet50's ts-python is its fastest (45 ms); say its outputs differed, as its ts-cpp's (46) do.
+    differs = deployability.copy()
+    differs.loc[(differs["model"] == "resnet50") & (differs["runtime"] == "ts-python"), "status"] = "parity failed"
+    by_median = plots.fastest_per_model(latency, "cpu", 1).set_index("model")
+    assert by_median.loc["resnet50", "runtime"] == "ts-python"
+    agreeing = plots.fastest_per_model(latency, "cpu", 1, deployability=differs).set_index("model")
+    assert agreeing.loc["resnet50", "runtime"] == "eager"
+    assert agreeing.loc["resnet18", "runtime"] == "ts-cpp" and agreeing.loc["vit_b_16", "runtime"] == "ts-python"
+
+
 def test_deployability_classes(tables):
     _, _, deployability = tables
     matrix = plots.deployability_matrix(deployability, "cpu")

@@ -24,7 +24,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from tvdeploy.files import atomic_path
 from tvdeploy.registry import EAGER, RUNTIMES, column_label
-from tvdeploy.results.deployability import DEPLOYABILITY_STATES, deployability_wide
+from tvdeploy.results.deployability import DEPLOYABILITY_STATES, PARITY_FAILED, deployability_wide
 from tvdeploy.results.formatting import run_title
 from tvdeploy.results.fronts import PublishedAccuracy, TaskFront, accuracy_label, task_fronts, with_accuracy
 
@@ -260,10 +260,22 @@ def _stacked(heights: np.ndarray, gap: float = LABEL_GAP, top: float = 0.98) -> 
     return placed
 
 
-def fastest_per_model(latency: pd.DataFrame, device: str, batch_size: int, run: str | None = None) -> pd.DataFrame:
-    """The fastest successful deployment of each model (median latency)."""
+def fastest_per_model(
+    latency: pd.DataFrame,
+    device: str,
+    batch_size: int,
+    run: str | None = None,
+    deployability: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The fastest successful deployment of each model (median latency); given ``deployability``,
+    the fastest whose outputs were not found to differ from its reference's (a published accuracy
+    is no claim about a deployment whose outputs differ)."""
     latency = _of_run(latency, run)
     rows = latency[(latency["device"] == device) & (latency["batch_size"] == batch_size) & latency["error"].isna()]
+    if deployability is not None and not deployability.empty:
+        keys = ["run", "device", "model", "runtime", "variant"]
+        differs = deployability.loc[deployability["status"] == PARITY_FAILED, keys]
+        rows = rows[~pd.MultiIndex.from_frame(rows[keys]).isin(pd.MultiIndex.from_frame(differs))]
     if rows.empty:
         return rows
     return rows.loc[rows.groupby("model")["median_ms"].idxmin()].reset_index(drop=True)
@@ -316,13 +328,19 @@ def _accuracy_panel(axes, panel: TaskFront, height_in: float) -> None:
 
 
 def accuracy_vs_latency(
-    latency: pd.DataFrame, accuracy: PublishedAccuracy, device: str, batch_size: int, run: str | None = None
+    latency: pd.DataFrame,
+    accuracy: PublishedAccuracy,
+    device: str,
+    batch_size: int,
+    run: str | None = None,
+    deployability: pd.DataFrame | None = None,
 ) -> Figure:
     """One panel per task measured: the accuracy its models' torchvision weights publish (the
-    task's own metric and data set) against the fastest deployment's latency; each task's Pareto
-    front (nothing both faster and better, by the task's direction) drawn and labelled."""
+    task's own metric and data set) against the latency of the fastest deployment whose outputs
+    did not differ (``deployability``); each task's Pareto front (nothing both faster and better,
+    by the task's direction) drawn and labelled."""
     title = f"Accuracy vs latency — {_where(run, device, batch_size)}"
-    fastest = fastest_per_model(latency, device, batch_size, run)
+    fastest = fastest_per_model(latency, device, batch_size, run, deployability)
     if fastest.empty:
         return _message_figure(title, "no successful measurement")
     panels = task_fronts(with_accuracy(fastest, accuracy))
@@ -408,7 +426,7 @@ def draw(
     if kind == "speedup":
         return speedup_vs_eager(latency, device, batch_size, confidence, run)
     if kind == "accuracy":
-        return accuracy_vs_latency(latency, accuracy, device, batch_size, run)
+        return accuracy_vs_latency(latency, accuracy, device, batch_size, run, deployability)
     if kind == "throughput":
         return throughput_vs_batch(latency, device, run)
     if kind == "deployability":

@@ -73,10 +73,12 @@ def _runs_lines(latency: pd.DataFrame, environment: dict) -> list[str]:
     return lines
 
 
-def _pareto_section(latency: pd.DataFrame, accuracy: PublishedAccuracy, device: str, batch: int) -> str:
-    """One Pareto front per task measured, each by its task's own published metric and direction
-    (the accuracy figure's panels)."""
-    fastest = fastest_per_model(latency, device, batch)
+def _pareto_section(
+    latency: pd.DataFrame, accuracy: PublishedAccuracy, device: str, batch: int, deployability: pd.DataFrame
+) -> str:
+    """One Pareto front per task measured, each by its task's own published metric and direction,
+    over each model's fastest deployment whose outputs did not differ (the accuracy figure's panels)."""
+    fastest = fastest_per_model(latency, device, batch, deployability=deployability)
     if fastest.empty:
         return ""
     parts = []
@@ -102,7 +104,8 @@ def _pareto_section(latency: pd.DataFrame, accuracy: PublishedAccuracy, device: 
         parts.append(
             f"**Pareto front, {task.name}** (no other {task.name} model is both faster and {better}; the "
             f"torchvision weights' published {accuracy_label(task)} against the fastest deployment measured "
-            f"here):{left_out}\n\n{table.to_markdown(index=False)}\n"
+            f"here whose outputs agreed with its reference or could not be checked):{left_out}\n\n"
+            f"{table.to_markdown(index=False)}\n"
         )
     return "\n".join(parts)
 
@@ -245,7 +248,7 @@ def summary_markdown(
         batch_ratios = ratios[(ratios["run"] == run) & (ratios["device"] == device) & (ratios["batch_size"] == batch)]
         parts += [
             f"## {run_title(run, device, batch)}\n",
-            _pareto_section(group, accuracy, device, batch),
+            _pareto_section(group, accuracy, device, batch, deployability),
             "**Speedup over eager per deployment** (paired over interleaved rounds; verdicts at the "
             "configured resolution):\n",
             _speedup_section(group),
