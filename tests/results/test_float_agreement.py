@@ -109,7 +109,7 @@ def test_random_weights_other_float_weights_and_a_missing_float_model_say_why_th
         "mobilenet_v2 ran MobileNet_V2_Weights.V2; the quantized weights were made from MobileNet_V2_Weights.V1"
     )
     assert table.loc["quantized_mobilenet_v2", "top5_overlap"] == pytest.approx(0.8)
-    assert table.loc["quantized_resnet50", "note"] == NO_FLOAT_PREDICTIONS.format(float_model="resnet50")
+    assert table.loc["quantized_resnet50", "note"] == NO_FLOAT_PREDICTIONS
     assert table.loc["quantized_resnet50", "images"] == 0 and math.isnan(
         table.loc["quantized_resnet50", "top1_agreement"]
     )
@@ -118,10 +118,8 @@ def test_random_weights_other_float_weights_and_a_missing_float_model_say_why_th
     assert "| quantized_mobilenet_v2 | mobilenet_v2 | 1 | 100.0% / 0.80 † |" in markdown
     assert "† quantized_mobilenet_v2: mobilenet_v2 ran MobileNet_V2_Weights.V2" in markdown
     assert "quantized_resnet18 |" not in markdown
-    assert f"Not comparable ({RANDOM_WEIGHTS}): quantized_resnet18." in markdown
-    assert (
-        "Not comparable (no eager predictions of resnet50 on this device in this run): quantized_resnet50." in markdown
-    )
+    assert f"Not comparable ({RANDOM_WEIGHTS}) on r · cpu: quantized_resnet18 (resnet18)." in markdown
+    assert f"Not comparable ({NO_FLOAT_PREDICTIONS}) on r · cpu: quantized_resnet50 (resnet50)." in markdown
 
 
 def test_read_back_from_its_csv_the_table_renders_the_same(tmp_path):

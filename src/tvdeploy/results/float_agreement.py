@@ -28,7 +28,7 @@ FLOAT_AGREEMENT_COLUMNS = [
     "note",
 ]
 RANDOM_WEIGHTS = "random weights: the quantized and the float model's weights are independent draws"
-NO_FLOAT_PREDICTIONS = "no eager predictions of {float_model} on this device in this run"
+NO_FLOAT_PREDICTIONS = "no eager predictions of the float model on this device in this run"
 
 
 def other_weights_note(float_model: str, float_weights: str, made_from: str) -> str:
@@ -76,7 +76,7 @@ def float_agreement_table(predictions: pd.DataFrame, counterparts: dict[str, dic
         overlaps = [_overlap(own[i], floating[i]) for i in images]
         sources = {group["weights_source"].iloc[0], float_source.get((run, device, float_model))}
         if not images:
-            note = NO_FLOAT_PREDICTIONS.format(float_model=float_model)
+            note = NO_FLOAT_PREDICTIONS
         elif sources != {PRETRAINED}:
             note = RANDOM_WEIGHTS
         elif pair["made_from"] != pair["float_weights"]:
@@ -132,6 +132,7 @@ def float_agreement_markdown(table: pd.DataFrame) -> str:
     if not other.empty:
         parts.append("† " + "; ".join(f"{r.model}: {r.note}" for r in other.itertuples()) + ".\n")
     unshown = table[~table.index.isin(shown.index)]
-    for note, group in unshown.groupby("note", sort=True):
-        parts.append(f"Not comparable ({note}): {', '.join(sorted(set(group['model'])))}.\n")
+    for (run, device, note), group in unshown.groupby(["run", "device", "note"], sort=True):
+        models = ", ".join(f"{m} ({f})" for m, f in sorted(set(zip(group["model"], group["float_model"], strict=True))))
+        parts.append(f"Not comparable ({note}) on {run} · {device}: {models}.\n")
     return "\n".join(parts)
