@@ -105,7 +105,7 @@ def test_pareto_front_of_a_lower_is_better_metric_keeps_what_nothing_beats_both_
 
 def test_fastest_deployment_per_model_skips_failures(tables):
     latency, _, _ = tables
-    fastest = plots.fastest_per_model(latency, "cpu", 1).set_index("model")
+    fastest = fronts.fastest_per_model(latency, "cpu", 1).set_index("model")
     assert fastest.loc["resnet18", "runtime"] == "ts-cpp"
     assert fastest.loc["vit_b_16", "runtime"] == "ts-python"  # its ts-cpp failed
 
@@ -115,9 +115,9 @@ def test_the_accuracy_figures_fastest_deployment_is_one_whose_outputs_did_not_di
     # resnet50's ts-python is its fastest (45 ms); say its outputs differed, as its ts-cpp's (46) do.
     differs = deployability.copy()
     differs.loc[(differs["model"] == "resnet50") & (differs["runtime"] == "ts-python"), "status"] = "parity failed"
-    by_median = plots.fastest_per_model(latency, "cpu", 1).set_index("model")
+    by_median = fronts.fastest_per_model(latency, "cpu", 1).set_index("model")
     assert by_median.loc["resnet50", "runtime"] == "ts-python"
-    agreeing = plots.fastest_per_model(latency, "cpu", 1, deployability=differs).set_index("model")
+    agreeing = fronts.fastest_per_model(latency, "cpu", 1, deployability=differs).set_index("model")
     assert agreeing.loc["resnet50", "runtime"] == "eager"
     assert agreeing.loc["resnet18", "runtime"] == "ts-cpp" and agreeing.loc["vit_b_16", "runtime"] == "ts-python"
 

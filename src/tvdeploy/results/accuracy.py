@@ -14,10 +14,10 @@ import pandas as pd
 
 from tvdeploy.registry import EAGER, PLAIN, deployments_of
 from tvdeploy.results.efficiency import precision_of
+from tvdeploy.results.frames import DEPLOYMENT_KEYS
 
-ACCURACY_KEYS = ["run", "device", "model", "runtime", "variant"]
 ACCURACY_COLUMNS = [
-    *ACCURACY_KEYS,
+    *DEPLOYMENT_KEYS,
     "precision",
     "weights_source",
     "images",
@@ -68,10 +68,10 @@ def accuracy_table(
         return pd.DataFrame(columns=ACCURACY_COLUMNS)
     correct = ranked["class_index"].astype(int) == ranked["image"].map(labels)
     ranked = ranked.assign(top1=correct & (ranked["rank"] == 1), top5=correct & (ranked["rank"] <= TOP5))
-    per_image = ranked.groupby([*ACCURACY_KEYS, "image"], sort=True).agg(
+    per_image = ranked.groupby([*DEPLOYMENT_KEYS, "image"], sort=True).agg(
         weights_source=("weights_source", "first"), top1=("top1", "any"), top5=("top5", "any"), ranks=("rank", "max")
     )
-    table = per_image.groupby(ACCURACY_KEYS, sort=True).agg(
+    table = per_image.groupby(DEPLOYMENT_KEYS, sort=True).agg(
         weights_source=("weights_source", "first"),
         images=("top1", "size"),
         acc1=("top1", "mean"),

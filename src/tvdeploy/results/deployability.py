@@ -9,7 +9,7 @@ import pandas as pd
 from tvdeploy.registry import RUNTIMES, Deployment, column_label
 from tvdeploy.registry.failures import RUN_ERROR, classify_text, upstream_issues
 from tvdeploy.results.formatting import run_title
-from tvdeploy.results.frames import RUNTIME_ORDER
+from tvdeploy.results.frames import DEPLOYMENT_KEYS, RUNTIME_ORDER
 from tvdeploy.results.parity import PARITY_DIFFERS, PARITY_NOT_CHECKED
 
 # The states of one model × deployment, in the order figures and documents list them.
@@ -23,7 +23,7 @@ NOT_RUN = "not run"
 DEPLOYABILITY_STATES = (DEPLOYED, PARITY_UNCHECKED, PARITY_FAILED, FAILED, NOT_RUN)
 # ``upstream``: the upstream issues a failure is known to be (registry UPSTREAM_ISSUES), read from
 # its error, so a record written before an issue was registered names it too.
-DEPLOYABILITY_COLUMNS = ["run", "device", "model", "runtime", "variant", "status", "error_class", "detail", "upstream"]
+DEPLOYABILITY_COLUMNS = [*DEPLOYMENT_KEYS, "status", "error_class", "detail", "upstream"]
 
 
 def _upstream(key: tuple, state: dict) -> str | None:
@@ -66,7 +66,7 @@ def deployability_table(predictions: list[dict], parity: pd.DataFrame, latency: 
             }
     table = pd.DataFrame(
         [
-            dict(zip(DEPLOYABILITY_COLUMNS[:5], key, strict=True)) | state | {"upstream": _upstream(key, state)}
+            dict(zip(DEPLOYMENT_KEYS, key, strict=True)) | state | {"upstream": _upstream(key, state)}
             for key, state in rows.items()
         ],
         columns=DEPLOYABILITY_COLUMNS,

@@ -16,10 +16,10 @@ import pandas as pd
 
 from tvdeploy.registry import EAGER, PLAIN, deployments_of
 from tvdeploy.results.accuracy import PRETRAINED, TOP5
+from tvdeploy.results.frames import DEPLOYMENT_KEYS
 
-FLOAT_AGREEMENT_KEYS = ["run", "device", "model", "runtime", "variant"]
 FLOAT_AGREEMENT_COLUMNS = [
-    *FLOAT_AGREEMENT_KEYS,
+    *DEPLOYMENT_KEYS,
     "float_model",
     "images",
     "top1_agreement",
@@ -65,10 +65,10 @@ def float_agreement_table(predictions: pd.DataFrame, counterparts: dict[str, dic
     float_top = _top_classes(reference, ["run", "device", "model"]).sort_index()
     float_source = reference.groupby(["run", "device", "model"])["weights_source"].first()
     rows = []
-    for (run, device, model, runtime, variant), group in quantized.groupby(FLOAT_AGREEMENT_KEYS, sort=True):
+    for (run, device, model, runtime, variant), group in quantized.groupby(DEPLOYMENT_KEYS, sort=True):
         pair = counterparts[model]
         float_model = pair["float_model"]
-        own = _top_classes(group, FLOAT_AGREEMENT_KEYS).droplevel(FLOAT_AGREEMENT_KEYS)
+        own = _top_classes(group, DEPLOYMENT_KEYS).droplevel(DEPLOYMENT_KEYS)
         key = (run, device, float_model)
         floating = float_top.xs(key) if key in float_source.index else pd.Series(dtype=object)
         images = sorted(set(own.index) & set(floating.index))

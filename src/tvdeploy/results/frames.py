@@ -13,6 +13,8 @@ from tvdeploy.registry import EAGER, RUNTIMES, Deployment, paths
 from tvdeploy.registry.failures import upstream_issues
 from tvdeploy.results.efficiency import EFFICIENCY_COLUMNS, efficiency
 
+# What identifies one deployment's row in a result table: where it ran, which model, how.
+DEPLOYMENT_KEYS = ["run", "device", "model", "runtime", "variant"]
 LATENCY_COLUMNS = [
     "run",
     "model",

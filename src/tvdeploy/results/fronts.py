@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from tvdeploy.registry import TASKS, Task
+from tvdeploy.results.deployability import PARITY_FAILED
+from tvdeploy.results.frames import DEPLOYMENT_KEYS
 
 # Every catalog model's task and published accuracy by its task's metric, None where its weights
 # publish none (tvdeploy.plan.inputs.published_accuracy; a rule param of the figures and summary).
@@ -31,6 +33,26 @@ def pareto_front(points: pd.DataFrame, cost: str, value: str, higher_is_better: 
             front.append(position)
             best = goodness[position]
     return points.iloc[front]
+
+
+def fastest_per_model(
+    latency: pd.DataFrame,
+    device: str,
+    batch_size: int,
+    run: str | None = None,
+    deployability: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The fastest successful deployment of each model (median latency); given ``deployability``,
+    the fastest whose outputs were not found to differ from its reference's (a published accuracy
+    is no claim about a deployment whose outputs differ)."""
+    latency = latency if run is None else latency[latency["run"] == run]
+    rows = latency[(latency["device"] == device) & (latency["batch_size"] == batch_size) & latency["error"].isna()]
+    if deployability is not None and not deployability.empty:
+        differs = deployability.loc[deployability["status"] == PARITY_FAILED, DEPLOYMENT_KEYS]
+        rows = rows[~pd.MultiIndex.from_frame(rows[DEPLOYMENT_KEYS]).isin(pd.MultiIndex.from_frame(differs))]
+    if rows.empty:
+        return rows
+    return rows.loc[rows.groupby("model")["median_ms"].idxmin()].reset_index(drop=True)
 
 
 def with_accuracy(fastest: pd.DataFrame, accuracy: PublishedAccuracy) -> pd.DataFrame:

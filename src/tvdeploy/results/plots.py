@@ -24,7 +24,8 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from tvdeploy.files import atomic_path
 from tvdeploy.registry import EAGER, RUNTIMES, column_label
-from tvdeploy.results.deployability import DEPLOYABILITY_STATES, PARITY_FAILED, deployability_wide
+from tvdeploy.results import fronts
+from tvdeploy.results.deployability import DEPLOYABILITY_STATES, deployability_wide
 from tvdeploy.results.formatting import run_title
 from tvdeploy.results.fronts import PublishedAccuracy, TaskFront, accuracy_label, task_fronts, with_accuracy
 
@@ -260,27 +261,6 @@ def _stacked(heights: np.ndarray, gap: float = LABEL_GAP, top: float = 0.98) -> 
     return placed
 
 
-def fastest_per_model(
-    latency: pd.DataFrame,
-    device: str,
-    batch_size: int,
-    run: str | None = None,
-    deployability: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """The fastest successful deployment of each model (median latency); given ``deployability``,
-    the fastest whose outputs were not found to differ from its reference's (a published accuracy
-    is no claim about a deployment whose outputs differ)."""
-    latency = _of_run(latency, run)
-    rows = latency[(latency["device"] == device) & (latency["batch_size"] == batch_size) & latency["error"].isna()]
-    if deployability is not None and not deployability.empty:
-        keys = ["run", "device", "model", "runtime", "variant"]
-        differs = deployability.loc[deployability["status"] == PARITY_FAILED, keys]
-        rows = rows[~pd.MultiIndex.from_frame(rows[keys]).isin(pd.MultiIndex.from_frame(differs))]
-    if rows.empty:
-        return rows
-    return rows.loc[rows.groupby("model")["median_ms"].idxmin()].reset_index(drop=True)
-
-
 def _accuracy_panel_height(points: int) -> float:
     """A panel tall enough to stack its front's labels: the whole catalog's classifiers take
     ACCURACY_PANEL_MAX_IN, a task of a few models less, one that only says it has no value a line."""
@@ -340,7 +320,7 @@ def accuracy_vs_latency(
     did not differ (``deployability``); each task's Pareto front (nothing both faster and better,
     by the task's direction) drawn and labelled."""
     title = f"Accuracy vs latency — {_where(run, device, batch_size)}"
-    fastest = fastest_per_model(latency, device, batch_size, run, deployability)
+    fastest = fronts.fastest_per_model(latency, device, batch_size, run, deployability)
     if fastest.empty:
         return _message_figure(title, "no successful measurement")
     panels = task_fronts(with_accuracy(fastest, accuracy))
@@ -390,7 +370,7 @@ def runs_side_by_side(latency: pd.DataFrame, batch_size: int) -> Figure:
     scale): where a laptop CPU and a cluster GPU stand on the same models."""
     title = f"Fastest deployment per model, every run — batch {batch_size}"
     fastest = [
-        fastest_per_model(group, device, batch_size).assign(where=run_title(run, device))
+        fronts.fastest_per_model(group, device, batch_size).assign(where=run_title(run, device))
         for (run, device), group in latency.groupby(["run", "device"], sort=True)
     ]
     rows = pd.concat([f for f in fastest if not f.empty], ignore_index=True) if fastest else pd.DataFrame()

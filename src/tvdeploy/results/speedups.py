@@ -11,6 +11,7 @@ import pandas as pd
 from tvdeploy.registry import EAGER, PLAIN, RUNTIMES, Deployment, column_label
 from tvdeploy.results.accuracy import fell_short
 from tvdeploy.results.formatting import interval_text
+from tvdeploy.results.frames import DEPLOYMENT_KEYS
 
 # One measurement setting of a run: its rows are comparable with each other.
 RUN_KEYS = ["run", "device", "batch_size"]
@@ -94,8 +95,7 @@ def _with_verdict(measured: pd.DataFrame, verdicts: pd.DataFrame | None, column:
     """``measured`` with each deployment's ``column`` from ``verdicts`` (None where it has none)."""
     if verdicts is None or verdicts.empty:
         return measured.assign(**{column: None})
-    keys = ["run", "device", "model", "runtime", "variant"]
-    return measured.merge(verdicts[[*keys, column]], on=keys, how="left")
+    return measured.merge(verdicts[[*DEPLOYMENT_KEYS, column]], on=DEPLOYMENT_KEYS, how="left")
 
 
 def fastest_by_precision(

@@ -12,9 +12,8 @@ from tvdeploy.results.accuracy import accuracy_markdown
 from tvdeploy.results.deployability import FAILED, PARITY_FAILED, PARITY_UNCHECKED
 from tvdeploy.results.float_agreement import float_agreement_markdown
 from tvdeploy.results.formatting import interval_text, run_title
-from tvdeploy.results.fronts import PublishedAccuracy, accuracy_label, task_fronts, with_accuracy
+from tvdeploy.results.fronts import PublishedAccuracy, accuracy_label, fastest_per_model, task_fronts, with_accuracy
 from tvdeploy.results.markdown import precision_markdown, time_by_stage_markdown
-from tvdeploy.results.plots import fastest_per_model
 from tvdeploy.results.speedups import (
     ANY_ACCURATE,
     ANY_AGREEING,
