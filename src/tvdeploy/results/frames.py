@@ -15,6 +15,13 @@ from tvdeploy.results.efficiency import EFFICIENCY_COLUMNS, efficiency
 
 # What identifies one deployment's row in a result table: where it ran, which model, how.
 DEPLOYMENT_KEYS = ["run", "device", "model", "runtime", "variant"]
+
+
+def of_run(table: pd.DataFrame, run: str | None) -> pd.DataFrame:
+    """The rows of one run, or every row when no run is named."""
+    return table if run is None else table[table["run"] == run]
+
+
 LATENCY_COLUMNS = [
     "run",
     "model",

@@ -13,7 +13,7 @@ import pandas as pd
 
 from tvdeploy.registry import TASKS, Task
 from tvdeploy.results.deployability import PARITY_FAILED
-from tvdeploy.results.frames import DEPLOYMENT_KEYS
+from tvdeploy.results.frames import DEPLOYMENT_KEYS, of_run
 
 # Every catalog model's task and published accuracy by its task's metric, None where its weights
 # publish none (tvdeploy.plan.inputs.published_accuracy; a rule param of the figures and summary).
@@ -45,7 +45,7 @@ def fastest_per_model(
     """The fastest successful deployment of each model (median latency); given ``deployability``,
     the fastest whose outputs were not found to differ from its reference's (a published accuracy
     is no claim about a deployment whose outputs differ)."""
-    latency = latency if run is None else latency[latency["run"] == run]
+    latency = of_run(latency, run)
     rows = latency[(latency["device"] == device) & (latency["batch_size"] == batch_size) & latency["error"].isna()]
     if deployability is not None and not deployability.empty:
         differs = deployability.loc[deployability["status"] == PARITY_FAILED, DEPLOYMENT_KEYS]

@@ -27,6 +27,7 @@ from tvdeploy.registry import EAGER, RUNTIMES, column_label
 from tvdeploy.results import fronts
 from tvdeploy.results.deployability import DEPLOYABILITY_STATES, deployability_wide
 from tvdeploy.results.formatting import run_title
+from tvdeploy.results.frames import of_run
 from tvdeploy.results.fronts import PublishedAccuracy, TaskFront, accuracy_label, task_fronts, with_accuracy
 
 DPI = 120
@@ -127,10 +128,6 @@ def _message_figure(title: str, message: str) -> Figure:
     return figure
 
 
-def _of_run(table: pd.DataFrame, run: str | None) -> pd.DataFrame:
-    return table if run is None else table[table["run"] == run]
-
-
 def _where(run: str | None, device: str, batch_size: int | None = None) -> str:
     return run_title(run, device, batch_size) if run else device + (f", batch {batch_size}" if batch_size else "")
 
@@ -164,7 +161,7 @@ def _deployment_rows(axes, rows: pd.DataFrame, position: dict, deployments, whis
 def latency_per_model(latency: pd.DataFrame, device: str, batch_size: int, run: str | None = None) -> Figure:
     """Median latency of every deployment per model (log scale), whiskers from the fastest
     iteration to the 90th percentile; models sorted by eager latency."""
-    latency = _of_run(latency, run)
+    latency = of_run(latency, run)
     rows = latency[(latency["device"] == device) & (latency["batch_size"] == batch_size) & latency["error"].isna()]
     title = f"Latency per model — {_where(run, device, batch_size)}"
     if rows.empty:
@@ -183,7 +180,7 @@ def speedup_vs_eager(
     latency: pd.DataFrame, device: str, batch_size: int, confidence: float = 0.95, run: str | None = None
 ) -> Figure:
     """Paired speedup of every deployment over eager per model with its interval; 1.0 marked."""
-    latency = _of_run(latency, run)
+    latency = of_run(latency, run)
     rows = latency[
         (latency["device"] == device)
         & (latency["batch_size"] == batch_size)
@@ -206,7 +203,7 @@ def speedup_vs_eager(
 
 def throughput_vs_batch(latency: pd.DataFrame, device: str, run: str | None = None) -> Figure:
     """Images per second against batch size: one panel per deployment, a line per model."""
-    latency = _of_run(latency, run)
+    latency = of_run(latency, run)
     rows = latency[(latency["device"] == device) & latency["error"].isna()]
     title = f"Throughput vs batch size — {_where(run, device)}"
     if rows["batch_size"].nunique() < 2:
@@ -339,7 +336,7 @@ def accuracy_vs_latency(
 def deployability_matrix(deployability: pd.DataFrame, device: str, run: str | None = None) -> pd.DataFrame:
     """Model × deployment states (``tvdeploy.results.deployability.deployability_table``) of one
     device: ok, parity failed, failed, not run."""
-    rows = _of_run(deployability, run)
+    rows = of_run(deployability, run)
     rows = rows[rows["device"] == device]
     if rows.empty:
         return pd.DataFrame()
