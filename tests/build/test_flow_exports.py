@@ -18,7 +18,8 @@ from tvdeploy.build.torchscript import (
 )
 from tvdeploy.harnesses import harness, input_files, worker_command
 from tvdeploy.inputs.dat import write_dat
-from tvdeploy.measure.compare import BlockRule, ProcessWorker
+from tvdeploy.measure.compare import BlockRule
+from tvdeploy.measure.processes import ProcessWorker
 from tvdeploy.registry import RUNTIMES
 from tvdeploy.tasks import adapter
 

@@ -347,7 +347,7 @@ def test_cpp_harness_runs_bench_with_the_variants_transform(cpp_binaries, frozen
 
 def serve_worker(cpp_binaries, model_path, dat, log, name="ts-cpp/plain"):
     from tvdeploy.harnesses.cpp import worker_command
-    from tvdeploy.measure.compare import ProcessWorker
+    from tvdeploy.measure.processes import ProcessWorker
 
     # Two intra-op threads: the idle check covers OpenMP worker threads, not only the main one.
     command = worker_command(cpp_binaries["bench"], model_path, dat, "cpu", "plain", 2, 2, 1, CLASSIFICATION)
@@ -360,7 +360,8 @@ SERVE_RULE_ARGS = {"min_iters": 4, "max_iters": 4, "min_time_s": 0.001, "max_tim
 def test_serve_answers_warmup_and_blocks_and_idles_without_cpu(cpp_binaries, toy_model, bench_input, tmp_path):
     from process_helpers import idle_cpu_seconds
 
-    from tvdeploy.measure.compare import BlockRule, WorkerError
+    from tvdeploy.measure.compare import BlockRule
+    from tvdeploy.measure.processes import WorkerError
 
     model_path, _ = toy_model
     with open(tmp_path / "serve.log", "w") as log:
@@ -389,7 +390,7 @@ def test_serve_answers_warmup_and_blocks_and_idles_without_cpu(cpp_binaries, toy
 
 
 def test_serve_reports_a_model_that_cannot_load(cpp_binaries, bench_input, tmp_path):
-    from tvdeploy.measure.compare import WorkerError
+    from tvdeploy.measure.processes import WorkerError
 
     with open(tmp_path / "serve.log", "w") as log:
         worker = serve_worker(cpp_binaries, tmp_path / "missing.pt", bench_input, log)
@@ -399,7 +400,7 @@ def test_serve_reports_a_model_that_cannot_load(cpp_binaries, bench_input, tmp_p
 
 
 def test_serve_reports_a_model_breaking_the_contract(cpp_binaries, bench_input, tmp_path):
-    from tvdeploy.measure.compare import WorkerError
+    from tvdeploy.measure.processes import WorkerError
 
     model_path = tmp_path / "tuple.pt"
     save_scripted(TupleModel(), model_path)
@@ -415,7 +416,8 @@ def test_a_worker_killed_mid_run_is_named_and_the_others_are_kept(cpp_binaries, 
     """Two real workers interleaved; the C++ one dies (SIGKILL) before its third block."""
     import sys
 
-    from tvdeploy.measure.compare import BlockRule, ProcessWorker, run_interleaved
+    from tvdeploy.measure.compare import BlockRule, run_interleaved
+    from tvdeploy.measure.processes import ProcessWorker
 
     class DiesAtThirdBlock(ProcessWorker):
         calls = 0

@@ -147,7 +147,7 @@ def test_a_script_restarts_itself_once_under_the_settings(tmp_path):
 def test_the_python_worker_reports_the_settings_it_runs_under(tmp_path):
     from tvdeploy.harnesses import worker_command
     from tvdeploy.inputs.dat import write_dat
-    from tvdeploy.measure.compare import ProcessWorker
+    from tvdeploy.measure.processes import ProcessWorker
     from tvdeploy.registry import CLASSIFICATION
 
     model, dat = tmp_path / "toy.pt", tmp_path / "x.dat"

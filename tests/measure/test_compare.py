@@ -9,8 +9,9 @@ import torch
 from process_helpers import idle_cpu_seconds
 from toy_models import linear_classifier
 
-from tvdeploy.measure.compare import BlockRule, ProcessWorker, WorkerError, run_interleaved
+from tvdeploy.measure.compare import BlockRule, run_interleaved
 from tvdeploy.measure.paired import paired_ratio, sequential_ratio
+from tvdeploy.measure.processes import ProcessWorker, UnavailableWorker, WorkerError
 from tvdeploy.tasks import classification
 
 RULE = BlockRule(min_iters=5, max_iters=5, min_time_s=0.001, max_time_s=10.0, max_reruns=0)
@@ -104,6 +105,23 @@ def test_a_worker_that_crashes_is_recorded_and_the_others_go_on():
     assert "ts-cpp/plain worker for toy" in results["ts-cpp/plain"].error
     assert len(results["ts-cpp/plain"].blocks) == 2 and len(results["eager/plain"].blocks) == 5
     assert results["eager/plain"].error is None
+
+
+def test_a_deployment_without_a_built_artifact_is_recorded_as_not_started_and_the_others_are_measured():
+    machine = VirtualMachine(0.0, 1.0)
+    reason = "the aoti artifact was not built (export error): GuardOnDataDependentSymNode"
+    workers = {
+        "eager/plain": FakeWorker("eager/plain", 10.0, machine),
+        "aoti-cpp/plain": UnavailableWorker("aoti-cpp/plain", "toy", reason),
+        "ts-cpp/plain": FakeWorker("ts-cpp/plain", 8.0, machine),
+    }
+    results, schedule = run_interleaved(
+        workers, rounds=3, rule=RULE, warmup_iters=0, warmup_max_time_s=1, pairs=[("ts-cpp/plain", "eager/plain")]
+    )
+    assert results["aoti-cpp/plain"].error == f"aoti-cpp/plain worker for toy: not started: {reason}"
+    assert results["aoti-cpp/plain"].blocks == []
+    assert {row["worker"] for row in schedule} == {"eager/plain", "ts-cpp/plain"}
+    assert len(results["eager/plain"].blocks) == len(results["ts-cpp/plain"].blocks) == 3
 
 
 def test_a_noisy_block_is_rerun_then_flagged():

@@ -7,6 +7,7 @@ import sys
 
 import psutil
 
+from tvdeploy.build.records import ArtifactUnavailable
 from tvdeploy.files import read_json, setup_script_logging, write_json_atomic
 from tvdeploy.harnesses import worker_command
 from tvdeploy.harnesses.allocator import benchmark_allocator, benchmark_environment
@@ -16,8 +17,9 @@ from tvdeploy.host.environment import machine_fingerprint
 from tvdeploy.inputs.fit import check_inputs_fit
 from tvdeploy.measure.admission import Budget
 from tvdeploy.measure.bench import Protocol, bench_threads, job_span
-from tvdeploy.measure.compare import BlockRule, Comparison, ProcessWorker
+from tvdeploy.measure.compare import BlockRule, Comparison
 from tvdeploy.measure.peak import probe
+from tvdeploy.measure.processes import ProcessWorker, UnavailableWorker
 from tvdeploy.measure.stopping import StoppingRule
 from tvdeploy.measure.summary import summarize_comparison
 from tvdeploy.registry import Deployment
@@ -44,10 +46,15 @@ environment = benchmark_environment(os.environ)
 workers = {}
 for (runtime, variant), artifact in zip(params.deployments, snakemake.input.artifacts, strict=True):
     name = Deployment(runtime, variant).key
-    command = worker_command(
-        runtime, variant, wc.model, artifact, dats, wc.device, batch_size, threads,
-        settings["interop_threads"], programs, params.task, params.quantized_engine,
-    )  # fmt: skip
+    try:
+        command = worker_command(
+            runtime, variant, wc.model, artifact, dats, wc.device, batch_size, threads,
+            settings["interop_threads"], programs, params.task, params.quantized_engine,
+        )  # fmt: skip
+    except ArtifactUnavailable as err:
+        # A C++ program is given the built file: a failed build leaves none. Recorded, the others measured.
+        workers[name] = UnavailableWorker(name, wc.model, str(err))
+        continue
     workers[name] = ProcessWorker(name, wc.model, command, log=sys.stderr, env=environment)
 
 rule = BlockRule(

@@ -16,29 +16,20 @@ Torch-free: the coordinator only starts processes and reads their answers.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
-import psutil
 
 from tvdeploy.measure.admission import plan_groups
 from tvdeploy.measure.paired import paired_ratio
+from tvdeploy.measure.processes import WorkerError
 from tvdeploy.measure.stopping import StoppingRule, clean_rounds, disturbed_blocks, launch_plan
 
 LOG = logging.getLogger("tvdeploy.measure.compare")
-KB = 1024
-MB = 1_000_000
-
-
-class WorkerError(RuntimeError):
-    """A worker failed; the message names the deployment and the model."""
 
 
 @dataclass(frozen=True)
@@ -66,94 +57,6 @@ def block_spread(latencies_ms: Sequence[float]) -> float:
     """IQR / median of one block."""
     q1, median, q3 = np.percentile(np.asarray(latencies_ms, dtype=np.float64), [25, 50, 75])
     return float((q3 - q1) / median) if median > 0 else float("inf")
-
-
-class ProcessWorker:
-    """A worker process speaking JSON lines: one request on stdin, one answer on stdout. Its
-    stderr goes to ``log`` (the rule's log file)."""
-
-    def __init__(self, name: str, model: str, command: list[str], log=None, env: dict | None = None):
-        self.name = name
-        self.model = model
-        self.command = command
-        self._log = log
-        self._env = env
-        self._process: subprocess.Popen | None = None
-        self.ready: dict = {}
-
-    def _fail(self, what: str) -> WorkerError:
-        code = self._process.poll() if self._process else None
-        status = f" (exit status {code})" if code is not None else ""
-        return WorkerError(f"{self.name} worker for {self.model}: {what}{status}; its messages are in the log")
-
-    def _read(self) -> dict:
-        line = self._process.stdout.readline()
-        if not line:
-            self._process.wait(timeout=30)
-            raise self._fail("exited unexpectedly")
-        try:
-            answer = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise self._fail(f"answered something that is not JSON ({line[:200]!r})") from err
-        if not answer.get("ok", False):
-            raise self._fail(f"reported an error: {answer.get('error', answer)}")
-        return answer
-
-    def start(self) -> dict:
-        LOG.info("starting %s: %s", self.name, " ".join(self.command))
-        self._process = subprocess.Popen(
-            self.command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            bufsize=1,
-            env=self._env,
-        )
-        self.ready = self._read().get("ready", {})
-        return self.ready
-
-    def request(self, message: dict) -> dict:
-        if self._process is None or self._process.poll() is not None:
-            raise self._fail("is not running")
-        try:
-            self._process.stdin.write(json.dumps(message) + "\n")
-            self._process.stdin.flush()
-        except BrokenPipeError as err:
-            raise self._fail("closed its input") from err
-        return self._read()
-
-    def warmup(self, iters: int, max_time_s: float) -> dict:
-        return self.request({"op": "warmup", "iters": iters, "max_time_s": max_time_s})
-
-    def block(self, rule: BlockRule) -> dict:
-        return self.request(rule.request())
-
-    def resident_mb(self) -> float | None:
-        """The process's peak resident memory so far (MB): Linux's VmHWM, which includes the
-        transient peak of loading, else the current resident size."""
-        if self._process is None or self._process.poll() is not None:
-            return None
-        try:
-            for line in Path(f"/proc/{self._process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * KB / MB
-        except OSError:
-            pass
-        return psutil.Process(self._process.pid).memory_info().rss / MB
-
-    def close(self) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            try:
-                self._process.stdin.write(json.dumps({"op": "quit"}) + "\n")
-                self._process.stdin.close()
-                self._process.wait(timeout=30)
-            except (BrokenPipeError, subprocess.TimeoutExpired, OSError):
-                self._process.kill()
-                self._process.wait()
-        self._process = None
 
 
 @dataclass
