@@ -15,6 +15,8 @@ from cpp_helpers import EXIT_RUNTIME, infer_args, run, save_scripted, write_inpu
 from torch import nn
 from toy_models import ToyMaskDetector
 
+from tvdeploy.build.exporters import build_artifact
+from tvdeploy.build.records import artifact_file
 from tvdeploy.predict.outputs import resolve_tensor_outputs, store_tensor_outputs
 from tvdeploy.registry import TASKS
 from tvdeploy.registry.tasks import DETECTION
@@ -101,6 +103,22 @@ def test_masks_are_written_beside_the_record_like_pythons(cpp_binaries, tmp_path
     assert [d["category"] for d in cpp["results"][0]["detections"]] == ["category 1", "category 2", "category 4"]
     (row,) = detection.compare_predictions(python, cpp, RTOL, ATOL, identity={})
     assert row["min_mask_iou"] == 1.0 and row["within_tolerance"]
+
+
+def test_an_openvino_ir_of_a_detector_returns_its_integer_labels_in_cpp(cpp_binaries, tmp_path):
+    """A detector's IR returns its labels as i64 beside float32 boxes and scores: the C++ OpenVINO
+    model reads each output as its own element type (it read every one as float32 and failed on
+    every detector)."""
+    net = ToyMaskDetector()
+    dat = image_dat(tmp_path)
+    folder = tmp_path / "ir"
+    record = build_artifact("openvino", net, (torch.rand(3, 20, 24),), folder, detection)
+    assert record["status"] == "ok", record
+    labels = labels_file(tmp_path)
+    python, cpp, _ = python_and_cpp(cpp_binaries, net, artifact_file(folder), labels, dat, tmp_path)
+    assert [d["category"] for d in cpp["results"][0]["detections"]] == ["category 1", "category 2", "category 4"]
+    (row,) = detection.compare_predictions(python, cpp, RTOL, ATOL, identity={})
+    assert row["matched_fraction"] == 1.0 and row["within_tolerance"], row
 
 
 def test_keypoints_are_written_like_pythons(cpp_binaries, tmp_path):

@@ -23,6 +23,20 @@ ov::element::Type element_type(const std::string& precision) {
   return ov::element::f32;
 }
 
+// The torch type of an output's element type: a detector's IR returns its labels as i64 beside
+// float32 boxes and scores.
+torch::ScalarType scalar_type(const ov::element::Type& type, const fs::path& path) {
+  if (type == ov::element::f32) return torch::kFloat32;
+  if (type == ov::element::i64) return torch::kInt64;
+  if (type == ov::element::i32) return torch::kInt32;
+  if (type == ov::element::f16) return torch::kFloat16;
+  if (type == ov::element::bf16) return torch::kBFloat16;
+  if (type == ov::element::u8) return torch::kUInt8;
+  if (type == ov::element::boolean) return torch::kBool;
+  throw OutputError("the OpenVINO IR " + quoted(path) + " returns an output of element type " +
+                    type.get_type_name() + ", which the programs do not read");
+}
+
 class OpenVinoModel final : public DeployedModel {
  public:
   OpenVinoModel(const fs::path& path, int threads, const std::string& inference_precision)
@@ -83,7 +97,8 @@ class OpenVinoModel final : public DeployedModel {
     ov::Tensor output = request_.get_output_tensor(i);
     const ov::Shape shape = output.get_shape();
     const std::vector<std::int64_t> sizes(shape.begin(), shape.end());
-    return torch::from_blob(output.data<float>(), sizes, torch::kFloat32).clone();
+    return torch::from_blob(output.data(), sizes, scalar_type(output.get_element_type(), path_))
+        .clone();
   }
 
   fs::path path_;
