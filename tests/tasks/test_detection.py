@@ -263,6 +263,39 @@ def test_a_random_weight_detector_returns_boxes_only_with_its_threshold_at_zero_
 
 
 @pytest.mark.slow
+def test_an_image_whose_detections_move_with_the_thread_count_tells_a_gross_difference_only(tmp_path):
+    """Eager's own detections at another thread count moved beyond tolerance (a box shifted 1 px,
+    IoU 0.82): a candidate that differs as slightly is not checked on that image, one that lost
+    two of three detections still differs; where eager's stayed put, a 1-px shift differs."""
+    labels = ["__background__", "person", "bicycle"]
+    shifted = boxes_of([1, 0, 11, 10], [20, 20, 40, 40], [50, 0, 60, 30], labels=[1, 2, 1])
+
+    def judged(other_threads: Detections, found: Detections) -> dict:
+        entry = detection.decode(REFERENCE, labels, tmp_path / "cat.dat")
+        entry |= {
+            "other_threads_threads": 2,
+            "other_threads_detections": detection.decode(other_threads, labels, tmp_path / "cat.dat")["detections"],
+        }
+        candidate = {"results": [detection.decode(found, labels, tmp_path / "cat.dat")]}
+        (row,) = detection.compare_predictions({"results": [entry]}, candidate, RTOL, ATOL, identity={})
+        return row
+
+    slightly = boxes_of([0, 1, 10, 11], [20, 20, 40, 40], [50, 0, 60, 30], labels=[1, 2, 1])
+    row = judged(shifted, slightly)
+    assert row["moves_with_threads"] and not row["discriminates"] and row["within_tolerance"], row
+    assert row["eager_threads"] == 2 and row["eager_threads_min_matched_iou"] == pytest.approx(90 / 110)
+    assert row["median_matched_iou"] == 1.0
+    assert "not checked on this image, where eager's own detections at 2 thread(s) differ" in detection.parity_message(
+        "x", row
+    )
+    row = judged(shifted, boxes_of([0, 1, 10, 11], labels=[1]))
+    assert not row["discriminates"] and not row["within_tolerance"] and row["matched_fraction"] == pytest.approx(1 / 3)
+    assert "grossly off" in detection.parity_message("x", row)
+    row = judged(REFERENCE, slightly)
+    assert not row["moves_with_threads"] and row["discriminates"] and not row["within_tolerance"]
+    assert row["eager_threads_max_score_diff"] == 0.0
+
+
 def test_eager_records_the_scripted_resize_which_the_scripted_detector_matches(tmp_path):
     """coffee_cup.png's 400 x 600, which the scripted 320-pixel Faster R-CNN resizes to 319 x 479
     where eager gives 320 x 480 (calibrated random weights): eager's detections differ from the
@@ -285,6 +318,10 @@ def test_eager_records_the_scripted_resize_which_the_scripted_detector_matches(t
     (eager,) = detection.predict(wrapped, [dat], context, torch.device("cpu"))
     (deployed,) = detection.predict(scripted, [dat], context, torch.device("cpu"))
     assert (eager["resized"], eager["scripted_resize_resized"]) == ([320, 480], [319, 479])
+    # Eager's detections at another thread count, to tell how far the image's move with it alone.
+    assert eager["other_threads_threads"] == (2 if torch.get_num_threads() == 1 else 1)
+    assert len(eager["other_threads_detections"]) == len(eager["detections"]) > 0
+    assert "other_threads_detections" not in deployed
     assert "resized" not in deployed and deployed["detections"] != eager["detections"]
     (row,) = detection.compare_predictions({"results": [eager]}, {"results": [deployed]}, RTOL, ATOL, identity={})
     assert row["discriminates"] and row["within_tolerance"] and row["at_scripted_resize"] == 1.0, row

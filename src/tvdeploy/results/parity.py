@@ -38,6 +38,13 @@ PARITY_AGGREGATES = (
     ("max_score_diff", "max_score_diff", "max"),
     ("min_mask_iou", "min_mask_iou", "min"),
     ("keypoints_within_px", "keypoints_within_px", "min"),
+    # Detection: the worst image's median matched IoU, and how far eager's own detections moved
+    # at another thread count (the images where they moved beyond tolerance discriminate only a
+    # gross difference: tvdeploy.tasks.detection_matching.judged_with_threads_floor).
+    ("median_matched_iou", "median_matched_iou", "min"),
+    ("images_moving_with_threads", "moves_with_threads", "sum"),
+    ("eager_threads_min_matched_iou", "eager_threads_min_matched_iou", "min"),
+    ("eager_threads_max_score_diff", "eager_threads_max_score_diff", "max"),
     # Detection: the images judged against eager's detections at the scripted resize, where eager
     # resizes one pixel otherwise (tvdeploy.tasks.detection.RESIZE_UPSTREAM).
     ("images_at_scripted_resize", "at_scripted_resize", "sum"),

@@ -24,6 +24,7 @@ from tvdeploy.predict.outputs import TensorOutput
 from tvdeploy.registry.tasks import DETECTION, TASKS
 from tvdeploy.tasks import PICTURE_COLOURS, ParityError
 from tvdeploy.tasks.detection_matching import MASK_THRESHOLD as MASK_THRESHOLD
+from tvdeploy.tasks.detection_matching import OTHER_THREADS, at_other_threads, judged_with_threads_floor
 from tvdeploy.tasks.detection_matching import Detections as Detections
 from tvdeploy.tasks.detection_matching import compare_outputs as compare_outputs
 from tvdeploy.tasks.detection_matching import parity_message as parity_message
@@ -200,7 +201,7 @@ def predict(module, dat_paths, context: dict, device: torch.device) -> list[dict
     """Per image (a .dat each): its detections with category names, masks stored as a .dat. An
     eager detector's entry also gives the size its transform resized to, and where the scripted
     transform resizes to another (RESIZE_UPSTREAM), that size and the detections at it, under
-    SCRIPTED_RESIZE names."""
+    SCRIPTED_RESIZE names; on the CPU, its detections at another thread count (OTHER_THREADS)."""
     labels = context["labels"]
     results = []
     with torch.inference_mode():
@@ -217,6 +218,10 @@ def predict(module, dat_paths, context: dict, device: torch.device) -> list[dict
                         for field in ("detections", "masks"):
                             if field in at_scripted:
                                 entry[f"{SCRIPTED_RESIZE}{field}"] = at_scripted[field]
+                if image.device.type == "cpu":
+                    threads, output = at_other_threads(module, image)
+                    entry[f"{OTHER_THREADS}threads"] = threads
+                    entry[f"{OTHER_THREADS}detections"] = decode(output_tensor(output), labels, dat)["detections"]
             results.append(entry)
     return results
 
@@ -250,7 +255,9 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
     (RESIZE_UPSTREAM), the candidate is judged against the eager detections at the resize they
     match (at eager's first; else the closer one), and the row says which (``resized_as``:
     "eager" or "scripted") with both sizes; ``at_scripted_resize`` is 1 for such a row judged at
-    the scripted resize and 0 for every other."""
+    the scripted resize and 0 for every other. Where the reference holds eager's detections at
+    another thread count, a row also says how far those moved, and an image whose detections move
+    beyond tolerance with the thread count alone does not discriminate (judged_with_threads_floor)."""
     rows = []
     for name, expected, result in paired_results(reference, candidate):
         found = _detections_of(result)
@@ -268,6 +275,9 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
                 "resize_upstream": RESIZE_UPSTREAM,
             }
             comparison = at_scripted if scripted else comparison
+        if f"{OTHER_THREADS}detections" in expected:
+            floor = compare_outputs(_detections_of(expected), _detections_of(expected, OTHER_THREADS), rtol, atol)
+            comparison = judged_with_threads_floor(comparison, floor, expected[f"{OTHER_THREADS}threads"])
         rows.append({**identity, "image": name, **comparison, **resize})
     return rows
 
