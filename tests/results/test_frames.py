@@ -312,6 +312,27 @@ def test_a_detector_has_detection_rows_in_the_predictions_and_matching_in_the_pa
     detail = parity_detail(check)
     assert "detections matched 99.0%, smallest matched IoU 0.9999, max score |Δ| 0.02× tolerance" in detail, detail
     assert parity_cells(pd.DataFrame([check]))["parity max Δ / tolerance"] == "0.02"
+    # An image where eager's own detections moved with the thread count judges a gross difference
+    # only: it does not count as checked, and the detail gives eager's own figures.
+    moving = {
+        **comparison,
+        "image": "falcon9_rocket",
+        "min_matched_iou": 0.76,
+        "max_score_diff": 1e-3,
+        "discriminates": False,
+        "moves_with_threads": True,
+        "eager_threads_min_matched_iou": 0.75,
+        "eager_threads_max_score_diff": 2e-3,
+    }
+    check = parity_table([{"run": "laptop", "comparisons": [*comparisons, moving]}], {}).iloc[0]
+    assert (check["images"], check["images_checked"], check["images_moving_with_threads"]) == (3, 2, 1)
+    assert check["verdict"] == PARITY_AGREES and check["eager_threads_min_matched_iou"] == 0.75
+    assert "1 image(s) where eager's own detections at another thread count moved beyond tolerance " in (
+        parity_detail(check)
+    )
+    assert "(smallest matched IoU 0.7500, max score |Δ| 20× tolerance) judge a gross difference only" in (
+        parity_detail(check)
+    )
 
 
 def test_builds_table_says_how_each_artifact_was_built():

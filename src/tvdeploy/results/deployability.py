@@ -144,6 +144,14 @@ def parity_detail(check) -> str:
                 f"{int(check['images_at_scripted_resize'])} image(s) judged at the scripted resize "
                 "(one pixel off eager's, pytorch#58234)"
             )
+        if _present(check, "images_moving_with_threads") and check["images_moving_with_threads"]:
+            parts.append(
+                f"{int(check['images_moving_with_threads'])} image(s) where eager's own detections at another "
+                "thread count moved beyond tolerance (smallest matched IoU "
+                f"{check['eager_threads_min_matched_iou']:.4f}, max score |Δ| "
+                f"{check['eager_threads_max_score_diff'] / check['tolerance']:.3g}× tolerance) "
+                "judge a gross difference only"
+            )
     checked = f"{int(check['images_checked'])} of {int(check['images'])} images could discriminate"
     return f"vs {check['reference']}: " + ", ".join([*parts, checked])
 
