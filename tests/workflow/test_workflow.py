@@ -591,7 +591,13 @@ def check_detector_results(workdir, model):
     # resize too, and TorchScript agrees with them there. OpenVINO keeps every detection (not
     # every box: IoU 0.5 on a sub-pixel-thin box).
     checks = json.loads((workdir / parity).read_text())["comparisons"]
-    assert all(c["discriminates"] for c in checks), checks
+    # TorchScript agrees exactly, so each of its images discriminates. A peer's image need not:
+    # where eager's own detections at another thread count moved (this random-weight two-stage
+    # detector's near-tied proposals swap), only a gross difference counts, and the row says so.
+    assert all(c["discriminates"] for c in checks if c["runtime"] in ("ts-python", "ts-cpp")), checks
+    assert all(c["discriminates"] or c["moves_with_threads"] for c in checks), checks
+    eager = json.loads((workdir / f"results/runs/{RUN}/predictions/cpu/eager/plain/{model}.json").read_text())
+    assert [len(r["other_threads_detections"]) for r in eager["results"]] == [100, 100, 100]
     verdicts = {(c["runtime"], c["image"]): c["within_tolerance"] for c in checks}
     for c in checks:
         print(
