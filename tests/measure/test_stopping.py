@@ -99,6 +99,35 @@ def test_rounds_stop_at_the_time_limit():
     assert outcome.stop_reason == MAX_SECONDS and outcome.rounds == 3 and outcome.seconds >= 3.0
 
 
+class SlowStartingWorker(NoisyWorker):
+    """Takes ``start_s`` of the machine's time to start (a detector's worker loading and compiling)."""
+
+    def __init__(self, *args, start_s=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.start_s = start_s
+
+    def start(self):
+        self.machine.now += self.start_s
+        return super().start()
+
+
+def test_the_time_limit_counts_the_rounds_not_the_workers_starts():
+    machine = VirtualMachine(0.0, 1.0)
+    workers = {n: SlowStartingWorker(n, 100.0, machine, sigma=0.2, seed=i, start_s=60.0) for i, n in enumerate("ab")}
+    rule = StoppingRule(min_rounds=2, max_rounds=50, half_width=0.03, max_seconds=3.0)
+    _, outcome = compare(workers, [("a", "b")], rule)
+    # Two minutes of starting: the same three rounds of ~1 s as without them.
+    assert outcome.stop_reason == MAX_SECONDS and outcome.rounds == 3 and 3.0 <= outcome.seconds < 4.0
+
+
+def test_the_minimum_rounds_run_past_the_time_limit():
+    machine = VirtualMachine(0.0, 1.0)
+    workers = {n: NoisyWorker(n, 100.0, machine, sigma=0.2, seed=i) for i, n in enumerate("ab")}
+    rule = StoppingRule(min_rounds=4, max_rounds=50, half_width=0.03, max_seconds=0.5)
+    _, outcome = compare(workers, [("a", "b")], rule)
+    assert outcome.stop_reason == MAX_SECONDS and outcome.rounds == 4
+
+
 @pytest.mark.parametrize("others", [0, 2])
 def test_a_block_slowed_twice_as_a_whole_is_flagged_and_the_ratio_stays_true(others):
     machine = VirtualMachine(0.0, 1.0)
@@ -163,6 +192,7 @@ def test_the_stopping_rule_on_synthetic_estimates():
     assert rule.reason(4, [4, 4], [narrow, wide], 1.0) is None
     assert rule.reason(10, [10, 10], [narrow, wide], 1.0) == MAX_ROUNDS
     assert rule.reason(6, [6, 6], [narrow, wide], 100.0) == MAX_SECONDS
+    assert rule.reason(3, [3, 3], [narrow, wide], 100.0) is None  # the minimum runs whatever it costs
     assert rule.reason(4, [], [], 1.0) == NOTHING_TO_COMPARE
     assert relative_half_width(paired_ratio([1.0], [1.0])) == math.inf
     with pytest.raises(ValueError, match="min_rounds"):

@@ -135,7 +135,6 @@ class Comparison:
         index = len(self.groups)
         outcome = GroupOutcome(members=list(members), pairs=list(pairs))
         self.groups.append(outcome)
-        started = self.clock()
         for launch, launch_range in enumerate(launch_plan(self.stopping, self.launches)):
             alive = self._start(members, outcome, sizes_mb, budget_mb)
             outcome.launches = launch + 1
@@ -143,9 +142,11 @@ class Comparison:
                 if outcome.given_up:
                     return outcome
                 for round_index in launch_range:
+                    # The time limit is of rounds: starting and warming up the workers is not counted.
+                    started = self.clock()
                     self._run_round(alive, index, launch, round_index)
                     outcome.rounds = round_index + 1
-                    outcome.seconds = self.clock() - started
+                    outcome.seconds += self.clock() - started
                     outcome.stop_reason = self._stop_reason(index, members, pairs, outcome)
                     if outcome.stop_reason:
                         break

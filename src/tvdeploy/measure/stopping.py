@@ -2,7 +2,8 @@
 
 Adaptive rounds: after ``min_rounds`` undisturbed rounds, a group of deployments stops as soon
 as every pair it measures has a confidence interval narrower than the resolution the verdicts
-use (``half_width``), or at ``max_rounds``, or once ``max_seconds`` are spent. Small, noisy
+use (``half_width``), or at ``max_rounds``, or once its rounds (not the workers' starts and
+warm-ups) have spent ``max_seconds`` after the minimum. Small, noisy
 models get more rounds than five; big, steady ones stop at the minimum.
 
 Disturbed blocks: a block slowed (or sped up) as a whole — a neighbour took the core for its
@@ -68,8 +69,9 @@ class StoppingRule:
     def reason(
         self, rounds_run: int, clean_rounds: Sequence[int], estimates: Sequence[RatioEstimate], elapsed_s: float
     ):
-        """Why the group stops after ``rounds_run`` rounds, or None to go on. ``clean_rounds``
-        holds, per pair, the undisturbed rounds both sides completed; ``estimates`` their ratios."""
+        """Why the group stops after ``rounds_run`` rounds taking ``elapsed_s`` (the rounds alone,
+        not the workers' starts and warm-ups), or None to go on. ``clean_rounds`` holds, per pair,
+        the undisturbed rounds both sides completed; ``estimates`` their ratios."""
         enough = rounds_run >= self.min_rounds and all(n >= self.min_rounds for n in clean_rounds)
         if enough and not estimates:
             return NOTHING_TO_COMPARE
@@ -77,7 +79,9 @@ class StoppingRule:
             return CONVERGED
         if rounds_run >= self.max_rounds:
             return MAX_ROUNDS
-        if self.max_seconds and elapsed_s >= self.max_seconds:
+        # The minimum runs whatever it costs: fewer rounds give no interval at all (a detector's
+        # nine workers took 130 s to start and warm up, and one round fit in the rest).
+        if self.max_seconds and elapsed_s >= self.max_seconds and rounds_run >= self.min_rounds:
             return MAX_SECONDS
         return None
 
