@@ -362,3 +362,20 @@ def test_a_task_may_fall_back_to_the_torchscript_onnx_exporter(tmp_path, monkeyp
         torch.testing.assert_close(deployed(x), net(x), rtol=1e-4, atol=1e-5)
     failed = build_artifact("onnx", net, example, tmp_path / "no_fallback", classification)
     assert failed["status"] == "failed" and "data-dependent" in failed["error"], failed
+
+
+def test_a_failed_variants_attempts_give_its_error_and_class():
+    from tvdeploy.build.records import failure_of
+
+    traced = "RuntimeError: could not add op to the graph"
+    scripted = "RuntimeError: Couldn't find an argument called self"
+    record = {
+        "status": "failed",
+        "attempts": [
+            {"graph": "traced: reproduces eager at shape [3, 512, 672]", "error": traced, "error_class": "run error"},
+            {"graph": "scripted", "error": scripted, "error_class": "run error"},
+        ],
+    }
+    assert failure_of(record) == (f"traced: {traced}; scripted: {scripted}", "run error")
+    assert failure_of({"status": "failed", "error": "boom", "error_class": "export error"}) == ("boom", "export error")
+    assert failure_of({"status": "ok", "attempts": [{"graph": "traced", "error": "x"}]}) == (None, None)

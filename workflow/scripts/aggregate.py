@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from tvdeploy.build.records import failure_of
 from tvdeploy.files import atomic_path, read_json, setup_script_logging, write_json_atomic, write_text_atomic
 from tvdeploy.host.environment import capture
 from tvdeploy.plan.targets import COMPARE, HARNESS_OVERHEAD, STAGES
@@ -138,6 +139,7 @@ def build_row(item):
     """One artifact's build: its record (a built artifact's record, or an export's metadata) and
     its job's wall time and peak memory."""
     record = read_json(item["record"])
+    error, error_class = failure_of(record)
     return {
         "run": this_run,
         "model": item["model"],
@@ -145,11 +147,11 @@ def build_row(item):
         "status": record.get("status", "ok"),
         # How it was built (torch.jit.script, which ONNX exporter, which OpenVINO conversion).
         "method": record.get("method"),
-        "error_class": record.get("error_class"),
+        "error_class": error_class,
         "build_s": record.get("build_s", record.get("export_s")),
         "job_s": job_seconds(item["job"]),
         "job_max_rss_mb": job_max_rss_mb(item["job"]),
-        "error": record.get("error"),
+        "error": error,
     }
 
 

@@ -49,3 +49,16 @@ def check_baked_threads(folder: str | os.PathLike, device: str, threads: int) ->
             f"the AOTInductor package in {folder} was compiled for {baked} threads and this benchmark runs "
             f"{threads}: rebuild it (config export.aoti.threads) or set bench.threads to {baked}"
         )
+
+
+def failure_of(record: dict) -> tuple[str | None, str | None]:
+    """A build record's (error, error class): its own, or for a TorchScript variant that tried
+    several graphs in turn (``attempts``: traced, then scripted), each attempt's error and the last
+    one's class."""
+    if record.get("error") or record.get("status", "ok") == "ok":
+        return record.get("error"), record.get("error_class")
+    tried = [attempt for attempt in record.get("attempts", []) if attempt.get("error")]
+    if not tried:
+        return None, None
+    errors = "; ".join(f"{attempt['graph'].split(':')[0]}: {attempt['error']}" for attempt in tried)
+    return errors, tried[-1].get("error_class")
