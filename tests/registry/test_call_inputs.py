@@ -49,3 +49,15 @@ def test_a_known_upstream_failure_names_its_issues_and_others_name_none():
     # The build's error passed on (a runtime that cannot load the artifact) names the issues once.
     passed_on = failure_fields(RuntimeError(fields["error"]), EXPORT_ERROR)["error"]
     assert passed_on.count("[known upstream:") == 1 and passed_on.endswith("vision#8116]")
+
+
+def test_an_upstream_failure_is_named_from_its_whole_message_beyond_the_tables_limit():
+    # SSD's guard: an expression of 90 terms, twice (hinted and not), before the frame naming batched_nms.
+    terms = " + ".join(f"4*Min(300, u{i})" for i in range(180))
+    guard = (
+        f"Could not guard on data-dependent expression {terms} > 4000\n\n"
+        "Caused by: (torchvision/ops/boxes.py:86 in batched_nms)"
+    )
+    fields = failure_fields(RuntimeError(guard), EXPORT_ERROR)
+    assert fields["error"].endswith("(truncated) [known upstream: vision#9306, vision#9462, pytorch#118884]")
+    assert fields["upstream"] == ["vision#9306", "vision#9462", "pytorch#118884"]

@@ -4,6 +4,7 @@ by the build records, the result tables, the deployability matrix and the summar
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 
 # Classes named by what went wrong, matched in this order against an error's text ...
@@ -140,7 +141,9 @@ def failure_fields(
     ``upstream`` where it is a known upstream issue (UPSTREAM_ISSUES), which the error then names
     too, so every table that shows it says so."""
     text = error_text(error)
-    known = upstream_issues(text, artifact, model)
+    # Matched on the whole message: SSD's data-dependent guard is an expression of 90 terms that
+    # pushes its "Caused by: (torchvision/ops/boxes.py ... batched_nms)" past the table's limit.
+    known = upstream_issues(error_text(error, limit=sys.maxsize), artifact, model)
     if not known:
         return {"error": text, "error_class": classify(error, phase_class)}
     # An error passed on (a build's, read back by a runtime that cannot load its artifact) names them once.
