@@ -110,6 +110,8 @@ def test_an_openvino_ir_of_a_detector_returns_its_integer_labels_in_cpp(cpp_bina
     model reads each output as its own element type (it read every one as float32 and failed on
     every detector)."""
     net = ToyMaskDetector()
+    # What wrap_model gives every deployed detector: its fields, which the exporters read.
+    net.fields = list(detection.MASK_FIELDS)
     dat = image_dat(tmp_path)
     folder = tmp_path / "ir"
     record = build_artifact("openvino", net, (torch.rand(3, 20, 24),), folder, detection)
