@@ -260,8 +260,8 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
     beyond tolerance with the thread count alone does not discriminate (judged_with_threads_floor)."""
     rows = []
     for name, expected, result in paired_results(reference, candidate):
-        found = _detections_of(result)
-        comparison = compare_outputs(_detections_of(expected), found, rtol, atol)
+        found, eager = _detections_of(result), _detections_of(expected)
+        comparison = compare_outputs(eager, found, rtol, atol)
         resize: dict[str, Any] = {"at_scripted_resize": 0.0}
         if f"{SCRIPTED_RESIZE}detections" in expected:
             at_scripted = compare_outputs(_detections_of(expected, SCRIPTED_RESIZE), found, rtol, atol)
@@ -276,7 +276,7 @@ def compare_predictions(reference: dict, candidate: dict, rtol: float, atol: flo
             }
             comparison = at_scripted if scripted else comparison
         if f"{OTHER_THREADS}detections" in expected:
-            floor = compare_outputs(_detections_of(expected), _detections_of(expected, OTHER_THREADS), rtol, atol)
+            floor = compare_outputs(eager, _detections_of(expected, OTHER_THREADS), rtol, atol)
             comparison = judged_with_threads_floor(comparison, floor, expected[f"{OTHER_THREADS}threads"])
         rows.append({**identity, "image": name, **comparison, **resize})
     return rows

@@ -144,7 +144,6 @@ def compare_outputs(reference: Detections, candidate: Detections, rtol: float, a
     if reference.masks is not None and candidate.masks is not None:
         mask_ious = _mask_ious(reference.masks[rows], candidate.masks[cols], tolerance) if matched else torch.zeros(0)
         comparison["min_mask_iou"] = float(mask_ious.min()) if matched else None
-        comparison["median_mask_iou"] = float(mask_ious.median()) if matched else None
         agrees = agrees and (not matched or float(mask_ious.min()) >= MIN_MATCHED_IOU)
     if reference.keypoints is not None and candidate.keypoints is not None:
         distances = (reference.keypoints[rows, :, :2].double() - candidate.keypoints[cols, :, :2].double()).norm(dim=-1)
